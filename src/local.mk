@@ -1,0 +1,30 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The VMM. Everything but main.c goes into a library the unit tests link.
+
+noinst_LIBRARIES += src/libkestrel.a
+src_libkestrel_a_SOURCES = \
+	src/error.c src/error.h \
+	src/layout.h \
+	src/vmconfig.c src/vmconfig.h \
+	src/keyval.c src/keyval.h \
+	src/cmdline.c src/cmdline.h \
+	src/memmap.c src/memmap.h \
+	src/acpi.c src/acpi.h \
+	src/loader.c src/loader.h \
+	src/iobus.c src/iobus.h \
+	src/kvm.c src/kvm.h \
+	src/x86.c src/x86.h \
+	src/vcpu.c src/vcpu.h \
+	src/vm.c src/vm.h \
+	src/chardev.c src/chardev.h \
+	src/serial.c src/serial.h \
+	src/i8042.c src/i8042.h \
+	src/rtc.c src/rtc.h \
+	src/pm.c src/pm.h \
+	src/pci.c src/pci.h
+src_libkestrel_a_CFLAGS = $(AM_CFLAGS) $(JSONGLIB_CFLAGS)
+
+bin_PROGRAMS += src/kestrel
+src_kestrel_SOURCES = src/main.c
+src_kestrel_CFLAGS = $(AM_CFLAGS) $(JSONGLIB_CFLAGS)
+src_kestrel_LDADD = src/libkestrel.a $(JSONGLIB_LIBS) $(GLIB_LIBS) -lutil -lpthread

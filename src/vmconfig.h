@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * VmConfig: the command line, parsed into typed data before anything runs.
+ * cmdline.c fills it (vmconfig.c: constructors); vm.c and main.c consume it. Nothing here touches KVM.
+ */
+#ifndef KESTREL_VMCONFIG_H
+#define KESTREL_VMCONFIG_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum {
+    CHARDEV_NULL,               /* -serial none / null, -chardev null */
+    CHARDEV_STDIO,
+    CHARDEV_FILE,               /* path, append */
+    CHARDEV_PTY,
+    CHARDEV_SOCKET,             /* unix (path) or tcp (host, port) or fd */
+} ChardevBackend;
+
+typedef struct {
+    char *id;                   /* user id, or generated "serial0", "compat_monitor0" */
+    ChardevBackend backend;
+    char *path;                 /* file: PATH; socket: unix path */
+    char *host;                 /* socket: tcp host */
+    char *port;                 /* socket: tcp port */
+    int fd;                     /* socket: inherited fd, -1 if none */
+    bool append;                /* file */
+    bool server;                /* socket */
+    bool wait;                  /* socket: server waits for a client at start-up */
+    bool is_tcp;                /* socket: tcp rather than unix */
+    bool signal;                /* stdio: ^C is a signal (default on) */
+} ChardevConfig;
+
+typedef enum {
+    MONITOR_MODE_CONTROL,       /* QMP */
+    MONITOR_MODE_READLINE,      /* HMP */
+} MonitorMode;
+
+typedef struct {
+    char *id;                   /* -mon id=, may be NULL */
+    char *chardev;              /* id of a ChardevConfig */
+    MonitorMode mode;
+    bool pretty;
+} MonitorConfig;
+
+typedef struct {
+    char *driver;               /* -device driver, e.g. "virtio-balloon-pci" */
+    char *id;                   /* may be NULL */
+    GHashTable *props;          /* char* -> char*, every other key=value, as given */
+} DeviceConfig;
+
+typedef struct {
+    /* -machine / -M / -accel / -enable-kvm */
+    char *machine;              /* "kestrel" (the default; "none" for probing) */
+    bool kvm_requested;         /* accel list was given and contained kvm */
+
+    /* -cpu */
+    char *cpu_model;            /* "host" (default) or "max" */
+
+    /* -m */
+    uint64_t ram_size;          /* bytes; default 128 MiB */
+
+    /* -smp */
+    unsigned int cpus;          /* default 1 */
+    unsigned int max_cpus;      /* >= cpus */
+    unsigned int sockets, dies, cores, threads;
+
+    /* boot */
+    char *kernel;
+    char *initrd;
+    char *append;
+
+    /* identity */
+    char *name;                 /* -name [guest=]NAME */
+    bool debug_threads;         /* -name ...,debug-threads=on */
+    bool has_uuid;
+    uint8_t uuid[16];
+
+    /* character devices: every chardev, explicit (-chardev) or implied by
+     * -serial/-qmp/-nographic, in command-line order. Owns ChardevConfig. */
+    GPtrArray *chardevs;
+    /* serial ports in order (COM1, COM2, ...): chardev ids, NULL for none. */
+    GPtrArray *serials;
+    GPtrArray *monitors;        /* owns MonitorConfig */
+    GPtrArray *devices;         /* owns DeviceConfig */
+
+    /* run control */
+    bool start_paused;          /* -S */
+    bool no_reboot;             /* guest reset ends the VM (exit 0) */
+    bool no_shutdown;           /* guest power-off pauses in state shutdown */
+    bool daemonize;
+    bool nographic;
+    bool display_none;
+    bool nodefaults;
+    char *pidfile;
+    char *logfile;              /* -D */
+} VmConfig;
+
+/* What the caller does after parsing. */
+typedef enum {
+    CMDLINE_RUN,                /* start the VM described by the config */
+    CMDLINE_EXIT,               /* -help / -version / "-machine help" printed; exit 0 */
+} CmdlineAction;
+
+VmConfig *vm_config_new(void);
+void vm_config_free(VmConfig *cfg);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VmConfig, vm_config_free)
+
+/* Look up a chardev by id; NULL if absent. */
+ChardevConfig *vm_config_find_chardev(const VmConfig *cfg, const char *id);
+
+#endif /* KESTREL_VMCONFIG_H */

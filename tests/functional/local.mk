@@ -1,0 +1,12 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Functional tests: Python (unittest) against real processes and /dev/kvm,
+# reporting TAP through ktest.py. They need src/kestrel and the test guest.
+
+FUNCTIONAL_TESTS = \
+	tests/functional/test_boot.py \
+	tests/functional/test_badinput.py \
+	tests/functional/test_qemu_oracle.py \
+	tests/functional/test_linux.py
+
+TESTS += $(FUNCTIONAL_TESTS)
+EXTRA_DIST += $(FUNCTIONAL_TESTS) tests/functional/ktest.py

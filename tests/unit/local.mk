@@ -1,0 +1,21 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Unit tests: GTest programs, run with --tap. They need no /dev/kvm.
+
+UNIT_TESTS = \
+	tests/unit/test-keyval \
+	tests/unit/test-cmdline \
+	tests/unit/test-memmap \
+	tests/unit/test-acpi \
+	tests/unit/test-loader \
+	tests/unit/test-iobus
+
+check_PROGRAMS += $(UNIT_TESTS)
+TESTS += $(UNIT_TESTS)
+
+UNIT_LDADD = src/libkestrel.a $(JSONGLIB_LIBS) $(GLIB_LIBS) -lutil -lpthread
+tests_unit_test_keyval_LDADD = $(UNIT_LDADD)
+tests_unit_test_cmdline_LDADD = $(UNIT_LDADD)
+tests_unit_test_memmap_LDADD = $(UNIT_LDADD)
+tests_unit_test_acpi_LDADD = $(UNIT_LDADD)
+tests_unit_test_loader_LDADD = $(UNIT_LDADD)
+tests_unit_test_iobus_LDADD = $(UNIT_LDADD)
