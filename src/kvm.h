@@ -1,4 +1,87 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The only file that issues KVM ioctls. Everything above it deals in
+ * plain structs (the <linux/kvm.h> ones) and GErrors.
+ */
 #ifndef KESTREL_KVM_H
 #define KESTREL_KVM_H
-#endif
+
+#include <glib.h>
+#include <linux/kvm.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct Kvm {
+    int fd;                         /* /dev/kvm */
+    int vm_fd;
+    int vcpu_mmap_size;
+    struct kvm_cpuid2 *cpuid;       /* KVM_GET_SUPPORTED_CPUID */
+    struct kvm_msr_list *msrs;      /* KVM_GET_MSR_INDEX_LIST */
+    int max_vcpus;
+} Kvm;
+
+typedef struct {
+    int fd;
+    int id;
+    struct kvm_run *run;
+    int mmap_size;
+} KvmVcpu;
+
+/*
+ * kvm_open: open @path (normally /dev/kvm), create a VM with the in-kernel
+ * irqchip and PIT and check every capability kestrel relies on. Errors say
+ * which step failed, worded like QEMU's ("Could not access KVM kernel
+ * module: ...").
+ */
+Kvm *kvm_open(const char *path, GError **errp);
+void kvm_close(Kvm *kvm);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Kvm, kvm_close)
+
+bool kvm_set_memory_region(Kvm *kvm, uint32_t slot, uint64_t gpa,
+                           uint64_t size, void *hva, uint32_t flags,
+                           GError **errp);
+bool kvm_irq_line(Kvm *kvm, uint32_t irq, bool level);
+bool kvm_signal_msi(Kvm *kvm, uint64_t addr, uint32_t data);
+int kvm_check_extension(Kvm *kvm, long cap);
+bool kvm_get_clock(Kvm *kvm, struct kvm_clock_data *clock);
+bool kvm_set_clock(Kvm *kvm, const struct kvm_clock_data *clock);
+bool kvm_get_dirty_log(Kvm *kvm, uint32_t slot, void *bitmap);
+
+bool kvm_vcpu_create(Kvm *kvm, int id, KvmVcpu *cpu, GError **errp);
+void kvm_vcpu_destroy(KvmVcpu *cpu);
+/* KVM_RUN: 0, or -errno (-EINTR when kicked). */
+int kvm_vcpu_run(KvmVcpu *cpu);
+
+bool kvm_vcpu_get_regs(KvmVcpu *cpu, struct kvm_regs *r);
+bool kvm_vcpu_set_regs(KvmVcpu *cpu, const struct kvm_regs *r);
+bool kvm_vcpu_get_sregs(KvmVcpu *cpu, struct kvm_sregs *s);
+bool kvm_vcpu_set_sregs(KvmVcpu *cpu, const struct kvm_sregs *s);
+bool kvm_vcpu_get_fpu(KvmVcpu *cpu, struct kvm_fpu *f);
+bool kvm_vcpu_set_fpu(KvmVcpu *cpu, const struct kvm_fpu *f);
+bool kvm_vcpu_get_lapic(KvmVcpu *cpu, struct kvm_lapic_state *l);
+bool kvm_vcpu_set_lapic(KvmVcpu *cpu, const struct kvm_lapic_state *l);
+bool kvm_vcpu_set_cpuid(KvmVcpu *cpu, const struct kvm_cpuid2 *c,
+                        GError **errp);
+/* Returns the number of MSRs processed (KVM stops at the first refused). */
+int kvm_vcpu_get_msrs(KvmVcpu *cpu, struct kvm_msrs *m);
+int kvm_vcpu_set_msrs(KvmVcpu *cpu, const struct kvm_msrs *m);
+bool kvm_vcpu_get_mp_state(KvmVcpu *cpu, struct kvm_mp_state *s);
+bool kvm_vcpu_set_mp_state(KvmVcpu *cpu, const struct kvm_mp_state *s);
+bool kvm_vcpu_get_events(KvmVcpu *cpu, struct kvm_vcpu_events *e);
+bool kvm_vcpu_set_events(KvmVcpu *cpu, const struct kvm_vcpu_events *e);
+bool kvm_vcpu_get_xcrs(KvmVcpu *cpu, struct kvm_xcrs *x);
+bool kvm_vcpu_set_xcrs(KvmVcpu *cpu, const struct kvm_xcrs *x);
+bool kvm_vcpu_set_tsc_khz(KvmVcpu *cpu, uint32_t khz);
+int kvm_vcpu_get_tsc_khz(KvmVcpu *cpu);
+
+
+
+/* In-kernel irqchip and PIT state, to put them back on a system reset. */
+typedef struct {
+    struct kvm_irqchip chips[3];    /* PIC master, PIC slave, IOAPIC */
+    struct kvm_pit_state2 pit;
+} KvmIrqState;
+
+bool kvm_get_irq_state(Kvm *kvm, KvmIrqState *st);
+bool kvm_set_irq_state(Kvm *kvm, const KvmIrqState *st);
+#endif /* KESTREL_KVM_H */

@@ -1,1 +1,320 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * 16550A UART. Transmission is instantaneous (the byte goes to the chardev
+ * at once), so THR-empty is always true and the TX interrupt fires as soon
+ * as it is enabled, which is what drivers expect from a fast line.
+ */
+#include <string.h>
+
+#include "serial.h"
+
+#define UART_RBR 0      /* read, DLAB=0 */
+#define UART_THR 0      /* write, DLAB=0 */
+#define UART_DLL 0      /* DLAB=1 */
+#define UART_IER 1      /* DLAB=0 */
+#define UART_DLM 1      /* DLAB=1 */
+#define UART_IIR 2      /* read */
+#define UART_FCR 2      /* write */
+#define UART_LCR 3
+#define UART_MCR 4
+#define UART_LSR 5
+#define UART_MSR 6
+#define UART_SCR 7
+
+#define IER_RDI  0x01
+#define IER_THRI 0x02
+#define IER_RLSI 0x04
+#define IER_MSI  0x08
+
+#define IIR_NO_INT  0x01
+#define IIR_MSI     0x00
+#define IIR_THRI    0x02
+#define IIR_RDI     0x04
+#define IIR_RLSI    0x06
+#define IIR_CTI     0x0c
+#define IIR_FIFO_ON 0xc0
+
+#define FCR_ENABLE  0x01
+#define FCR_CLR_RX  0x02
+#define FCR_CLR_TX  0x04
+
+#define LCR_DLAB 0x80
+
+#define MCR_DTR  0x01
+#define MCR_RTS  0x02
+#define MCR_OUT1 0x04
+#define MCR_OUT2 0x08
+#define MCR_LOOP 0x10
+
+#define LSR_DR   0x01
+#define LSR_OE   0x02
+#define LSR_THRE 0x20
+#define LSR_TEMT 0x40
+
+#define MSR_DCTS 0x01
+#define MSR_DDSR 0x02
+#define MSR_CTS  0x10
+#define MSR_DSR  0x20
+#define MSR_RI   0x40
+#define MSR_DCD  0x80
+
+#define RX_FIFO 16
+
+struct Serial {
+    GMutex lock;
+    Chardev *chr;
+    SerialSetIrq set_irq;
+    void *irq_opaque;
+    bool irq_level;
+
+    uint8_t ier, lcr, mcr, lsr, msr, scr, fcr;
+    uint16_t divisor;
+    bool thr_int;               /* THR-empty interrupt pending */
+
+    uint8_t rx[RX_FIFO];
+    unsigned int rx_head, rx_count;
+};
+
+static unsigned int serial_rx_capacity(const Serial *s)
+{
+    return (s->fcr & FCR_ENABLE) ? RX_FIFO : 1;
+}
+
+/* The highest-priority pending interrupt, as IIR reports it. */
+static uint8_t serial_pending(const Serial *s)
+{
+    if ((s->ier & IER_RLSI) && (s->lsr & LSR_OE)) {
+        return IIR_RLSI;
+    }
+    if ((s->ier & IER_RDI) && s->rx_count) {
+        return IIR_RDI;
+    }
+    if ((s->ier & IER_THRI) && s->thr_int) {
+        return IIR_THRI;
+    }
+    if ((s->ier & IER_MSI) && (s->msr & 0x0f)) {
+        return IIR_MSI;
+    }
+    return IIR_NO_INT;
+}
+
+static void serial_update_irq(Serial *s)
+{
+    /* On a PC, OUT2 gates the UART's interrupt onto the ISA line. */
+    bool level = serial_pending(s) != IIR_NO_INT && (s->mcr & MCR_OUT2);
+
+    if (level != s->irq_level) {
+        s->irq_level = level;
+        s->set_irq(s->irq_opaque, level);
+    }
+}
+
+static size_t serial_can_read(void *opaque)
+{
+    Serial *s = opaque;
+    size_t room;
+
+    g_mutex_lock(&s->lock);
+    room = (s->mcr & MCR_LOOP) ? 0 : serial_rx_capacity(s) - s->rx_count;
+    g_mutex_unlock(&s->lock);
+    return room;
+}
+
+static void serial_rx_push(Serial *s, uint8_t b)
+{
+    if (s->rx_count >= serial_rx_capacity(s)) {
+        s->lsr |= LSR_OE;
+        return;
+    }
+    s->rx[(s->rx_head + s->rx_count) % RX_FIFO] = b;
+    s->rx_count++;
+    s->lsr |= LSR_DR;
+}
+
+static void serial_receive(void *opaque, const uint8_t *buf, size_t len)
+{
+    Serial *s = opaque;
+
+    g_mutex_lock(&s->lock);
+    for (size_t i = 0; i < len; i++) {
+        serial_rx_push(s, buf[i]);
+    }
+    serial_update_irq(s);
+    g_mutex_unlock(&s->lock);
+}
+
+void serial_reset(Serial *s)
+{
+    g_mutex_lock(&s->lock);
+    s->ier = 0;
+    s->lcr = 0x03;          /* 8N1 */
+    s->mcr = MCR_OUT2;
+    s->lsr = LSR_THRE | LSR_TEMT;
+    s->msr = MSR_DCD | MSR_DSR | MSR_CTS;
+    s->scr = 0;
+    s->fcr = 0;
+    s->divisor = 12;        /* 9600 baud */
+    s->thr_int = false;
+    s->rx_head = s->rx_count = 0;
+    serial_update_irq(s);
+    g_mutex_unlock(&s->lock);
+}
+
+Serial *serial_new(Chardev *chr, SerialSetIrq set_irq, void *irq_opaque)
+{
+    Serial *s = g_new0(Serial, 1);
+
+    g_mutex_init(&s->lock);
+    s->chr = chr;
+    s->set_irq = set_irq;
+    s->irq_opaque = irq_opaque;
+    serial_reset(s);
+    if (chr) {
+        chardev_set_frontend(chr, serial_can_read, serial_receive, NULL, s);
+    }
+    return s;
+}
+
+void serial_free(Serial *s)
+{
+    if (!s) {
+        return;
+    }
+    if (s->chr) {
+        chardev_set_frontend(s->chr, NULL, NULL, NULL, NULL);
+    }
+    g_mutex_clear(&s->lock);
+    g_free(s);
+}
+
+static void serial_write_reg(Serial *s, unsigned int reg, uint8_t v)
+{
+    switch (reg) {
+    case UART_THR:
+        if (s->lcr & LCR_DLAB) {
+            s->divisor = (s->divisor & 0xff00) | v;
+            break;
+        }
+        if (s->mcr & MCR_LOOP) {
+            serial_rx_push(s, v);
+        } else if (s->chr) {
+            /* Drop the lock while writing: output may block briefly. */
+            g_mutex_unlock(&s->lock);
+            chardev_write(s->chr, &v, 1);
+            g_mutex_lock(&s->lock);
+        }
+        s->thr_int = true;
+        break;
+    case UART_IER:
+        if (s->lcr & LCR_DLAB) {
+            s->divisor = (uint16_t)((s->divisor & 0xff) | (v << 8));
+            break;
+        }
+        /* Enabling THRI with the holding register empty raises it. */
+        if ((v & IER_THRI) && !(s->ier & IER_THRI)) {
+            s->thr_int = true;
+        }
+        s->ier = v & 0x0f;
+        break;
+    case UART_FCR:
+        if ((v ^ s->fcr) & FCR_ENABLE) {
+            s->rx_head = s->rx_count = 0;   /* toggling FIFO mode clears */
+        }
+        if (v & FCR_CLR_RX) {
+            s->rx_head = s->rx_count = 0;
+            s->lsr &= ~LSR_DR;
+        }
+        s->fcr = v & 0xc9;
+        break;
+    case UART_LCR:
+        s->lcr = v;
+        break;
+    case UART_MCR:
+        s->mcr = v & 0x1f;
+        break;
+    case UART_LSR:
+    case UART_MSR:
+        break;                  /* read-only */
+    case UART_SCR:
+        s->scr = v;
+        break;
+    }
+}
+
+static uint8_t serial_read_reg(Serial *s, unsigned int reg, bool *drained)
+{
+    uint8_t v = 0;
+
+    switch (reg) {
+    case UART_RBR:
+        if (s->lcr & LCR_DLAB) {
+            return s->divisor & 0xff;
+        }
+        if (s->rx_count) {
+            v = s->rx[s->rx_head];
+            s->rx_head = (s->rx_head + 1) % RX_FIFO;
+            s->rx_count--;
+            *drained = true;
+        }
+        if (!s->rx_count) {
+            s->lsr &= ~LSR_DR;
+        }
+        return v;
+    case UART_IER:
+        return (s->lcr & LCR_DLAB) ? s->divisor >> 8 : s->ier;
+    case UART_IIR:
+        v = serial_pending(s);
+        if (v == IIR_THRI) {
+            s->thr_int = false;     /* reading IIR acknowledges THRE */
+        }
+        return v | ((s->fcr & FCR_ENABLE) ? IIR_FIFO_ON : 0);
+    case UART_LCR:
+        return s->lcr;
+    case UART_MCR:
+        return s->mcr;
+    case UART_LSR:
+        v = s->lsr;
+        s->lsr &= ~LSR_OE;
+        return v;
+    case UART_MSR:
+        if (s->mcr & MCR_LOOP) {
+            /* Loopback wires the modem outputs to the inputs. */
+            v = ((s->mcr & MCR_RTS) ? MSR_CTS : 0) |
+                ((s->mcr & MCR_DTR) ? MSR_DSR : 0) |
+                ((s->mcr & MCR_OUT1) ? MSR_RI : 0) |
+                ((s->mcr & MCR_OUT2) ? MSR_DCD : 0);
+            return v;
+        }
+        v = s->msr;
+        s->msr &= 0xf0;
+        return v;
+    case UART_SCR:
+        return s->scr;
+    }
+    return 0xff;
+}
+
+void serial_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
+               bool is_write)
+{
+    Serial *s = opaque;
+    bool drained = false;
+
+    if (offset > UART_SCR) {
+        return;
+    }
+    g_mutex_lock(&s->lock);
+    if (is_write) {
+        serial_write_reg(s, (unsigned int)offset, data[0]);
+    } else {
+        data[0] = serial_read_reg(s, (unsigned int)offset, &drained);
+        for (uint32_t i = 1; i < len; i++) {
+            data[i] = 0xff;
+        }
+    }
+    serial_update_irq(s);
+    g_mutex_unlock(&s->lock);
+    if (drained && s->chr) {
+        chardev_accept_input(s->chr);
+    }
+}

@@ -1,4 +1,22 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/* 8250/16550A UART with FIFOs and interrupt-driven rx/tx. */
 #ifndef KESTREL_SERIAL_H
 #define KESTREL_SERIAL_H
-#endif
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "chardev.h"
+
+typedef struct Serial Serial;
+typedef void (*SerialSetIrq)(void *opaque, bool level);
+
+Serial *serial_new(Chardev *chr, SerialSetIrq set_irq, void *irq_opaque);
+void serial_free(Serial *s);
+void serial_reset(Serial *s);
+
+/* The port I/O handler for the 8 registers (IoHandler signature). */
+void serial_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
+               bool is_write);
+
+#endif /* KESTREL_SERIAL_H */

@@ -1,1 +1,683 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The machine: builds everything from the VmConfig and owns the run state.
+ * All run-state changes happen on the main thread; vCPU threads only post
+ * requests (vm_request_*), which the main loop carries out.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "acpi.h"
+#include "chardev.h"
+#include "error.h"
+#include "i8042.h"
+#include "layout.h"
+#include "pci.h"
+#include "pm.h"
+#include "rtc.h"
+#include "serial.h"
+#include "vm.h"
+
+#define KVM_DEVICE "/dev/kvm"
+
+static const char *const run_state_names[RUN_STATE__MAX] = {
+    [RUN_STATE_PRELAUNCH] = "prelaunch",
+    [RUN_STATE_RUNNING] = "running",
+    [RUN_STATE_PAUSED] = "paused",
+    [RUN_STATE_SHUTDOWN] = "shutdown",
+    [RUN_STATE_INTERNAL_ERROR] = "internal-error",
+    [RUN_STATE_INMIGRATE] = "inmigrate",
+    [RUN_STATE_POSTMIGRATE] = "postmigrate",
+    [RUN_STATE_FINISH_MIGRATE] = "finish-migrate",
+    [RUN_STATE_RESTORE_VM] = "restore-vm",
+    [RUN_STATE_SAVE_VM] = "save-vm",
+    [RUN_STATE_GUEST_PANICKED] = "guest-panicked",
+    [RUN_STATE_DEBUG] = "debug",
+    [RUN_STATE_IO_ERROR] = "io-error",
+    [RUN_STATE_SUSPENDED] = "suspended",
+    [RUN_STATE_WATCHDOG] = "watchdog",
+    [RUN_STATE_COLO] = "colo",
+};
+
+static const char *const shutdown_cause_names[SHUTDOWN_CAUSE__MAX] = {
+    [SHUTDOWN_CAUSE_NONE] = "none",
+    [SHUTDOWN_CAUSE_HOST_ERROR] = "host-error",
+    [SHUTDOWN_CAUSE_HOST_QMP_QUIT] = "host-qmp-quit",
+    [SHUTDOWN_CAUSE_HOST_QMP_SYSTEM_RESET] = "host-qmp-system-reset",
+    [SHUTDOWN_CAUSE_HOST_SIGNAL] = "host-signal",
+    [SHUTDOWN_CAUSE_HOST_UI] = "host-ui",
+    [SHUTDOWN_CAUSE_GUEST_SHUTDOWN] = "guest-shutdown",
+    [SHUTDOWN_CAUSE_GUEST_RESET] = "guest-reset",
+    [SHUTDOWN_CAUSE_GUEST_PANIC] = "guest-panic",
+    [SHUTDOWN_CAUSE_SUBSYSTEM_RESET] = "subsystem-reset",
+    [SHUTDOWN_CAUSE_SNAPSHOT_LOAD] = "snapshot-load",
+};
+
+const char *run_state_name(RunState s)
+{
+    return s < RUN_STATE__MAX ? run_state_names[s] : "unknown";
+}
+
+const char *shutdown_cause_name(ShutdownCause c)
+{
+    return c < SHUTDOWN_CAUSE__MAX ? shutdown_cause_names[c] : "none";
+}
+
+/* The transitions the VM may make; everything else is refused. Kept as
+ * QEMU's table has them, for the states we can reach so far. */
+static const struct {
+    RunState from, to;
+} run_state_transitions[] = {
+    { RUN_STATE_PRELAUNCH, RUN_STATE_RUNNING },
+    { RUN_STATE_PRELAUNCH, RUN_STATE_PAUSED },
+    { RUN_STATE_PRELAUNCH, RUN_STATE_INMIGRATE },
+    { RUN_STATE_PRELAUNCH, RUN_STATE_SHUTDOWN },
+    { RUN_STATE_PRELAUNCH, RUN_STATE_FINISH_MIGRATE },
+    { RUN_STATE_RUNNING, RUN_STATE_PAUSED },
+    { RUN_STATE_RUNNING, RUN_STATE_SHUTDOWN },
+    { RUN_STATE_RUNNING, RUN_STATE_INTERNAL_ERROR },
+    { RUN_STATE_RUNNING, RUN_STATE_FINISH_MIGRATE },
+    { RUN_STATE_RUNNING, RUN_STATE_GUEST_PANICKED },
+    { RUN_STATE_RUNNING, RUN_STATE_SAVE_VM },
+    { RUN_STATE_RUNNING, RUN_STATE_PRELAUNCH },
+    { RUN_STATE_PAUSED, RUN_STATE_RUNNING },
+    { RUN_STATE_PAUSED, RUN_STATE_SHUTDOWN },
+    { RUN_STATE_PAUSED, RUN_STATE_FINISH_MIGRATE },
+    { RUN_STATE_PAUSED, RUN_STATE_POSTMIGRATE },
+    { RUN_STATE_PAUSED, RUN_STATE_PRELAUNCH },
+    { RUN_STATE_SHUTDOWN, RUN_STATE_PAUSED },
+    { RUN_STATE_SHUTDOWN, RUN_STATE_RUNNING },
+    { RUN_STATE_SHUTDOWN, RUN_STATE_FINISH_MIGRATE },
+    { RUN_STATE_SHUTDOWN, RUN_STATE_PRELAUNCH },
+    { RUN_STATE_INTERNAL_ERROR, RUN_STATE_PAUSED },
+    { RUN_STATE_INTERNAL_ERROR, RUN_STATE_RUNNING },
+    { RUN_STATE_INTERNAL_ERROR, RUN_STATE_PRELAUNCH },
+    { RUN_STATE_INTERNAL_ERROR, RUN_STATE_SHUTDOWN },
+    { RUN_STATE_INMIGRATE, RUN_STATE_RUNNING },
+    { RUN_STATE_INMIGRATE, RUN_STATE_PAUSED },
+    { RUN_STATE_INMIGRATE, RUN_STATE_SHUTDOWN },
+    { RUN_STATE_POSTMIGRATE, RUN_STATE_RUNNING },
+    { RUN_STATE_POSTMIGRATE, RUN_STATE_PAUSED },
+    { RUN_STATE_POSTMIGRATE, RUN_STATE_PRELAUNCH },
+    { RUN_STATE_POSTMIGRATE, RUN_STATE_SHUTDOWN },
+    { RUN_STATE_FINISH_MIGRATE, RUN_STATE_RUNNING },
+    { RUN_STATE_FINISH_MIGRATE, RUN_STATE_PAUSED },
+    { RUN_STATE_FINISH_MIGRATE, RUN_STATE_POSTMIGRATE },
+    { RUN_STATE_FINISH_MIGRATE, RUN_STATE_SHUTDOWN },
+    { RUN_STATE_GUEST_PANICKED, RUN_STATE_RUNNING },
+    { RUN_STATE_GUEST_PANICKED, RUN_STATE_PAUSED },
+    { RUN_STATE_GUEST_PANICKED, RUN_STATE_PRELAUNCH },
+    { RUN_STATE_SAVE_VM, RUN_STATE_RUNNING },
+};
+
+bool vm_set_run_state(Vm *vm, RunState to, GError **errp)
+{
+    RunState from;
+    bool ok = false;
+
+    g_mutex_lock(&vm->state_lock);
+    from = vm->run_state;
+    for (size_t i = 0; i < G_N_ELEMENTS(run_state_transitions); i++) {
+        if (run_state_transitions[i].from == from &&
+            run_state_transitions[i].to == to) {
+            ok = true;
+            break;
+        }
+    }
+    if (ok || from == to) {
+        vm->run_state = to;
+    }
+    g_mutex_unlock(&vm->state_lock);
+    if (from == to) {
+        return true;
+    }
+    if (!ok) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_FAILED,
+                    "invalid runstate transition: '%s' -> '%s'",
+                    run_state_name(from), run_state_name(to));
+        return false;
+    }
+    if (vm->on_state_change) {
+        vm->on_state_change(vm, from, to);
+    }
+    return true;
+}
+
+RunState vm_get_run_state(Vm *vm)
+{
+    RunState s;
+
+    g_mutex_lock(&vm->state_lock);
+    s = vm->run_state;
+    g_mutex_unlock(&vm->state_lock);
+    return s;
+}
+
+/* --- interrupt and I/O plumbing --------------------------------------- */
+
+void vm_set_irq(Vm *vm, unsigned int gsi, bool level)
+{
+    kvm_irq_line(vm->kvm, gsi, level);
+}
+
+typedef struct {
+    Vm *vm;
+    unsigned int gsi;
+} IrqLine;
+
+static void irq_line_set(void *opaque, bool level)
+{
+    IrqLine *l = opaque;
+
+    vm_set_irq(l->vm, l->gsi, level);
+}
+
+void vm_pio(Vm *vm, uint16_t port, uint8_t *data, uint32_t len,
+            bool is_write)
+{
+    iobus_access(vm->pio, port, data, len, is_write);
+}
+
+void vm_mmio(Vm *vm, uint64_t addr, uint8_t *data, uint32_t len,
+             bool is_write)
+{
+    iobus_access(vm->mmio, addr, data, len, is_write);
+}
+
+/* --- requests from other threads --------------------------------------- */
+
+typedef enum {
+    VM_REQ_SHUTDOWN,
+    VM_REQ_RESET,
+    VM_REQ_INTERNAL_ERROR,
+} VmRequestKind;
+
+typedef struct {
+    Vm *vm;
+    VmRequestKind kind;
+    ShutdownCause cause;
+    unsigned int cpu;
+    char *what;
+} VmRequest;
+
+static void vm_pause_vcpus(Vm *vm)
+{
+    for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+        vcpu_request(&vm->vcpus[i], VCPU_REQ_PAUSE);
+    }
+}
+
+static void vm_resume_vcpus(Vm *vm)
+{
+    for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+        vcpu_request(&vm->vcpus[i], VCPU_REQ_RUN);
+    }
+}
+
+static void vm_do_shutdown(Vm *vm, ShutdownCause cause)
+{
+    bool guest = cause == SHUTDOWN_CAUSE_GUEST_SHUTDOWN ||
+                 cause == SHUTDOWN_CAUSE_GUEST_RESET ||
+                 cause == SHUTDOWN_CAUSE_GUEST_PANIC;
+
+    vm_pause_vcpus(vm);
+    if (vm->on_shutdown) {
+        vm->on_shutdown(vm, guest, cause);
+    }
+    if (vm->cfg->no_shutdown && cause != SHUTDOWN_CAUSE_HOST_SIGNAL &&
+        cause != SHUTDOWN_CAUSE_HOST_QMP_QUIT) {
+        /* -no-shutdown: stay, stopped, in state "shutdown". */
+        vm_set_run_state(vm, RUN_STATE_SHUTDOWN, NULL);
+        return;
+    }
+    vm_set_run_state(vm, RUN_STATE_SHUTDOWN, NULL);
+    vm_quit(vm, 0);
+}
+
+static gboolean vm_request_cb(gpointer opaque)
+{
+    VmRequest *req = opaque;
+    Vm *vm = req->vm;
+    g_autoptr(GError) err = NULL;
+
+    switch (req->kind) {
+    case VM_REQ_SHUTDOWN:
+        if (vm_get_run_state(vm) != RUN_STATE_SHUTDOWN) {
+            vm_do_shutdown(vm, req->cause);
+        }
+        break;
+    case VM_REQ_RESET:
+        if (vm->cfg->no_reboot) {
+            /* -no-reboot: a guest reset ends the VM. */
+            vm_do_shutdown(vm, req->cause);
+        } else if (!vm_system_reset(vm, true, req->cause, &err)) {
+            fprintf(stderr, "kestrel: system reset failed: %s\n",
+                    err->message);
+            vm_quit(vm, 1);
+        }
+        break;
+    case VM_REQ_INTERNAL_ERROR:
+        /* As QEMU: report, stop the VM, keep the process for inspection. */
+        fprintf(stderr, "kestrel: vCPU %u: %s\n", req->cpu, req->what);
+        if (vm_get_run_state(vm) == RUN_STATE_RUNNING) {
+            vm_pause(vm, RUN_STATE_INTERNAL_ERROR, NULL);
+        }
+        break;
+    }
+    g_free(req->what);
+    g_free(req);
+    return G_SOURCE_REMOVE;
+}
+
+static void vm_post(Vm *vm, VmRequestKind kind, ShutdownCause cause,
+                    unsigned int cpu, const char *what)
+{
+    VmRequest *req = g_new0(VmRequest, 1);
+
+    req->vm = vm;
+    req->kind = kind;
+    req->cause = cause;
+    req->cpu = cpu;
+    req->what = g_strdup(what);
+    g_idle_add(vm_request_cb, req);
+}
+
+void vm_request_shutdown(Vm *vm, ShutdownCause cause)
+{
+    vm_post(vm, VM_REQ_SHUTDOWN, cause, 0, NULL);
+}
+
+void vm_request_reset(Vm *vm, ShutdownCause cause)
+{
+    vm_post(vm, VM_REQ_RESET, cause, 0, NULL);
+}
+
+void vm_request_internal_error(Vm *vm, unsigned int cpu, const char *what)
+{
+    vm_post(vm, VM_REQ_INTERNAL_ERROR, SHUTDOWN_CAUSE_NONE, cpu, what);
+}
+
+void vm_powerdown(Vm *vm)
+{
+    pm_press_power_button(vm->pm);
+}
+
+void vm_quit(Vm *vm, int status)
+{
+    vm->exit_status = status;
+    if (vm->loop) {
+        g_main_loop_quit(vm->loop);
+    }
+}
+
+/* --- device callbacks --------------------------------------------------- */
+
+static void vm_pm_sci(void *opaque, bool level)
+{
+    vm_set_irq(opaque, IRQ_SCI, level);
+}
+
+static void vm_pm_poweroff(void *opaque)
+{
+    vm_request_shutdown(opaque, SHUTDOWN_CAUSE_GUEST_SHUTDOWN);
+}
+
+static void vm_guest_reset(void *opaque)
+{
+    vm_request_reset(opaque, SHUTDOWN_CAUSE_GUEST_RESET);
+}
+
+/* 0xcf8..0xcff: the PCI configuration ports, except that a byte access
+ * to 0xcf9 is the reset control register (FADT RESET_REG). */
+static void vm_cf8_io(void *opaque, uint64_t offset, uint8_t *data,
+                      uint32_t len, bool is_write)
+{
+    Vm *vm = opaque;
+
+    if (offset == PORT_RESET - PORT_PCI_CONFIG_ADDR && len == 1) {
+        pm_reset_io(vm->pm, 0, data, len, is_write);
+    } else {
+        pci_config_io(vm->pci, offset, data, len, is_write);
+    }
+}
+
+/* --- construction ------------------------------------------------------- */
+
+typedef struct {
+    struct kvm_regs regs;
+    struct kvm_sregs sregs;
+    struct kvm_lapic_state lapic;
+    struct kvm_mp_state mp;
+    struct kvm_vcpu_events events;
+} VcpuResetState;
+
+typedef struct {
+    Vm vm;                      /* first: a Vm* is a VmPriv* */
+    IrqLine serial_irq[VM_MAX_SERIALS];
+    VcpuResetState *reset;
+    KvmIrqState irq_reset;
+    bool has_irq_reset;
+} VmPriv;
+
+static bool vm_setup_memory(Vm *vm, GError **errp)
+{
+    for (unsigned int i = 0; i < vm->mem->nr_regions; i++) {
+        MemRegion *r = &vm->mem->regions[i];
+
+        if (!kvm_set_memory_region(vm->kvm, i, r->gpa, r->size, r->hva, 0,
+                                   errp)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool vm_open_chardevs(Vm *vm, GError **errp)
+{
+    const VmConfig *cfg = vm->cfg;
+
+    for (guint i = 0; i < cfg->chardevs->len; i++) {
+        const ChardevConfig *cc = g_ptr_array_index(cfg->chardevs, i);
+        Chardev *chr = chardev_new(cc, errp);
+
+        if (!chr) {
+            return false;
+        }
+        g_ptr_array_add(vm->chardevs, chr);
+    }
+    return true;
+}
+
+static Chardev *vm_find_chardev(Vm *vm, const char *id)
+{
+    for (guint i = 0; i < vm->chardevs->len; i++) {
+        Chardev *chr = g_ptr_array_index(vm->chardevs, i);
+
+        if (g_strcmp0(chardev_id(chr), id) == 0) {
+            return chr;
+        }
+    }
+    return NULL;
+}
+
+static bool vm_setup_devices(Vm *vm, GError **errp)
+{
+    static const uint16_t com_port[VM_MAX_SERIALS] = { 0x3f8, 0x2f8, 0x3e8,
+                                                       0x2e8 };
+    static const uint8_t com_irq[VM_MAX_SERIALS] = { 4, 3, 4, 3 };
+    static const char *const com_name[VM_MAX_SERIALS] = {
+        "serial0", "serial1", "serial2", "serial3" };
+    VmPriv *priv = (VmPriv *)vm;
+    const VmConfig *cfg = vm->cfg;
+    PmOps pm_ops = {
+        .set_sci = vm_pm_sci, .poweroff = vm_pm_poweroff,
+        .reset = vm_guest_reset, .opaque = vm,
+    };
+
+    for (guint i = 0; i < cfg->serials->len && i < VM_MAX_SERIALS; i++) {
+        const char *id = g_ptr_array_index(cfg->serials, i);
+        Chardev *chr = id ? vm_find_chardev(vm, id) : NULL;
+
+        if (id && !chr) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                        "chardev '%s' not found", id);
+            return false;
+        }
+        priv->serial_irq[i] = (IrqLine) { .vm = vm, .gsi = com_irq[i] };
+        vm->serials[i] = serial_new(chr, irq_line_set, &priv->serial_irq[i]);
+        if (!iobus_register(vm->pio, com_port[i], 8, serial_io,
+                            vm->serials[i], com_name[i], errp)) {
+            return false;
+        }
+    }
+
+    vm->i8042 = i8042_new(vm_guest_reset, vm);
+    vm->rtc = rtc_new(memmap_low_ram_end(vm->mem),
+                      vm->mem->ram_size - memmap_low_ram_end(vm->mem));
+    vm->pm = pm_new(&pm_ops);
+    vm->pci = pci_host_new();
+
+    return iobus_register(vm->pio, PORT_I8042_DATA, 5, i8042_io, vm->i8042,
+                          "i8042", errp) &&
+           iobus_register(vm->pio, PORT_CMOS, 2, rtc_io, vm->rtc, "rtc",
+                          errp) &&
+           iobus_register(vm->pio, PORT_PM1A_EVT, PORT_PM1A_EVT_LEN,
+                          pm_evt_io, vm->pm, "pm1a-evt", errp) &&
+           iobus_register(vm->pio, PORT_PM1A_CNT, PORT_PM1A_CNT_LEN,
+                          pm_cnt_io, vm->pm, "pm1a-cnt", errp) &&
+           iobus_register(vm->pio, PORT_PM_TMR, PORT_PM_TMR_LEN, pm_tmr_io,
+                          vm->pm, "pm-tmr", errp) &&
+           iobus_register(vm->pio, PORT_PCI_CONFIG_ADDR, 8, vm_cf8_io, vm,
+                          "pci-conf", errp) &&
+           iobus_register(vm->mmio, LAYOUT_ECAM_START, LAYOUT_ECAM_SIZE,
+                          pci_ecam_io, vm->pci, "pci-ecam", errp);
+}
+
+static bool vm_build_acpi(Vm *vm, GError **errp)
+{
+    AcpiParams p = { .nr_cpus = vm->nr_vcpus, .ram_size = vm->mem->ram_size };
+    g_autofree uint8_t *buf = g_malloc0(LAYOUT_ACPI_SIZE);
+    size_t n = acpi_build(&p, buf, LAYOUT_ACPI_SIZE, LAYOUT_ACPI_START, errp);
+
+    if (n == 0) {
+        return false;
+    }
+    if (!memmap_write(vm->mem, LAYOUT_ACPI_START, buf, n)) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_FAILED,
+                    "guest memory is too small for the ACPI tables");
+        return false;
+    }
+    return true;
+}
+
+static bool vm_load_kernel(Vm *vm, GError **errp)
+{
+    BootSpec spec = {
+        .kernel_path = vm->cfg->kernel,
+        .initrd_path = vm->cfg->initrd,
+        .cmdline = vm->cfg->append,
+        .rsdp_gpa = LAYOUT_ACPI_START,
+    };
+
+    return loader_load(vm->mem, &spec, &vm->boot, errp);
+}
+
+/* Architectural reset state; also what a system reset puts back. */
+static bool vm_reset_vcpu(Vm *vm, Vcpu *cpu, GError **errp)
+{
+    return x86_init_msrs(vm->kvm, &cpu->kvm, errp) &&
+           x86_init_fpu_lapic(&cpu->kvm, cpu->index == 0, errp);
+}
+
+static bool vm_setup_vcpu(Vm *vm, Vcpu *cpu, GError **errp)
+{
+    g_autofree struct kvm_cpuid2 *cpuid = NULL;
+
+    /* CPUID is set once: KVM refuses changes after the first KVM_RUN. */
+    cpuid = x86_cpuid_for_vcpu(vm->kvm->cpuid, &vm->topo, cpu->index);
+    return kvm_vcpu_set_cpuid(&cpu->kvm, cpuid, errp) &&
+           vm_reset_vcpu(vm, cpu, errp);
+}
+
+static bool vm_save_reset_state(Vm *vm, GError **errp)
+{
+    VmPriv *priv = (VmPriv *)vm;
+
+    for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+        VcpuResetState *r = &priv->reset[i];
+        KvmVcpu *k = &vm->vcpus[i].kvm;
+
+        if (!kvm_vcpu_get_regs(k, &r->regs) ||
+            !kvm_vcpu_get_sregs(k, &r->sregs) ||
+            !kvm_vcpu_get_lapic(k, &r->lapic) ||
+            !kvm_vcpu_get_mp_state(k, &r->mp) ||
+            !kvm_vcpu_get_events(k, &r->events)) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_KVM,
+                        "failed to read the reset state of vCPU %u: %s", i,
+                        g_strerror(errno));
+            return false;
+        }
+    }
+    priv->has_irq_reset = kvm_get_irq_state(vm->kvm, &priv->irq_reset);
+    return true;
+}
+
+static bool vm_restore_reset_state(Vm *vm, GError **errp)
+{
+    VmPriv *priv = (VmPriv *)vm;
+
+    if (priv->has_irq_reset) {
+        kvm_set_irq_state(vm->kvm, &priv->irq_reset);
+    }
+    for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+        VcpuResetState *r = &priv->reset[i];
+        KvmVcpu *k = &vm->vcpus[i].kvm;
+
+        if (!kvm_vcpu_set_regs(k, &r->regs) ||
+            !kvm_vcpu_set_sregs(k, &r->sregs) ||
+            !kvm_vcpu_set_lapic(k, &r->lapic) ||
+            !kvm_vcpu_set_mp_state(k, &r->mp) ||
+            !kvm_vcpu_set_events(k, &r->events)) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_KVM,
+                        "failed to reset vCPU %u: %s", i, g_strerror(errno));
+            return false;
+        }
+        if (!vm_reset_vcpu(vm, &vm->vcpus[i], errp)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+Vm *vm_new(const VmConfig *cfg, GError **errp)
+{
+    VmPriv *priv = g_new0(VmPriv, 1);
+    g_autoptr(Vm) vm = &priv->vm;
+
+    vm->cfg = cfg;
+    g_mutex_init(&vm->state_lock);
+    vm->run_state = RUN_STATE_PRELAUNCH;
+    vm->chardevs = g_ptr_array_new_with_free_func((GDestroyNotify)chardev_free);
+    vm->pio = iobus_new("port I/O");
+    vm->mmio = iobus_new("MMIO");
+    vm->nr_vcpus = cfg->cpus;
+    vm->topo = (X86Topology) {
+        .cpus = cfg->cpus, .sockets = MAX(cfg->sockets, 1u),
+        .dies = MAX(cfg->dies, 1u), .cores = MAX(cfg->cores, 1u),
+        .threads = MAX(cfg->threads, 1u),
+    };
+
+    vm->kvm = kvm_open(KVM_DEVICE, errp);
+    if (!vm->kvm) {
+        return NULL;
+    }
+    if (vm->kvm->max_vcpus > 0 && cfg->cpus > (unsigned int)vm->kvm->max_vcpus) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "Number of SMP CPUs requested (%u) exceeds the maximum "
+                    "KVM supports (%d)", cfg->cpus, vm->kvm->max_vcpus);
+        return NULL;
+    }
+    vm->mem = memmap_new(cfg->ram_size, errp);
+    if (!vm->mem || !vm_setup_memory(vm, errp)) {
+        return NULL;
+    }
+    if (!vm_open_chardevs(vm, errp) || !vm_setup_devices(vm, errp) ||
+        !vm_build_acpi(vm, errp) || !vm_load_kernel(vm, errp)) {
+        return NULL;
+    }
+
+    vm->vcpus = g_new0(Vcpu, vm->nr_vcpus);
+    priv->reset = g_new0(VcpuResetState, vm->nr_vcpus);
+    for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+        if (!vcpu_init(&vm->vcpus[i], vm, i, errp) ||
+            !vm_setup_vcpu(vm, &vm->vcpus[i], errp)) {
+            return NULL;
+        }
+    }
+    if (!vm_save_reset_state(vm, errp) ||
+        !x86_setup_boot(vm->mem, &vm->vcpus[0].kvm, &vm->boot, errp)) {
+        return NULL;
+    }
+    return g_steal_pointer(&vm);
+}
+
+void vm_free(Vm *vm)
+{
+    VmPriv *priv = (VmPriv *)vm;
+
+    if (!vm) {
+        return;
+    }
+    for (unsigned int i = 0; vm->vcpus && i < vm->nr_vcpus; i++) {
+        vcpu_destroy(&vm->vcpus[i]);
+    }
+    g_free(vm->vcpus);
+    g_free(priv->reset);
+    for (unsigned int i = 0; i < VM_MAX_SERIALS; i++) {
+        serial_free(vm->serials[i]);
+    }
+    i8042_free(vm->i8042);
+    rtc_free(vm->rtc);
+    pm_free(vm->pm);
+    pci_host_free(vm->pci);
+    g_ptr_array_free(vm->chardevs, TRUE);
+    iobus_free(vm->pio);
+    iobus_free(vm->mmio);
+    memmap_free(vm->mem);
+    kvm_close(vm->kvm);
+    g_mutex_clear(&vm->state_lock);
+    g_free(priv);
+}
+
+/* --- run control (main thread) ------------------------------------------ */
+
+bool vm_start(Vm *vm, GError **errp)
+{
+    if (!vm_set_run_state(vm, RUN_STATE_RUNNING, errp)) {
+        return false;
+    }
+    vm_resume_vcpus(vm);
+    return true;
+}
+
+bool vm_pause(Vm *vm, RunState to, GError **errp)
+{
+    vm_pause_vcpus(vm);
+    return vm_set_run_state(vm, to, errp);
+}
+
+bool vm_system_reset(Vm *vm, bool guest, ShutdownCause cause, GError **errp)
+{
+    bool was_running = vm_get_run_state(vm) == RUN_STATE_RUNNING;
+
+    vm_pause_vcpus(vm);
+    for (unsigned int i = 0; i < VM_MAX_SERIALS; i++) {
+        if (vm->serials[i]) {
+            serial_reset(vm->serials[i]);
+        }
+    }
+    pm_reset(vm->pm);
+    /* Firmware would rebuild its tables and reload the kernel: so do we,
+     * the guest may have scribbled over them. */
+    if (!vm_restore_reset_state(vm, errp) || !vm_build_acpi(vm, errp) ||
+        !vm_load_kernel(vm, errp) ||
+        !x86_setup_boot(vm->mem, &vm->vcpus[0].kvm, &vm->boot, errp)) {
+        return false;
+    }
+    if (vm->on_reset) {
+        vm->on_reset(vm, guest, cause);
+    }
+    if (was_running || vm_get_run_state(vm) == RUN_STATE_SHUTDOWN ||
+        vm_get_run_state(vm) == RUN_STATE_INTERNAL_ERROR) {
+        if (vm_get_run_state(vm) != RUN_STATE_RUNNING) {
+            if (!vm_set_run_state(vm, RUN_STATE_RUNNING, errp)) {
+                return false;
+            }
+        }
+        vm_resume_vcpus(vm);
+    }
+    return true;
+}

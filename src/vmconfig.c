@@ -1,1 +1,96 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * VmConfig: defaults, ownership and look-ups. cmdline.c fills it.
+ */
+#include "vmconfig.h"
+
+void vm_config_chardev_free(ChardevConfig *chr)
+{
+    if (!chr) {
+        return;
+    }
+    g_free(chr->id);
+    g_free(chr->path);
+    g_free(chr->host);
+    g_free(chr->port);
+    g_free(chr);
+}
+
+void vm_config_monitor_free(MonitorConfig *mon)
+{
+    if (!mon) {
+        return;
+    }
+    g_free(mon->id);
+    g_free(mon->chardev);
+    g_free(mon);
+}
+
+void vm_config_device_free(DeviceConfig *dev)
+{
+    if (!dev) {
+        return;
+    }
+    g_free(dev->driver);
+    g_free(dev->id);
+    if (dev->props) {
+        g_hash_table_unref(dev->props);
+    }
+    g_free(dev);
+}
+
+VmConfig *vm_config_new(void)
+{
+    VmConfig *cfg = g_new0(VmConfig, 1);
+
+    cfg->machine = g_strdup("kestrel");
+    cfg->cpu_model = g_strdup("host");
+    cfg->ram_size = 128 * 1024 * 1024;
+    cfg->cpus = 1;
+    cfg->max_cpus = 1;
+    cfg->sockets = 1;
+    cfg->dies = 1;
+    cfg->cores = 1;
+    cfg->threads = 1;
+    cfg->chardevs =
+        g_ptr_array_new_with_free_func((GDestroyNotify)vm_config_chardev_free);
+    cfg->serials = g_ptr_array_new_with_free_func(g_free);
+    cfg->monitors =
+        g_ptr_array_new_with_free_func((GDestroyNotify)vm_config_monitor_free);
+    cfg->devices =
+        g_ptr_array_new_with_free_func((GDestroyNotify)vm_config_device_free);
+    return cfg;
+}
+
+void vm_config_free(VmConfig *cfg)
+{
+    if (!cfg) {
+        return;
+    }
+    g_free(cfg->machine);
+    g_free(cfg->cpu_model);
+    g_free(cfg->kernel);
+    g_free(cfg->initrd);
+    g_free(cfg->append);
+    g_free(cfg->name);
+    g_free(cfg->process_name);
+    g_ptr_array_unref(cfg->chardevs);
+    g_ptr_array_unref(cfg->serials);
+    g_ptr_array_unref(cfg->monitors);
+    g_ptr_array_unref(cfg->devices);
+    g_free(cfg->pidfile);
+    g_free(cfg->logfile);
+    g_free(cfg);
+}
+
+ChardevConfig *vm_config_find_chardev(const VmConfig *cfg, const char *id)
+{
+    for (guint i = 0; i < cfg->chardevs->len; i++) {
+        ChardevConfig *chr = g_ptr_array_index(cfg->chardevs, i);
+
+        if (g_str_equal(chr->id, id)) {
+            return chr;
+        }
+    }
+    return NULL;
+}

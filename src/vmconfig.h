@@ -74,6 +74,7 @@ typedef struct {
     /* identity */
     char *name;                 /* -name [guest=]NAME */
     bool debug_threads;         /* -name ...,debug-threads=on */
+    char *process_name;         /* -name ...,process=PROCNAME, may be NULL */
     bool has_uuid;
     uint8_t uuid[16];
 
@@ -106,6 +107,12 @@ typedef enum {
 VmConfig *vm_config_new(void);
 void vm_config_free(VmConfig *cfg);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VmConfig, vm_config_free)
+
+/* Free one element of cfg->chardevs / monitors / devices (NULL is fine).
+ * The arrays own their elements and call these. */
+void vm_config_chardev_free(ChardevConfig *chr);
+void vm_config_monitor_free(MonitorConfig *mon);
+void vm_config_device_free(DeviceConfig *dev);
 
 /* Look up a chardev by id; NULL if absent. */
 ChardevConfig *vm_config_find_chardev(const VmConfig *cfg, const char *id);

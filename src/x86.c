@@ -1,1 +1,362 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "error.h"
+#include "layout.h"
+#include "x86.h"
+
+#define CPUID_1_ECX_HYPERVISOR  (1u << 31)
+#define CPUID_1_EDX_HTT         (1u << 28)
+
+#define X86_CR0_PE  (1u << 0)
+#define X86_CR0_MP  (1u << 1)
+#define X86_CR0_ET  (1u << 4)
+#define X86_CR0_NE  (1u << 5)
+#define X86_CR0_WP  (1u << 16)
+#define X86_CR0_AM  (1u << 18)
+#define X86_CR0_PG  (1u << 31)
+#define X86_CR4_PAE (1u << 5)
+#define X86_EFER_LME (1u << 8)
+#define X86_EFER_LMA (1u << 10)
+
+#define MSR_IA32_TSC            0x10
+#define MSR_IA32_SYSENTER_CS    0x174
+#define MSR_IA32_SYSENTER_ESP   0x175
+#define MSR_IA32_SYSENTER_EIP   0x176
+#define MSR_IA32_MISC_ENABLE    0x1a0
+#define MSR_MTRR_DEF_TYPE       0x2ff
+#define MSR_STAR                0xc0000081
+#define MSR_LSTAR               0xc0000082
+#define MSR_CSTAR               0xc0000083
+#define MSR_SYSCALL_MASK        0xc0000084
+#define MSR_KERNEL_GS_BASE      0xc0000102
+
+static unsigned int bits_for(unsigned int n)
+{
+    unsigned int b = 0;
+
+    while ((1u << b) < n) {
+        b++;
+    }
+    return b;
+}
+
+uint32_t x86_apic_id(const X86Topology *t, unsigned int index)
+{
+    unsigned int thread = index % t->threads;
+    unsigned int core = (index / t->threads) % t->cores;
+    unsigned int die = (index / (t->threads * t->cores)) % t->dies;
+    unsigned int socket = index / (t->threads * t->cores * t->dies);
+    unsigned int tb = bits_for(t->threads), cb = bits_for(t->cores);
+    unsigned int db = bits_for(t->dies);
+
+    return thread | (core << tb) | (die << (tb + cb)) |
+           (socket << (tb + cb + db));
+}
+
+static struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid2 *c,
+                                           uint32_t fn, uint32_t idx)
+{
+    for (uint32_t i = 0; i < c->nent; i++) {
+        if (c->entries[i].function == fn &&
+            (!(c->entries[i].flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX) ||
+             c->entries[i].index == idx)) {
+            return &c->entries[i];
+        }
+    }
+    return NULL;
+}
+
+static void cpuid_remove(struct kvm_cpuid2 *c, uint32_t fn)
+{
+    uint32_t j = 0;
+
+    for (uint32_t i = 0; i < c->nent; i++) {
+        if (c->entries[i].function != fn) {
+            c->entries[j++] = c->entries[i];
+        }
+    }
+    c->nent = j;
+}
+
+struct kvm_cpuid2 *x86_cpuid_for_vcpu(const struct kvm_cpuid2 *supported,
+                                      const X86Topology *t,
+                                      unsigned int index)
+{
+    size_t sz = sizeof(struct kvm_cpuid2) +
+                (supported->nent + 8) * sizeof(struct kvm_cpuid_entry2);
+    struct kvm_cpuid2 *c = g_malloc0(sz);
+    struct kvm_cpuid_entry2 *e;
+    uint32_t apic = x86_apic_id(t, index);
+    unsigned int per_pkg = t->threads * t->cores * t->dies;
+    unsigned int tb = bits_for(t->threads);
+    unsigned int cb = bits_for(t->cores * t->dies);
+    uint32_t max_basic = 0;
+
+    memcpy(c, supported, sizeof(struct kvm_cpuid2) +
+           supported->nent * sizeof(struct kvm_cpuid_entry2));
+    if ((e = cpuid_find(c, 0, 0))) {
+        max_basic = e->eax;
+    }
+    if ((e = cpuid_find(c, 1, 0))) {
+        e->ebx = (e->ebx & 0x0000ffffu) | (apic << 24) |
+                 (MIN(per_pkg, 255u) << 16);
+        e->ecx |= CPUID_1_ECX_HYPERVISOR;
+        if (per_pkg > 1) {
+            e->edx |= CPUID_1_EDX_HTT;
+        } else {
+            e->edx &= ~CPUID_1_EDX_HTT;
+        }
+    }
+    /* Deterministic cache parameters (Intel): cores per package. */
+    for (uint32_t i = 0; i < c->nent; i++) {
+        e = &c->entries[i];
+        if (e->function == 4 && (e->eax & 0x1f)) {
+            e->eax = (e->eax & 0x3ffu) |
+                     ((t->threads - 1) << 14) |
+                     ((t->cores * t->dies - 1) << 26);
+        }
+    }
+    /* Extended topology: rebuild leaf 0xb for our topology; drop 0x1f,
+     * which would describe the host's. */
+    cpuid_remove(c, 0x1f);
+    if (max_basic >= 0xb) {
+        cpuid_remove(c, 0xb);
+        for (uint32_t sub = 0; sub < 3; sub++) {
+            e = &c->entries[c->nent++];
+            memset(e, 0, sizeof(*e));
+            e->function = 0xb;
+            e->index = sub;
+            e->flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
+            e->edx = apic;
+            if (sub == 0) {
+                e->eax = tb;
+                e->ebx = t->threads;
+                e->ecx = sub | (1u << 8);       /* SMT level */
+            } else if (sub == 1) {
+                e->eax = tb + cb;
+                e->ebx = t->threads * t->cores * t->dies;
+                e->ecx = sub | (2u << 8);       /* core level */
+            } else {
+                e->ecx = sub;                   /* invalid: end of list */
+            }
+        }
+    }
+    /* AMD: logical processors per package and the APIC id size. */
+    if ((e = cpuid_find(c, 0x80000008, 0))) {
+        e->ecx = (e->ecx & ~0xf0ffu) | (MIN(per_pkg, 256u) - 1) |
+                 ((tb + cb) << 12);
+    }
+    if ((e = cpuid_find(c, 0x8000001e, 0))) {
+        e->eax = apic;
+        e->ebx = ((t->threads - 1) << 8) | ((apic >> tb) & 0xff);
+        e->ecx = 0;
+    }
+    return c;
+}
+
+bool x86_init_msrs(Kvm *kvm, KvmVcpu *cpu, GError **errp)
+{
+    static const struct {
+        uint32_t index;
+        uint64_t value;
+    } want[] = {
+        { MSR_IA32_SYSENTER_CS, 0 },
+        { MSR_IA32_SYSENTER_ESP, 0 },
+        { MSR_IA32_SYSENTER_EIP, 0 },
+        { MSR_STAR, 0 },
+        { MSR_CSTAR, 0 },
+        { MSR_KERNEL_GS_BASE, 0 },
+        { MSR_SYSCALL_MASK, 0 },
+        { MSR_LSTAR, 0 },
+        { MSR_IA32_TSC, 0 },
+        { MSR_IA32_MISC_ENABLE, 1 },            /* fast strings */
+        { MSR_MTRR_DEF_TYPE, (1u << 11) | 6 },  /* MTRRs on, default WB */
+    };
+    g_autofree struct kvm_msrs *m = NULL;
+    uint32_t n = 0;
+    int rc;
+
+    m = g_malloc0(sizeof(*m) + G_N_ELEMENTS(want) * sizeof(m->entries[0]));
+    for (size_t i = 0; i < G_N_ELEMENTS(want); i++) {
+        bool listed = false;
+
+        for (uint32_t j = 0; j < kvm->msrs->nmsrs; j++) {
+            if (kvm->msrs->indices[j] == want[i].index) {
+                listed = true;
+                break;
+            }
+        }
+        if (listed) {
+            m->entries[n].index = want[i].index;
+            m->entries[n].data = want[i].value;
+            n++;
+        }
+    }
+    m->nmsrs = n;
+    rc = kvm_vcpu_set_msrs(cpu, m);
+    if (rc < 0 || (uint32_t)rc != n) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_KVM,
+                    "KVM refused to set MSR 0x%x on vCPU %d",
+                    rc >= 0 ? m->entries[rc].index : 0, cpu->id);
+        return false;
+    }
+    return true;
+}
+
+/* LVT entries in the LAPIC register page. */
+#define APIC_LVT0       0x350
+#define APIC_LVT1       0x360
+#define APIC_MODE_EXTINT 0x7
+#define APIC_MODE_NMI   0x4
+
+static void lapic_set_mode(struct kvm_lapic_state *l, int reg, uint32_t mode)
+{
+    uint32_t v;
+
+    memcpy(&v, &l->regs[reg], 4);
+    v = (v & ~0x700u) | (mode << 8);
+    memcpy(&l->regs[reg], &v, 4);
+}
+
+bool x86_init_fpu_lapic(KvmVcpu *cpu, bool bsp, GError **errp)
+{
+    struct kvm_fpu fpu = { .fcw = 0x37f, .mxcsr = 0x1f80 };
+    struct kvm_lapic_state lapic;
+
+    if (!kvm_vcpu_set_fpu(cpu, &fpu)) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_KVM,
+                    "failed to reset the FPU of vCPU %d: %s", cpu->id,
+                    g_strerror(errno));
+        return false;
+    }
+    /* Virtual-wire mode, as firmware leaves it: PIC interrupts come in
+     * through LINT0, NMIs through LINT1. */
+    if (!kvm_vcpu_get_lapic(cpu, &lapic)) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_KVM,
+                    "failed to read the LAPIC of vCPU %d: %s", cpu->id,
+                    g_strerror(errno));
+        return false;
+    }
+    (void)bsp;
+    lapic_set_mode(&lapic, APIC_LVT0, APIC_MODE_EXTINT);
+    lapic_set_mode(&lapic, APIC_LVT1, APIC_MODE_NMI);
+    if (!kvm_vcpu_set_lapic(cpu, &lapic)) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_KVM,
+                    "failed to set the LAPIC of vCPU %d: %s", cpu->id,
+                    g_strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+/* GDT: null, 32-bit code (0x08), 64-bit code (0x10, Linux's __BOOT_CS),
+ * data (0x18, __BOOT_DS), a TSS placeholder (0x20). */
+static const uint64_t boot_gdt[] = {
+    0,
+    0x00cf9b000000ffffULL,
+    0x00af9b000000ffffULL,
+    0x00cf93000000ffffULL,
+    0x00008b0000000067ULL,
+};
+
+static struct kvm_segment gdt_to_segment(uint64_t d, uint16_t sel)
+{
+    struct kvm_segment s = {
+        .base = ((d >> 16) & 0xffffff) | (((d >> 56) & 0xff) << 24),
+        .limit = (uint32_t)((d & 0xffff) | (((d >> 48) & 0xf) << 16)),
+        .selector = sel,
+        .type = (d >> 40) & 0xf,
+        .present = (d >> 47) & 1,
+        .dpl = (d >> 45) & 3,
+        .db = (d >> 54) & 1,
+        .s = (d >> 44) & 1,
+        .l = (d >> 53) & 1,
+        .g = (d >> 55) & 1,
+    };
+
+    if (s.g) {
+        s.limit = (s.limit << 12) | 0xfff;
+    }
+    s.unusable = !s.present;
+    return s;
+}
+
+static bool write_page_tables(MemMap *map)
+{
+    uint64_t pml4[512] = { 0 }, pdpt[512] = { 0 }, pd[512];
+
+    pml4[0] = LAYOUT_PDPT | 0x03;               /* present, writable */
+    for (uint64_t g = 0; g < 4; g++) {
+        pdpt[g] = (LAYOUT_PD + g * 0x1000) | 0x03;
+        for (uint64_t i = 0; i < 512; i++) {
+            pd[i] = ((g << 30) | (i << 21)) | 0x83; /* 2 MiB page */
+        }
+        if (!memmap_write(map, LAYOUT_PD + g * 0x1000, pd, sizeof(pd))) {
+            return false;
+        }
+    }
+    return memmap_write(map, LAYOUT_PML4, pml4, sizeof(pml4)) &&
+           memmap_write(map, LAYOUT_PDPT, pdpt, sizeof(pdpt));
+}
+
+bool x86_setup_boot(MemMap *map, KvmVcpu *cpu, const BootEntry *entry,
+                    GError **errp)
+{
+    struct kvm_sregs s;
+    struct kvm_regs r = { .rflags = 2 };
+    struct kvm_segment code, data;
+
+    if (!memmap_write(map, LAYOUT_GDT, boot_gdt, sizeof(boot_gdt)) ||
+        !write_page_tables(map)) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_FAILED,
+                    "guest memory is too small for the boot page tables");
+        return false;
+    }
+    if (!kvm_vcpu_get_sregs(cpu, &s)) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_KVM,
+                    "KVM_GET_SREGS failed: %s", g_strerror(errno));
+        return false;
+    }
+    s.gdt.base = LAYOUT_GDT;
+    s.gdt.limit = sizeof(boot_gdt) - 1;
+    s.idt.base = 0;
+    s.idt.limit = 0;
+    s.tr = gdt_to_segment(boot_gdt[4], 0x20);
+    s.tr.type = 11;                             /* busy 32-bit TSS */
+    s.tr.present = 1;
+    s.tr.unusable = 0;
+    s.ldt = (struct kvm_segment) { .type = 2, .present = 1, .limit = 0xffff,
+                                   .unusable = 1 };
+    data = gdt_to_segment(boot_gdt[3], 0x18);
+
+    if (entry->mode == BOOT_LINUX64) {
+        code = gdt_to_segment(boot_gdt[2], 0x10);
+        s.cr3 = LAYOUT_PML4;
+        s.cr4 |= X86_CR4_PAE;
+        s.cr0 |= X86_CR0_PE | X86_CR0_PG | X86_CR0_ET | X86_CR0_NE;
+        s.efer |= X86_EFER_LME | X86_EFER_LMA;
+        r.rip = entry->entry;
+        r.rsi = entry->boot_info;
+        r.rsp = LAYOUT_BOOT_STACK;
+    } else {
+        code = gdt_to_segment(boot_gdt[1], 0x08);
+        s.cr0 = (s.cr0 & ~X86_CR0_PG) | X86_CR0_PE | X86_CR0_ET;
+        s.cr4 = 0;
+        s.efer = 0;
+        r.rip = entry->entry;
+        r.rbx = entry->boot_info;
+    }
+    s.cs = code;
+    s.ds = s.es = s.fs = s.gs = s.ss = data;
+
+    if (!kvm_vcpu_set_sregs(cpu, &s) || !kvm_vcpu_set_regs(cpu, &r)) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_KVM,
+                    "failed to load the boot registers: %s",
+                    g_strerror(errno));
+        return false;
+    }
+    return true;
+}

@@ -7,7 +7,9 @@ UNIT_TESTS = \
 	tests/unit/test-memmap \
 	tests/unit/test-acpi \
 	tests/unit/test-loader \
-	tests/unit/test-iobus
+	tests/unit/test-iobus \
+	tests/unit/test-devices \
+	tests/unit/test-x86
 
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -19,3 +21,5 @@ tests_unit_test_memmap_LDADD = $(UNIT_LDADD)
 tests_unit_test_acpi_LDADD = $(UNIT_LDADD)
 tests_unit_test_loader_LDADD = $(UNIT_LDADD)
 tests_unit_test_iobus_LDADD = $(UNIT_LDADD)
+tests_unit_test_devices_LDADD = $(UNIT_LDADD)
+tests_unit_test_x86_LDADD = $(UNIT_LDADD)
