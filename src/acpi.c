@@ -162,8 +162,8 @@ static size_t table_begin(GByteArray *b, const char *sig, uint8_t rev)
 /* Recomputes the checksum of the table at @start from its length field. */
 static void table_checksum(GByteArray *b, size_t start)
 {
-    uint32_t len = b->data[start + 4] | b->data[start + 5] << 8 |
-                   b->data[start + 6] << 16 | (uint32_t)b->data[start + 7] << 24;
+    const uint8_t *p = b->data + start + 4;
+    uint32_t len = p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
 
     b->data[start + 9] = 0;
     b->data[start + 9] = acpi_checksum(b->data + start, len);

@@ -636,7 +636,7 @@ static bool opt_display(CmdlineState *s, const char *arg, GError **errp)
     if (!type || !g_str_equal(type, "none")) {
         g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_UNSUPPORTED,
                     "display '%s' is not supported by kestrel: "
-                    "use -display none or -nographic", type ? type : "");
+                    "use -display none or -nographic", type ? type : arg);
         return false;
     }
     if (!keyval_check_unused(kv, errp)) {
@@ -1232,9 +1232,12 @@ static bool opt_help(CmdlineState *s, const char *arg, GError **errp)
             "Run one KVM virtual machine. kestrel takes QEMU's spelling of "
             "the options it\nimplements. An option may start with - or --; "
             "its value is the next argument.\n"
-            "DEV is stdio, pty, null, none (-serial), file:PATH, "
-            "unix:PATH[,server=on][,wait=off],\n"
-            "tcp:[HOST]:PORT[,server=on][,wait=off] or chardev:ID.\n"
+            "\n"
+            "DEV: stdio, pty, null, none (-serial and -monitor only), "
+            "file:PATH,\n"
+            "     unix:PATH[,server=on][,wait=off], "
+            "tcp:[HOST]:PORT[,server=on][,wait=off],\n"
+            "     chardev:ID\n"
             "\n");
     for (guint i = 0; i < G_N_ELEMENTS(cmdline_options); i++) {
         const CmdlineOption *o = &cmdline_options[i];

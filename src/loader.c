@@ -208,7 +208,7 @@ static bool bzimage_plan(const MemMap *map, KernelPlan *k, GError **errp)
     uint64_t low_end = memmap_low_ram_end(map);
     unsigned int setup_sects;
     uint64_t payload, need, pref = 0, init_size = 0;
-    bool relocatable = false;
+    bool relocatable;
 
     setup_sects = img[HDR_SETUP_SECTS] ? img[HDR_SETUP_SECTS] : 4;
     k->setup_size = (setup_sects + 1) * 512;

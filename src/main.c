@@ -62,7 +62,7 @@ static void daemonize_begin(void)
     setsid();
 }
 
-static void daemonize_finish(void)
+static void daemonize_finish(bool keep_stderr)
 {
     char ok = 0;
     int null;
@@ -74,7 +74,9 @@ static void daemonize_finish(void)
     if (null >= 0) {
         dup2(null, STDIN_FILENO);
         dup2(null, STDOUT_FILENO);
-        dup2(null, STDERR_FILENO);
+        if (!keep_stderr) {
+            dup2(null, STDERR_FILENO);  /* with -D it is the log file */
+        }
         close(null);
     }
     if (write(daemon_pipe, &ok, 1) != 1) {
@@ -190,7 +192,7 @@ int main(int argc, char **argv)
     if (!cfg->start_paused && !vm_start(vm, &err)) {
         die(err->message);
     }
-    daemonize_finish();
+    daemonize_finish(cfg->logfile != NULL);
 
     g_main_loop_run(vm->loop);
 

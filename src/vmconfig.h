@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * VmConfig: the command line, parsed into typed data before anything runs.
- * cmdline.c fills it (vmconfig.c: constructors); vm.c and main.c consume it. Nothing here touches KVM.
+ * cmdline.c fills it, vmconfig.c holds its constructors; vm.c and main.c
+ * consume it. Nothing here touches KVM.
  */
 #ifndef KESTREL_VMCONFIG_H
 #define KESTREL_VMCONFIG_H

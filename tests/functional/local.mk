@@ -5,8 +5,13 @@
 FUNCTIONAL_TESTS = \
 	tests/functional/test_boot.py \
 	tests/functional/test_badinput.py \
+	tests/functional/test_errors.py \
 	tests/functional/test_qemu_oracle.py \
 	tests/functional/test_linux.py
 
 TESTS += $(FUNCTIONAL_TESTS)
 EXTRA_DIST += $(FUNCTIONAL_TESTS) tests/functional/ktest.py
+
+# House style, as a test: SPDX lines, no tabs, no trailing space, width.
+TESTS += tests/syntax-check.sh
+EXTRA_DIST += tests/syntax-check.sh

@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The Kestrel test guest: shared definitions.
+ *
+ * The guest is one freestanding image. A small part runs in kernel mode
+ * (CPL0: entry.S and kernel.c) and only sets up the CPU and takes traps;
+ * everything else (boot data, ACPI, the console, the workloads) runs in
+ * user mode (CPL3, IOPL=3). On this project's machines CPL0 code is
+ * emulated at about 2 MIPS while CPL3 code runs natively, so the split is
+ * what keeps the guest fast. All memory is identity mapped and user
+ * accessible, so user mode reads firmware tables and drives devices itself.
+ */
+#ifndef TG_H
+#define TG_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_SIZE(a)   (sizeof(a) / sizeof((a)[0]))
+#define ALIGN_UP(x, a)  (((x) + (a) - 1) & ~((uint64_t)(a) - 1))
+#define KIB             (UINT64_C(1) << 10)
+#define MIB             (UINT64_C(1) << 20)
+#define GIB             (UINT64_C(1) << 30)
+#define PAGE_SIZE       UINT64_C(4096)
+
+/* Memory the page tables map (identity, 2 MiB pages); RAM above is unused. */
+#define TG_MAPPED_LIMIT (4 * GIB)
+
+/* How the guest was entered (passed from entry.S to user mode). */
+enum {
+    BOOT_LINUX64 = 1,       /* Linux boot protocol, 64-bit entry, RSI = boot_params */
+    BOOT_PVH = 2,           /* PVH note, 32-bit entry, EBX = hvm_start_info */
+};
+
+/* Selectors of the guest's own GDT (entry.S). */
+#define SEL_KCODE       0x08
+#define SEL_KDATA       0x10
+#define SEL_UDATA       0x1b    /* 0x18 | RPL 3 */
+#define SEL_UCODE       0x23    /* 0x20 | RPL 3 */
+#define SEL_TSS         0x28
+
+/* Interrupt vectors. */
+#define VEC_SCI         0x30    /* ACPI SCI through the IOAPIC */
+#define VEC_SPURIOUS    0xff    /* LAPIC spurious vector */
+
+/* ---- low-level helpers, usable at any CPL (port I/O needs IOPL=3) ---- */
+
+static inline void outb(uint16_t port, uint8_t v)
+{
+    __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline void outw(uint16_t port, uint16_t v)
+{
+    __asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline void outl(uint16_t port, uint32_t v)
+{
+    __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline uint8_t inb(uint16_t port)
+{
+    uint8_t v;
+
+    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+
+static inline uint16_t inw(uint16_t port)
+{
+    uint16_t v;
+
+    __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+
+static inline uint32_t inl(uint16_t port)
+{
+    uint32_t v;
+
+    __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+
+static inline uint32_t mmio_read32(uint64_t addr)
+{
+    return *(volatile uint32_t *)(uintptr_t)addr;
+}
+
+static inline void mmio_write32(uint64_t addr, uint32_t v)
+{
+    *(volatile uint32_t *)(uintptr_t)addr = v;
+}
+
+static inline uint64_t rdtsc(void)
+{
+    uint32_t lo, hi;
+
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+static inline void cpuid(uint32_t leaf, uint32_t *a, uint32_t *b,
+                         uint32_t *c, uint32_t *d)
+{
+    __asm__ volatile("cpuid"
+                     : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d)
+                     : "a"(leaf), "c"(0));
+}
+
+static inline void cpu_relax(void)
+{
+    __asm__ volatile("pause" ::: "memory");
+}
+
+/* True at CPL0 (a trap handler), false in user mode. */
+static inline bool cpu_in_kernel(void)
+{
+    uint16_t cs;
+
+    __asm__ volatile("mov %%cs, %0" : "=r"(cs));
+    return !(cs & 3);
+}
+
+/*
+ * Privileged instructions, from either privilege level: at CPL3 they trap
+ * (#GP) and kernel.c performs them (see emulate_privileged()).
+ */
+static inline uint64_t rdmsr(uint32_t msr)
+{
+    uint32_t lo, hi;
+
+    __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr) : "memory");
+    return ((uint64_t)hi << 32) | lo;
+}
+
+static inline void wrmsr(uint32_t msr, uint64_t v)
+{
+    __asm__ volatile("wrmsr"
+                     : : "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32))
+                     : "memory");
+}
+
+/* Sleep until an interrupt. In user mode IF stays 0 and the kernel's
+ * emulation of hlt opens the interrupt window. */
+static inline void cpu_halt(void)
+{
+    if (cpu_in_kernel()) {
+        __asm__ volatile("sti; hlt; cli" ::: "memory");
+    } else {
+        __asm__ volatile("hlt" ::: "memory");
+    }
+}
+
+/* ---- lib.c ---- */
+void *memset(void *s, int c, size_t n);
+void *memcpy(void *d, const void *s, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+size_t strlen(const char *s);
+int tg_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
+int tg_snprintf(char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- console.c (COM1) ---- */
+void con_init(void);
+void con_write(const char *s, size_t len);
+void con_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- boot.c: what the boot loader told us ---- */
+#define E820_MAX        128
+#define E820_RAM        1
+
+typedef struct {
+    uint64_t addr;
+    uint64_t size;
+    uint32_t type;
+} E820Entry;
+
+typedef struct {
+    int kind;                       /* BOOT_LINUX64 or BOOT_PVH */
+    char cmdline[1024];
+    uint64_t rsdp;                  /* 0: not given, scan for it */
+    unsigned int nr_e820;
+    E820Entry e820[E820_MAX];
+    uint64_t ram_bytes;             /* sum of the E820_RAM entries */
+} BootInfo;
+
+extern BootInfo boot_info;
+void boot_parse(int kind, uint64_t info);
+const char *boot_name(int kind);
+
+/* ---- cmdline.c ---- */
+typedef struct {
+    char mode[32];
+    uint64_t mb;                    /* 0: mode default */
+    uint64_t rate;                  /* MiB/s, 0: unlimited */
+    uint64_t secs;                  /* 0: run until stopped */
+    uint64_t count;
+    bool debug;                     /* tg.debug=1: TG INFO lines */
+} TgArgs;
+
+extern TgArgs tg_args;
+void cmdline_parse(const char *cmdline);
+
+/* ---- acpi.c ---- */
+typedef struct {
+    uint8_t space;                  /* 0 = memory, 1 = I/O port */
+    uint8_t width;                  /* bits */
+    uint64_t addr;                  /* 0: absent */
+} AcpiReg;
+
+typedef struct {
+    bool found;                     /* RSDP found and valid */
+    unsigned int cpus;              /* enabled processors in the MADT */
+    uint64_t lapic;                 /* Local APIC base */
+    uint64_t ioapic;                /* first IOAPIC, 0: none */
+    uint32_t ioapic_gsi_base;
+    bool fadt;
+    bool hw_reduced;
+    uint16_t pm1a_evt;              /* I/O ports, 0: absent */
+    uint16_t pm1a_cnt;
+    uint16_t pm_tmr;
+    uint8_t pm1_evt_len;
+    uint16_t smi_cmd;
+    uint8_t acpi_enable;
+    uint16_t sci_irq;
+    uint32_t sci_gsi;               /* after interrupt source overrides */
+    bool sci_level;                 /* level triggered (default for the SCI) */
+    bool sci_low;                   /* active low */
+    AcpiReg sleep_ctl;              /* HW-reduced sleep registers */
+    AcpiReg sleep_sts;
+    uint8_t s5_slp_typ;             /* \_S5 SLP_TYPa, 0 if not found */
+    bool s5_found;
+} AcpiInfo;
+
+extern AcpiInfo acpi;
+void acpi_parse(uint64_t rsdp_hint);
+
+/* ---- clock.c: time in nanoseconds since boot, from the TSC ---- */
+void clock_init(void);
+uint64_t clock_ns(void);
+const char *clock_source(void);
+void clock_delay_ns(uint64_t ns);
+
+/* ---- pm.c: interrupts, power button, power off ---- */
+void pm_init(void);
+void pm_poll(void);                 /* on a power button press: report, power off */
+void pm_wait_event(void);           /* halt until an interrupt */
+void pm_poweroff(void) __attribute__((noreturn));
+void tg_fatal(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
+
+/* ---- modes ---- */
+typedef struct {
+    const char *name;
+    void (*run)(void);
+} TgMode;
+
+void mode_hello(void);
+void mode_dirty(void);
+void mode_pio(void);
+void mode_mmio(void);
+void mode_idle(void);
+
+/* ---- free RAM for workloads (main.c) ---- */
+bool ram_alloc(uint64_t bytes, uint64_t *addr);
+uint64_t ram_free_bytes(void);
+
+/* ---- kernel.c / entry.S (CPL0) ---- */
+typedef struct {
+    uint64_t r11, r10, r9, r8, rdi, rsi, rdx, rcx, rax;
+    uint64_t vector, error;
+    uint64_t rip, cs, rflags, rsp, ss;
+} TrapFrame;
+
+void kernel_setup(uint64_t kind, uint64_t info) __attribute__((noreturn));
+void trap_dispatch(TrapFrame *f);
+void enter_user(uint64_t kind, uint64_t info, uint64_t rip, uint64_t rsp)
+    __attribute__((noreturn));
+void user_main(uint64_t kind, uint64_t info) __attribute__((noreturn));
+
+/* Written by user mode, read by the SCI handler in kernel mode. */
+extern volatile uint32_t sci_ioapic_redir;  /* low dword of the SCI's entry */
+extern volatile uint32_t sci_ioapic_pin;
+extern volatile uint64_t sci_count;
+extern volatile uint64_t irq_lapic_base;
+extern volatile uint64_t irq_ioapic_base;
+
+/* Linker symbols. */
+extern char __image_start[], __image_end[], __bss_start[], __bss_end[];
+extern char kstack_top[], ustack_top[], user_stub_vectors[];
+
+#endif /* TG_H */
