@@ -21,7 +21,8 @@ src_libkestrel_a_SOURCES = \
 	src/i8042.c src/i8042.h \
 	src/rtc.c src/rtc.h \
 	src/pm.c src/pm.h \
-	src/pci.c src/pci.h
+	src/pci.c src/pci.h \
+	src/device.c src/device.h
 src_libkestrel_a_CFLAGS = $(AM_CFLAGS) $(JSONGLIB_CFLAGS)
 
 bin_PROGRAMS += src/kestrel

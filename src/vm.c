@@ -12,6 +12,7 @@
 
 #include "acpi.h"
 #include "chardev.h"
+#include "device.h"
 #include "error.h"
 #include "i8042.h"
 #include "layout.h"
@@ -302,7 +303,9 @@ void vm_request_internal_error(Vm *vm, unsigned int cpu, const char *what)
 
 void vm_powerdown(Vm *vm)
 {
-    pm_press_power_button(vm->pm);
+    if (vm->pm) {
+        pm_press_power_button(vm->pm);
+    }
 }
 
 void vm_quit(Vm *vm, int status)
@@ -580,12 +583,22 @@ Vm *vm_new(const VmConfig *cfg, GError **errp)
                     "KVM supports (%d)", cfg->cpus, vm->kvm->max_vcpus);
         return NULL;
     }
+    if (g_strcmp0(cfg->machine, "none") == 0) {
+        /* The empty machine of capability probes: KVM, monitors and
+         * chardevs, but no RAM, devices or vCPUs to run. */
+        vm->nr_vcpus = 0;
+        if (!vm_open_chardevs(vm, errp)) {
+            return NULL;
+        }
+        return g_steal_pointer(&vm);
+    }
     vm->mem = memmap_new(cfg->ram_size, errp);
     if (!vm->mem || !vm_setup_memory(vm, errp)) {
         return NULL;
     }
     if (!vm_open_chardevs(vm, errp) || !vm_setup_devices(vm, errp) ||
-        !vm_build_acpi(vm, errp) || !vm_load_kernel(vm, errp)) {
+        !devices_realize(vm, errp) || !vm_build_acpi(vm, errp) ||
+        !vm_load_kernel(vm, errp)) {
         return NULL;
     }
 
@@ -616,6 +629,7 @@ void vm_free(Vm *vm)
     }
     g_free(vm->vcpus);
     g_free(priv->reset);
+    devices_unrealize(vm);
     for (unsigned int i = 0; i < VM_MAX_SERIALS; i++) {
         serial_free(vm->serials[i]);
     }
@@ -653,6 +667,13 @@ bool vm_system_reset(Vm *vm, bool guest, ShutdownCause cause, GError **errp)
 {
     bool was_running = vm_get_run_state(vm) == RUN_STATE_RUNNING;
 
+    if (!vm->mem) {
+        /* machine none: nothing to reset. */
+        if (vm->on_reset) {
+            vm->on_reset(vm, guest, cause);
+        }
+        return true;
+    }
     vm_pause_vcpus(vm);
     for (unsigned int i = 0; i < VM_MAX_SERIALS; i++) {
         if (vm->serials[i]) {
@@ -660,6 +681,7 @@ bool vm_system_reset(Vm *vm, bool guest, ShutdownCause cause, GError **errp)
         }
     }
     pm_reset(vm->pm);
+    devices_reset(vm);
     /* Firmware would rebuild its tables and reload the kernel: so do we,
      * the guest may have scribbled over them. */
     if (!vm_restore_reset_state(vm, errp) || !vm_build_acpi(vm, errp) ||
