@@ -32,6 +32,7 @@ struct Chardev {
     size_t pending_len;
     size_t pending_off;
     gint resume_queued;
+    bool escape;                /* stdio tty: the last byte was Ctrl-A */
 
     ChardevCanRead can_read;
     ChardevRead read;
@@ -41,6 +42,16 @@ struct Chardev {
 
 static struct termios saved_tty;
 static bool tty_saved;
+
+/* Ctrl-A x on an interactive stdio console quits, as in QEMU's -nographic. */
+static void (*quit_handler)(void *opaque);
+static void *quit_opaque;
+
+void chardev_set_quit_handler(void (*handler)(void *opaque), void *opaque)
+{
+    quit_handler = handler;
+    quit_opaque = opaque;
+}
 
 void chardev_restore_terminal(void)
 {
@@ -126,6 +137,46 @@ static void chardev_watch_input(Chardev *chr)
 
 static void chardev_disconnect(Chardev *chr);
 
+#define CTRL_A 0x01
+
+/*
+ * QEMU's escapes on an interactive console: C-a x quits, C-a h helps,
+ * C-a C-a sends one C-a. Everything else goes to the guest. Returns the
+ * new length of @buf.
+ */
+static size_t chardev_filter_escapes(Chardev *chr, uint8_t *buf, size_t len)
+{
+    static const char help[] =
+        "\r\nC-a h    print this help\r\n"
+        "C-a x    exit kestrel\r\n"
+        "C-a C-a  send C-a\r\n";
+    size_t out = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        uint8_t c = buf[i];
+
+        if (!chr->escape) {
+            if (c == CTRL_A) {
+                chr->escape = true;
+            } else {
+                buf[out++] = c;
+            }
+            continue;
+        }
+        chr->escape = false;
+        if (c == 'x' || c == 'X') {
+            if (quit_handler) {
+                quit_handler(quit_opaque);
+            }
+        } else if (c == 'h' || c == '?') {
+            chardev_write(chr, (const uint8_t *)help, sizeof(help) - 1);
+        } else if (c == CTRL_A) {
+            buf[out++] = c;
+        }
+    }
+    return out;
+}
+
 static gboolean chardev_pty_retry_cb(gpointer opaque)
 {
     chardev_watch_input(opaque);
@@ -157,6 +208,10 @@ static gboolean chardev_input_cb(gint fd, GIOCondition cond, gpointer opaque)
     }
     chr->pending_len = (size_t)n;
     chr->pending_off = 0;
+    if (chr->cfg->backend == CHARDEV_STDIO && tty_saved) {
+        chr->pending_len = chardev_filter_escapes(chr, chr->pending,
+                                                  chr->pending_len);
+    }
     if (!chardev_flush_pending(chr)) {
         chr->in_watch = 0;
         return G_SOURCE_REMOVE;

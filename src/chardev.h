@@ -44,6 +44,9 @@ void chardev_write(Chardev *chr, const uint8_t *buf, size_t len);
 /* The frontend has room again: resume reading input. Thread-safe. */
 void chardev_accept_input(Chardev *chr);
 
+/* Called on Ctrl-A x typed at an interactive stdio console. */
+void chardev_set_quit_handler(void (*handler)(void *opaque), void *opaque);
+
 /* Restore the terminal if stdio put it in raw mode (atexit-safe). */
 void chardev_restore_terminal(void);
 

@@ -144,6 +144,14 @@ static gboolean on_terminate_signal(gpointer opaque)
     return G_SOURCE_CONTINUE;
 }
 
+static void on_console_quit(void *opaque)
+{
+    Vm *vm = opaque;
+
+    fprintf(stderr, "kestrel: terminating on C-a x\r\n");
+    vm_request_shutdown(vm, SHUTDOWN_CAUSE_HOST_UI);
+}
+
 int main(int argc, char **argv)
 {
     g_autoptr(VmConfig) cfg = vm_config_new();
@@ -181,6 +189,7 @@ int main(int argc, char **argv)
         die(err->message);
     }
     vm->loop = g_main_loop_new(NULL, FALSE);
+    chardev_set_quit_handler(on_console_quit, vm);
 
     sig_term = (SignalCtx) { vm, SIGTERM };
     sig_int = (SignalCtx) { vm, SIGINT };

@@ -229,6 +229,7 @@ static void vm_do_shutdown(Vm *vm, ShutdownCause cause)
         vm->on_shutdown(vm, guest, cause);
     }
     if (vm->cfg->no_shutdown && cause != SHUTDOWN_CAUSE_HOST_SIGNAL &&
+        cause != SHUTDOWN_CAUSE_HOST_UI &&
         cause != SHUTDOWN_CAUSE_HOST_QMP_QUIT) {
         /* -no-shutdown: stay, stopped, in state "shutdown". */
         vm_set_run_state(vm, RUN_STATE_SHUTDOWN, NULL);

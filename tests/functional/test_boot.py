@@ -120,6 +120,43 @@ class RunControl(ktest.TestCase):
         self.assertEqual(p.wait_exit(20), 0)
 
 
+class Console(ktest.TestCase):
+    def test_ctrl_a_x_quits_interactive_console(self):
+        # On a terminal, -nographic's console takes QEMU's escapes.
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execv(KESTREL, [KESTREL, "-nographic", "-m", "128", "-kernel",
+                               TESTGUEST, "-append", "tg.mode=idle"])
+        try:
+            buf = b""
+            deadline = time.time() + 30
+            while b"TG READY" not in buf and time.time() < deadline:
+                try:
+                    buf += os.read(fd, 4096)
+                except OSError:
+                    break
+            self.assertIn(b"TG READY", buf)
+            os.write(fd, b"\x01h")
+            while b"exit kestrel" not in buf and time.time() < deadline:
+                buf += os.read(fd, 4096)
+            os.write(fd, b"\x01x")
+            deadline = time.time() + 15
+            while time.time() < deadline:
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    break
+                time.sleep(0.05)
+            else:
+                self.fail("C-a x did not end kestrel: %r" % buf[-300:])
+            pid = 0
+            self.assertEqual(os.waitstatus_to_exitcode(status), 0)
+        finally:
+            if pid:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            os.close(fd)
+
+
 class SerialBackends(ktest.TestCase):
     def base(self):
         return ["-m", "128", "-kernel", TESTGUEST, "-append", "tg.mode=hello"]
