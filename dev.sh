@@ -20,7 +20,7 @@ PACKAGES=(
     libglib2.0-dev libjson-glib-dev
     python3
     qemu-system-x86 qemu-utils
-    xz-utils binutils acpica-tools util-linux
+    xz-utils zstd binutils acpica-tools util-linux
 )
 
 log() { printf '[dev.sh] %s\n' "$*" >&2; }
@@ -52,8 +52,9 @@ build() {
         autoreconf -fi >/dev/null
     fi
     if [ ! -f Makefile ] || [ configure -nt Makefile ]; then
-        log "configure --enable-werror"
-        ./configure -q --enable-werror
+        log "configure --enable-werror PYTHON=/usr/bin/python3"
+        # Debian's python3: the one python3-* packages install into.
+        ./configure -q --enable-werror PYTHON=/usr/bin/python3
     fi
     log "make"
     make -s -j"$(nproc)"
@@ -82,10 +83,13 @@ setup)
 demo)
     install_packages
     build
-    log "booting the test guest under kestrel (-smp 2, 256 MiB)"
+    log "booting the test guest under kestrel: 2 vCPUs, 256 MiB, five"
+    log "seconds of its page-dirtying workload, then an ACPI power-off"
+    rc=0
     ./src/kestrel -nographic -m 256 -smp 2 -kernel tests/guest/testguest.elf \
-        -append "tg.mode=hello"
-    log "kestrel exited with status $?"
+        -append "tg.mode=dirty tg.mb=64 tg.secs=5" || rc=$?
+    log "kestrel exited with status $rc"
+    exit $rc
     ;;
 test)
     install_packages
