@@ -102,16 +102,17 @@ static const CmdlineName cmdline_cpus[] = {
 };
 
 /*
- * -device help. The VMM checks -device drivers when it creates the devices;
- * this list is what kestrel implements or is building, sorted by name.
+ * -device help: the drivers device.c can create, grouped by category as
+ * QEMU prints them, e.g. { "virtio-balloon-pci", "PCI", "Misc devices" }.
+ * device.c checks the drivers themselves; this list must follow its table
+ * (it refuses every driver for now, so the list is empty).
  */
 static const struct {
     const char *name;
     const char *bus;
     const char *category;
 } cmdline_devices[] = {
-    { "isa-serial", "ISA", "Input devices" },
-    { "virtio-balloon-pci", "PCI", "Misc devices" },
+    { NULL, NULL, NULL },
 };
 
 static void cmdline_ref_free(gpointer data)
@@ -180,11 +181,13 @@ static bool cmdline_add_chardev(CmdlineState *s, ChardevConfig *chr,
 
 /* ---- socket chardevs ---------------------------------------------------- */
 
+/* Decimal only: the string goes to getaddrinfo() as it is. */
 static bool cmdline_check_port(const char *port, GError **errp)
 {
     uint64_t n;
 
-    if (!keyval_parse_uint("port", port, 65535, &n, NULL)) {
+    if (port[strspn(port, "0123456789")] != '\0' ||
+        !keyval_parse_uint("port", port, 65535, &n, NULL)) {
         g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
                     "Parameter 'port' expects a port number from 0 to 65535");
         return false;
@@ -228,6 +231,11 @@ static bool cmdline_chardev_socket(KeyvalList *kv, ChardevConfig *chr,
         }
         chr->fd = (int)fd;
     } else if (path) {
+        if (!*path) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                        "Parameter 'path' is missing");
+            return false;
+        }
         chr->path = g_strdup(path);
     } else {
         if (!host) {
@@ -255,7 +263,7 @@ static bool cmdline_chardev_file(KeyvalList *kv, ChardevConfig *chr,
 {
     const char *path = keyval_get_str(kv, "path");
 
-    if (!path) {
+    if (!path || !*path) {
         g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
                     "Parameter 'path' is missing");
         return false;
@@ -566,7 +574,10 @@ static bool opt_device(CmdlineState *s, const char *arg, GError **errp)
     if (keyval_is_help(driver)) {
         const char *category = NULL;
 
-        for (guint i = 0; i < G_N_ELEMENTS(cmdline_devices); i++) {
+        if (!cmdline_devices[0].name) {
+            fprintf(s->out, "kestrel implements no -device drivers yet\n");
+        }
+        for (guint i = 0; cmdline_devices[i].name; i++) {
             if (!category ||
                 !g_str_equal(category, cmdline_devices[i].category)) {
                 category = cmdline_devices[i].category;

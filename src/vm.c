@@ -383,6 +383,15 @@ bool vm_open_chardevs(Vm *vm, GError **errp)
 {
     const VmConfig *cfg = vm->cfg;
 
+    if (cfg->monitors->len > 0) {
+        const MonitorConfig *mon = g_ptr_array_index(cfg->monitors, 0);
+
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_UNSUPPORTED,
+                    "monitor on chardev '%s' is not supported by kestrel yet",
+                    mon->chardev);
+        return false;
+    }
+
     for (guint i = 0; i < cfg->chardevs->len; i++) {
         const ChardevConfig *cc = g_ptr_array_index(cfg->chardevs, i);
         Chardev *chr = chardev_new(cc, errp);

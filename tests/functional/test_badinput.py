@@ -173,7 +173,8 @@ EXIT0 = [
      "QEMU 7.2.0)\n"),
     ("help", ["-help"], "Usage: kestrel [options]\n"),
     ("machine_help", ["-machine", "help"], "Supported machines are:\n"),
-    ("device_help", ["-device", "help"], None),
+    ("device_help", ["-device", "help"],
+     "kestrel implements no -device drivers yet\n"),
 ]
 
 
@@ -205,10 +206,7 @@ class BadInput(ktest.TestCase):
         status, out, err = run_kestrel(self, args)
         self.assertEqual(status, 0, "stderr: %r" % err)
         self.assertEqual(err, "")
-        if first_line:
-            self.assertTrue(out.startswith(first_line), out)
-        else:
-            self.assertIn('name "virtio-balloon-pci", bus PCI\n', out)
+        self.assertTrue(out.startswith(first_line), out)
         assert_no_core(self)
 
 

@@ -35,6 +35,7 @@ static bool use_pvclock;
 static uint64_t ns_base;            /* clock_ns() is relative to clock_init() */
 static uint64_t tsc_base;
 static uint64_t tsc_mult;           /* ns = ((tsc - tsc_base) * tsc_mult) >> 32 */
+static uint64_t tsc_hz;
 
 static uint64_t mul_shr32(uint64_t a, uint64_t b)
 {
@@ -138,6 +139,10 @@ void clock_init(void)
         use_pvclock = true;
         source = "kvmclock";
         ns_base = pvclock_read();
+        /* ns = (tsc << shift) * mul / 2^32, so hz = 1e9 * 2^32 / mul / 2^shift. */
+        tsc_hz = (1000000000ULL << 32) / pvclock.tsc_to_system_mul;
+        tsc_hz = pvclock.tsc_shift >= 0 ? tsc_hz >> pvclock.tsc_shift
+                                        : tsc_hz << -pvclock.tsc_shift;
         return;
     }
     if (acpi.pm_tmr) {
@@ -152,8 +157,16 @@ void clock_init(void)
         hz = 2000000000ULL;             /* a guess beats no clock at all */
         source = "guess";
     }
+    tsc_hz = hz;
     tsc_mult = (1000000000ULL << 32) / hz;
     tsc_base = rdtsc();
+}
+
+uint64_t clock_ns_to_tsc(uint64_t ns)
+{
+    /* Split so the products fit 64 bits (and no 128-bit division helper
+     * from libgcc is needed). */
+    return ns / 1000000000ULL * tsc_hz + ns % 1000000000ULL * tsc_hz / 1000000000ULL;
 }
 
 uint64_t clock_ns(void)
@@ -162,6 +175,11 @@ uint64_t clock_ns(void)
         return pvclock_read() - ns_base;
     }
     return mul_shr32(rdtsc() - tsc_base, tsc_mult);
+}
+
+uint64_t clock_pvclock_tsc(void)
+{
+    return pvclock.tsc_timestamp;
 }
 
 const char *clock_source(void)

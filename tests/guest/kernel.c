@@ -38,8 +38,10 @@ static void idt_set_gate(unsigned int vec, uint64_t handler, uint8_t type)
     g[1] = handler >> 32;
 }
 
+uint32_t kcpuid[4] __attribute__((section(".data")));
 void kernel_setup(uint64_t kind, uint64_t info)
 {
+    cpuid(1, &kcpuid[0], &kcpuid[1], &kcpuid[2], &kcpuid[3]);
     uint64_t base = (uint64_t)(uintptr_t)tss;
     uint64_t stubs = (uint64_t)(uintptr_t)trap_stubs;
     struct {

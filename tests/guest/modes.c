@@ -70,12 +70,21 @@ void mode_mmio(void)
 }
 
 /*
- * Halted with nothing to wake it but the SCI (the power button). The
- * power-button path ends in pm_poweroff(), so this never returns.
+ * Halted with nothing to wake it but the SCI (the power button), or with
+ * tg.secs, the LAPIC timer at the end.
  */
 void mode_idle(void)
 {
+    uint64_t now, end = tg_args.secs ? clock_ns() + tg_args.secs * 1000000000ULL : 0;
+
     for (;;) {
+        if (end) {
+            now = clock_ns();
+            if (now >= end) {
+                return;
+            }
+            pm_timer_arm(end - now);
+        }
         pm_wait_event();
     }
 }

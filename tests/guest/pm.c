@@ -19,9 +19,20 @@
 #define LAPIC_ID            0x20
 #define LAPIC_TPR           0x80
 #define LAPIC_SVR           0xf0
+#define LAPIC_LVT_TIMER     0x320
 #define LAPIC_LVT_LINT0     0x350
+#define LAPIC_TIMER_INIT    0x380
+#define LAPIC_TIMER_DIV     0x3e0
 #define LAPIC_SVR_ENABLE    (1u << 8)
 #define LAPIC_LVT_MASKED    (1u << 16)
+#define LAPIC_TIMER_DEADLINE (2u << 17)
+#define LAPIC_TIMER_DIV_1   0x0b
+#define MSR_TSC_DEADLINE    0x6e0
+#define CPUID1_ECX_TSC_DEADLINE (1u << 24)
+
+/* The one-shot fallback assumes KVM's 1 GHz APIC timer and re-arms in
+ * slices of at most this, so another frequency only costs extra wakes. */
+#define LAPIC_TIMER_SLICE_NS 10000000ULL
 
 #define IOAPIC_REGSEL       0x00
 #define IOAPIC_WIN          0x10
@@ -32,6 +43,7 @@
 
 static bool sci_routed;
 static uint64_t sci_seen;
+static bool tsc_deadline;
 
 static void ioapic_write(uint32_t reg, uint32_t v)
 {
@@ -63,14 +75,10 @@ static void sci_route(void)
         return;
     }
     pin = acpi.sci_gsi - acpi.ioapic_gsi_base;
-    mmio_write32(acpi.lapic + LAPIC_SVR, LAPIC_SVR_ENABLE | VEC_SPURIOUS);
-    mmio_write32(acpi.lapic + LAPIC_TPR, 0);
-    mmio_write32(acpi.lapic + LAPIC_LVT_LINT0, LAPIC_LVT_MASKED);
     apic_id = mmio_read32(acpi.lapic + LAPIC_ID) >> 24;
 
     redir = VEC_SCI | (acpi.sci_level ? IOREDTBL_LEVEL : 0) |
             (acpi.sci_low ? IOREDTBL_LOW : 0);
-    irq_lapic_base = acpi.lapic;
     irq_ioapic_base = acpi.ioapic;
     sci_ioapic_pin = pin;
     sci_ioapic_redir = redir;
@@ -79,12 +87,45 @@ static void sci_route(void)
     sci_routed = true;
 }
 
+static void lapic_init(void)
+{
+    uint32_t a, b, c, d;
+
+    mmio_write32(acpi.lapic + LAPIC_SVR, LAPIC_SVR_ENABLE | VEC_SPURIOUS);
+    mmio_write32(acpi.lapic + LAPIC_TPR, 0);
+    mmio_write32(acpi.lapic + LAPIC_LVT_LINT0, LAPIC_LVT_MASKED);
+    cpuid(1, &a, &b, &c, &d);
+    tsc_deadline = c & CPUID1_ECX_TSC_DEADLINE;
+    mmio_write32(acpi.lapic + LAPIC_LVT_TIMER, VEC_TIMER |
+                 (tsc_deadline ? LAPIC_TIMER_DEADLINE : 0));
+    mmio_write32(acpi.lapic + LAPIC_TIMER_DIV, LAPIC_TIMER_DIV_1);
+    irq_lapic_base = acpi.lapic;
+}
+
+bool pm_tsc_deadline(void)
+{
+    return tsc_deadline;
+}
+
+void pm_timer_arm(uint64_t ns)
+{
+    if (tsc_deadline) {
+        wrmsr(MSR_TSC_DEADLINE, rdtsc() + clock_ns_to_tsc(ns));
+        return;
+    }
+    if (ns > LAPIC_TIMER_SLICE_NS) {
+        ns = LAPIC_TIMER_SLICE_NS;
+    }
+    mmio_write32(acpi.lapic + LAPIC_TIMER_INIT, ns ? (uint32_t)ns : 1);
+}
+
 void pm_init(void)
 {
     /* The legacy PICs stay masked: the firmware may have left the PIT
      * ticking into vectors we use for exceptions. */
     outb(0x21, 0xff);
     outb(0xa1, 0xff);
+    lapic_init();
 
     if (!acpi.fadt || acpi.hw_reduced || !acpi.pm1a_evt) {
         return;

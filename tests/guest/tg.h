@@ -43,6 +43,7 @@ enum {
 
 /* Interrupt vectors. */
 #define VEC_SCI         0x30    /* ACPI SCI through the IOAPIC */
+#define VEC_TIMER       0x31    /* LAPIC timer (idle with tg.secs) */
 #define VEC_SPURIOUS    0xff    /* LAPIC spurious vector */
 
 /* ---- low-level helpers, usable at any CPL (port I/O needs IOPL=3) ---- */
@@ -243,6 +244,7 @@ void acpi_parse(uint64_t rsdp_hint);
 /* ---- clock.c: time in nanoseconds since boot, from the TSC ---- */
 void clock_init(void);
 uint64_t clock_ns(void);
+uint64_t clock_ns_to_tsc(uint64_t ns);
 const char *clock_source(void);
 void clock_delay_ns(uint64_t ns);
 
@@ -250,6 +252,8 @@ void clock_delay_ns(uint64_t ns);
 void pm_init(void);
 void pm_poll(void);                 /* on a power button press: report, power off */
 void pm_wait_event(void);           /* halt until an interrupt */
+void pm_timer_arm(uint64_t ns);     /* an interrupt in about @ns */
+bool pm_tsc_deadline(void);
 void pm_poweroff(void) __attribute__((noreturn));
 void tg_fatal(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn));

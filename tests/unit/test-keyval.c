@@ -14,8 +14,9 @@
 #define GiB (UINT64_C(1) << 30)
 
 /*
- * Render a list as "k=v|k=v|..." in order, marking nothing used (we read
- * the pairs by taking them all at the end).
+ * Render a list as "k=v|k=v|... (N)": each distinct key once, in the order
+ * of first appearance, with its last value, and N the number of items
+ * (duplicates included).
  */
 static char *kv_render(const char *str, const char *implied, char **err)
 {
@@ -30,9 +31,8 @@ static char *kv_render(const char *str, const char *implied, char **err)
     }
     *err = NULL;
     s = g_string_new(NULL);
-    /* walk the keys in order: each getter returns the last value, so use
-     * the first-unused helper to enumerate distinct keys */
     n = keyval_length(kv);
+    /* getting a key marks all its items used: the next unused is a new key */
     for (const char *key; (key = keyval_first_unused(kv)) != NULL;) {
         g_autofree char *k = g_strdup(key);
         const char *v = keyval_get_str(kv, k);
@@ -43,12 +43,14 @@ static char *kv_render(const char *str, const char *implied, char **err)
     return g_string_free(s, FALSE);
 }
 
-static const struct {
+typedef struct {
     const char *str;
     const char *implied;
     const char *expect;         /* rendered, or NULL for an error */
     const char *error;
-} parse_cases[] = {
+} ParseCase;
+
+static const ParseCase parse_cases[] = {
     { "", NULL, " (0)", NULL },
     { "a=1", NULL, "a=1 (1)", NULL },
     { "a=1,b=2", NULL, "a=1|b=2 (2)", NULL },
@@ -83,50 +85,49 @@ static const struct {
     { ",a=1", NULL, NULL, "Invalid parameter ''" },
 };
 
-static void test_parse(void)
+static void test_parse(gconstpointer data)
 {
-    for (guint i = 0; i < G_N_ELEMENTS(parse_cases); i++) {
-        g_autofree char *err = NULL;
-        g_autofree char *got = kv_render(parse_cases[i].str,
-                                         parse_cases[i].implied, &err);
+    const ParseCase *c = data;
+    g_autofree char *err = NULL;
+    g_autofree char *got = kv_render(c->str, c->implied, &err);
 
-        if (parse_cases[i].expect) {
-            g_assert_null(err);
-            g_assert_cmpstr(got, ==, parse_cases[i].expect);
-        } else {
-            g_assert_null(got);
-            g_assert_cmpstr(err, ==, parse_cases[i].error);
-        }
+    if (c->expect) {
+        g_assert_null(err);
+        g_assert_cmpstr(got, ==, c->expect);
+    } else {
+        g_assert_null(got);
+        g_assert_cmpstr(err, ==, c->error);
     }
 }
 
-static const struct {
+typedef struct {
     const char *value;
     int expect;                 /* 0, 1, or -1 for an error */
-} bool_cases[] = {
+} BoolCase;
+
+static const BoolCase bool_cases[] = {
     { "on", 1 }, { "yes", 1 }, { "true", 1 }, { "y", 1 },
     { "off", 0 }, { "no", 0 }, { "false", 0 }, { "n", 0 },
     { "ON", -1 }, { "1", -1 }, { "0", -1 }, { "", -1 }, { "maybe", -1 },
     { "onn", -1 },
 };
 
-static void test_bool(void)
+static void test_bool(gconstpointer data)
 {
-    for (guint i = 0; i < G_N_ELEMENTS(bool_cases); i++) {
-        g_autoptr(GError) err = NULL;
-        bool out = false;
-        bool ok = keyval_parse_bool("wait", bool_cases[i].value, &out, &err);
+    const BoolCase *c = data;
+    g_autoptr(GError) err = NULL;
+    bool out = false;
+    bool ok = keyval_parse_bool("wait", c->value, &out, &err);
 
-        if (bool_cases[i].expect < 0) {
-            g_assert_false(ok);
-            g_assert_error(err, KESTREL_ERROR, KESTREL_ERROR_INVALID);
-            g_assert_cmpstr(err->message, ==,
-                            "Parameter 'wait' expects 'on' or 'off'");
-        } else {
-            g_assert_no_error(err);
-            g_assert_true(ok);
-            g_assert_cmpint(out, ==, bool_cases[i].expect);
-        }
+    if (c->expect < 0) {
+        g_assert_false(ok);
+        g_assert_error(err, KESTREL_ERROR, KESTREL_ERROR_INVALID);
+        g_assert_cmpstr(err->message, ==,
+                        "Parameter 'wait' expects 'on' or 'off'");
+    } else {
+        g_assert_no_error(err);
+        g_assert_true(ok);
+        g_assert_cmpint(out, ==, c->expect);
     }
 }
 
@@ -134,12 +135,14 @@ static void test_bool(void)
     "2^64, optionally suffixed with k, M, G, T, P or E"
 #define SIZE_RANGE(v) "Value '" v "' is out of range for parameter 'size'"
 
-static const struct {
+typedef struct {
     const char *value;
     uint64_t unit;
     uint64_t expect;
     const char *error;
-} size_cases[] = {
+} SizeCase;
+
+static const SizeCase size_cases[] = {
     { "0", 1, 0, NULL },
     { "1", 1, 1, NULL },
     { "4096", 1, 4096, NULL },
@@ -185,32 +188,32 @@ static const struct {
     { "G", 1, 0, SIZE_BAD },
 };
 
-static void test_size(void)
+static void test_size(gconstpointer data)
 {
-    for (guint i = 0; i < G_N_ELEMENTS(size_cases); i++) {
-        g_autoptr(GError) err = NULL;
-        uint64_t out = 0;
-        bool ok = keyval_parse_size("size", size_cases[i].value,
-                                    size_cases[i].unit, &out, &err);
+    const SizeCase *c = data;
+    g_autoptr(GError) err = NULL;
+    uint64_t out = 0;
+    bool ok = keyval_parse_size("size", c->value, c->unit, &out, &err);
 
-        if (size_cases[i].error) {
-            g_assert_false(ok);
-            g_assert_error(err, KESTREL_ERROR, KESTREL_ERROR_INVALID);
-            g_assert_cmpstr(err->message, ==, size_cases[i].error);
-        } else {
-            g_assert_no_error(err);
-            g_assert_true(ok);
-            g_assert_cmpuint(out, ==, size_cases[i].expect);
-        }
+    if (c->error) {
+        g_assert_false(ok);
+        g_assert_error(err, KESTREL_ERROR, KESTREL_ERROR_INVALID);
+        g_assert_cmpstr(err->message, ==, c->error);
+    } else {
+        g_assert_no_error(err);
+        g_assert_true(ok);
+        g_assert_cmpuint(out, ==, c->expect);
     }
 }
 
-static const struct {
+typedef struct {
     const char *value;
     uint64_t max;
     uint64_t expect;
     const char *error;
-} uint_cases[] = {
+} UintCase;
+
+static const UintCase uint_cases[] = {
     { "0", 10, 0, NULL },
     { "10", 10, 10, NULL },
     { "0x10", 100, 16, NULL },
@@ -227,21 +230,20 @@ static const struct {
     { "two", 10, 0, "Parameter 'n' expects a number" },
 };
 
-static void test_uint(void)
+static void test_uint(gconstpointer data)
 {
-    for (guint i = 0; i < G_N_ELEMENTS(uint_cases); i++) {
-        g_autoptr(GError) err = NULL;
-        uint64_t out = 0;
-        bool ok = keyval_parse_uint("n", uint_cases[i].value,
-                                    uint_cases[i].max, &out, &err);
+    const UintCase *c = data;
+    g_autoptr(GError) err = NULL;
+    uint64_t out = 0;
+    bool ok = keyval_parse_uint("n", c->value, c->max, &out, &err);
 
-        if (uint_cases[i].error) {
-            g_assert_false(ok);
-            g_assert_cmpstr(err->message, ==, uint_cases[i].error);
-        } else {
-            g_assert_no_error(err);
-            g_assert_cmpuint(out, ==, uint_cases[i].expect);
-        }
+    if (c->error) {
+        g_assert_false(ok);
+        g_assert_cmpstr(err->message, ==, c->error);
+    } else {
+        g_assert_no_error(err);
+        g_assert_true(ok);
+        g_assert_cmpuint(out, ==, c->expect);
     }
 }
 
@@ -351,11 +353,13 @@ static char *json_render(const char *str, char **err)
     return g_string_free(s, FALSE);
 }
 
-static const struct {
+typedef struct {
     const char *json;
     const char *expect;
     const char *error;          /* exact, or prefix when it ends in '*' */
-} json_cases[] = {
+} JsonCase;
+
+static const JsonCase json_cases[] = {
     { "{}", "", NULL },
     { "{\"driver\":\"virtio-balloon-pci\",\"id\":\"b0\"}",
       "driver=virtio-balloon-pci|id=b0", NULL },
@@ -377,35 +381,41 @@ static const struct {
     { "", NULL, "JSON value must be an object" },
 };
 
-static void test_json(void)
+static void test_json(gconstpointer data)
 {
-    for (guint i = 0; i < G_N_ELEMENTS(json_cases); i++) {
-        g_autofree char *err = NULL;
-        g_autofree char *got = json_render(json_cases[i].json, &err);
-        const char *want = json_cases[i].error;
+    const JsonCase *c = data;
+    g_autofree char *err = NULL;
+    g_autofree char *got = json_render(c->json, &err);
 
-        if (json_cases[i].expect) {
-            g_assert_null(err);
-            g_assert_cmpstr(got, ==, json_cases[i].expect);
-        } else if (g_str_has_suffix(want, "*")) {
-            g_assert_nonnull(err);
-            g_assert_true(g_str_has_prefix(err, "JSON parse error: "));
-        } else {
-            g_assert_cmpstr(err, ==, want);
-        }
+    if (c->expect) {
+        g_assert_null(err);
+        g_assert_cmpstr(got, ==, c->expect);
+    } else if (g_str_has_suffix(c->error, "*")) {
+        g_assert_nonnull(err);
+        g_assert_true(g_str_has_prefix(err, "JSON parse error: "));
+    } else {
+        g_assert_cmpstr(err, ==, c->error);
     }
 }
+
+/* One test per table row, so TAP names the case that fails. */
+#define ADD_CASES(prefix, table, func)                                     \
+    for (guint i = 0; i < G_N_ELEMENTS(table); i++) {                      \
+        g_autofree char *path = g_strdup_printf(prefix "/%02u", i);        \
+                                                                            \
+        g_test_add_data_func(path, &table[i], func);                       \
+    }
 
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
-    g_test_add_func("/keyval/parse", test_parse);
-    g_test_add_func("/keyval/bool", test_bool);
-    g_test_add_func("/keyval/size", test_size);
-    g_test_add_func("/keyval/uint", test_uint);
+    ADD_CASES("/keyval/parse", parse_cases, test_parse);
+    ADD_CASES("/keyval/bool", bool_cases, test_bool);
+    ADD_CASES("/keyval/size", size_cases, test_size);
+    ADD_CASES("/keyval/uint", uint_cases, test_uint);
+    ADD_CASES("/keyval/json", json_cases, test_json);
     g_test_add_func("/keyval/getters", test_getters);
     g_test_add_func("/keyval/getter-errors", test_getter_errors);
     g_test_add_func("/keyval/help", test_help);
-    g_test_add_func("/keyval/json", test_json);
     return g_test_run();
 }

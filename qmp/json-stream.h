@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Streaming JSON framing for QMP: bytes in, complete top-level JSON values
+ * out, with QEMU's lexical rules, error texts and resynchronisation.
+ *
+ * QEMU's input extensions are accepted: strings in single quotes and the
+ * escape \' in both kinds of strings.  Values come out as json-glib nodes.
+ *
+ * Limits (QEMU's numbers, qobject/json-streamer.c and json-lexer.c):
+ *   JSON_STREAM_MAX_SIZE    64 MiB  bytes of tokens in one value (and in one
+ *                                   token): "JSON token size limit exceeded"
+ *   JSON_STREAM_MAX_TOKENS  2 Mi    tokens in one value:
+ *                                   "JSON token count limit exceeded"
+ *   JSON_STREAM_MAX_NESTING 1024    open braces + brackets:
+ *                                   "JSON nesting depth limit exceeded"
+ *
+ * Errors and recovery, as QEMU 7.2 behaves on the wire:
+ *   - a byte that cannot continue the current token is a lexical error,
+ *     reported as "JSON parse error, stray '<token text so far>'"; the
+ *     partial value is dropped and input is skipped up to the next
+ *     resynchronisation byte: any of { } [ ], an ASCII control character
+ *     other than TAB (so also CR and LF), or 0xFE/0xFF;
+ *   - a value is handed to the parser as soon as its braces and brackets
+ *     balance (or go negative: a stray '}' gives "expecting value");
+ *   - a grammar error reports "JSON parse error, <what>" with QEMU's
+ *     texts ("expecting value", "missing : in object pair", ...).
+ * Top-level scalars are values too (the dispatcher rejects them); a number
+ * or keyword ends only at the next byte, like QEMU (needs lookahead).
+ *
+ * Known differences from QEMU: integers above INT64_MAX become doubles
+ * (json-glib has no unsigned integers) and a U+0000 inside a string ends
+ * the string (json-glib strings are C strings).
+ */
+#ifndef QMP_JSON_STREAM_H
+#define QMP_JSON_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+#define JSON_STREAM_MAX_SIZE (64u << 20)
+#define JSON_STREAM_MAX_TOKENS (2u << 20)
+#define JSON_STREAM_MAX_NESTING 1024
+
+#define JSON_STREAM_ERROR json_stream_error_quark()
+GQuark json_stream_error_quark(void);
+
+typedef enum {
+    JSON_STREAM_ERROR_SYNTAX,   /* lexical or grammar error */
+    JSON_STREAM_ERROR_LIMIT,    /* one of the limits above */
+} JsonStreamError;
+
+typedef struct JsonStream JsonStream;
+
+/*
+ * Called once per complete top-level value: exactly one of @value (owned
+ * by the callee: json_node_unref it) and @err (borrowed) is set.  The
+ * callback must not free the stream.
+ */
+typedef void (*JsonStreamFunc)(JsonNode *value, const GError *err,
+                               void *opaque);
+
+/* A new framer delivering values to @func. */
+JsonStream *json_stream_new(JsonStreamFunc func, void *opaque);
+
+/* Feed @len bytes (any split: values may span calls and share one). */
+void json_stream_feed(JsonStream *stream, const void *buf, size_t len);
+
+/* Drop partial input (e.g. the peer reconnected). */
+void json_stream_reset(JsonStream *stream);
+
+void json_stream_free(JsonStream *stream);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(JsonStream, json_stream_free)
+
+/*
+ * Parse one whole text holding exactly one value (QEMU syntax, with the
+ * extensions).  Returns a new node or NULL with @errp set.
+ */
+JsonNode *json_stream_parse(const char *text, size_t len, GError **errp);
+
+/*
+ * Serialise @node the way QEMU's monitor does: compact "{"a": 1, "b": []}"
+ * (", " and ": " separators), or indented by 4 spaces when @pretty; only
+ * ASCII out, everything else as \uXXXX with upper-case hex; object members
+ * in QEMU's QDict iteration order so replies match QEMU byte for byte.
+ * No line terminator is added.  Appends to @out.
+ */
+void json_stream_write(GString *out, JsonNode *node, bool pretty);
+
+/* Same, as a new string. */
+char *json_stream_to_string(JsonNode *node, bool pretty);
+
+#endif /* QMP_JSON_STREAM_H */
