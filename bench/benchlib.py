@@ -138,6 +138,15 @@ def median(xs):
     return statistics.median(xs)
 
 
+def spread(xs, fmt, scale=1):
+    """The median of @xs and, for several, their range: "20.1 (19.8-28.3)"."""
+    med = fmt % (median(xs) * scale)
+    if len(xs) < 2:
+        return med
+    return "%s (%s-%s)" % (med, fmt % (min(xs) * scale),
+                           fmt % (max(xs) * scale))
+
+
 def ratio(k, q):
     """kestrel / QEMU, as text."""
     if not q:
@@ -162,19 +171,24 @@ def machine():
                                       kib / (1 << 20))
 
 
-def versions(args):
-    """kestrel's git revision and QEMU's version."""
+def _first_line(argv):
     try:
-        rev = subprocess.run(
-            ["git", "-C", SRCDIR, "describe", "--always", "--dirty"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            text=True).stdout.strip() or "?"
+        out = subprocess.run(argv, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, text=True).stdout
     except OSError:
-        rev = "?"
-    out = subprocess.run([args.qemu, "--version"], stdout=subprocess.PIPE,
-                         text=True).stdout.splitlines()
-    qv = out[0].replace("QEMU emulator version ", "") if out else "?"
-    return "kestrel %s, QEMU %s" % (rev, qv)
+        return ""
+    return out.splitlines()[0].strip() if out.strip() else ""
+
+
+def versions(args):
+    """kestrel's version and the tree's git revision; QEMU's version."""
+    kv = _first_line([args.kestrel, "--version"])
+    kv = re.sub(r"^kestrel version (\S+).*", r"\1", kv) or "?"
+    rev = _first_line(["git", "-C", SRCDIR, "describe", "--always",
+                       "--dirty"]) or "?"
+    qv = _first_line([args.qemu, "--version"])
+    qv = qv.replace("QEMU emulator version ", "") or "?"
+    return "kestrel %s (%s, tree %s), QEMU %s" % (kv, args.kestrel, rev, qv)
 
 
 def report(args, title, header, rows, notes=()):
@@ -187,6 +201,7 @@ def report(args, title, header, rows, notes=()):
              "- %s; QEMU -M %s, default CPU model" % (versions(args),
                                                       args.qemu_machine)]
     lines += ["- %s" % n for n in notes]
+    lines += ["- cells: median (min-max) over the runs"]
     lines += ["", "| " + " | ".join(header) + " |",
               "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]

@@ -43,7 +43,9 @@ def main():
         k = benchlib.median(res["kestrel"])
         q = benchlib.median(res["qemu"])
         rows.append(["%s, ns per exit (median of %d)" % (mode, args.runs),
-                     "%.0f" % k, "%.0f" % q, benchlib.ratio(k, q)])
+                     benchlib.spread(res["kestrel"], "%.0f"),
+                     benchlib.spread(res["qemu"], "%.0f"),
+                     benchlib.ratio(k, q)])
     benchlib.report(args, "exit cost, tg.count=%d" % args.count,
                     ["what", "kestrel", "QEMU", "kestrel/QEMU"], rows)
 

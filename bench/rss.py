@@ -58,10 +58,12 @@ def main():
 
     rows = []
     for idx, label in ((0, "Rss"), (1, "private (Private_Clean+Dirty)")):
-        k = benchlib.median([r[idx] for r in res["kestrel"]])
-        q = benchlib.median([r[idx] for r in res["qemu"]])
+        ks = [r[idx] for r in res["kestrel"]]
+        qs = [r[idx] for r in res["qemu"]]
         rows.append(["%s, KiB (median of %d)" % (label, args.runs),
-                     "%d" % k, "%d" % q, benchlib.ratio(k, q)])
+                     benchlib.spread(ks, "%d"), benchlib.spread(qs, "%d"),
+                     benchlib.ratio(benchlib.median(ks),
+                                    benchlib.median(qs))])
     benchlib.report(args, "memory, test guest idle -m %d" % MEM,
                     ["what", "kestrel", "QEMU", "kestrel/QEMU"], rows)
 

@@ -64,7 +64,8 @@ def main():
     }, TG_READY, 60)
     k, q = benchlib.median(tg["kestrel"]), benchlib.median(tg["qemu"])
     rows.append(["test guest -m 128, exec -> `TG READY` (median of %d)"
-                 % args.runs, "%.1f ms" % (k * 1e3), "%.1f ms" % (q * 1e3),
+                 % args.runs, benchlib.spread(tg["kestrel"], "%.1f", 1e3)
+                 + " ms", benchlib.spread(tg["qemu"], "%.1f", 1e3) + " ms",
                  benchlib.ratio(k, q)])
 
     if args.linux_runs > 0:
@@ -78,7 +79,9 @@ def main():
         k, q = benchlib.median(lx["kestrel"]), benchlib.median(lx["qemu"])
         rows.append(["%s -m 256, exec -> `Linux version` (median of %d)"
                      % (os.path.basename(vmlinux), args.linux_runs),
-                     "%.2f s" % k, "%.2f s" % q, benchlib.ratio(k, q)])
+                     benchlib.spread(lx["kestrel"], "%.2f") + " s",
+                     benchlib.spread(lx["qemu"], "%.2f") + " s",
+                     benchlib.ratio(k, q)])
 
     benchlib.report(args, "start-up", ["what", "kestrel", "QEMU",
                                        "kestrel/QEMU"], rows)

@@ -346,3 +346,168 @@ bool kvm_set_irq_state(Kvm *kvm, const KvmIrqState *st)
     }
     return kvm_ioctl(kvm->vm_fd, KVM_SET_PIT2, (void *)&st->pit) == 0;
 }
+
+/* --- ioeventfd, irqfd, GSI routing -------------------------------------- */
+
+bool kvm_ioeventfd(Kvm *kvm, int fd, uint64_t addr, uint32_t len,
+                   bool assign, GError **errp)
+{
+    struct kvm_ioeventfd e = {
+        .addr = addr, .fd = fd,
+        .flags = assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN,
+    };
+
+    /* Length 0 matches writes of any width; older kernels want one. */
+    e.len = kvm_check_extension(kvm, KVM_CAP_IOEVENTFD_ANY_LENGTH) ? 0 : len;
+    if (kvm_ioctl(kvm->vm_fd, KVM_IOEVENTFD, &e) < 0) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_KVM,
+                    "KVM_IOEVENTFD at 0x%" PRIx64 " failed: %s", addr,
+                    g_strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+bool kvm_irqfd(Kvm *kvm, int fd, uint32_t gsi, bool assign, GError **errp)
+{
+    struct kvm_irqfd i = {
+        .fd = (uint32_t)fd, .gsi = gsi,
+        .flags = assign ? 0 : KVM_IRQFD_FLAG_DEASSIGN,
+    };
+
+    if (kvm_ioctl(kvm->vm_fd, KVM_IRQFD, &i) < 0) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_KVM,
+                    "KVM_IRQFD for GSI %u failed: %s", gsi,
+                    g_strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+#define KVM_IRQCHIP_PINS 24
+#define KVM_MAX_MSI_ROUTES 1024
+
+struct KvmIrqRouting {
+    Kvm *kvm;
+    GArray *msi;                        /* struct kvm_irq_routing_entry */
+};
+
+static bool kvm_irq_routing_commit(KvmIrqRouting *r, GError **errp)
+{
+    guint n = KVM_IRQCHIP_PINS + 16 + r->msi->len;
+    g_autofree struct kvm_irq_routing *t = NULL;
+    guint k = 0;
+
+    t = g_malloc0(sizeof(*t) + n * sizeof(struct kvm_irq_routing_entry));
+    /* What KVM sets up by itself with the in-kernel irqchip. */
+    for (uint32_t gsi = 0; gsi < KVM_IRQCHIP_PINS; gsi++) {
+        t->entries[k++] = (struct kvm_irq_routing_entry) {
+            .gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
+            .u.irqchip = { .irqchip = KVM_IRQCHIP_IOAPIC, .pin = gsi },
+        };
+        if (gsi < 16) {
+            t->entries[k++] = (struct kvm_irq_routing_entry) {
+                .gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
+                .u.irqchip = {
+                    .irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER
+                                       : KVM_IRQCHIP_PIC_SLAVE,
+                    .pin = gsi % 8,
+                },
+            };
+        }
+    }
+    for (guint i = 0; i < r->msi->len; i++) {
+        t->entries[k++] = g_array_index(r->msi, struct kvm_irq_routing_entry,
+                                        i);
+    }
+    t->nr = k;
+    if (kvm_ioctl(r->kvm->vm_fd, KVM_SET_GSI_ROUTING, t) < 0) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_KVM,
+                    "KVM_SET_GSI_ROUTING failed: %s", g_strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+KvmIrqRouting *kvm_irq_routing_new(Kvm *kvm)
+{
+    KvmIrqRouting *r = g_new0(KvmIrqRouting, 1);
+
+    r->kvm = kvm;
+    r->msi = g_array_new(FALSE, TRUE, sizeof(struct kvm_irq_routing_entry));
+    return r;
+}
+
+void kvm_irq_routing_free(KvmIrqRouting *r)
+{
+    if (r) {
+        g_array_free(r->msi, TRUE);
+        g_free(r);
+    }
+}
+
+int kvm_irq_routing_set_msi(KvmIrqRouting *r, int gsi, uint64_t addr,
+                            uint32_t data, GError **errp)
+{
+    struct kvm_irq_routing_entry e = {
+        .type = KVM_IRQ_ROUTING_MSI,
+        .u.msi = {
+            .address_lo = (uint32_t)addr,
+            .address_hi = (uint32_t)(addr >> 32), .data = data,
+        },
+    };
+    struct kvm_irq_routing_entry *slot = NULL;
+
+    if (gsi >= 0) {
+        for (guint i = 0; i < r->msi->len; i++) {
+            slot = &g_array_index(r->msi, struct kvm_irq_routing_entry, i);
+            if (slot->gsi == (uint32_t)gsi) {
+                break;
+            }
+            slot = NULL;
+        }
+    }
+    if (!slot) {
+        uint32_t next = KVM_IRQCHIP_PINS;
+
+        if (r->msi->len >= KVM_MAX_MSI_ROUTES) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_KVM,
+                        "no GSI left for an MSI route");
+            return -1;
+        }
+        /* Lowest free GSI: the array is kept sorted. */
+        guint i = 0;
+        for (; i < r->msi->len; i++) {
+            uint32_t g = g_array_index(r->msi, struct kvm_irq_routing_entry,
+                                       i).gsi;
+            if (g != next) {
+                break;
+            }
+            next++;
+        }
+        e.gsi = next;
+        g_array_insert_val(r->msi, i, e);
+        slot = &g_array_index(r->msi, struct kvm_irq_routing_entry, i);
+    } else {
+        e.gsi = slot->gsi;
+        *slot = e;
+    }
+    gsi = (int)e.gsi;
+    if (!kvm_irq_routing_commit(r, errp)) {
+        kvm_irq_routing_remove(r, gsi);
+        return -1;
+    }
+    return gsi;
+}
+
+void kvm_irq_routing_remove(KvmIrqRouting *r, int gsi)
+{
+    for (guint i = 0; i < r->msi->len; i++) {
+        if (g_array_index(r->msi, struct kvm_irq_routing_entry, i).gsi ==
+            (uint32_t)gsi) {
+            g_array_remove_index(r->msi, i);
+            kvm_irq_routing_commit(r, NULL);
+            return;
+        }
+    }
+}

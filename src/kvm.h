@@ -84,4 +84,30 @@ typedef struct {
 
 bool kvm_get_irq_state(Kvm *kvm, KvmIrqState *st);
 bool kvm_set_irq_state(Kvm *kvm, const KvmIrqState *st);
+
+/*
+ * Notifications and interrupts without a trip through userspace.
+ * kvm_ioeventfd: writes of any length (or of @len bytes where KVM cannot
+ * match any length) to MMIO @addr signal @fd instead of exiting.
+ * kvm_irqfd: writing to @fd injects GSI @gsi.
+ */
+bool kvm_ioeventfd(Kvm *kvm, int fd, uint64_t addr, uint32_t len,
+                   bool assign, GError **errp);
+bool kvm_irqfd(Kvm *kvm, int fd, uint32_t gsi, bool assign, GError **errp);
+
+/*
+ * GSI routing: KVM_SET_GSI_ROUTING replaces the whole table, so the
+ * default irqchip routes (GSI 0-23 to the IOAPIC, 0-15 also to the PIC)
+ * are kept here beside the MSI routes added for irqfds. MSI routes take
+ * GSIs from 24 up. Not thread-safe: callers serialise (device.c does).
+ */
+typedef struct KvmIrqRouting KvmIrqRouting;
+
+KvmIrqRouting *kvm_irq_routing_new(Kvm *kvm);
+void kvm_irq_routing_free(KvmIrqRouting *r);
+/* Add (@gsi < 0: allocate) or change an MSI route; returns the GSI or -1. */
+int kvm_irq_routing_set_msi(KvmIrqRouting *r, int gsi, uint64_t addr,
+                            uint32_t data, GError **errp);
+void kvm_irq_routing_remove(KvmIrqRouting *r, int gsi);
+
 #endif /* KESTREL_KVM_H */

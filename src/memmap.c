@@ -4,6 +4,7 @@
  * holes and migration can read it directly; regions are windows on that fd.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -173,4 +174,23 @@ bool memmap_read(const MemMap *map, uint64_t gpa, void *dst, uint64_t len)
 uint64_t memmap_low_ram_end(const MemMap *map)
 {
     return map->nr_regions ? map->regions[0].gpa + map->regions[0].size : 0;
+}
+
+bool memmap_discard(MemMap *map, uint64_t gpa, uint64_t len)
+{
+    MemRegion *r;
+
+    if (len == 0 || ((gpa | len) & (PAGE_SIZE - 1)) ||
+        !(r = memmap_find(map, gpa, len))) {
+        return false;
+    }
+    if (map->fd < 0) {
+        memset(r->hva + (gpa - r->gpa), 0, len);
+        return true;
+    }
+    /* KEEP_SIZE: the file must not shrink under the other regions. KVM's
+     * MMU notifier drops the guest's mapping of the punched pages. */
+    return fallocate(map->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                     (off_t)(r->fd_offset + (gpa - r->gpa)),
+                     (off_t)len) == 0;
 }

@@ -62,4 +62,13 @@ void memmap_mark_dirty(MemMap *map, uint64_t gpa, uint64_t len);
 /* End of RAM below 4 GiB (exclusive). */
 uint64_t memmap_low_ram_end(const MemMap *map);
 
+/*
+ * memmap_discard: give [gpa, gpa+len) back to the host (the balloon, free
+ * page reporting): the pages read as zeros afterwards and are allocated
+ * again when written. @gpa and @len must be 4 KiB aligned and inside one
+ * region. Returns false if the range is invalid or the host refused; a
+ * buffer-backed map (unit tests) zeroes the range instead.
+ */
+bool memmap_discard(MemMap *map, uint64_t gpa, uint64_t len);
+
 #endif /* KESTREL_MEMMAP_H */

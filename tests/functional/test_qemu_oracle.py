@@ -22,6 +22,7 @@ import ktest
 
 MICROVM = ["-M", "microvm"]
 PC = ["-M", "pc"]
+Q35 = ["-M", "q35"]
 
 READY = r"^TG READY mem=(\d+) cpus=(\d+) boot=(\S+) mode=(\S+)$"
 DIRTY = r"^TG DIRTY gen=(\d+) written_mb=(\d+) verified=(\d+) errors=(\d+)$"
@@ -135,6 +136,19 @@ class QemuOracle(ktest.TestCase):
         p = self.qemu("tg.mode=hello", machine=PC, smp=2)
         self.ready(p, "hello", cpus=2)
         self.finished(p)
+
+    def test_hello_q35(self):
+        p = self.qemu("tg.mode=hello", machine=Q35)
+        self.ready(p, "hello")
+        self.finished(p)
+
+    def test_idle_secs(self):
+        # Halted, woken only by the LAPIC timer at the end of tg.secs.
+        start = time.monotonic()
+        p = self.qemu("tg.mode=idle tg.secs=1")
+        self.ready(p, "idle")
+        self.finished(p)
+        self.assertGreaterEqual(time.monotonic() - start, 1.0)
 
     def test_pio(self):
         p = self.qemu("tg.mode=pio tg.count=20000")

@@ -68,11 +68,11 @@ static bool kvmclock_init(void)
     char sig[13];
     int i;
 
-    cpuid(1, &a, &b, &c, &d);
+    guest_cpuid(1, &a, &b, &c, &d);
     if (!(c & CPUID1_ECX_HYPERVISOR)) {
         return false;
     }
-    cpuid(KVM_CPUID_SIGNATURE, &a, &b, &c, &d);
+    guest_cpuid(KVM_CPUID_SIGNATURE, &a, &b, &c, &d);
     memcpy(sig, &b, 4);
     memcpy(sig + 4, &c, 4);
     memcpy(sig + 8, &d, 4);
@@ -80,7 +80,7 @@ static bool kvmclock_init(void)
     if (memcmp(sig, "KVMKVMKVM", 9) || a < KVM_CPUID_FEATURES) {
         return false;
     }
-    cpuid(KVM_CPUID_FEATURES, &a, &b, &c, &d);
+    guest_cpuid(KVM_CPUID_FEATURES, &a, &b, &c, &d);
     if (!(a & KVM_FEATURE_CLOCKSOURCE2)) {
         return false;
     }
@@ -175,11 +175,6 @@ uint64_t clock_ns(void)
         return pvclock_read() - ns_base;
     }
     return mul_shr32(rdtsc() - tsc_base, tsc_mult);
-}
-
-uint64_t clock_pvclock_tsc(void)
-{
-    return pvclock.tsc_timestamp;
 }
 
 const char *clock_source(void)

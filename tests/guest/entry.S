@@ -19,6 +19,9 @@
 #define CR0_WP      0x00010000
 #define CR0_PG      0x80000000
 #define CR4_PAE     0x00000020
+#define CR4_PGE     0x00000080
+#define CR4_SMEP    0x00100000
+#define CR4_SMAP    0x00200000
 #define MSR_EFER    0xc0000080
 #define EFER_LME    0x00000100
 
@@ -75,6 +78,14 @@ linux64_entry:
     lgdt gdt_ptr
 
 common64:
+    /*
+     * All our pages are user pages, so SMEP/SMAP (which a loader may have
+     * left on) would fault the kernel. Clearing PGE also flushes any global
+     * translation of the loader's tables before ours go in.
+     */
+    movq %cr4, %rax
+    andq $~(CR4_PGE | CR4_SMEP | CR4_SMAP), %rax
+    movq %rax, %cr4
     movq $pml4, %rax
     movq %rax, %cr3
     movl $SEL_KDATA, %eax

@@ -38,10 +38,38 @@ static void idt_set_gate(unsigned int vec, uint64_t handler, uint8_t type)
     g[1] = handler >> 32;
 }
 
-uint32_t kcpuid[4] __attribute__((section(".data")));
+/*
+ * CPUID as the VMM configured it. On this platform CPUID at CPL3 is not
+ * intercepted and reports the host's CPU, so the leaves user mode needs
+ * are read here, in (emulated) kernel mode. In .data: user mode clears
+ * .bss after this ran.
+ */
+CpuidLeaf cpuid_snapshot[] __attribute__((section(".data"))) = {
+    { .leaf = 0x00000001 },
+    { .leaf = 0x40000000 },             /* hypervisor signature */
+    { .leaf = 0x40000001 },             /* KVM features */
+};
+
+bool guest_cpuid(uint32_t leaf, uint32_t *a, uint32_t *b, uint32_t *c,
+                 uint32_t *d)
+{
+    size_t i;
+
+    for (i = 0; i < ARRAY_SIZE(cpuid_snapshot); i++) {
+        if (cpuid_snapshot[i].leaf == leaf) {
+            *a = cpuid_snapshot[i].eax;
+            *b = cpuid_snapshot[i].ebx;
+            *c = cpuid_snapshot[i].ecx;
+            *d = cpuid_snapshot[i].edx;
+            return true;
+        }
+    }
+    *a = *b = *c = *d = 0;
+    return false;
+}
+
 void kernel_setup(uint64_t kind, uint64_t info)
 {
-    cpuid(1, &kcpuid[0], &kcpuid[1], &kcpuid[2], &kcpuid[3]);
     uint64_t base = (uint64_t)(uintptr_t)tss;
     uint64_t stubs = (uint64_t)(uintptr_t)trap_stubs;
     struct {
@@ -62,6 +90,12 @@ void kernel_setup(uint64_t kind, uint64_t info)
         idt_set_gate(v, stubs + v * TRAP_STUB_SIZE, GATE_INTR);
     }
     __asm__ volatile("lidt %0" : : "m"(idtr));
+
+    for (v = 0; v < ARRAY_SIZE(cpuid_snapshot); v++) {
+        CpuidLeaf *l = &cpuid_snapshot[v];
+
+        cpuid(l->leaf, &l->eax, &l->ebx, &l->ecx, &l->edx);
+    }
 
     enter_user(kind, info, (uint64_t)(uintptr_t)user_main,
                (uint64_t)(uintptr_t)ustack_top);

@@ -85,8 +85,6 @@ static void print_info(void)
                acpi.sci_gsi, acpi.sci_level, acpi.sci_low, acpi.s5_slp_typ,
                acpi.s5_found, acpi.ioapic, acpi.lapic, acpi.sleep_ctl.space,
                acpi.sleep_ctl.addr);
-    { extern uint32_t kcpuid[4]; uint32_t a,b,c,d; cpuid(1,&a,&b,&c,&d); con_printf("TG INFO cpuid1 kernel %x %x %x %x user %x %x %x %x\n", kcpuid[0],kcpuid[1],kcpuid[2],kcpuid[3],a,b,c,d); cpuid(0x40000001,&a,&b,&c,&d); con_printf("TG INFO kvm features %x\n", a); }
-    { extern uint64_t clock_pvclock_tsc(void); con_printf("TG INFO rdtsc %lu pvclock tsc %lu msr %lu\n", rdtsc(), clock_pvclock_tsc(), rdmsr(0x10)); }
     con_printf("TG INFO free ram %lu MiB, tsc %lu Hz, timer %s\n",
                ram_free_bytes() / MIB, clock_ns_to_tsc(1000000000ULL),
                pm_tsc_deadline() ? "tsc-deadline" : "one-shot");

@@ -94,7 +94,7 @@ static void lapic_init(void)
     mmio_write32(acpi.lapic + LAPIC_SVR, LAPIC_SVR_ENABLE | VEC_SPURIOUS);
     mmio_write32(acpi.lapic + LAPIC_TPR, 0);
     mmio_write32(acpi.lapic + LAPIC_LVT_LINT0, LAPIC_LVT_MASKED);
-    cpuid(1, &a, &b, &c, &d);
+    guest_cpuid(1, &a, &b, &c, &d);
     tsc_deadline = c & CPUID1_ECX_TSC_DEADLINE;
     mmio_write32(acpi.lapic + LAPIC_LVT_TIMER, VEC_TIMER |
                  (tsc_deadline ? LAPIC_TIMER_DEADLINE : 0));

@@ -105,6 +105,7 @@ static inline uint64_t rdtsc(void)
     return ((uint64_t)hi << 32) | lo;
 }
 
+/* Kernel mode only; user mode calls guest_cpuid(). */
 static inline void cpuid(uint32_t leaf, uint32_t *a, uint32_t *b,
                          uint32_t *c, uint32_t *d)
 {
@@ -275,6 +276,16 @@ bool ram_alloc(uint64_t bytes, uint64_t *addr);
 uint64_t ram_free_bytes(void);
 
 /* ---- kernel.c / entry.S (CPL0) ---- */
+typedef struct {
+    uint32_t leaf;
+    uint32_t eax, ebx, ecx, edx;
+} CpuidLeaf;
+
+/* CPUID as the VMM set it up (leaves 1, 0x40000000, 0x40000001 only):
+ * never execute cpuid in user mode, which here sees the host's CPU. */
+bool guest_cpuid(uint32_t leaf, uint32_t *a, uint32_t *b, uint32_t *c,
+                 uint32_t *d);
+
 typedef struct {
     uint64_t r11, r10, r9, r8, rdi, rsi, rdx, rcx, rax;
     uint64_t vector, error;
