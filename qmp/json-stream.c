@@ -234,8 +234,10 @@ static char *parse_string(Parser *p, const char *s, size_t len)
             }
             if (cp < 0 || (cp >= 0xD800 && cp <= 0xDFFF)) {
                 /* QEMU quotes the escape: backslash, 'u', 4 more chars */
-                parser_error(p, "\\u%.4s is not a valid Unicode character",
-                             esc + 2);
+                int avail = (int)MIN(4, end + 1 - (esc + 2));
+
+                parser_error(p, "\\u%.*s is not a valid Unicode character",
+                             avail, esc + 2);
                 return NULL;
             }
             g_string_append_unichar(out, cp);
@@ -389,7 +391,8 @@ static JsonNode *parse_value(Parser *p)
         }
         p->pos++;
         node = json_node_new(JSON_NODE_VALUE);
-        json_node_take_string(node, str);
+        json_node_set_string(node, str);
+        g_free(str);
         return node;
     }
     case TOK_INTEGER:
@@ -721,6 +724,12 @@ void json_stream_feed(JsonStream *s, const void *buf, size_t len)
     }
 }
 
+bool json_stream_is_idle(const JsonStream *s)
+{
+    return s->tokens->len == 0 && s->tok->len == 0
+        && (s->state == LEX_START || s->state == LEX_RECOVERY);
+}
+
 void json_stream_reset(JsonStream *s)
 {
     g_string_truncate(s->tok, 0);
@@ -769,7 +778,7 @@ JsonNode *json_stream_parse(const char *text, size_t len, GError **errp)
         g_propagate_error(errp, po.err);
         return NULL;
     }
-    if (po.count != 1) {
+    if (po.count != 1 || !json_stream_is_idle(s)) {
         if (po.value) {
             json_node_unref(po.value);
         }

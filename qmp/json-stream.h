@@ -67,6 +67,9 @@ JsonStream *json_stream_new(JsonStreamFunc func, void *opaque);
 /* Feed @len bytes (any split: values may span calls and share one). */
 void json_stream_feed(JsonStream *stream, const void *buf, size_t len);
 
+/* True when no partial value is buffered (all input was framed). */
+bool json_stream_is_idle(const JsonStream *stream);
+
 /* Drop partial input (e.g. the peer reconnected). */
 void json_stream_reset(JsonStream *stream);
 
@@ -87,6 +90,13 @@ JsonNode *json_stream_parse(const char *text, size_t len, GError **errp);
  * No line terminator is added.  Appends to @out.
  */
 void json_stream_write(GString *out, JsonNode *node, bool pretty);
+
+/*
+ * The member names of @obj in the order QEMU would iterate them (the
+ * order json_stream_write prints them).  Free with g_ptr_array_unref; the
+ * strings belong to @obj.
+ */
+GPtrArray *json_stream_member_order(JsonObject *obj);
 
 /* Same, as a new string. */
 char *json_stream_to_string(JsonNode *node, bool pretty);

@@ -7,6 +7,7 @@
  * order makes our replies byte-identical to QEMU's ({"return": ..., "id"},
  * {"micro", "minor", "major"}), which lets tests diff against real QEMU.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "json-stream.h"
@@ -40,6 +41,27 @@ static int member_order_cmp(const void *a, const void *b)
         return x->bucket < y->bucket ? -1 : 1;
     }
     return x->index > y->index ? -1 : x->index < y->index;
+}
+
+GPtrArray *json_stream_member_order(JsonObject *obj)
+{
+    GList *names = json_object_get_members(obj);
+    guint n = g_list_length(names);
+    g_autofree MemberOrder *order = g_new(MemberOrder, n ? n : 1);
+    GPtrArray *out = g_ptr_array_sized_new(n);
+    guint i = 0;
+
+    for (GList *l = names; l; l = l->next, i++) {
+        order[i].name = l->data;
+        order[i].bucket = qdict_bucket(l->data);
+        order[i].index = i;
+    }
+    g_list_free(names);
+    qsort(order, n, sizeof(*order), member_order_cmp);
+    for (i = 0; i < n; i++) {
+        g_ptr_array_add(out, (char *)order[i].name);
+    }
+    return out;
 }
 
 static void write_indent(GString *out, bool pretty, int level)
@@ -121,21 +143,12 @@ static void write_node(GString *out, JsonNode *node, bool pretty, int level);
 static void write_object(GString *out, JsonObject *obj, bool pretty,
                          int level)
 {
-    GList *names = json_object_get_members(obj);
-    guint n = g_list_length(names);
-    g_autofree MemberOrder *order = g_new(MemberOrder, n ? n : 1);
-    guint i = 0;
-
-    for (GList *l = names; l; l = l->next, i++) {
-        order[i].name = l->data;
-        order[i].bucket = qdict_bucket(l->data);
-        order[i].index = i;
-    }
-    g_list_free(names);
-    qsort(order, n, sizeof(*order), member_order_cmp);
+    g_autoptr(GPtrArray) order = json_stream_member_order(obj);
 
     g_string_append_c(out, '{');
-    for (i = 0; i < n; i++) {
+    for (guint i = 0; i < order->len; i++) {
+        const char *name = g_ptr_array_index(order, i);
+
         if (i) {
             g_string_append_c(out, ',');
             if (!pretty) {
@@ -143,10 +156,9 @@ static void write_object(GString *out, JsonObject *obj, bool pretty,
             }
         }
         write_indent(out, pretty, level + 1);
-        write_string(out, order[i].name);
+        write_string(out, name);
         g_string_append(out, ": ");
-        write_node(out, json_object_get_member(obj, order[i].name), pretty,
-                   level + 1);
+        write_node(out, json_object_get_member(obj, name), pretty, level + 1);
     }
     write_indent(out, pretty, level);
     g_string_append_c(out, '}');

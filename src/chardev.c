@@ -391,57 +391,78 @@ static int socket_inet(const char *host, const char *port, bool server,
     return fd;
 }
 
-static bool chardev_open_socket(Chardev *chr, GError **errp)
+int chardev_socket_open(const ChardevConfig *c, GError **errp)
 {
-    const ChardevConfig *c = chr->cfg;
-    int fd;
-
     if (c->fd >= 0) {
-        int listening = 0;
-        socklen_t len = sizeof(listening);
+        int type = 0;
+        socklen_t len = sizeof(type);
 
-        if (getsockopt(c->fd, SOL_SOCKET, SO_ACCEPTCONN, &listening,
-                       &len) < 0) {
+        if (getsockopt(c->fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0) {
             g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
                         "chardev '%s': fd %d is not a socket: %s", c->id,
                         c->fd, g_strerror(errno));
-            return false;
+            return -1;
         }
-        fd = c->fd;
-        fcntl(fd, F_SETFD, FD_CLOEXEC);
-        if (!listening) {
-            chardev_attach_client(chr, fd);
-            return true;
-        }
-    } else if (c->server) {
-        fd = c->is_tcp ? socket_inet(c->host, c->port, true, errp)
-                       : socket_listen_unix(c->path, errp);
-        if (fd < 0) {
-            return false;
-        }
-    } else {
-        fd = c->is_tcp ? socket_inet(c->host, c->port, false, errp)
-                       : socket_connect_unix(c->path, errp);
-        if (fd < 0) {
-            return false;
-        }
+        fcntl(c->fd, F_SETFD, FD_CLOEXEC);
+        return c->fd;
+    }
+    if (c->server) {
+        return c->is_tcp ? socket_inet(c->host, c->port, true, errp)
+                         : socket_listen_unix(c->path, errp);
+    }
+    return c->is_tcp ? socket_inet(c->host, c->port, false, errp)
+                     : socket_connect_unix(c->path, errp);
+}
+
+bool chardev_socket_is_listening(int fd)
+{
+    int listening = 0;
+    socklen_t len = sizeof(listening);
+
+    return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 &&
+           listening;
+}
+
+int chardev_socket_accept(const ChardevConfig *c, int listen_fd,
+                          GError **errp)
+{
+    int client;
+
+    fprintf(stderr, "kestrel: waiting for connection on %s:%s\n",
+            c->is_tcp ? "tcp" : "unix",
+            c->is_tcp ? c->port : c->path);
+    do {
+        client = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    } while (client < 0 && errno == EINTR);
+    if (client < 0) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_FAILED,
+                    "chardev '%s': accept failed: %s", c->id,
+                    g_strerror(errno));
+    }
+    return client;
+}
+
+static bool chardev_open_socket(Chardev *chr, GError **errp)
+{
+    const ChardevConfig *c = chr->cfg;
+    int fd = chardev_socket_open(c, errp);
+
+    if (fd < 0) {
+        return false;
+    }
+    if (!chardev_socket_is_listening(fd)) {
         chardev_attach_client(chr, fd);
         return true;
     }
-
     chr->listen_fd = fd;
-    if (c->wait) {
+    if (c->server && c->wait && c->fd < 0) {
         /* wait=on: block start-up until the first client, as QEMU does. */
-        int client;
+        int client = chardev_socket_accept(c, fd, errp);
 
-        fprintf(stderr, "kestrel: waiting for connection on %s\n",
-                c->is_tcp ? c->port : c->path);
-        do {
-            client = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
-        } while (client < 0 && errno == EINTR);
-        if (client >= 0) {
-            chardev_attach_client(chr, client);
+        if (client < 0) {
+            return false;
         }
+        chardev_attach_client(chr, client);
     }
     g_unix_set_fd_nonblocking(fd, TRUE, NULL);
     chr->listen_watch = g_unix_fd_add(fd, G_IO_IN, chardev_accept_cb, chr);

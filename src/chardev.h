@@ -44,6 +44,17 @@ void chardev_write(Chardev *chr, const uint8_t *buf, size_t len);
 /* The frontend has room again: resume reading input. Thread-safe. */
 void chardev_accept_input(Chardev *chr);
 
+/*
+ * Socket helpers shared with the QMP monitors: open what @c describes (a
+ * listening socket for server=on, a connected one otherwise, or the
+ * inherited fd=N), tell a listener from a connection, and accept the
+ * first client of a wait=on server (blocking, with QEMU's message).
+ */
+int chardev_socket_open(const ChardevConfig *c, GError **errp);
+bool chardev_socket_is_listening(int fd);
+int chardev_socket_accept(const ChardevConfig *c, int listen_fd,
+                          GError **errp);
+
 /* Called on Ctrl-A x typed at an interactive stdio console. */
 void chardev_set_quit_handler(void (*handler)(void *opaque), void *opaque);
 

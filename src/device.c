@@ -1,28 +1,354 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "device.h"
 #include "error.h"
+#include "keyval.h"
+#include "layout.h"
+#include "pci.h"
 #include "vm.h"
+#include "virtio/virtio-balloon.h"
+
+/* -device driver names, sorted; aliases point at the same class. */
+static const DeviceDriver device_drivers[] = {
+    { "virtio-balloon", &virtio_balloon_pci_class, "PCI", "Misc devices" },
+    { "virtio-balloon-pci", &virtio_balloon_pci_class, "PCI",
+      "Misc devices" },
+};
+
+const DeviceDriver *devices_drivers(size_t *n)
+{
+    *n = G_N_ELEMENTS(device_drivers);
+    return device_drivers;
+}
+
+const DeviceClass *devices_find_driver(const char *name)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(device_drivers); i++) {
+        if (g_str_equal(device_drivers[i].name, name)) {
+            return device_drivers[i].cls;
+        }
+    }
+    return NULL;
+}
+
+uint64_t devices_pci_window(unsigned int devfn)
+{
+    return LAYOUT_PCI_MMIO_START + (uint64_t)devfn * MiB;
+}
+
+/* --- properties ---------------------------------------------------------- */
+
+static int device_cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static bool prop_bad_value(const DeviceClass *cls, const char *prop,
+                           const char *value, const char *hint,
+                           GError **errp)
+{
+    g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                "Property '%s.%s' doesn't take value '%s'%s", cls->name,
+                prop, value, hint);
+    return false;
+}
+
+/* QEMU's addr=: SLOT[.FUNCTION], both hexadecimal ("0x5", "05.0"). */
+static bool prop_parse_devfn(const char *value, int *devfn)
+{
+    char *end = NULL;
+    guint64 slot, fn = 0;
+
+    if (!g_ascii_isxdigit(value[0])) {
+        return false;
+    }
+    slot = g_ascii_strtoull(value, &end, 16);
+    if (end == value || slot > 31) {
+        return false;
+    }
+    if (*end == '.') {
+        const char *f = end + 1;
+
+        if (!g_ascii_isxdigit(f[0])) {
+            return false;
+        }
+        fn = g_ascii_strtoull(f, &end, 16);
+        if (end == f || fn > 7) {
+            return false;
+        }
+    }
+    if (*end) {
+        return false;
+    }
+    *devfn = (int)(slot << 3 | fn);
+    return true;
+}
+
+static bool device_set_prop(Device *dev, const char *name,
+                            const char *value, GError **errp)
+{
+    const DeviceClass *cls = dev->cls;
+    const DeviceProp *p = cls->props;
+    char *field;
+    int devfn;
+
+    while (p && p->name && !g_str_equal(p->name, name)) {
+        p++;
+    }
+    if (!p || !p->name) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "Property '%s.%s' not found", cls->name, name);
+        return false;
+    }
+    field = (char *)dev + p->offset;
+    switch (p->type) {
+    case DEVICE_PROP_BOOL:
+    case DEVICE_PROP_BOOL_NEG:
+        if (!keyval_parse_bool(name, value, (bool *)field, NULL)) {
+            return prop_bad_value(cls, name, value, ": use 'on' or 'off'",
+                                  errp);
+        }
+        if (p->type == DEVICE_PROP_BOOL_NEG) {
+            *(bool *)field = !*(bool *)field;
+        }
+        return true;
+    case DEVICE_PROP_PCI_BUS:
+        /* Our one root bus, under the names libvirt uses for it. */
+        if (!g_str_equal(value, "pci.0") && !g_str_equal(value, "pcie.0")) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                        "Bus '%s' not found (%s.%s): kestrel has one PCI "
+                        "bus, pci.0 (also called pcie.0)", value, cls->name,
+                        name);
+            return false;
+        }
+        return true;
+    case DEVICE_PROP_MUST_BE_ON:
+    case DEVICE_PROP_MUST_BE_OFF: {
+        bool v;
+
+        if (!keyval_parse_bool(name, value, &v, NULL)) {
+            return prop_bad_value(cls, name, value, ": use 'on' or 'off'",
+                                  errp);
+        }
+        if (v != (p->type == DEVICE_PROP_MUST_BE_ON)) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_UNSUPPORTED,
+                        "Property '%s.%s' doesn't take value '%s': %s",
+                        cls->name, name, value, p->why);
+            return false;
+        }
+        return true;
+    }
+    case DEVICE_PROP_PCI_ADDR:
+        if (!prop_parse_devfn(value, &devfn)) {
+            return prop_bad_value(cls, name, value,
+                                  ": expected SLOT[.FUNCTION] in "
+                                  "hexadecimal, slot at most 0x1f", errp);
+        }
+        if (devfn & 7) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_UNSUPPORTED,
+                        "Property '%s.%s' doesn't take value '%s': kestrel "
+                        "has no multifunction devices, use function 0",
+                        cls->name, name, value);
+            return false;
+        }
+        if (devfn == 0) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                        "PCI: slot 0 function 0 not available for %s, in "
+                        "use by pcie-host-bridge", cls->name);
+            return false;
+        }
+        *(int *)field = devfn;
+        return true;
+    }
+    return true;
+}
+
+static bool device_set_props(Device *dev, const DeviceConfig *dc,
+                             GError **errp)
+{
+    g_autofree const char **keys = NULL;
+    guint n = 0;
+
+    if (!dc->props) {
+        return true;
+    }
+    /* Sorted, so that of several bad properties the same one is named
+     * every time. */
+    keys = (const char **)g_hash_table_get_keys_as_array(dc->props, &n);
+    qsort(keys, n, sizeof(*keys), device_cmp_str);
+    for (guint i = 0; i < n; i++) {
+        const char *value = g_hash_table_lookup(dc->props, keys[i]);
+
+        if (!device_set_prop(dev, keys[i], value ? value : "on", errp)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* --- the device list ----------------------------------------------------- */
+
+static void device_free(Device *dev)
+{
+    if (dev->cls->unrealize) {
+        dev->cls->unrealize(dev);
+    }
+    g_free(dev->id);
+    g_free(dev);
+}
+
+/* How MSI-X messages and INTx lines reach KVM (PciIrqOps). */
+static void devices_msi(void *opaque, uint64_t addr, uint32_t data)
+{
+    Vm *vm = opaque;
+
+    kvm_signal_msi(vm->kvm, addr, data);
+}
+
+static void devices_intx(void *opaque, unsigned int gsi, bool level)
+{
+    Vm *vm = opaque;
+
+    /* What vm_set_irq() does; called directly so that device.o does not
+     * drag vm.o (and the whole VMM) into the unit tests. */
+    kvm_irq_line(vm->kvm, gsi, level);
+}
+
+static bool devices_route(void *opaque, int *gsi, int fd, uint64_t addr,
+                          uint32_t data)
+{
+    Vm *vm = opaque;
+    g_autoptr(GError) err = NULL;
+    bool ok = false;
+    int g;
+
+    /* The routing table is the VM's, shared by every device. */
+    g_mutex_lock(&vm->irq_lock);
+    g = kvm_irq_routing_set_msi(vm->irq_routing, *gsi, addr, data, &err);
+    if (g >= 0 && *gsi < 0) {
+        if (kvm_irqfd(vm->kvm, fd, (uint32_t)g, true, &err)) {
+            *gsi = g;
+            ok = true;
+        } else {
+            kvm_irq_routing_remove(vm->irq_routing, g);
+        }
+    } else {
+        ok = g >= 0;
+    }
+    g_mutex_unlock(&vm->irq_lock);
+    if (!ok) {
+        /* Delivery still works through KVM_SIGNAL_MSI. */
+        fprintf(stderr, "kestrel: MSI route: %s\n", err->message);
+    }
+    return ok;
+}
+
+static void devices_unroute(void *opaque, int gsi, int fd)
+{
+    Vm *vm = opaque;
+
+    g_mutex_lock(&vm->irq_lock);
+    kvm_irqfd(vm->kvm, fd, (uint32_t)gsi, false, NULL);
+    kvm_irq_routing_remove(vm->irq_routing, gsi);
+    g_mutex_unlock(&vm->irq_lock);
+}
+
+static const PciIrqOps devices_irq_ops = {
+    .msi = devices_msi,
+    .intx = devices_intx,
+    .route = devices_route,
+    .unroute = devices_unroute,
+};
 
 bool devices_realize(Vm *vm, GError **errp)
 {
     const VmConfig *cfg = vm->cfg;
 
-    if (cfg->devices->len > 0) {
-        DeviceConfig *d = g_ptr_array_index(cfg->devices, 0);
+    g_mutex_init(&vm->irq_lock);
+    vm->devices = g_ptr_array_new_with_free_func((GDestroyNotify)device_free);
+    vm->irq_routing = kvm_irq_routing_new(vm->kvm);
+    pci_host_set_mmio(vm->pci, vm->mmio);
+    pci_host_set_irq_ops(vm->pci, &devices_irq_ops, vm);
 
-        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_UNSUPPORTED,
-                    "'%s' is not a valid device model name", d->driver);
-        return false;
+    for (guint i = 0; i < cfg->devices->len; i++) {
+        const DeviceConfig *dc = g_ptr_array_index(cfg->devices, i);
+        const DeviceClass *cls = devices_find_driver(dc->driver);
+        Device *dev;
+
+        if (!cls) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_UNSUPPORTED,
+                        "'%s' is not a valid device model name", dc->driver);
+            return false;
+        }
+        dev = g_malloc0(cls->instance_size);
+        dev->cls = cls;
+        dev->id = g_strdup(dc->id);
+        dev->devfn = -1;
+        if (!device_set_props(dev, dc, errp)) {
+            g_free(dev->id);
+            g_free(dev);
+            return false;
+        }
+        /* In the list before realize: unrealize cleans up a failure. */
+        g_ptr_array_add(vm->devices, dev);
+        if (!cls->realize(dev, vm, errp)) {
+            return false;
+        }
     }
     return true;
 }
 
 void devices_unrealize(Vm *vm)
 {
-    (void)vm;
+    if (!vm->devices) {
+        return;
+    }
+    /* Reverse order of creation. */
+    while (vm->devices->len) {
+        g_ptr_array_remove_index(vm->devices, vm->devices->len - 1);
+    }
+    g_ptr_array_free(vm->devices, TRUE);
+    vm->devices = NULL;
+    kvm_irq_routing_free(vm->irq_routing);
+    vm->irq_routing = NULL;
+    g_mutex_clear(&vm->irq_lock);
 }
 
 void devices_reset(Vm *vm)
 {
-    (void)vm;
+    for (guint i = 0; vm->devices && i < vm->devices->len; i++) {
+        Device *dev = g_ptr_array_index(vm->devices, i);
+
+        if (dev->cls->reset) {
+            dev->cls->reset(dev);
+        }
+    }
+}
+
+Device *devices_find(Vm *vm, const char *id)
+{
+    for (guint i = 0; id && vm->devices && i < vm->devices->len; i++) {
+        Device *dev = g_ptr_array_index(vm->devices, i);
+
+        if (g_strcmp0(dev->id, id) == 0) {
+            return dev;
+        }
+    }
+    return NULL;
+}
+
+Device *devices_find_class(Vm *vm, const DeviceClass *cls)
+{
+    for (guint i = 0; vm->devices && i < vm->devices->len; i++) {
+        Device *dev = g_ptr_array_index(vm->devices, i);
+
+        if (dev->cls == cls) {
+            return dev;
+        }
+    }
+    return NULL;
 }

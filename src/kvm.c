@@ -457,9 +457,10 @@ int kvm_irq_routing_set_msi(KvmIrqRouting *r, int gsi, uint64_t addr,
         },
     };
     struct kvm_irq_routing_entry *slot = NULL;
+    guint i;
 
     if (gsi >= 0) {
-        for (guint i = 0; i < r->msi->len; i++) {
+        for (i = 0; i < r->msi->len; i++) {
             slot = &g_array_index(r->msi, struct kvm_irq_routing_entry, i);
             if (slot->gsi == (uint32_t)gsi) {
                 break;
@@ -476,8 +477,7 @@ int kvm_irq_routing_set_msi(KvmIrqRouting *r, int gsi, uint64_t addr,
             return -1;
         }
         /* Lowest free GSI: the array is kept sorted. */
-        guint i = 0;
-        for (; i < r->msi->len; i++) {
+        for (i = 0; i < r->msi->len; i++) {
             uint32_t g = g_array_index(r->msi, struct kvm_irq_routing_entry,
                                        i).gsi;
             if (g != next) {

@@ -22,10 +22,16 @@ src_libkestrel_a_SOURCES = \
 	src/rtc.c src/rtc.h \
 	src/pm.c src/pm.h \
 	src/pci.c src/pci.h \
-	src/device.c src/device.h
+	src/device.c src/device.h \
+	src/monitor.c src/monitor.h \
+	src/qmp-cmds.c src/qmp-cmds.h \
+	src/virtio/virtqueue.c src/virtio/virtqueue.h \
+	src/virtio/virtio.c src/virtio/virtio.h \
+	src/virtio/virtio-pci.c src/virtio/virtio-pci.h \
+	src/virtio/virtio-balloon.c src/virtio/virtio-balloon.h
 src_libkestrel_a_CFLAGS = $(AM_CFLAGS) $(JSONGLIB_CFLAGS)
 
 bin_PROGRAMS += src/kestrel
 src_kestrel_SOURCES = src/main.c
 src_kestrel_CFLAGS = $(AM_CFLAGS) $(JSONGLIB_CFLAGS)
-src_kestrel_LDADD = src/libkestrel.a $(JSONGLIB_LIBS) $(GLIB_LIBS) -lutil -lpthread
+src_kestrel_LDADD = src/libkestrel.a qmp/libqmp.a $(JSONGLIB_LIBS) $(GLIB_LIBS) -lutil -lpthread

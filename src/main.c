@@ -19,6 +19,7 @@
 #include "chardev.h"
 #include "cmdline.h"
 #include "error.h"
+#include "monitor.h"
 #include "vm.h"
 
 static int daemon_pipe = -1;
@@ -188,6 +189,10 @@ int main(int argc, char **argv)
     if (cfg->pidfile && !write_pidfile(cfg->pidfile, &err)) {
         die(err->message);
     }
+    vm->monitor = monitor_new(vm, &err);
+    if (!vm->monitor) {
+        die(err->message);
+    }
     vm->loop = g_main_loop_new(NULL, FALSE);
     chardev_set_quit_handler(on_console_quit, vm);
 
@@ -206,6 +211,9 @@ int main(int argc, char **argv)
     g_main_loop_run(vm->loop);
 
     status = vm->exit_status;
+    /* The last replies and events (quit, SHUTDOWN) reach the clients. */
+    monitor_flush(vm->monitor);
+    g_clear_pointer(&vm->monitor, monitor_free);
     g_main_loop_unref(vm->loop);
     vm->loop = NULL;
     g_clear_pointer(&vm, vm_free);

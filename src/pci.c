@@ -165,9 +165,11 @@ static void pci_update_bars(PciDevice *d)
             if (iobus_register(host->mmio, want, b->size, b->handler,
                                b->opaque, d->name, &err)) {
                 b->mapped = want;
-            } else {
+            } else if (!b->warned) {
+                /* Once: the guest may retry as often as it likes. */
                 fprintf(stderr, "kestrel: %s: BAR %u not mapped: %s\n",
                         d->name, i, err->message);
+                b->warned = true;
             }
         }
         if (b->mapped != old && d->bar_moved) {
@@ -212,6 +214,9 @@ static void pci_access(PciHost *host, unsigned int bus, unsigned int devfn,
         return;
     }
     if (!is_write) {
+        if (d->config_read) {
+            d->config_read(d, reg, len);
+        }
         io_data_set(data, len, pci_get(d, reg, len));
         return;
     }
@@ -478,9 +483,10 @@ static void msix_deliver(PciDevice *dev, unsigned int v)
     if (!host) {
         return;
     }
-    if (host->irq_ops.route) {
+    if (host->irq_ops.route && !e->no_route) {
         if (e->irqfd < 0) {
             e->irqfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+            e->no_route = e->irqfd < 0;
         }
         /* The route follows the table lazily: reprogrammed only when a
          * message actually goes out with a changed address or data. */
@@ -491,9 +497,13 @@ static void msix_deliver(PciDevice *dev, unsigned int v)
                                     addr, e->data)) {
                 e->routed_addr = addr;
                 e->routed_data = e->data;
-            } else if (e->gsi < 0) {
-                close(e->irqfd);
-                e->irqfd = -1;
+            } else {
+                /* Don't retry (and log) on every interrupt. */
+                e->no_route = true;
+                if (e->gsi < 0) {
+                    close(e->irqfd);
+                    e->irqfd = -1;
+                }
             }
         }
         if (e->irqfd >= 0 && e->gsi >= 0 && e->routed_addr == addr &&

@@ -82,6 +82,7 @@ typedef struct {
     int gsi;                            /* -1: no route */
     uint64_t routed_addr;
     uint32_t routed_data;
+    bool no_route;                      /* routing failed: use msi() */
 } PciMsixVector;
 
 typedef struct {
@@ -101,6 +102,7 @@ typedef struct {
     uint64_t reset_addr;                /* where the "firmware" put it */
     IoHandler handler;
     void *opaque;
+    bool warned;                        /* a mapping failure was logged */
 } PciBar;
 
 typedef struct PciDevice PciDevice;
@@ -112,6 +114,9 @@ struct PciDevice {
     uint8_t wmask[PCI_CONFIG_SIZE];     /* writable bits */
     /* Optional hooks after a config write (BAR moves, MSI-X enable). */
     void (*config_written)(PciDevice *dev, uint32_t offset, uint32_t len);
+    /* Optional hook before a config read, to refresh dev->config (windows
+     * such as virtio's PCI_CFG capability). Host lock held. */
+    void (*config_read)(PciDevice *dev, uint32_t offset, uint32_t len);
     void *opaque;
 
     /* Filled by pci_register_bar / pci_msix_init; all-zero is fine for

@@ -16,6 +16,7 @@
 #include "error.h"
 #include "i8042.h"
 #include "layout.h"
+#include "monitor.h"
 #include "pci.h"
 #include "pm.h"
 #include "rtc.h"
@@ -235,6 +236,7 @@ static void vm_do_shutdown(Vm *vm, ShutdownCause cause)
         vm_set_run_state(vm, RUN_STATE_SHUTDOWN, NULL);
         return;
     }
+    vm->quitting = true;
     vm_set_run_state(vm, RUN_STATE_SHUTDOWN, NULL);
     vm_quit(vm, 0);
 }
@@ -311,6 +313,7 @@ void vm_powerdown(Vm *vm)
 
 void vm_quit(Vm *vm, int status)
 {
+    vm->quitting = true;
     vm->exit_status = status;
     if (vm->loop) {
         g_main_loop_quit(vm->loop);
@@ -383,19 +386,15 @@ bool vm_open_chardevs(Vm *vm, GError **errp)
 {
     const VmConfig *cfg = vm->cfg;
 
-    if (cfg->monitors->len > 0) {
-        const MonitorConfig *mon = g_ptr_array_index(cfg->monitors, 0);
-
-        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_UNSUPPORTED,
-                    "monitor on chardev '%s' is not supported by kestrel yet",
-                    mon->chardev);
-        return false;
-    }
 
     for (guint i = 0; i < cfg->chardevs->len; i++) {
         const ChardevConfig *cc = g_ptr_array_index(cfg->chardevs, i);
-        Chardev *chr = chardev_new(cc, errp);
+        Chardev *chr;
 
+        if (monitor_owns_chardev(vm, cc->id)) {
+            continue;           /* served by the QMP monitor */
+        }
+        chr = chardev_new(cc, errp);
         if (!chr) {
             return false;
         }
@@ -702,14 +701,12 @@ bool vm_system_reset(Vm *vm, bool guest, ShutdownCause cause, GError **errp)
     if (vm->on_reset) {
         vm->on_reset(vm, guest, cause);
     }
-    if (was_running || vm_get_run_state(vm) == RUN_STATE_SHUTDOWN ||
-        vm_get_run_state(vm) == RUN_STATE_INTERNAL_ERROR) {
-        if (vm_get_run_state(vm) != RUN_STATE_RUNNING) {
-            if (!vm_set_run_state(vm, RUN_STATE_RUNNING, errp)) {
-                return false;
-            }
-        }
+    if (was_running) {
         vm_resume_vcpus(vm);
+    } else if (vm_get_run_state(vm) != RUN_STATE_PRELAUNCH) {
+        /* As QEMU: a stopped VM (paused, shut down, crashed) comes out of
+         * a reset in prelaunch, and 'cont' starts it afresh. */
+        vm_set_run_state(vm, RUN_STATE_PRELAUNCH, NULL);
     }
     return true;
 }

@@ -24,6 +24,7 @@ typedef struct I8042 I8042;
 typedef struct Rtc Rtc;
 typedef struct Pm Pm;
 typedef struct PciHost PciHost;
+typedef struct Monitor Monitor;
 
 /* QEMU's RunState names (qapi/run-state.json): never rename. */
 typedef enum {
@@ -82,11 +83,18 @@ typedef struct Vm {
     Rtc *rtc;
     Pm *pm;
     PciHost *pci;
+    /* -device instances and MSI routing (device.c): devices in
+     * command-line order; irq_lock guards irq_routing. */
+    GPtrArray *devices;
+    KvmIrqRouting *irq_routing;
+    GMutex irq_lock;
 
     GMutex state_lock;          /* protects run_state */
     RunState run_state;
     GMainLoop *loop;            /* the main thread's loop */
     int exit_status;            /* of the process, once the loop ends */
+    bool quitting;              /* the loop is ending: no more STOP events */
+    Monitor *monitor;           /* QMP, NULL until main.c creates it */
 
     /* Observers, set by the monitor (QMP events). May be NULL. */
     void (*on_state_change)(struct Vm *vm, RunState old, RunState now);

@@ -200,6 +200,12 @@ VirtqPop virtqueue_pop(VirtQueue *vq, VirtqElem *elem, GError **errp)
     if (!vq->ready) {
         return VIRTQ_EMPTY;
     }
+    if (vq->event_idx) {
+        /* Our avail_event store (last pop) before this load of the
+         * index: else the driver may read the old avail_event, skip its
+         * kick, and we see an empty ring, both waiting for the other. */
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    }
     avail_idx = ld16(vq->avail + 2);
     /* Ring entries written before idx are visible after this fence. */
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
@@ -236,7 +242,7 @@ VirtqPop virtqueue_pop(VirtQueue *vq, VirtqElem *elem, GError **errp)
     return VIRTQ_POPPED;
 }
 
-void virtqueue_push(VirtQueue *vq, const VirtqElem *elem, uint32_t written)
+void virtqueue_push(VirtQueue *vq, uint16_t head, uint32_t written)
 {
     uint64_t off = USED_HDR + (uint64_t)USED_ELEM_SIZE * (vq->used_idx %
                                                           vq->num);
@@ -244,10 +250,7 @@ void virtqueue_push(VirtQueue *vq, const VirtqElem *elem, uint32_t written)
     if (!vq->ready) {
         return;
     }
-    if (written > elem->in_len) {
-        written = (uint32_t)elem->in_len;
-    }
-    st32(vq->used + off, elem->head);
+    st32(vq->used + off, head);
     st32(vq->used + off + 4, written);
     memmap_mark_dirty(vq->mem, vq->used_gpa + off, USED_ELEM_SIZE);
     /* The element must be visible before the index that publishes it. */

@@ -76,8 +76,9 @@ bool virtqueue_enable(VirtQueue *vq, GError **errp);
 /* Take the next available chain. */
 VirtqPop virtqueue_pop(VirtQueue *vq, VirtqElem *elem, GError **errp);
 
-/* Return a chain with @written bytes written into its writable part. */
-void virtqueue_push(VirtQueue *vq, const VirtqElem *elem, uint32_t written);
+/* Return chain @head with @written bytes written into its writable part
+ * (at most what the chain had: the caller clamps to elem->in_len). */
+void virtqueue_push(VirtQueue *vq, uint16_t head, uint32_t written);
 
 /* Whether the driver wants an interrupt for what was pushed since the
  * last call (VIRTQ_AVAIL_F_NO_INTERRUPT or the used_event index). */

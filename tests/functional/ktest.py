@@ -209,3 +209,94 @@ def main():
     result = _TapResult()
     suite.run(result)
     sys.exit(0 if result.wasSuccessful() else 1)
+
+
+class Qmp:
+    """A synchronous QMP client for tests: greeting, negotiation, commands
+    (events that arrive meanwhile are kept in self.events), raw lines."""
+
+    def __init__(self, path, timeout=20, negotiate=True):
+        import socket
+        deadline = time.monotonic() + timeout
+        self.sock = socket.socket(socket.AF_UNIX)
+        while True:
+            try:
+                self.sock.connect(path)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+        self.sock.settimeout(timeout)
+        self.file = self.sock.makefile("rwb")
+        self.events = []
+        self.greeting = self.read()
+        if negotiate:
+            self.cmd("qmp_capabilities")
+
+    def read_line(self):
+        line = self.file.readline()
+        if not line:
+            raise EOFError("QMP connection closed")
+        return line
+
+    def read(self):
+        import json
+        return json.loads(self.read_line())
+
+    def send_raw(self, data):
+        self.file.write(data if isinstance(data, bytes) else data.encode())
+        self.file.flush()
+
+    def execute(self, name, args=None, id=None):
+        """Send a command and return the whole reply object."""
+        import json
+        msg = {"execute": name}
+        if args is not None:
+            msg["arguments"] = args
+        if id is not None:
+            msg["id"] = id
+        self.send_raw(json.dumps(msg) + "\r\n")
+        return self.reply()
+
+    def reply(self):
+        while True:
+            m = self.read()
+            if "event" in m:
+                self.events.append(m)
+                continue
+            return m
+
+    def cmd(self, name, args=None):
+        """Send a command; return its "return" value or raise on error."""
+        r = self.execute(name, args)
+        if "error" in r:
+            raise AssertionError("%s failed: %s" % (name, r["error"]))
+        return r["return"]
+
+    def wait_event(self, name, timeout=20):
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, e in enumerate(self.events):
+                if e["event"] == name:
+                    return self.events.pop(i)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("no %s event within %ss (got %s)"
+                                     % (name, timeout, self.events))
+            self.sock.settimeout(left)
+            try:
+                m = self.read()
+            except OSError:
+                continue
+            finally:
+                self.sock.settimeout(20)
+            if "event" in m:
+                self.events.append(m)
+
+    def close(self):
+        try:
+            self.file.close()
+            self.sock.close()
+        except OSError:
+            pass

@@ -6,7 +6,9 @@ FUNCTIONAL_TESTS = \
 	tests/functional/test_boot.py \
 	tests/functional/test_badinput.py \
 	tests/functional/test_errors.py \
+	tests/functional/test_devices.py \
 	tests/functional/test_pvh.py \
+	tests/functional/test_qmp.py \
 	tests/functional/test_qemu_oracle.py \
 	tests/functional/test_linux.py
 

@@ -195,8 +195,6 @@ class LinuxBzImage(ktest.TestCase):
         vm = self.spawn(vmm_argv(vmlinuz, cmdline=CMDLINE + " nokaslr"))
         vm.wait_line(r"KASLR disabled: 'nokaslr' on cmdline",
                      timeout=LINE_TIMEOUT)
-        self.assertFalse([ln for ln in vm.lines if "System halted" in ln],
-                         "the decompressor failed:\n" + vm.text())
 
 
 if __name__ == "__main__":

@@ -8,10 +8,10 @@
 
 /* struct boot_params offsets (Linux Documentation/arch/x86/zero-page.rst). */
 #define BP_ACPI_RSDP_ADDR       0x070   /* u64 */
-#define BP_EXT_CMD_LINE_PTR     0x0c8   /* u32: bits 63:32 of the command line */
+#define BP_EXT_CMD_LINE_PTR     0x0c8   /* u32: cmd_line_ptr bits 63:32 */
 #define BP_E820_ENTRIES         0x1e8   /* u8 */
 #define BP_CMD_LINE_PTR         0x228   /* u32 */
-#define BP_E820_TABLE           0x2d0   /* 128 x { u64 addr, u64 size, u32 type } */
+#define BP_E820_TABLE           0x2d0   /* 128 x {u64 addr, size; u32 type} */
 #define BP_E820_MAX             128
 
 /* struct hvm_start_info (xen/include/public/arch-x86/hvm/start_info.h). */
@@ -21,7 +21,7 @@
 #define HVM_RSDP_PADDR          32      /* u64 */
 #define HVM_MEMMAP_PADDR        40      /* u64, version >= 1 */
 #define HVM_MEMMAP_ENTRIES      48      /* u32 */
-#define HVM_MEMMAP_ENTRY_SIZE   24      /* { u64 addr, u64 size, u32 type, u32 pad } */
+#define HVM_MEMMAP_ENTRY_SIZE   24      /* {u64 addr, size; u32 type, pad} */
 
 BootInfo boot_info;
 

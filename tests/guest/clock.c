@@ -34,7 +34,7 @@ static const char *source = "none";
 static bool use_pvclock;
 static uint64_t ns_base;            /* clock_ns() is relative to clock_init() */
 static uint64_t tsc_base;
-static uint64_t tsc_mult;           /* ns = ((tsc - tsc_base) * tsc_mult) >> 32 */
+static uint64_t tsc_mult;           /* ns = (tsc - tsc_base) * tsc_mult >> 32 */
 static uint64_t tsc_hz;
 
 static uint64_t mul_shr32(uint64_t a, uint64_t b)
@@ -139,8 +139,8 @@ void clock_init(void)
         use_pvclock = true;
         source = "kvmclock";
         ns_base = pvclock_read();
-        /* ns = (tsc << shift) * mul / 2^32, so hz = 1e9 * 2^32 / mul / 2^shift. */
-        tsc_hz = (1000000000ULL << 32) / pvclock.tsc_to_system_mul;
+        /* ns = (tsc << shift) * mul / 2^32: hz = 1e9 * 2^32 / mul >> shift */
+        tsc_hz = (NS_PER_SEC << 32) / pvclock.tsc_to_system_mul;
         tsc_hz = pvclock.tsc_shift >= 0 ? tsc_hz >> pvclock.tsc_shift
                                         : tsc_hz << -pvclock.tsc_shift;
         return;
@@ -158,7 +158,7 @@ void clock_init(void)
         source = "guess";
     }
     tsc_hz = hz;
-    tsc_mult = (1000000000ULL << 32) / hz;
+    tsc_mult = (NS_PER_SEC << 32) / hz;
     tsc_base = rdtsc();
 }
 
@@ -166,7 +166,7 @@ uint64_t clock_ns_to_tsc(uint64_t ns)
 {
     /* Split so the products fit 64 bits (and no 128-bit division helper
      * from libgcc is needed). */
-    return ns / 1000000000ULL * tsc_hz + ns % 1000000000ULL * tsc_hz / 1000000000ULL;
+    return ns / NS_PER_SEC * tsc_hz + ns % NS_PER_SEC * tsc_hz / NS_PER_SEC;
 }
 
 uint64_t clock_ns(void)

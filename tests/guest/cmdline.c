@@ -36,6 +36,7 @@ void cmdline_parse(const char *cmdline)
 
     memcpy(tg_args.mode, "hello", 6);
     tg_args.count = 100000;
+    tg_args.corrupt = -1;
 
     while (*p) {
         const char *word, *val;
@@ -67,6 +68,9 @@ void cmdline_parse(const char *cmdline)
             tg_args.secs = parse_u64(val, len - (size_t)(val - word));
         } else if (key_is(word, len, "tg.count=", &val)) {
             tg_args.count = parse_u64(val, len - (size_t)(val - word));
+        } else if (key_is(word, len, "tg.corrupt=", &val)) {
+            tg_args.corrupt =
+                (int64_t)parse_u64(val, len - (size_t)(val - word));
         } else if (key_is(word, len, "tg.debug=", &val)) {
             tg_args.debug = parse_u64(val, len - (size_t)(val - word)) != 0;
         }

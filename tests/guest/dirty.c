@@ -15,7 +15,6 @@
 #define DIRTY_DEFAULT_MB    64
 #define WORDS               (PAGE_SIZE / 8)
 #define CHUNK_PAGES         256         /* 1 MiB between clock checks */
-#define NS_PER_SEC          1000000000ULL
 #define POLL_NS             (NS_PER_SEC / 10)
 #define MAX_CORRUPT_LINES   16
 
@@ -104,11 +103,12 @@ void mode_dirty(void)
     Dirty d = { 0 };
     uint64_t mb = tg_args.mb ? tg_args.mb : DIRTY_DEFAULT_MB;
     uint64_t addr, now, start_ns, end_ns, next_report, next_poll, i = 0;
+    uint64_t free = ram_free_bytes();
 
     d.npages = mb * (MIB / PAGE_SIZE);
-    if (!tg_args.mb && d.npages * (PAGE_SIZE + 4) + PAGE_SIZE > ram_free_bytes()) {
+    if (!tg_args.mb && d.npages * (PAGE_SIZE + 4) + PAGE_SIZE > free) {
         /* The default shrinks to fit; an explicit tg.mb does not. */
-        d.npages = (ram_free_bytes() - PAGE_SIZE) / (PAGE_SIZE + 4);
+        d.npages = free > PAGE_SIZE ? (free - PAGE_SIZE) / (PAGE_SIZE + 4) : 0;
         d.npages &= ~(uint64_t)(CHUNK_PAGES - 1);
     }
     if (!d.npages || !ram_alloc(ALIGN_UP(d.npages * 4, PAGE_SIZE), &addr)) {
@@ -135,6 +135,14 @@ void mode_dirty(void)
         if (i == d.npages) {
             i = 0;
             d.gen++;
+            if (d.gen == 3 && tg_args.corrupt >= 0 &&
+                (uint64_t)tg_args.corrupt < d.npages) {
+                /* Self-test: put back generation 1 of one page, as a
+                 * migration that lost its last write would; the third
+                 * pass must report it. */
+                page_write(d.pages + tg_args.corrupt * WORDS,
+                           (uint64_t)tg_args.corrupt, 1);
+            }
         }
 
         /* With a rate, wait here until the bytes written are due. */

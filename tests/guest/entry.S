@@ -62,7 +62,7 @@ pvh_entry:
 
     .code64
 pvh_entry64:
-    movl %esi, %esi             /* upper halves are undefined after the switch */
+    movl %esi, %esi             /* upper halves undefined after the switch */
     movl $BOOT_PVH, %edi
     jmp common64
 
@@ -132,7 +132,8 @@ trap_stubs:
     .set vec, 0
     .rept 256
     .p2align 4
-    .if (vec == 8) || (vec >= 10 && vec <= 14) || (vec == 17) || (vec == 21) || (vec == 29) || (vec == 30)
+    .if (vec == 8) || (vec >= 10 && vec <= 14) || (vec == 17) || \
+        (vec == 21) || (vec == 29) || (vec == 30)
     .else
     pushq $0
     .endif

@@ -7,14 +7,13 @@
  */
 #include "tg.h"
 
+/* entry.S */
 extern uint64_t gdt[];
-extern uint8_t idt[4096];
 extern uint8_t tss[];
-
-#define TSS_IOMAP       104     /* the I/O bitmap follows the 104-byte TSS */
-#define TSS_LIMIT       (TSS_IOMAP + 8192)     /* bitmap + the 0xff byte */
 extern char trap_stubs[];
 
+#define TSS_IOMAP       104     /* the I/O bitmap follows the 104-byte TSS */
+#define TSS_LIMIT       (TSS_IOMAP + 8192)  /* the bitmap's last byte, 0xff */
 #define TRAP_STUB_SIZE  16
 #define GATE_INTR       0x8e    /* present, DPL 0, 64-bit interrupt gate */
 
@@ -41,10 +40,10 @@ static void idt_set_gate(unsigned int vec, uint64_t handler, uint8_t type)
 /*
  * CPUID as the VMM configured it. On this platform CPUID at CPL3 is not
  * intercepted and reports the host's CPU, so the leaves user mode needs
- * are read here, in (emulated) kernel mode. In .data: user mode clears
- * .bss after this ran.
+ * are read here, in (emulated) kernel mode. Initialised, so in .data, which
+ * user mode does not clear.
  */
-CpuidLeaf cpuid_snapshot[] __attribute__((section(".data"))) = {
+static CpuidLeaf cpuid_snapshot[] = {
     { .leaf = 0x00000001 },
     { .leaf = 0x40000000 },             /* hypervisor signature */
     { .leaf = 0x40000001 },             /* KVM features */
@@ -167,8 +166,10 @@ void trap_dispatch(TrapFrame *f)
          * right after the EOI. */
         sci_count++;
         if (irq_ioapic_base) {
-            mmio_write32(irq_ioapic_base + IOAPIC_REGSEL, 0x10 + 2 * sci_ioapic_pin);
-            mmio_write32(irq_ioapic_base + IOAPIC_WIN, sci_ioapic_redir | IOAPIC_MASKED);
+            mmio_write32(irq_ioapic_base + IOAPIC_REGSEL,
+                         0x10 + 2 * sci_ioapic_pin);
+            mmio_write32(irq_ioapic_base + IOAPIC_WIN,
+                         sci_ioapic_redir | IOAPIC_MASKED);
         }
         lapic_eoi();
         return;

@@ -77,16 +77,16 @@ static void print_info(void)
                    boot_info.e820[i].addr + boot_info.e820[i].size - 1,
                    boot_info.e820[i].type);
     }
-    con_printf("TG INFO acpi=%d fadt=%d hw_reduced=%d pm1a_evt=%#x pm1a_cnt=%#x "
-               "pm_tmr=%#x smi_cmd=%#x sci=%u gsi=%u level=%d low=%d "
-               "s5=%u/%d ioapic=%#lx lapic=%#lx sleep_ctl=%u:%#lx\n",
+    con_printf("TG INFO acpi=%d fadt=%d hw_reduced=%d pm1a_evt=%#x "
+               "pm1a_cnt=%#x pm_tmr=%#x smi_cmd=%#x sci=%u gsi=%u level=%d "
+               "low=%d s5=%u/%d ioapic=%#lx lapic=%#lx sleep_ctl=%u:%#lx\n",
                acpi.found, acpi.fadt, acpi.hw_reduced, acpi.pm1a_evt,
                acpi.pm1a_cnt, acpi.pm_tmr, acpi.smi_cmd, acpi.sci_irq,
                acpi.sci_gsi, acpi.sci_level, acpi.sci_low, acpi.s5_slp_typ,
                acpi.s5_found, acpi.ioapic, acpi.lapic, acpi.sleep_ctl.space,
                acpi.sleep_ctl.addr);
     con_printf("TG INFO free ram %lu MiB, tsc %lu Hz, timer %s\n",
-               ram_free_bytes() / MIB, clock_ns_to_tsc(1000000000ULL),
+               ram_free_bytes() / MIB, clock_ns_to_tsc(NS_PER_SEC),
                pm_tsc_deadline() ? "tsc-deadline" : "one-shot");
 }
 
@@ -105,6 +105,7 @@ static const TgMode *mode_find(const char *name)
 void user_main(uint64_t kind, uint64_t info)
 {
     const TgMode *mode;
+    unsigned int cpus;
 
     memset(__bss_start, 0, (size_t)(__bss_end - __bss_start));
     con_init();
@@ -122,8 +123,10 @@ void user_main(uint64_t kind, uint64_t info)
     if (tg_args.debug) {
         print_info();
     }
+    /* Without a MADT, the MP table; without either, the CPU we run on. */
+    cpus = acpi.cpus ? acpi.cpus : mptable_cpus();
     con_printf("TG READY mem=%lu cpus=%u boot=%s mode=%s\n",
-               (boot_info.ram_bytes + MIB - 1) / MIB, acpi.cpus,
+               (boot_info.ram_bytes + MIB - 1) / MIB, cpus ? cpus : 1,
                boot_name(boot_info.kind), tg_args.mode);
     mode = mode_find(tg_args.mode);
     if (!mode) {

@@ -75,7 +75,11 @@ void mode_mmio(void)
  */
 void mode_idle(void)
 {
-    uint64_t now, end = tg_args.secs ? clock_ns() + tg_args.secs * 1000000000ULL : 0;
+    uint64_t now, end = 0;
+
+    if (tg_args.secs) {
+        end = clock_ns() + tg_args.secs * NS_PER_SEC;
+    }
 
     for (;;) {
         if (end) {

@@ -27,6 +27,7 @@
 #define LAPIC_LVT_MASKED    (1u << 16)
 #define LAPIC_TIMER_DEADLINE (2u << 17)
 #define LAPIC_TIMER_DIV_1   0x0b
+#define MSR_TSC             0x010
 #define MSR_TSC_DEADLINE    0x6e0
 #define CPUID1_ECX_TSC_DEADLINE (1u << 24)
 
@@ -61,7 +62,7 @@ static void acpi_mode_enable(void)
         return;
     }
     outb(acpi.smi_cmd, acpi.acpi_enable);
-    deadline = clock_ns() + 1000000000ULL;
+    deadline = clock_ns() + NS_PER_SEC;
     while (!(inw(acpi.pm1a_cnt) & PM1_CNT_SCI_EN) && clock_ns() < deadline) {
         cpu_relax();
     }
@@ -110,7 +111,9 @@ bool pm_tsc_deadline(void)
 void pm_timer_arm(uint64_t ns)
 {
     if (tsc_deadline) {
-        wrmsr(MSR_TSC_DEADLINE, rdtsc() + clock_ns_to_tsc(ns));
+        /* The deadline is compared with the TSC as KVM sees it, which
+         * rdtsc at CPL3 (native here) need not match: ask the MSR. */
+        wrmsr(MSR_TSC_DEADLINE, rdmsr(MSR_TSC) + clock_ns_to_tsc(ns));
         return;
     }
     if (ns > LAPIC_TIMER_SLICE_NS) {
@@ -189,6 +192,14 @@ void pm_poweroff(void)
     }
     /* Still here: no ACPI, or it did not take. Pulse the reset line. */
     outb(0x64, 0xfe);
+    clock_delay_ns(100000000ULL);
+    /*
+     * No keyboard controller either (microvm with acpi=off): a triple
+     * fault, which every VMM turns into a reset, or an exit with
+     * -no-reboot. The IDT is ordinary user-writable memory here.
+     */
+    memset(idt, 0, sizeof(idt));
+    __asm__ volatile("ud2");
     for (;;) {
         cpu_halt();
     }

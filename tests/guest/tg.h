@@ -24,13 +24,14 @@
 #define MIB             (UINT64_C(1) << 20)
 #define GIB             (UINT64_C(1) << 30)
 #define PAGE_SIZE       UINT64_C(4096)
+#define NS_PER_SEC      UINT64_C(1000000000)
 
 /* Memory the page tables map (identity, 2 MiB pages); RAM above is unused. */
 #define TG_MAPPED_LIMIT (4 * GIB)
 
 /* How the guest was entered (passed from entry.S to user mode). */
 enum {
-    BOOT_LINUX64 = 1,       /* Linux boot protocol, 64-bit entry, RSI = boot_params */
+    BOOT_LINUX64 = 1,       /* Linux 64-bit entry, RSI = boot_params */
     BOOT_PVH = 2,           /* PVH note, 32-bit entry, EBX = hvm_start_info */
 };
 
@@ -85,6 +86,19 @@ static inline uint32_t inl(uint16_t port)
 
     __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
     return v;
+}
+
+/*
+ * A pointer to guest-physical @addr (identity mapped). The empty asm hides
+ * the value from GCC, which otherwise treats small fixed addresses (the
+ * BIOS data area's 0x40e) as offsets from NULL and warns.
+ */
+static inline void *phys(uint64_t addr)
+{
+    void *p;
+
+    __asm__("" : "=r"(p) : "0"(addr));
+    return p;
 }
 
 static inline uint32_t mmio_read32(uint64_t addr)
@@ -203,6 +217,7 @@ typedef struct {
     uint64_t secs;                  /* 0: run until stopped */
     uint64_t count;
     bool debug;                     /* tg.debug=1: TG INFO lines */
+    int64_t corrupt;                /* tg.corrupt=<page> self-test; -1: off */
 } TgArgs;
 
 extern TgArgs tg_args;
@@ -242,6 +257,9 @@ typedef struct {
 extern AcpiInfo acpi;
 void acpi_parse(uint64_t rsdp_hint);
 
+/* ---- mptable.c: enabled processors in the MP table, 0 if none ---- */
+unsigned int mptable_cpus(void);
+
 /* ---- clock.c: time in nanoseconds since boot, from the TSC ---- */
 void clock_init(void);
 uint64_t clock_ns(void);
@@ -251,7 +269,7 @@ void clock_delay_ns(uint64_t ns);
 
 /* ---- pm.c: interrupts, power button, power off ---- */
 void pm_init(void);
-void pm_poll(void);                 /* on a power button press: report, power off */
+void pm_poll(void);                 /* power button: report, power off */
 void pm_wait_event(void);           /* halt until an interrupt */
 void pm_timer_arm(uint64_t ns);     /* an interrupt in about @ns */
 bool pm_tsc_deadline(void);
@@ -305,8 +323,10 @@ extern volatile uint64_t sci_count;
 extern volatile uint64_t irq_lapic_base;
 extern volatile uint64_t irq_ioapic_base;
 
+extern uint8_t idt[4096];                   /* entry.S */
+
 /* Linker symbols. */
 extern char __image_start[], __image_end[], __bss_start[], __bss_end[];
-extern char kstack_top[], ustack_top[], user_stub_vectors[];
+extern char kstack_top[], ustack_top[];
 
 #endif /* TG_H */

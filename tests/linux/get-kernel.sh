@@ -100,8 +100,9 @@ extract_vmlinux() {
     pm=$(((setup_sects + 1) * 512))
     off=$((pm + $(le32 "$bz" $((0x248)))))
     len=$(le32 "$bz" $((0x24c)))
-    [ "$len" -gt 4 ] && [ $((off + len)) -le "$(stat -c %s "$bz")" ] ||
+    if [ "$len" -le 4 ] || [ $((off + len)) -gt "$(stat -c %s "$bz")" ]; then
         die "$bz: payload offset $off length $len lie outside the file"
+    fi
 
     fmt=$(format_of "$(hexat "$bz" "$off" 6)") ||
         die "$bz: unknown compression (payload starts $(hexat "$bz" "$off" 6))"
@@ -128,8 +129,8 @@ pkg=$(resolve_package)
 if [ -z "$pkg" ]; then
     # No candidate: the package lists are missing (fresh machine). An
     # earlier download still serves when there is one; else update once.
-    cached=$(ls -1 "$cachedir"/vmlinux-* 2>/dev/null | sort -V | tail -n 1) ||
-        true
+    cached=$(find "$cachedir" -maxdepth 1 -name 'vmlinux-*' -size +0 |
+        sort -V | tail -n 1)
     if [ -n "$cached" ]; then
         log "apt knows no linux-image-amd64; using cached $cached"
         echo "$cached"
@@ -161,7 +162,8 @@ if [ ! -s "$vmlinuz" ]; then
     fi
     (cd "$dl" && apt-get download -q "$pkg" >&2) ||
         die "apt-get download $pkg failed"
-    deb=$(ls -1 "$dl"/*.deb | head -n 1)
+    debs=("$dl"/*.deb)
+    deb=${debs[0]}
     dpkg-deb --fsys-tarfile "$deb" |
         tar -xOf - "./boot/vmlinuz-$ver" >"$dl/vmlinuz" ||
         die "$deb has no /boot/vmlinuz-$ver"

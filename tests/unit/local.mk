@@ -9,12 +9,15 @@ UNIT_TESTS = \
 	tests/unit/test-loader \
 	tests/unit/test-iobus \
 	tests/unit/test-devices \
-	tests/unit/test-x86
+	tests/unit/test-x86 \
+	tests/unit/test-virtqueue \
+	tests/unit/test-pci \
+	tests/unit/test-virtio-kvm
 
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 
-UNIT_LDADD = src/libkestrel.a $(JSONGLIB_LIBS) $(GLIB_LIBS) -lutil -lpthread
+UNIT_LDADD = src/libkestrel.a qmp/libqmp.a $(JSONGLIB_LIBS) $(GLIB_LIBS) -lutil -lpthread
 tests_unit_test_keyval_LDADD = $(UNIT_LDADD)
 tests_unit_test_cmdline_LDADD = $(UNIT_LDADD)
 tests_unit_test_memmap_LDADD = $(UNIT_LDADD)
@@ -23,3 +26,6 @@ tests_unit_test_loader_LDADD = $(UNIT_LDADD)
 tests_unit_test_iobus_LDADD = $(UNIT_LDADD)
 tests_unit_test_devices_LDADD = $(UNIT_LDADD)
 tests_unit_test_x86_LDADD = $(UNIT_LDADD)
+tests_unit_test_virtqueue_LDADD = $(UNIT_LDADD)
+tests_unit_test_pci_LDADD = $(UNIT_LDADD)
+tests_unit_test_virtio_kvm_LDADD = $(UNIT_LDADD)

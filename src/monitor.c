@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "chardev.h"
+#include "error.h"
+#include "monitor.h"
+#include "qmp-cmds.h"
+#include "qmp-server.h"
+#include "vm.h"
+
+struct Monitor {
+    Vm *vm;
+    QmpServer *server;
+};
+
+bool monitor_owns_chardev(const Vm *vm, const char *id)
+{
+    for (guint i = 0; i < vm->cfg->monitors->len; i++) {
+        const MonitorConfig *m = g_ptr_array_index(vm->cfg->monitors, i);
+
+        if (g_strcmp0(m->chardev, id) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void monitor_emit(Monitor *mon, const char *name, JsonObject *data)
+{
+    if (mon && mon->server) {
+        qmp_server_emit_event(mon->server, name, data);
+    }
+}
+
+static JsonObject *shutdown_data(bool guest, ShutdownCause cause)
+{
+    JsonObject *o = json_object_new();
+
+    json_object_set_boolean_member(o, "guest", guest);
+    json_object_set_string_member(o, "reason", shutdown_cause_name(cause));
+    return o;
+}
+
+/* STOP/RESUME as QEMU sends them: RESUME whenever the VM starts running,
+ * STOP whenever it stops, except while the process is on its way out. */
+static void monitor_on_state_change(Vm *vm, RunState old, RunState now)
+{
+    if (now == RUN_STATE_RUNNING) {
+        monitor_emit(vm->monitor, "RESUME", NULL);
+    } else if (old == RUN_STATE_RUNNING && !vm->quitting) {
+        monitor_emit(vm->monitor, "STOP", NULL);
+    }
+}
+
+static void monitor_on_shutdown(Vm *vm, bool guest, ShutdownCause cause)
+{
+    g_autoptr(JsonObject) data = shutdown_data(guest, cause);
+
+    monitor_emit(vm->monitor, "SHUTDOWN", data);
+}
+
+static void monitor_on_reset(Vm *vm, bool guest, ShutdownCause cause)
+{
+    g_autoptr(JsonObject) data = shutdown_data(guest, cause);
+
+    monitor_emit(vm->monitor, "RESET", data);
+}
+
+static bool monitor_serve(Monitor *mon, const MonitorConfig *mc,
+                          GError **errp)
+{
+    const ChardevConfig *cc = vm_config_find_chardev(mon->vm->cfg,
+                                                     mc->chardev);
+    int fd;
+
+    if (mc->mode != MONITOR_MODE_CONTROL) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_UNSUPPORTED,
+                    "monitor on chardev '%s': HMP monitors (mode=readline) "
+                    "are not supported by kestrel; use mode=control (QMP)",
+                    mc->chardev);
+        return false;
+    }
+    if (!cc) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "chardev '%s' not found", mc->chardev);
+        return false;
+    }
+    switch (cc->backend) {
+    case CHARDEV_STDIO:
+        return qmp_server_add_connection(mon->server, STDIN_FILENO,
+                                         STDOUT_FILENO, mc->pretty, errp);
+    case CHARDEV_SOCKET:
+        fd = chardev_socket_open(cc, errp);
+        if (fd < 0) {
+            return false;
+        }
+        if (!chardev_socket_is_listening(fd)) {
+            return qmp_server_add_connection(mon->server, fd, fd, mc->pretty,
+                                             errp);
+        }
+        if (cc->server && cc->wait && cc->fd < 0) {
+            /* wait=on: QEMU blocks start-up until a client is there. */
+            int client = chardev_socket_accept(cc, fd, errp);
+
+            if (client < 0 ||
+                !qmp_server_add_connection(mon->server, client, client,
+                                           mc->pretty, errp)) {
+                close(fd);
+                return false;
+            }
+        }
+        return qmp_server_add_listener(mon->server, fd, mc->pretty, errp);
+    default:
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_UNSUPPORTED,
+                    "monitor on chardev '%s': QMP needs a socket or stdio "
+                    "chardev", mc->chardev);
+        return false;
+    }
+}
+
+Monitor *monitor_new(Vm *vm, GError **errp)
+{
+    Monitor *mon = g_new0(Monitor, 1);
+    QmpDispatchConfig dc;
+
+    mon->vm = vm;
+    qmp_cmds_dispatch_config(vm, &dc);
+    mon->server = qmp_server_new(&dc, errp);
+    if (!mon->server) {
+        g_free(mon);
+        return NULL;
+    }
+    for (guint i = 0; i < vm->cfg->monitors->len; i++) {
+        if (!monitor_serve(mon, g_ptr_array_index(vm->cfg->monitors, i),
+                           errp)) {
+            monitor_free(mon);
+            return NULL;
+        }
+    }
+    vm->on_state_change = monitor_on_state_change;
+    vm->on_shutdown = monitor_on_shutdown;
+    vm->on_reset = monitor_on_reset;
+    return mon;
+}
+
+void monitor_flush(Monitor *mon)
+{
+    if (mon && mon->server) {
+        qmp_server_flush(mon->server, 1000);
+    }
+}
+
+void monitor_free(Monitor *mon)
+{
+    if (!mon) {
+        return;
+    }
+    qmp_server_free(mon->server);
+    g_free(mon);
+}

@@ -1,0 +1,474 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * QMP commands of the VMM. Arguments arrive checked against schemas/; a
+ * handler only looks at the VM and answers with QEMU's reply shapes and
+ * error texts. Everything runs on the main thread.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "monitor.h"
+#include "qmp-cmds.h"
+#include "qmp-error.h"
+#include "vm.h"
+
+#define KESTREL_QEMU_MAJOR 7
+#define KESTREL_QEMU_MINOR 2
+#define KESTREL_QEMU_MICRO 0
+#define KESTREL_PACKAGE "kestrel-" PACKAGE_VERSION
+
+static JsonNode *node_object(JsonObject *o)
+{
+    JsonNode *n = json_node_new(JSON_NODE_OBJECT);
+
+    json_node_take_object(n, o);
+    return n;
+}
+
+static JsonNode *node_array(JsonArray *a)
+{
+    JsonNode *n = json_node_new(JSON_NODE_ARRAY);
+
+    json_node_take_array(n, a);
+    return n;
+}
+
+/* --- run control ---------------------------------------------------------- */
+
+static bool qmp_query_status(void *ctx, JsonObject *args, JsonNode **ret,
+                             GError **errp)
+{
+    Vm *vm = ctx;
+    RunState s = vm_get_run_state(vm);
+    JsonObject *o = json_object_new();
+
+    json_object_set_boolean_member(o, "running", s == RUN_STATE_RUNNING);
+    json_object_set_boolean_member(o, "singlestep", FALSE);
+    json_object_set_string_member(o, "status", run_state_name(s));
+    *ret = node_object(o);
+    return true;
+}
+
+static bool qmp_stop(void *ctx, JsonObject *args, JsonNode **ret,
+                     GError **errp)
+{
+    Vm *vm = ctx;
+    RunState s = vm_get_run_state(vm);
+
+    if (s != RUN_STATE_RUNNING && s != RUN_STATE_PRELAUNCH) {
+        return true;        /* already stopped: QEMU says nothing */
+    }
+    return vm_pause(vm, RUN_STATE_PAUSED, errp);
+}
+
+static bool qmp_cont(void *ctx, JsonObject *args, JsonNode **ret,
+                     GError **errp)
+{
+    Vm *vm = ctx;
+    RunState s = vm_get_run_state(vm);
+
+    switch (s) {
+    case RUN_STATE_RUNNING:
+        return true;
+    case RUN_STATE_INTERNAL_ERROR:
+    case RUN_STATE_SHUTDOWN:
+    case RUN_STATE_GUEST_PANICKED:
+        g_set_error(errp, QMP_ERROR, QMP_ERROR_GENERIC,
+                    "Resetting the Virtual Machine is required");
+        return false;
+    case RUN_STATE_INMIGRATE:
+        g_set_error(errp, QMP_ERROR, QMP_ERROR_GENERIC,
+                    "Migration is not finished yet");
+        return false;
+    default:
+        return vm_start(vm, errp);
+    }
+}
+
+static bool qmp_system_reset(void *ctx, JsonObject *args, JsonNode **ret,
+                             GError **errp)
+{
+    return vm_system_reset(ctx, false, SHUTDOWN_CAUSE_HOST_QMP_SYSTEM_RESET,
+                           errp);
+}
+
+static bool qmp_system_powerdown(void *ctx, JsonObject *args, JsonNode **ret,
+                                 GError **errp)
+{
+    Vm *vm = ctx;
+
+    monitor_emit(vm->monitor, "POWERDOWN", NULL);
+    vm_powerdown(vm);
+    return true;
+}
+
+static bool qmp_quit(void *ctx, JsonObject *args, JsonNode **ret,
+                     GError **errp)
+{
+    /* The reply goes out first; the main loop then ends the VM with
+     * SHUTDOWN (host-qmp-quit), as QEMU does. */
+    vm_request_shutdown(ctx, SHUTDOWN_CAUSE_HOST_QMP_QUIT);
+    return true;
+}
+
+/* --- identity ------------------------------------------------------------- */
+
+static bool qmp_query_name(void *ctx, JsonObject *args, JsonNode **ret,
+                           GError **errp)
+{
+    Vm *vm = ctx;
+    JsonObject *o = json_object_new();
+
+    if (vm->cfg->name) {
+        json_object_set_string_member(o, "name", vm->cfg->name);
+    }
+    *ret = node_object(o);
+    return true;
+}
+
+static bool qmp_query_uuid(void *ctx, JsonObject *args, JsonNode **ret,
+                           GError **errp)
+{
+    Vm *vm = ctx;
+    const uint8_t *u = vm->cfg->uuid;
+    JsonObject *o = json_object_new();
+    g_autofree char *s = g_strdup_printf(
+        "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+        "%02x%02x%02x%02x%02x%02x",
+        u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10],
+        u[11], u[12], u[13], u[14], u[15]);
+
+    json_object_set_string_member(o, "UUID", s);
+    *ret = node_object(o);
+    return true;
+}
+
+static bool qmp_query_kvm(void *ctx, JsonObject *args, JsonNode **ret,
+                          GError **errp)
+{
+    JsonObject *o = json_object_new();
+
+    json_object_set_boolean_member(o, "enabled", TRUE);
+    json_object_set_boolean_member(o, "present", TRUE);
+    *ret = node_object(o);
+    return true;
+}
+
+static bool qmp_query_cpus_fast(void *ctx, JsonObject *args, JsonNode **ret,
+                                GError **errp)
+{
+    Vm *vm = ctx;
+    JsonArray *a = json_array_new();
+
+    for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+        const X86Topology *t = &vm->topo;
+        JsonObject *o = json_object_new();
+        JsonObject *props = json_object_new();
+        g_autofree char *path = g_strdup_printf("/machine/unattached/"
+                                                "device[%u]", i);
+
+        json_object_set_int_member(o, "cpu-index", i);
+        json_object_set_string_member(o, "qom-path", path);
+        json_object_set_int_member(o, "thread-id", vm->vcpus[i].thread_id);
+        json_object_set_int_member(props, "core-id",
+                                   (i / t->threads) % t->cores);
+        json_object_set_int_member(props, "thread-id", i % t->threads);
+        if (t->dies > 1) {
+            json_object_set_int_member(props, "die-id",
+                                       (i / (t->threads * t->cores)) %
+                                       t->dies);
+        }
+        json_object_set_int_member(props, "socket-id",
+                                   i / (t->threads * t->cores * t->dies));
+        json_object_set_object_member(o, "props", props);
+        json_object_set_string_member(o, "target", "x86_64");
+        json_array_add_object_element(a, o);
+    }
+    *ret = node_array(a);
+    return true;
+}
+
+static bool qmp_query_machines(void *ctx, JsonObject *args, JsonNode **ret,
+                               GError **errp)
+{
+    JsonArray *a = json_array_new();
+    JsonObject *o = json_object_new();
+
+    json_object_set_string_member(o, "name", "kestrel");
+    json_object_set_boolean_member(o, "is-default", TRUE);
+    json_object_set_int_member(o, "cpu-max", 255);
+    json_object_set_boolean_member(o, "hotpluggable-cpus", FALSE);
+    json_object_set_boolean_member(o, "numa-mem-supported", FALSE);
+    json_object_set_boolean_member(o, "deprecated", FALSE);
+    json_object_set_string_member(o, "default-cpu-type", "host-x86_64-cpu");
+    json_object_set_string_member(o, "default-ram-id", "pc.ram");
+    json_array_add_object_element(a, o);
+    o = json_object_new();
+    json_object_set_string_member(o, "name", "none");
+    json_object_set_int_member(o, "cpu-max", 1);
+    json_object_set_boolean_member(o, "hotpluggable-cpus", FALSE);
+    json_object_set_boolean_member(o, "numa-mem-supported", FALSE);
+    json_object_set_boolean_member(o, "deprecated", FALSE);
+    json_array_add_object_element(a, o);
+    *ret = node_array(a);
+    return true;
+}
+
+/* --- HMP passthrough ------------------------------------------------------ */
+
+static bool qmp_human_monitor_command(void *ctx, JsonObject *args,
+                                      JsonNode **ret, GError **errp)
+{
+    Vm *vm = ctx;
+    const char *line = json_object_get_string_member(args, "command-line");
+    g_auto(GStrv) words = g_strsplit_set(line, " \t", -1);
+    g_autofree char *out = NULL;
+    GPtrArray *w = g_ptr_array_new();
+    RunState s;
+
+    for (guint i = 0; words[i]; i++) {
+        if (*words[i]) {
+            g_ptr_array_add(w, words[i]);
+        }
+    }
+    if (w->len == 0) {
+        out = g_strdup("");
+    } else if (w->len == 2 && !strcmp(w->pdata[0], "info") &&
+               !strcmp(w->pdata[1], "status")) {
+        s = vm_get_run_state(vm);
+        if (s == RUN_STATE_RUNNING) {
+            out = g_strdup("VM status: running\r\n");
+        } else if (s == RUN_STATE_PAUSED) {
+            out = g_strdup("VM status: paused\r\n");
+        } else {
+            out = g_strdup_printf("VM status: paused (%s)\r\n",
+                                  run_state_name(s));
+        }
+    } else if (w->len == 2 && !strcmp(w->pdata[0], "info") &&
+               !strcmp(w->pdata[1], "version")) {
+        out = g_strdup_printf("%d.%d.%d (%s)\r\n", KESTREL_QEMU_MAJOR,
+                              KESTREL_QEMU_MINOR, KESTREL_QEMU_MICRO,
+                              KESTREL_PACKAGE);
+    } else if (!strcmp(w->pdata[0], "info")) {
+        out = g_strdup_printf("unknown info command: '%s'\r\n",
+                              w->len > 1 ? (char *)w->pdata[1] : "");
+        if (w->len == 1) {
+            g_free(out);
+            out = g_strdup("info version  -- show the version of QEMU\r\n"
+                           "info status  -- show the current VM status "
+                           "(running|paused)\r\n");
+        }
+    } else {
+        out = g_strdup_printf("unknown command: '%s'\r\n",
+                              (char *)w->pdata[0]);
+    }
+    g_ptr_array_free(w, TRUE);
+    *ret = json_node_new(JSON_NODE_VALUE);
+    json_node_set_string(*ret, out);
+    return true;
+}
+
+/* --- QOM -------------------------------------------------------------------- */
+
+typedef struct {
+    const char *name;
+    const char *type;
+} QomProp;
+
+typedef struct {
+    const char *path;
+    const char *type;           /* the object's type, qom-get "type" */
+    const QomProp *props;
+} QomObject;
+
+static const QomProp qom_root_props[] = {
+    { "type", "string" },
+    { "objects", "child<container>" },
+    { "machine", "child<kestrel-machine>" },
+    { "chardevs", "child<container>" },
+    { NULL, NULL },
+};
+
+static const QomProp qom_machine_props[] = {
+    { "type", "string" },
+    { "kernel", "string" },
+    { "initrd", "string" },
+    { "append", "string" },
+    { "peripheral", "child<container>" },
+    { "peripheral-anon", "child<container>" },
+    { "unattached", "child<container>" },
+    { NULL, NULL },
+};
+
+static const QomProp qom_container_props[] = {
+    { "type", "string" },
+    { NULL, NULL },
+};
+
+static const QomObject qom_objects[] = {
+    { "/", "container", qom_root_props },
+    { "/chardevs", "container", qom_container_props },
+    { "/machine", "kestrel-machine", qom_machine_props },
+    { "/machine/peripheral", "container", qom_container_props },
+    { "/machine/peripheral-anon", "container", qom_container_props },
+    { "/machine/unattached", "container", qom_container_props },
+    { "/objects", "container", qom_container_props },
+};
+
+static const QomObject *qom_find(const char *path, GError **errp)
+{
+    g_autofree char *norm = NULL;
+    size_t len = strlen(path);
+
+    /* QEMU takes "/machine/" as "/machine". */
+    norm = (len > 1 && path[len - 1] == '/') ? g_strndup(path, len - 1)
+                                              : g_strdup(path);
+    for (size_t i = 0; i < G_N_ELEMENTS(qom_objects); i++) {
+        if (!strcmp(qom_objects[i].path, norm)) {
+            return &qom_objects[i];
+        }
+    }
+    g_set_error(errp, QMP_ERROR, QMP_ERROR_DEVICE_NOT_FOUND,
+                "Device '%s' not found", path);
+    return NULL;
+}
+
+static bool qom_has_prop(const QomObject *obj, const char *name)
+{
+    for (const QomProp *p = obj->props; p->name; p++) {
+        if (!strcmp(p->name, name)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool qmp_qom_list(void *ctx, JsonObject *args, JsonNode **ret,
+                         GError **errp)
+{
+    const QomObject *obj = qom_find(json_object_get_string_member(args,
+                                                                  "path"),
+                                    errp);
+    JsonArray *a;
+
+    if (!obj) {
+        return false;
+    }
+    a = json_array_new();
+    for (const QomProp *p = obj->props; p->name; p++) {
+        JsonObject *o = json_object_new();
+
+        json_object_set_string_member(o, "name", p->name);
+        json_object_set_string_member(o, "type", p->type);
+        json_array_add_object_element(a, o);
+    }
+    *ret = node_array(a);
+    return true;
+}
+
+static bool qmp_qom_get(void *ctx, JsonObject *args, JsonNode **ret,
+                        GError **errp)
+{
+    Vm *vm = ctx;
+    const char *path = json_object_get_string_member(args, "path");
+    const char *prop = json_object_get_string_member(args, "property");
+    const QomObject *obj = qom_find(path, errp);
+    const char *value = NULL;
+
+    if (!obj) {
+        return false;
+    }
+    if (!qom_has_prop(obj, prop)) {
+        g_set_error(errp, QMP_ERROR, QMP_ERROR_GENERIC,
+                    "Property '%s.%s' not found", obj->type, prop);
+        return false;
+    }
+    if (!strcmp(prop, "type")) {
+        value = obj->type;
+    } else if (!strcmp(prop, "kernel")) {
+        value = vm->cfg->kernel;
+    } else if (!strcmp(prop, "initrd")) {
+        value = vm->cfg->initrd;
+    } else if (!strcmp(prop, "append")) {
+        value = vm->cfg->append;
+    } else {
+        /* A child<> link reads as the child's path. */
+        g_autofree char *child = g_strdup_printf(
+            "%s/%s", strcmp(obj->path, "/") ? obj->path : "", prop);
+
+        *ret = json_node_new(JSON_NODE_VALUE);
+        json_node_set_string(*ret, child);
+        return true;
+    }
+    *ret = json_node_new(JSON_NODE_VALUE);
+    json_node_set_string(*ret, value ? value : "");
+    return true;
+}
+
+static bool qmp_qom_set(void *ctx, JsonObject *args, JsonNode **ret,
+                        GError **errp)
+{
+    const char *prop = json_object_get_string_member(args, "property");
+    const QomObject *obj = qom_find(json_object_get_string_member(args,
+                                                                  "path"),
+                                    errp);
+
+    if (!obj) {
+        return false;
+    }
+    if (!qom_has_prop(obj, prop)) {
+        g_set_error(errp, QMP_ERROR, QMP_ERROR_GENERIC,
+                    "Property '%s.%s' not found", obj->type, prop);
+        return false;
+    }
+    g_set_error(errp, QMP_ERROR, QMP_ERROR_GENERIC,
+                "Property '%s.%s' is read-only", obj->type, prop);
+    return false;
+}
+
+/* --- the table ---------------------------------------------------------------- */
+
+/* Sorted by name (strcmp); checked against schemas/ by a unit test. */
+static const QmpCommand qmp_commands[] = {
+    { "cont", qmp_cont, NULL, 0 },
+    { "human-monitor-command", qmp_human_monitor_command, NULL, 0 },
+    { "qom-get", qmp_qom_get, NULL, 0 },
+    { "qom-list", qmp_qom_list, NULL, 0 },
+    { "qom-set", qmp_qom_set, NULL, 0 },
+    { "query-cpus-fast", qmp_query_cpus_fast, NULL, 0 },
+    { "query-kvm", qmp_query_kvm, NULL, 0 },
+    { "query-machines", qmp_query_machines, NULL, 0 },
+    { "query-name", qmp_query_name, NULL, 0 },
+    { "query-status", qmp_query_status, NULL, 0 },
+    { "query-uuid", qmp_query_uuid, NULL, 0 },
+    { "quit", qmp_quit, NULL, 0 },
+    { "stop", qmp_stop, NULL, 0 },
+    { "system_powerdown", qmp_system_powerdown, NULL, 0 },
+    { "system_reset", qmp_system_reset, NULL, 0 },
+};
+
+const QmpCommand *qmp_cmds_table(size_t *n)
+{
+    *n = G_N_ELEMENTS(qmp_commands);
+    return qmp_commands;
+}
+
+static guint32 qmp_cmds_current_state(void *ctx)
+{
+    return (guint32)vm_get_run_state(ctx);
+}
+
+void qmp_cmds_dispatch_config(Vm *vm, QmpDispatchConfig *dc)
+{
+    memset(dc, 0, sizeof(*dc));
+    dc->commands = qmp_commands;
+    dc->n_commands = G_N_ELEMENTS(qmp_commands);
+    dc->ctx = vm;
+    dc->current_state = qmp_cmds_current_state;
+    dc->version_major = KESTREL_QEMU_MAJOR;
+    dc->version_minor = KESTREL_QEMU_MINOR;
+    dc->version_micro = KESTREL_QEMU_MICRO;
+    dc->package = KESTREL_PACKAGE;
+}

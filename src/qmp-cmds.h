@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The VMM's QMP command table and its handlers (schemas/ is the contract). */
+#ifndef KESTREL_QMP_CMDS_H
+#define KESTREL_QMP_CMDS_H
+
+#include "qmp-dispatch.h"
+
+typedef struct Vm Vm;
+
+/* Fill @dc with kestrel's command table, version and hooks for @vm. */
+void qmp_cmds_dispatch_config(Vm *vm, QmpDispatchConfig *dc);
+
+/* The sorted command table, for the table-vs-schema test. */
+const QmpCommand *qmp_cmds_table(size_t *n);
+
+#endif /* KESTREL_QMP_CMDS_H */
