@@ -18,9 +18,11 @@ cd "$here"
 PACKAGES=(
     build-essential autoconf automake pkg-config
     libglib2.0-dev libjson-glib-dev
-    python3
+    libxml2-dev libtirpc-dev rpcsvc-proto
+    python3 python3-libvirt libvirt-clients
     qemu-system-x86 qemu-utils
-    xz-utils zstd binutils acpica-tools util-linux
+    clang
+    xz-utils zstd binutils acpica-tools util-linux man-db
 )
 
 log() { printf '[dev.sh] %s\n' "$*" >&2; }

@@ -13,6 +13,7 @@
 #define BALLOON_QUEUE_SIZE      128
 #define BALLOON_PFN_BATCH       256
 #define BALLOON_STAT_RECORD     10      /* le16 tag, le64 value, packed */
+#define BALLOON_STAT_MAX_RECORDS 64
 #define PCI_CLASS_OTHERS        0xff0000
 
 const char *const balloon_stat_names[BALLOON_STAT_NR] = {
@@ -181,7 +182,10 @@ static void balloon_stats_receive(VirtioBalloon *b, unsigned int q,
     for (unsigned int i = 0; i < BALLOON_STAT_NR; i++) {
         b->stats[i] = BALLOON_STAT_UNSET;
     }
+    /* Drivers send one record per tag; a longer buffer is read only as
+     * far as a driver could mean it. */
     for (uint64_t off = 0;
+         off < BALLOON_STAT_MAX_RECORDS * sizeof(rec) &&
          virtqueue_elem_read(vq, elem, off, rec, sizeof(rec)) == sizeof(rec);
          off += sizeof(rec)) {
         uint16_t tag = (uint16_t)(rec[0] | rec[1] << 8);

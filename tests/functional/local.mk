@@ -18,3 +18,7 @@ EXTRA_DIST += $(FUNCTIONAL_TESTS) tests/functional/ktest.py
 # House style, as a test: SPDX lines, no tabs, no trailing space, width.
 TESTS += tests/syntax-check.sh
 EXTRA_DIST += tests/syntax-check.sh
+
+# The QMP fuzz target, briefly (tests/fuzz/run.sh runs it longer).
+TESTS += tests/fuzz/ci.sh
+EXTRA_DIST += tests/fuzz/ci.sh tests/fuzz/run.sh tests/fuzz/fuzz-qmp.c

@@ -12,7 +12,8 @@ UNIT_TESTS = \
 	tests/unit/test-x86 \
 	tests/unit/test-virtqueue \
 	tests/unit/test-pci \
-	tests/unit/test-virtio-kvm
+	tests/unit/test-virtio-kvm \
+	tests/unit/test-qmp-cmds
 
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -29,3 +30,4 @@ tests_unit_test_x86_LDADD = $(UNIT_LDADD)
 tests_unit_test_virtqueue_LDADD = $(UNIT_LDADD)
 tests_unit_test_pci_LDADD = $(UNIT_LDADD)
 tests_unit_test_virtio_kvm_LDADD = $(UNIT_LDADD)
+tests_unit_test_qmp_cmds_LDADD = $(UNIT_LDADD)

@@ -818,6 +818,97 @@ static void test_broken_driver(void)
     drv_free(d);
 }
 
+/* A driver gone mad: random register accesses over random guest memory.
+ * Nothing may crash or touch memory outside RAM (run under ASan). */
+static void test_fuzz_registers(void)
+{
+    Drv *d = drv_new(true);
+    GRand *rnd = g_rand_new_with_seed(42);
+    static const uint32_t lens[] = { 1, 2, 4, 8 };
+
+    for (uint32_t i = 0; i < RAM_SIZE / 4; i++) {
+        ((uint32_t *)d->ram)[i] = g_rand_int(rnd);
+    }
+    for (int iter = 0; iter < 200000; iter++) {
+        uint32_t len = lens[g_rand_int_range(rnd, 0, 4)];
+        uint64_t val = (uint64_t)g_rand_int(rnd) << 32 | g_rand_int(rnd);
+        uint64_t off;
+
+        switch (g_rand_int_range(rnd, 0, 8)) {
+        case 0:                         /* anywhere in the BAR */
+            off = (uint64_t)g_rand_int_range(rnd, 0, VIRTIO_PCI_BAR_SIZE);
+            break;
+        case 1:                         /* a notify */
+            off = VIRTIO_PCI_NOTIFY_OFF + 4 * g_rand_int_range(rnd, 0, 5);
+            len = 2;
+            break;
+        case 2:                         /* plausible ring addresses */
+            val = (uint64_t)g_rand_int_range(rnd, 0, RAM_SIZE / 64) * 64;
+            /* fall through */
+        default:                        /* common config registers */
+            off = (uint64_t)g_rand_int_range(rnd, 0, 0x38) & ~(len - 1);
+            break;
+        }
+        if (iter % 2000 == 0) {
+            /* a proper bring-up, then garbage in the rings */
+            uint64_t f = base_features;
+
+            f |= g_rand_boolean(rnd) ? 1ULL << VIRTIO_F_RING_EVENT_IDX : 0;
+            f |= g_rand_boolean(rnd) ? 1ULL << VIRTIO_F_RING_INDIRECT_DESC
+                                     : 0;
+            f |= g_rand_boolean(rnd) ? 1ULL << VIRTIO_BALLOON_F_REPORTING : 0;
+            drv_start(d, f, 4);
+            for (unsigned int q = 0; q < 4; q++) {
+                uint8_t *r = d->ram + RING_GPA(q);
+
+                for (unsigned int k = 0; k < QSIZE * 16; k += 4) {
+                    /* descriptors mostly pointing into RAM */
+                    uint32_t v = g_rand_int(rnd);
+
+                    if (k % 16 == 0 || k % 16 == 8) {
+                        v %= g_rand_boolean(rnd) ? RAM_SIZE : 0x10000;
+                    }
+                    memcpy(r + k, &v, 4);
+                }
+                for (unsigned int k = 0; k < QSIZE; k++) {
+                    put16(d, RING_GPA(q) + 0x1000 + 4 + 2 * k,
+                          (uint16_t)g_rand_int_range(rnd, 0, QSIZE + 2));
+                }
+                put16(d, RING_GPA(q) + 0x1000 + 2,
+                      (uint16_t)g_rand_int_range(rnd, 0, QSIZE + 4));
+                bar_wr(d, d->notify + 4ULL * q, 2, q);
+            }
+            continue;
+        }
+        if (g_rand_int_range(rnd, 0, 20) == 0) {
+            /* status: mostly sensible values, sometimes a reset */
+            val = g_rand_boolean(rnd) ? 0x0f : g_rand_int_range(rnd, 0, 16);
+            bar_wr(d, VIRTIO_PCI_COMMON_STATUS, 1, val);
+            continue;
+        }
+        if (g_rand_int_range(rnd, 0, 50) == 0) {
+            /* config space, but leave the BAR and command alone */
+            uint32_t reg = (uint32_t)g_rand_int_range(rnd, 0x34, 0x100);
+
+            cfg_wr(d, reg & ~3u, 4, (uint32_t)val);
+            cfg_rd(d, reg & ~3u, 4);
+            continue;
+        }
+        if (g_rand_boolean(rnd)) {
+            bar_wr(d, off, len, val);
+        } else {
+            bar_rd(d, off, len);
+        }
+        if (iter % 1000 == 0) {
+            balloon_set_target(d->b, (uint64_t)g_rand_int(rnd) << 8);
+            while (g_main_context_iteration(NULL, FALSE)) {
+            }
+        }
+    }
+    g_rand_free(rnd);
+    drv_free(d);
+}
+
 static void test_system_reset(void)
 {
     Drv *d = drv_new(false);
@@ -913,6 +1004,7 @@ int main(int argc, char **argv)
     g_test_add_func("/virtio-pci/intx-fallback", test_intx_fallback);
     g_test_add_func("/virtio-pci/broken-driver", test_broken_driver);
     g_test_add_func("/virtio-pci/system-reset", test_system_reset);
+    g_test_add_func("/virtio-pci/fuzz-registers", test_fuzz_registers);
     g_test_add_func("/balloon/inflate-deflate", test_inflate_deflate);
     g_test_add_func("/balloon/stats", test_stats);
     g_test_add_func("/balloon/free-page-reporting",
