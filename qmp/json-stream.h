@@ -99,6 +99,12 @@ void json_stream_write(GString *out, JsonNode *node, bool pretty);
 GPtrArray *json_stream_member_order(JsonObject *obj);
 
 /* Same, as a new string. */
+/* 2^64: how UINT64_MAX is held in a json-glib double (see the writer). */
+#define JSON_UINT64_MAX_AS_DOUBLE 18446744073709551616.0
+
+/* A number node for an unsigned 64-bit value; UINT64_MAX prints exactly. */
+JsonNode *json_node_new_uint64(guint64 v);
+
 char *json_stream_to_string(JsonNode *node, bool pretty);
 
 #endif /* QMP_JSON_STREAM_H */

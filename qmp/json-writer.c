@@ -209,9 +209,17 @@ static void write_node(GString *out, JsonNode *node, bool pretty, int level)
         break;
     case G_TYPE_DOUBLE: {
         char buf[G_ASCII_DTOSTR_BUF_SIZE];
+        double d = json_node_get_double(node);
 
+        /* json-glib has no unsigned 64-bit integers: UINT64_MAX (QEMU's
+         * "unset" balloon stat, or a client's id) is held as the double
+         * 2^64, the nearest, and printed as QEMU prints the integer. */
+        if (d == JSON_UINT64_MAX_AS_DOUBLE) {
+            g_string_append(out, "18446744073709551615");
+            break;
+        }
         /* QEMU prints doubles with %.17g, e.g. 0.10000000000000001 */
-        g_ascii_formatd(buf, sizeof(buf), "%.17g", json_node_get_double(node));
+        g_ascii_formatd(buf, sizeof(buf), "%.17g", d);
         g_string_append(out, buf);
         break;
     }
@@ -238,4 +246,18 @@ char *json_stream_to_string(JsonNode *node, bool pretty)
 
     json_stream_write(out, node, pretty);
     return g_string_free(out, FALSE);
+}
+
+JsonNode *json_node_new_uint64(guint64 v)
+{
+    JsonNode *n = json_node_new(JSON_NODE_VALUE);
+
+    if (v <= G_MAXINT64) {
+        json_node_set_int(n, (gint64)v);
+    } else {
+        /* Above INT64_MAX only the double nearest survives; UINT64_MAX
+         * (2^64 as a double) is printed exactly by the writer. */
+        json_node_set_double(n, (double)v);
+    }
+    return n;
 }

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "cmdline.h"
+#include "device.h"
 #include "error.h"
 #include "keyval.h"
 
@@ -101,19 +102,6 @@ static const CmdlineName cmdline_cpus[] = {
     { "max", "same as host" },
 };
 
-/*
- * -device help: the drivers device.c can create, grouped by category as
- * QEMU prints them, e.g. { "virtio-balloon-pci", "PCI", "Misc devices" }.
- * device.c checks the drivers themselves; this list must follow its table
- * (it refuses every driver for now, so the list is empty).
- */
-static const struct {
-    const char *name;
-    const char *bus;
-    const char *category;
-} cmdline_devices[] = {
-    { NULL, NULL, NULL },
-};
 
 static void cmdline_ref_free(gpointer data)
 {
@@ -572,19 +560,18 @@ static bool opt_device(CmdlineState *s, const char *arg, GError **errp)
     }
     driver = keyval_get_str(kv, "driver");
     if (keyval_is_help(driver)) {
+        size_t n;
+        const DeviceDriver *drv = devices_drivers(&n);
         const char *category = NULL;
 
-        if (!cmdline_devices[0].name) {
-            fprintf(s->out, "kestrel implements no -device drivers yet\n");
-        }
-        for (guint i = 0; cmdline_devices[i].name; i++) {
-            if (!category ||
-                !g_str_equal(category, cmdline_devices[i].category)) {
-                category = cmdline_devices[i].category;
+        /* QEMU's layout: drivers grouped by category. */
+        for (size_t i = 0; i < n; i++) {
+            if (!category || !g_str_equal(category, drv[i].category)) {
+                category = drv[i].category;
                 fprintf(s->out, "%s%s:\n", i ? "\n" : "", category);
             }
-            fprintf(s->out, "name \"%s\", bus %s\n", cmdline_devices[i].name,
-                    cmdline_devices[i].bus);
+            fprintf(s->out, "name \"%s\", bus %s\n", drv[i].name,
+                    drv[i].bus);
         }
         s->exit = true;
         return true;

@@ -10,11 +10,18 @@
 #include "monitor.h"
 #include "qmp-cmds.h"
 #include "qmp-server.h"
+#include "virtio/virtio-balloon.h"
 #include "vm.h"
+
+/* QEMU throttles BALLOON_CHANGE to one a second; the last value wins. */
+#define BALLOON_CHANGE_PERIOD_US G_USEC_PER_SEC
 
 struct Monitor {
     Vm *vm;
     QmpServer *server;
+    gint64 balloon_last_sent;       /* monotonic us, 0: never */
+    guint balloon_timer;            /* pending delayed event */
+    uint64_t balloon_pending;       /* its value */
 };
 
 bool monitor_owns_chardev(const Vm *vm, const char *id)
@@ -68,6 +75,41 @@ static void monitor_on_reset(Vm *vm, bool guest, ShutdownCause cause)
     g_autoptr(JsonObject) data = shutdown_data(guest, cause);
 
     monitor_emit(vm->monitor, "RESET", data);
+}
+
+static void monitor_send_balloon_change(Monitor *mon, uint64_t actual)
+{
+    g_autoptr(JsonObject) data = json_object_new();
+
+    json_object_set_int_member(data, "actual", (gint64)actual);
+    monitor_emit(mon, "BALLOON_CHANGE", data);
+    mon->balloon_last_sent = g_get_monotonic_time();
+}
+
+static gboolean monitor_balloon_timer_cb(gpointer opaque)
+{
+    Monitor *mon = opaque;
+
+    mon->balloon_timer = 0;
+    monitor_send_balloon_change(mon, mon->balloon_pending);
+    return G_SOURCE_REMOVE;
+}
+
+static void monitor_on_balloon_change(void *opaque, uint64_t actual)
+{
+    Monitor *mon = opaque;
+    gint64 now = g_get_monotonic_time();
+    gint64 next = mon->balloon_last_sent + BALLOON_CHANGE_PERIOD_US;
+
+    if (!mon->balloon_last_sent || now >= next) {
+        monitor_send_balloon_change(mon, actual);
+        return;
+    }
+    mon->balloon_pending = actual;
+    if (!mon->balloon_timer) {
+        mon->balloon_timer = g_timeout_add((guint)((next - now + 999) / 1000),
+                                           monitor_balloon_timer_cb, mon);
+    }
 }
 
 static bool monitor_serve(Monitor *mon, const MonitorConfig *mc,
@@ -141,6 +183,10 @@ Monitor *monitor_new(Vm *vm, GError **errp)
             return NULL;
         }
     }
+    if (vm->mem && balloon_find(vm)) {
+        balloon_set_change_hook(balloon_find(vm), monitor_on_balloon_change,
+                                mon);
+    }
     vm->on_state_change = monitor_on_state_change;
     vm->on_shutdown = monitor_on_shutdown;
     vm->on_reset = monitor_on_reset;
@@ -158,6 +204,12 @@ void monitor_free(Monitor *mon)
 {
     if (!mon) {
         return;
+    }
+    if (mon->balloon_timer) {
+        g_source_remove(mon->balloon_timer);
+    }
+    if (mon->vm->mem && balloon_find(mon->vm)) {
+        balloon_set_change_hook(balloon_find(mon->vm), NULL, NULL);
     }
     qmp_server_free(mon->server);
     g_free(mon);

@@ -9,9 +9,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "json-stream.h"
 #include "monitor.h"
 #include "qmp-cmds.h"
 #include "qmp-error.h"
+#include "virtio/virtio-balloon.h"
 #include "vm.h"
 
 #define KESTREL_QEMU_MAJOR 7
@@ -272,52 +274,99 @@ static bool qmp_human_monitor_command(void *ctx, JsonObject *args,
 
 /* --- QOM -------------------------------------------------------------------- */
 
+/*
+ * The object tree clients walk: libvirt looks for devices by listing
+ * /machine/peripheral (and searching from / for a type). Board objects
+ * are fixed; -device objects appear under /machine/peripheral/ID, or
+ * /machine/peripheral-anon/device[N] without an id.
+ */
 typedef struct {
     const char *name;
     const char *type;
 } QomProp;
 
 typedef struct {
-    const char *path;
+    char *path;
     const char *type;           /* the object's type, qom-get "type" */
-    const QomProp *props;
+    GArray *props;              /* QomProp */
+    VirtioBalloon *balloon;     /* the object is this balloon */
 } QomObject;
 
-static const QomProp qom_root_props[] = {
-    { "type", "string" },
-    { "objects", "child<container>" },
-    { "machine", "child<kestrel-machine>" },
-    { "chardevs", "child<container>" },
-    { NULL, NULL },
-};
+static void qom_object_free(QomObject *o)
+{
+    g_free(o->path);
+    g_array_free(o->props, TRUE);
+    g_free(o);
+}
 
-static const QomProp qom_machine_props[] = {
-    { "type", "string" },
-    { "kernel", "string" },
-    { "initrd", "string" },
-    { "append", "string" },
-    { "peripheral", "child<container>" },
-    { "peripheral-anon", "child<container>" },
-    { "unattached", "child<container>" },
-    { NULL, NULL },
-};
+static QomObject *qom_object_new(GPtrArray *all, const char *path,
+                                 const char *type)
+{
+    QomObject *o = g_new0(QomObject, 1);
+    QomProp type_prop = { "type", "string" };
 
-static const QomProp qom_container_props[] = {
-    { "type", "string" },
-    { NULL, NULL },
-};
+    o->path = g_strdup(path);
+    o->type = type;
+    o->props = g_array_new(FALSE, FALSE, sizeof(QomProp));
+    g_array_append_val(o->props, type_prop);
+    g_ptr_array_add(all, o);
+    return o;
+}
 
-static const QomObject qom_objects[] = {
-    { "/", "container", qom_root_props },
-    { "/chardevs", "container", qom_container_props },
-    { "/machine", "kestrel-machine", qom_machine_props },
-    { "/machine/peripheral", "container", qom_container_props },
-    { "/machine/peripheral-anon", "container", qom_container_props },
-    { "/machine/unattached", "container", qom_container_props },
-    { "/objects", "container", qom_container_props },
-};
+static void qom_add_prop(QomObject *o, const char *name, const char *type)
+{
+    QomProp p = { name, type };
 
-static const QomObject *qom_find(const char *path, GError **errp)
+    g_array_append_val(o->props, p);
+}
+
+static char *qom_balloon_path(VirtioBalloon *b)
+{
+    const char *id = balloon_id(b);
+
+    return id ? g_strdup_printf("/machine/peripheral/%s", id)
+              : g_strdup("/machine/peripheral-anon/device[0]");
+}
+
+/* The whole tree, built fresh for each request: it is small. */
+static GPtrArray *qom_tree(Vm *vm)
+{
+    GPtrArray *all = g_ptr_array_new_with_free_func(
+        (GDestroyNotify)qom_object_free);
+    VirtioBalloon *b = vm->mem ? balloon_find(vm) : NULL;
+    QomObject *o, *peripheral, *anon;
+
+    o = qom_object_new(all, "/", "container");
+    qom_add_prop(o, "objects", "child<container>");
+    qom_add_prop(o, "machine", "child<kestrel-machine>");
+    qom_add_prop(o, "chardevs", "child<container>");
+    qom_object_new(all, "/chardevs", "container");
+    qom_object_new(all, "/objects", "container");
+    o = qom_object_new(all, "/machine", "kestrel-machine");
+    qom_add_prop(o, "kernel", "string");
+    qom_add_prop(o, "initrd", "string");
+    qom_add_prop(o, "append", "string");
+    qom_add_prop(o, "peripheral", "child<container>");
+    qom_add_prop(o, "peripheral-anon", "child<container>");
+    qom_add_prop(o, "unattached", "child<container>");
+    peripheral = qom_object_new(all, "/machine/peripheral", "container");
+    anon = qom_object_new(all, "/machine/peripheral-anon", "container");
+    qom_object_new(all, "/machine/unattached", "container");
+    if (b) {
+        g_autofree char *path = qom_balloon_path(b);
+
+        qom_add_prop(balloon_id(b) ? peripheral : anon,
+                     balloon_id(b) ? balloon_id(b) : "device[0]",
+                     "child<virtio-balloon-pci>");
+        o = qom_object_new(all, path, "virtio-balloon-pci");
+        o->balloon = b;
+        qom_add_prop(o, "guest-stats", "guest-stats");
+        qom_add_prop(o, "guest-stats-polling-interval", "int");
+    }
+    return all;
+}
+
+static QomObject *qom_find(GPtrArray *all, const char *path, GError **errp)
 {
     g_autofree char *norm = NULL;
     size_t len = strlen(path);
@@ -325,9 +374,11 @@ static const QomObject *qom_find(const char *path, GError **errp)
     /* QEMU takes "/machine/" as "/machine". */
     norm = (len > 1 && path[len - 1] == '/') ? g_strndup(path, len - 1)
                                               : g_strdup(path);
-    for (size_t i = 0; i < G_N_ELEMENTS(qom_objects); i++) {
-        if (!strcmp(qom_objects[i].path, norm)) {
-            return &qom_objects[i];
+    for (guint i = 0; i < all->len; i++) {
+        QomObject *o = g_ptr_array_index(all, i);
+
+        if (!strcmp(o->path, norm)) {
+            return o;
         }
     }
     g_set_error(errp, QMP_ERROR, QMP_ERROR_DEVICE_NOT_FOUND,
@@ -335,29 +386,35 @@ static const QomObject *qom_find(const char *path, GError **errp)
     return NULL;
 }
 
-static bool qom_has_prop(const QomObject *obj, const char *name)
+static const QomProp *qom_find_prop(const QomObject *obj, const char *name,
+                                    GError **errp)
 {
-    for (const QomProp *p = obj->props; p->name; p++) {
+    for (guint i = 0; i < obj->props->len; i++) {
+        const QomProp *p = &g_array_index(obj->props, QomProp, i);
+
         if (!strcmp(p->name, name)) {
-            return true;
+            return p;
         }
     }
-    return false;
+    g_set_error(errp, QMP_ERROR, QMP_ERROR_GENERIC,
+                "Property '%s.%s' not found", obj->type, name);
+    return NULL;
 }
 
 static bool qmp_qom_list(void *ctx, JsonObject *args, JsonNode **ret,
                          GError **errp)
 {
-    const QomObject *obj = qom_find(json_object_get_string_member(args,
-                                                                  "path"),
-                                    errp);
+    g_autoptr(GPtrArray) all = qom_tree(ctx);
+    const QomObject *obj = qom_find(all, json_object_get_string_member(
+                                             args, "path"), errp);
     JsonArray *a;
 
     if (!obj) {
         return false;
     }
     a = json_array_new();
-    for (const QomProp *p = obj->props; p->name; p++) {
+    for (guint i = 0; i < obj->props->len; i++) {
+        const QomProp *p = &g_array_index(obj->props, QomProp, i);
         JsonObject *o = json_object_new();
 
         json_object_set_string_member(o, "name", p->name);
@@ -368,22 +425,52 @@ static bool qmp_qom_list(void *ctx, JsonObject *args, JsonNode **ret,
     return true;
 }
 
+/* guest-stats as QEMU shapes it: {"stats": {...}, "last-update": N}. */
+static bool qom_balloon_stats(VirtioBalloon *b, JsonNode **ret, GError **errp)
+{
+    BalloonStats st;
+    JsonObject *o, *stats;
+
+    balloon_get_stats(b, &st);
+    if (!st.last_update) {
+        g_set_error(errp, QMP_ERROR, QMP_ERROR_GENERIC,
+                    "guest hasn't updated any stats yet");
+        return false;
+    }
+    o = json_object_new();
+    stats = json_object_new();
+    for (unsigned int i = 0; i < BALLOON_STAT_NR_LEGACY; i++) {
+        /* Unset stats are all ones, as QEMU prints its uint64 -1. */
+        json_object_set_member(stats, balloon_stat_names[i],
+                               json_node_new_uint64(st.stats[i]));
+    }
+    json_object_set_object_member(o, "stats", stats);
+    json_object_set_int_member(o, "last-update", st.last_update);
+    *ret = node_object(o);
+    return true;
+}
+
 static bool qmp_qom_get(void *ctx, JsonObject *args, JsonNode **ret,
                         GError **errp)
 {
     Vm *vm = ctx;
-    const char *path = json_object_get_string_member(args, "path");
     const char *prop = json_object_get_string_member(args, "property");
-    const QomObject *obj = qom_find(path, errp);
+    g_autoptr(GPtrArray) all = qom_tree(vm);
+    const QomObject *obj = qom_find(all, json_object_get_string_member(
+                                             args, "path"), errp);
+    const QomProp *p;
     const char *value = NULL;
 
-    if (!obj) {
+    if (!obj || !(p = qom_find_prop(obj, prop, errp))) {
         return false;
     }
-    if (!qom_has_prop(obj, prop)) {
-        g_set_error(errp, QMP_ERROR, QMP_ERROR_GENERIC,
-                    "Property '%s.%s' not found", obj->type, prop);
-        return false;
+    if (obj->balloon && !strcmp(prop, "guest-stats")) {
+        return qom_balloon_stats(obj->balloon, ret, errp);
+    }
+    if (obj->balloon && !strcmp(prop, "guest-stats-polling-interval")) {
+        *ret = json_node_new(JSON_NODE_VALUE);
+        json_node_set_int(*ret, balloon_get_poll_interval(obj->balloon));
+        return true;
     }
     if (!strcmp(prop, "type")) {
         value = obj->type;
@@ -393,7 +480,7 @@ static bool qmp_qom_get(void *ctx, JsonObject *args, JsonNode **ret,
         value = vm->cfg->initrd;
     } else if (!strcmp(prop, "append")) {
         value = vm->cfg->append;
-    } else {
+    } else if (g_str_has_prefix(p->type, "child<")) {
         /* A child<> link reads as the child's path. */
         g_autofree char *child = g_strdup_printf(
             "%s/%s", strcmp(obj->path, "/") ? obj->path : "", prop);
@@ -411,32 +498,88 @@ static bool qmp_qom_set(void *ctx, JsonObject *args, JsonNode **ret,
                         GError **errp)
 {
     const char *prop = json_object_get_string_member(args, "property");
-    const QomObject *obj = qom_find(json_object_get_string_member(args,
-                                                                  "path"),
-                                    errp);
+    g_autoptr(GPtrArray) all = qom_tree(ctx);
+    const QomObject *obj = qom_find(all, json_object_get_string_member(
+                                             args, "path"), errp);
+    JsonNode *value = json_object_get_member(args, "value");
 
-    if (!obj) {
+    if (!obj || !qom_find_prop(obj, prop, errp)) {
         return false;
     }
-    if (!qom_has_prop(obj, prop)) {
-        g_set_error(errp, QMP_ERROR, QMP_ERROR_GENERIC,
-                    "Property '%s.%s' not found", obj->type, prop);
-        return false;
+    if (obj->balloon && !strcmp(prop, "guest-stats-polling-interval")) {
+        if (JSON_NODE_TYPE(value) != JSON_NODE_VALUE ||
+            json_node_get_value_type(value) != G_TYPE_INT64) {
+            g_set_error(errp, QMP_ERROR, QMP_ERROR_GENERIC,
+                        "Invalid parameter type for 'value', expected: "
+                        "integer");
+            return false;
+        }
+        return balloon_set_poll_interval(obj->balloon,
+                                         json_node_get_int(value), errp);
     }
     g_set_error(errp, QMP_ERROR, QMP_ERROR_GENERIC,
-                "Property '%s.%s' is read-only", obj->type, prop);
+                "Property '%s.%s' is not writable", obj->type, prop);
     return false;
+}
+
+/* --- balloon ---------------------------------------------------------------- */
+
+static VirtioBalloon *qmp_balloon_device(Vm *vm, GError **errp)
+{
+    VirtioBalloon *b = vm->mem ? balloon_find(vm) : NULL;
+
+    if (!b) {
+        g_set_error(errp, QMP_ERROR, QMP_ERROR_DEVICE_NOT_ACTIVE,
+                    "No balloon device has been activated");
+    }
+    return b;
+}
+
+static bool qmp_balloon(void *ctx, JsonObject *args, JsonNode **ret,
+                        GError **errp)
+{
+    VirtioBalloon *b = qmp_balloon_device(ctx, errp);
+    gint64 value = json_object_get_int_member(args, "value");
+
+    if (!b) {
+        return false;
+    }
+    if (value <= 0) {
+        /* QEMU's text names 'target', its internal name. */
+        g_set_error(errp, QMP_ERROR, QMP_ERROR_GENERIC,
+                    "Parameter 'target' expects a size");
+        return false;
+    }
+    balloon_set_target(b, (uint64_t)value);
+    return true;
+}
+
+static bool qmp_query_balloon(void *ctx, JsonObject *args, JsonNode **ret,
+                              GError **errp)
+{
+    VirtioBalloon *b = qmp_balloon_device(ctx, errp);
+    JsonObject *o;
+
+    if (!b) {
+        return false;
+    }
+    o = json_object_new();
+    json_object_set_int_member(o, "actual", (gint64)balloon_get_actual(b));
+    *ret = node_object(o);
+    return true;
 }
 
 /* --- the table ---------------------------------------------------------------- */
 
 /* Sorted by name (strcmp); checked against schemas/ by a unit test. */
 static const QmpCommand qmp_commands[] = {
+    { "balloon", qmp_balloon, NULL, 0 },
     { "cont", qmp_cont, NULL, 0 },
     { "human-monitor-command", qmp_human_monitor_command, NULL, 0 },
     { "qom-get", qmp_qom_get, NULL, 0 },
     { "qom-list", qmp_qom_list, NULL, 0 },
     { "qom-set", qmp_qom_set, NULL, 0 },
+    { "query-balloon", qmp_query_balloon, NULL, 0 },
     { "query-cpus-fast", qmp_query_cpus_fast, NULL, 0 },
     { "query-kvm", qmp_query_kvm, NULL, 0 },
     { "query-machines", qmp_query_machines, NULL, 0 },

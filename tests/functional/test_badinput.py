@@ -174,7 +174,8 @@ EXIT0 = [
     ("help", ["-help"], "Usage: kestrel [options]\n"),
     ("machine_help", ["-machine", "help"], "Supported machines are:\n"),
     ("device_help", ["-device", "help"],
-     "kestrel implements no -device drivers yet\n"),
+     "Misc devices:\nname \"virtio-balloon\", bus PCI\n"
+     "name \"virtio-balloon-pci\", bus PCI\n"),
 ]
 
 

@@ -754,10 +754,11 @@ static const ExitCase exit_cases[] = {
                          "\nkestrel              ", "(default)\n",
                          "\nnone                 " } },
     { "-M ?", { "Supported machines are:\n" } },
-    /* device.c refuses every driver for now, and -device help says so */
-    { "-device help", { "kestrel implements no -device drivers yet\n" } },
-    { "-device driver=help", { "no -device drivers" } },
-    { "-device ?", { "no -device drivers" } },
+    /* the drivers of device.c's table, grouped as QEMU prints them */
+    { "-device help", { "Misc devices:\n",
+                        "name \"virtio-balloon-pci\", bus PCI\n" } },
+    { "-device driver=help", { "name \"virtio-balloon\", bus PCI\n" } },
+    { "-device ?", { "Misc devices:\n" } },
     { "-cpu help", { "Available CPUs:\n", "\nhost ", "\nmax " } },
     { "-accel help", { "Accelerators supported by kestrel:\nkvm\n" } },
     { "-chardev help", { "Available chardev backend types:\n", "  socket\n",

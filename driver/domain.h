@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Domains known to the daemon: the list, their run state, persistent
+ * configuration (config dir) and live state (state dir), jobs.
+ *
+ * Everything runs on the daemon's main loop: no locks.  A domain is
+ * looked up by UUID (what libvirt clients send back), name or id.
+ */
+#ifndef DRIVER_DOMAIN_H
+#define DRIVER_DOMAIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <glib.h>
+
+#include "domain-conf.h"
+#include "qmp-client.h"
+
+/* virDomainState and reasons (libvirt wire values, never renumber). */
+typedef enum {
+    DOMAIN_STATE_NOSTATE = 0,
+    DOMAIN_STATE_RUNNING = 1,
+    DOMAIN_STATE_BLOCKED = 2,
+    DOMAIN_STATE_PAUSED = 3,
+    DOMAIN_STATE_SHUTDOWN = 4,
+    DOMAIN_STATE_SHUTOFF = 5,
+    DOMAIN_STATE_CRASHED = 6,
+    DOMAIN_STATE_PMSUSPENDED = 7,
+} DomainState;
+
+enum {
+    DOMAIN_RUNNING_UNKNOWN = 0,
+    DOMAIN_RUNNING_BOOTED = 1,
+    DOMAIN_RUNNING_UNPAUSED = 5,
+    DOMAIN_PAUSED_UNKNOWN = 0,
+    DOMAIN_PAUSED_USER = 1,
+    DOMAIN_PAUSED_SHUTTING_DOWN = 8,
+    DOMAIN_PAUSED_STARTING_UP = 11,
+    DOMAIN_SHUTDOWN_USER = 1,
+    DOMAIN_SHUTOFF_UNKNOWN = 0,
+    DOMAIN_SHUTOFF_SHUTDOWN = 1,
+    DOMAIN_SHUTOFF_DESTROYED = 2,
+    DOMAIN_SHUTOFF_CRASHED = 3,
+    DOMAIN_SHUTOFF_FAILED = 6,
+    DOMAIN_SHUTOFF_DAEMON = 8,
+};
+
+/* virDomainEventType and details (wire values). */
+enum {
+    DOMAIN_EVENT_DEFINED = 0,
+    DOMAIN_EVENT_UNDEFINED = 1,
+    DOMAIN_EVENT_STARTED = 2,
+    DOMAIN_EVENT_SUSPENDED = 3,
+    DOMAIN_EVENT_RESUMED = 4,
+    DOMAIN_EVENT_STOPPED = 5,
+    DOMAIN_EVENT_SHUTDOWN = 6,
+};
+
+enum {
+    DOMAIN_EVENT_DEFINED_ADDED = 0,
+    DOMAIN_EVENT_DEFINED_UPDATED = 1,
+    DOMAIN_EVENT_UNDEFINED_REMOVED = 0,
+    DOMAIN_EVENT_STARTED_BOOTED = 0,
+    DOMAIN_EVENT_SUSPENDED_PAUSED = 0,
+    DOMAIN_EVENT_RESUMED_UNPAUSED = 0,
+    DOMAIN_EVENT_STOPPED_SHUTDOWN = 0,
+    DOMAIN_EVENT_STOPPED_DESTROYED = 1,
+    DOMAIN_EVENT_STOPPED_CRASHED = 2,
+    DOMAIN_EVENT_STOPPED_FAILED = 5,
+    DOMAIN_EVENT_SHUTDOWN_FINISHED = 0,
+    DOMAIN_EVENT_SHUTDOWN_GUEST = 1,
+    DOMAIN_EVENT_SHUTDOWN_HOST = 2,
+};
+
+typedef struct Driver Driver;
+typedef struct DomainObj DomainObj;
+
+/* Called for every lifecycle event (event, detail as above). */
+typedef void (*DomainEventFunc)(Driver *drv, DomainObj *dom, int event,
+                                int detail);
+
+struct Driver {
+    char *config_dir;           /* NAME.xml, autostart/NAME.xml */
+    char *state_dir;            /* NAME.xml (live), NAME.status, NAME.qmp */
+    char *log_dir;              /* NAME.log */
+    char *emulator;             /* kestrel binary when the XML names none */
+    char *uri;                  /* kestrel:///system or kestrel:///session */
+    GHashTable *domains;        /* uuid string -> DomainObj (owned) */
+    int next_id;
+    DomainEventFunc event_func;
+    void *event_opaque;
+};
+
+struct DomainObj {
+    int refs;
+    Driver *drv;
+    char *name;                 /* == def->name */
+    unsigned char uuid[16];
+    char uuidstr[37];
+    int id;                     /* -1 when inactive */
+    DomainDef *def;             /* live definition while active */
+    DomainDef *newdef;          /* config to apply at next start, or NULL */
+    bool persistent;
+    bool autostart;
+    DomainState state;
+    int reason;
+
+    /* Process, valid while active. */
+    pid_t pid;
+    QmpClient *mon;
+    char *qmp_path;
+    char *pid_path;
+    char *log_path;
+    gint64 start_time;          /* monotonic µs, for cpu time estimates */
+
+    /* Job: one state-changing operation at a time. */
+    bool job;
+    const char *job_name;
+
+    bool shutdown_requested;    /* by the API: SHUTDOWN event detail HOST */
+    bool shutdown_seen;         /* guest powered off (QMP SHUTDOWN) */
+    bool destroying;            /* the stop is ours (destroy) */
+    bool removed;               /* no longer in the list */
+};
+
+DomainObj *domain_obj_ref(DomainObj *dom);
+void domain_obj_unref(DomainObj *dom);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(DomainObj, domain_obj_unref)
+
+bool domain_obj_is_active(const DomainObj *dom);
+
+/* The definition a new start uses (newdef if any). */
+DomainDef *domain_obj_get_persistent_def(DomainObj *dom);
+
+/* Lookups return a new reference or NULL with VIR_ERR_NO_DOMAIN. */
+DomainObj *domain_lookup_by_uuid(Driver *drv, const unsigned char *uuid,
+                                 GError **errp);
+DomainObj *domain_lookup_by_name(Driver *drv, const char *name,
+                                 GError **errp);
+DomainObj *domain_lookup_by_id(Driver *drv, int id, GError **errp);
+
+/* All domains, sorted by name (new references). */
+GPtrArray *domain_list_all(Driver *drv);
+
+/*
+ * Add @def (taken) as a persistent domain or update the config of the
+ * existing one with the same name and uuid; writes the config file.
+ * *@added says which.  Returns a new reference.
+ */
+DomainObj *domain_define(Driver *drv, DomainDef *def, bool *added,
+                         GError **errp);
+
+/* Add @def (taken) as a new transient domain, still inactive. */
+DomainObj *domain_add_transient(Driver *drv, DomainDef *def, GError **errp);
+
+/* Remove the persistent config: an inactive domain disappears. */
+bool domain_undefine(DomainObj *dom, GError **errp);
+
+/* Drop an inactive domain from the list. */
+void domain_remove(DomainObj *dom);
+
+bool domain_set_autostart(DomainObj *dom, bool autostart, GError **errp);
+
+/* Run state; the live state file follows every change while active. */
+void domain_set_state(DomainObj *dom, DomainState state, int reason);
+void domain_save_status(DomainObj *dom);
+void domain_emit(DomainObj *dom, int event, int detail);
+
+/* Jobs: false with VIR_ERR_OPERATION_TIMEOUT if another job runs. */
+bool domain_job_begin(DomainObj *dom, const char *name, GError **errp);
+void domain_job_end(DomainObj *dom);
+
+/* State checks with libvirt's messages. */
+bool domain_check_active(DomainObj *dom, GError **errp);
+bool domain_check_inactive(DomainObj *dom, GError **errp);
+
+/* The domain XML (live or inactive) for GET_XML_DESC. */
+char *domain_format_xml(DomainObj *dom, unsigned int flags, GError **errp);
+
+/* Read the configs of the config dir at start-up. */
+void domain_load_configs(Driver *drv);
+
+/* Paths of per-domain files. */
+char *domain_config_path(Driver *drv, const char *name);
+
+#endif /* DRIVER_DOMAIN_H */

@@ -1,0 +1,630 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * libvirt remote protocol server: sockets, framing, keepalive, calls.
+ *
+ * Each connection reads whole messages (length word first, never assuming
+ * one read is one message) and dispatches calls as they arrive; a call may
+ * stay pending while later ones are answered, so replies go out in any
+ * order, as the libvirt client allows.  Writes are queued per connection
+ * and always whole messages, so events and replies never interleave
+ * inside a message.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <glib-unix.h>
+#include <glib/gstdio.h>
+
+#include "rpc.h"
+#include "virerror.h"
+
+#define RPC_HEADER_LEN 28           /* length word + 6 header words */
+#define RPC_KEEPALIVE_INTERVAL 5    /* seconds of silence before a ping */
+#define RPC_KEEPALIVE_COUNT 5       /* unanswered pings before closing */
+
+struct RpcServer {
+    const RpcServerOps *ops;
+    GList *listeners;               /* RpcListener */
+    GList *conns;                   /* RpcConn */
+};
+
+typedef struct {
+    RpcServer *srv;
+    int fd;
+    bool readonly;
+    char *path;                     /* unlinked on free, NULL if inherited */
+    guint watch;
+} RpcListener;
+
+struct RpcConn {
+    RpcServer *srv;
+    int refs;                       /* the server's + one per pending call */
+    int fd;
+    bool socket_readonly;
+    bool closed;
+    bool close_after_flush;
+    guint in_watch;
+    guint out_watch;
+    guint ka_timer;
+    gint64 last_rx;                 /* monotonic µs */
+    int ka_unanswered;
+    GByteArray *in;
+    GByteArray *out;
+    void *data;                     /* RpcServerOps.conn_new */
+};
+
+struct RpcCall {
+    RpcConn *conn;
+    const RpcProc *proc;
+    remote_message_header hdr;
+    void *args;
+    void *ret;
+};
+
+static void rpc_conn_close(RpcConn *conn);
+static gboolean rpc_conn_writable(int fd, GIOCondition cond, void *opaque);
+
+static RpcConn *rpc_conn_ref(RpcConn *conn)
+{
+    conn->refs++;
+    return conn;
+}
+
+static void rpc_conn_unref(RpcConn *conn)
+{
+    if (--conn->refs > 0) {
+        return;
+    }
+    g_byte_array_unref(conn->in);
+    g_byte_array_unref(conn->out);
+    g_free(conn);
+}
+
+/* Queue one message: header, then @body encoded by @filter (may be NULL). */
+static void rpc_conn_queue(RpcConn *conn, const remote_message_header *hdr,
+                           xdrproc_t filter, void *body)
+{
+    XDR xdr;
+    guint start, len;
+    bool ok;
+
+    if (conn->closed) {
+        return;
+    }
+    start = conn->out->len;
+    /* Encode straight into the queue; grow until the body fits. */
+    for (len = 65536;; len *= 2) {
+        g_byte_array_set_size(conn->out, start + len);
+        xdrmem_create(&xdr, (char *)conn->out->data + start, len, XDR_ENCODE);
+        ok = xdr_u_int(&xdr, &len) &&
+             xdr_remote_message_header(&xdr,
+                                       (remote_message_header *)hdr) &&
+             (!filter || filter(&xdr, body, 0));
+        if (ok) {
+            guint used = xdr_getpos(&xdr);
+            guint32 be = GUINT32_TO_BE(used);
+
+            xdr_destroy(&xdr);
+            memcpy(conn->out->data + start, &be, 4);
+            g_byte_array_set_size(conn->out, start + used);
+            break;
+        }
+        xdr_destroy(&xdr);
+        if (len >= REMOTE_MESSAGE_MAX) {
+            g_warning("reply to procedure %d does not fit in a message",
+                      hdr->proc);
+            g_byte_array_set_size(conn->out, start);
+            return;
+        }
+    }
+    if (!conn->out_watch) {
+        conn->out_watch = g_unix_fd_add(conn->fd, G_IO_OUT,
+                                        rpc_conn_writable, conn);
+    }
+}
+
+static void rpc_conn_queue_error(RpcConn *conn,
+                                 const remote_message_header *call,
+                                 const GError *err)
+{
+    remote_message_header hdr = *call;
+    remote_error rerr = { 0 };
+    g_autofree char *message = NULL;
+    const char *prefix;
+    int code = VIR_ERR_INTERNAL_ERROR;
+    int domain = VIR_FROM_NONE;
+
+    if (err->domain == VIR_ERROR) {
+        code = err->code;
+    } else if (conn->srv->ops->error_code) {
+        code = conn->srv->ops->error_code(err, &domain);
+    }
+    if (err->domain == VIR_ERROR) {
+        domain = code == VIR_ERR_RPC ? VIR_FROM_RPC : VIR_FROM_DOMAIN;
+    }
+    prefix = vir_error_prefix(code);
+    if (!prefix) {
+        message = g_strdup(err->message);
+    } else if (g_str_has_suffix(prefix, " for") ||
+               g_str_has_suffix(prefix, " in")) {
+        message = g_strdup_printf("%s %s", prefix, err->message);
+    } else {
+        message = g_strdup_printf("%s: %s", prefix, err->message);
+    }
+
+    hdr.type = hdr.type == REMOTE_STREAM ? REMOTE_STREAM : REMOTE_REPLY;
+    hdr.status = REMOTE_ERROR;
+    rerr.code = code;
+    rerr.domain = domain;
+    rerr.message = &message;
+    rerr.level = VIR_ERR_LEVEL_ERROR;
+    rerr.int1 = -1;
+    rerr.int2 = -1;
+    rpc_conn_queue(conn, &hdr, (xdrproc_t)xdr_remote_error, &rerr);
+}
+
+static void rpc_call_free(RpcCall *call)
+{
+    if (call->args) {
+        xdr_free(call->proc->args_filter, call->args);
+        g_free(call->args);
+    }
+    if (call->ret) {
+        xdr_free(call->proc->ret_filter, call->ret);
+        g_free(call->ret);
+    }
+    rpc_conn_unref(call->conn);
+    g_free(call);
+}
+
+void rpc_call_finish(RpcCall *call, const GError *err)
+{
+    RpcConn *conn = call->conn;
+
+    if (err) {
+        rpc_conn_queue_error(conn, &call->hdr, err);
+    } else {
+        remote_message_header hdr = call->hdr;
+
+        hdr.type = REMOTE_REPLY;
+        hdr.status = REMOTE_OK;
+        rpc_conn_queue(conn, &hdr, call->proc->ret_filter, call->ret);
+    }
+    rpc_call_free(call);
+}
+
+RpcConn *rpc_call_get_conn(RpcCall *call)
+{
+    return call->conn;
+}
+
+const RpcProc *rpc_call_get_proc(RpcCall *call)
+{
+    return call->proc;
+}
+
+void *rpc_call_get_ret(RpcCall *call)
+{
+    return call->ret;
+}
+
+static void rpc_conn_dispatch_call(RpcConn *conn,
+                                   const remote_message_header *hdr,
+                                   XDR *xdr)
+{
+    const RpcProc *proc = conn->srv->ops->find_proc(hdr->proc);
+    g_autoptr(GError) err = NULL;
+    RpcCall *call;
+    RpcResult res;
+
+    if (!proc) {
+        /* libvirt's wording: clients turn it into VIR_ERR_NO_SUPPORT. */
+        err = g_error_new(VIR_ERROR, VIR_ERR_RPC, "unknown procedure: %d",
+                          hdr->proc);
+        rpc_conn_queue_error(conn, hdr, err);
+        return;
+    }
+
+    call = g_new0(RpcCall, 1);
+    call->conn = rpc_conn_ref(conn);
+    call->proc = proc;
+    call->hdr = *hdr;
+    call->args = g_malloc0(MAX(proc->args_size, 1));
+    call->ret = g_malloc0(MAX(proc->ret_size, 1));
+    if (!proc->args_filter(xdr, call->args, 0)) {
+        g_set_error(&err, VIR_ERROR, VIR_ERR_RPC,
+                    "Unable to decode the arguments of %s", proc->name);
+        rpc_call_finish(call, err);
+        return;
+    }
+
+    res = proc->handler(call, call->args, call->ret, &err);
+    switch (res) {
+    case RPC_RESULT_OK:
+        rpc_call_finish(call, NULL);
+        break;
+    case RPC_RESULT_ERROR:
+        if (!err) {
+            g_set_error(&err, VIR_ERROR, VIR_ERR_INTERNAL_ERROR,
+                        "%s failed without saying why", proc->name);
+        }
+        rpc_call_finish(call, err);
+        break;
+    case RPC_RESULT_PENDING:
+        break;
+    }
+}
+
+static void rpc_conn_handle_message(RpcConn *conn, const guint8 *buf,
+                                    guint len)
+{
+    remote_message_header hdr;
+    XDR xdr;
+
+    xdrmem_create(&xdr, (char *)buf + 4, len - 4, XDR_DECODE);
+    if (!xdr_remote_message_header(&xdr, &hdr)) {
+        xdr_destroy(&xdr);
+        rpc_conn_close(conn);
+        return;
+    }
+
+    if (hdr.prog == KKEEPALIVE_PROGRAM) {
+        if (hdr.vers == KKEEPALIVE_PROTOCOL_VERSION &&
+            hdr.type == REMOTE_MESSAGE && hdr.proc == KEEPALIVE_PROC_PING) {
+            remote_message_header pong = hdr;
+
+            pong.proc = KEEPALIVE_PROC_PONG;
+            pong.serial = 0;
+            pong.status = REMOTE_OK;
+            rpc_conn_queue(conn, &pong, NULL, NULL);
+        }
+        /* PONG: last_rx is already refreshed, nothing else to do. */
+    } else if (hdr.type != REMOTE_CALL) {
+        /* Streams are not served yet; other types are never sent to us. */
+    } else if (hdr.prog != KREMOTE_PROGRAM ||
+               hdr.vers != KREMOTE_PROTOCOL_VERSION) {
+        g_autoptr(GError) err =
+            g_error_new(VIR_ERROR, VIR_ERR_RPC,
+                        "Cannot find program %u version %u", hdr.prog,
+                        hdr.vers);
+        rpc_conn_queue_error(conn, &hdr, err);
+    } else if (hdr.status != REMOTE_OK) {
+        g_autoptr(GError) err =
+            g_error_new(VIR_ERROR, VIR_ERR_RPC,
+                        "Unexpected status %d in a call", hdr.status);
+        rpc_conn_queue_error(conn, &hdr, err);
+    } else {
+        rpc_conn_dispatch_call(conn, &hdr, &xdr);
+    }
+    xdr_destroy(&xdr);
+}
+
+static gboolean rpc_conn_readable(int fd, GIOCondition cond, void *opaque)
+{
+    RpcConn *conn = opaque;
+    guint8 chunk[65536];
+    ssize_t n;
+
+    n = read(fd, chunk, sizeof(chunk));
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+        return G_SOURCE_CONTINUE;
+    }
+    if (n <= 0) {
+        conn->in_watch = 0;
+        rpc_conn_close(conn);
+        return G_SOURCE_REMOVE;
+    }
+    conn->last_rx = g_get_monotonic_time();
+    conn->ka_unanswered = 0;
+    g_byte_array_append(conn->in, chunk, n);
+
+    rpc_conn_ref(conn);
+    while (!conn->closed && conn->in->len >= 4) {
+        guint32 be, len;
+
+        memcpy(&be, conn->in->data, 4);
+        len = GUINT32_FROM_BE(be);
+        if (len < RPC_HEADER_LEN || len - 4 > REMOTE_MESSAGE_MAX) {
+            g_message("closing a client that sent a %u-byte message", len);
+            rpc_conn_close(conn);
+            break;
+        }
+        if (conn->in->len < len) {
+            break;
+        }
+        rpc_conn_handle_message(conn, conn->in->data, len);
+        g_byte_array_remove_range(conn->in, 0, len);
+    }
+    if (conn->closed) {
+        conn->in_watch = 0;
+        rpc_conn_unref(conn);
+        return G_SOURCE_REMOVE;
+    }
+    rpc_conn_unref(conn);
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean rpc_conn_writable(int fd, GIOCondition cond, void *opaque)
+{
+    RpcConn *conn = opaque;
+
+    while (conn->out->len > 0) {
+        ssize_t n = write(fd, conn->out->data, conn->out->len);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && errno == EAGAIN) {
+            return G_SOURCE_CONTINUE;
+        }
+        if (n < 0) {
+            conn->out_watch = 0;
+            rpc_conn_close(conn);
+            return G_SOURCE_REMOVE;
+        }
+        g_byte_array_remove_range(conn->out, 0, n);
+    }
+    conn->out_watch = 0;
+    if (conn->close_after_flush) {
+        rpc_conn_close(conn);
+    }
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean rpc_conn_keepalive(void *opaque)
+{
+    RpcConn *conn = opaque;
+    gint64 silent = g_get_monotonic_time() - conn->last_rx;
+    remote_message_header ping = {
+        .prog = KKEEPALIVE_PROGRAM,
+        .vers = KKEEPALIVE_PROTOCOL_VERSION,
+        .proc = KEEPALIVE_PROC_PING,
+        .type = REMOTE_MESSAGE,
+        .serial = 0,
+        .status = REMOTE_OK,
+    };
+
+    if (silent < RPC_KEEPALIVE_INTERVAL * G_USEC_PER_SEC) {
+        return G_SOURCE_CONTINUE;
+    }
+    if (conn->ka_unanswered >= RPC_KEEPALIVE_COUNT) {
+        g_message("closing a client that stopped answering keepalive");
+        conn->ka_timer = 0;
+        rpc_conn_close(conn);
+        return G_SOURCE_REMOVE;
+    }
+    conn->ka_unanswered++;
+    rpc_conn_queue(conn, &ping, NULL, NULL);
+    return G_SOURCE_CONTINUE;
+}
+
+void rpc_conn_start_keepalive(RpcConn *conn)
+{
+    if (!conn->ka_timer && !conn->closed) {
+        conn->ka_timer = g_timeout_add_seconds(RPC_KEEPALIVE_INTERVAL,
+                                               rpc_conn_keepalive, conn);
+    }
+}
+
+void rpc_conn_close_after_flush(RpcConn *conn)
+{
+    conn->close_after_flush = true;
+    if (!conn->out_watch) {
+        rpc_conn_close(conn);
+    }
+}
+
+/*
+ * Drop the connection: stop reading and writing, free the upper layer's
+ * data (event registrations); pending calls keep the struct alive and
+ * their replies are discarded.
+ */
+static void rpc_conn_close(RpcConn *conn)
+{
+    RpcServer *srv = conn->srv;
+
+    if (conn->closed) {
+        return;
+    }
+    conn->closed = true;
+    if (conn->in_watch) {
+        g_source_remove(conn->in_watch);
+        conn->in_watch = 0;
+    }
+    if (conn->out_watch) {
+        g_source_remove(conn->out_watch);
+        conn->out_watch = 0;
+    }
+    if (conn->ka_timer) {
+        g_source_remove(conn->ka_timer);
+        conn->ka_timer = 0;
+    }
+    close(conn->fd);
+    conn->fd = -1;
+    srv->conns = g_list_remove(srv->conns, conn);
+    if (srv->ops->conn_free) {
+        srv->ops->conn_free(conn->data);
+    }
+    conn->data = NULL;
+    rpc_conn_unref(conn);
+}
+
+static gboolean rpc_listener_accept(int fd, GIOCondition cond, void *opaque)
+{
+    RpcListener *l = opaque;
+    RpcServer *srv = l->srv;
+    RpcConn *conn;
+    int cfd;
+
+    cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (cfd < 0) {
+        if (errno != EAGAIN && errno != EINTR) {
+            g_warning("accept on %s: %s", l->path ? l->path : "socket",
+                      g_strerror(errno));
+        }
+        return G_SOURCE_CONTINUE;
+    }
+
+    conn = g_new0(RpcConn, 1);
+    conn->srv = srv;
+    conn->refs = 1;
+    conn->fd = cfd;
+    conn->socket_readonly = l->readonly;
+    conn->last_rx = g_get_monotonic_time();
+    conn->in = g_byte_array_new();
+    conn->out = g_byte_array_new();
+    conn->in_watch = g_unix_fd_add(cfd, G_IO_IN | G_IO_HUP | G_IO_ERR,
+                                   rpc_conn_readable, conn);
+    srv->conns = g_list_prepend(srv->conns, conn);
+    if (srv->ops->conn_new) {
+        conn->data = srv->ops->conn_new(conn);
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+RpcServer *rpc_server_new(const RpcServerOps *ops)
+{
+    RpcServer *srv = g_new0(RpcServer, 1);
+
+    srv->ops = ops;
+    return srv;
+}
+
+static void rpc_listener_free(void *opaque)
+{
+    RpcListener *l = opaque;
+
+    g_source_remove(l->watch);
+    close(l->fd);
+    if (l->path) {
+        unlink(l->path);
+    }
+    g_free(l->path);
+    g_free(l);
+}
+
+void rpc_server_free(RpcServer *srv)
+{
+    while (srv->conns) {
+        rpc_conn_close(srv->conns->data);
+    }
+    g_list_free_full(srv->listeners, rpc_listener_free);
+    g_free(srv);
+}
+
+static void rpc_server_listen(RpcServer *srv, int fd, const char *path,
+                              bool readonly)
+{
+    RpcListener *l = g_new0(RpcListener, 1);
+
+    l->srv = srv;
+    l->fd = fd;
+    l->readonly = readonly;
+    l->path = g_strdup(path);
+    l->watch = g_unix_fd_add(fd, G_IO_IN, rpc_listener_accept, l);
+    srv->listeners = g_list_append(srv->listeners, l);
+}
+
+bool rpc_server_add_unix(RpcServer *srv, const char *path, int mode,
+                         bool readonly, GError **errp)
+{
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    g_autofree char *dir = g_path_get_dirname(path);
+    int fd;
+
+    if (strlen(path) >= sizeof(sun.sun_path)) {
+        g_set_error(errp, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                    "socket path '%s' is too long", path);
+        return false;
+    }
+    strcpy(sun.sun_path, path);
+    if (g_mkdir_with_parents(dir, 0755) < 0) {
+        g_set_error(errp, G_IO_ERROR, g_io_error_from_errno(errno),
+                    "cannot create directory '%s': %s", dir,
+                    g_strerror(errno));
+        return false;
+    }
+
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        g_set_error(errp, G_IO_ERROR, g_io_error_from_errno(errno),
+                    "cannot create a socket: %s", g_strerror(errno));
+        return false;
+    }
+    /* A socket file left by a daemon that died is stale: nobody listens. */
+    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+        close(fd);
+        g_set_error(errp, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
+                    "another daemon is already listening on '%s'", path);
+        return false;
+    }
+    unlink(path);
+    if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+        chmod(path, mode) < 0 || listen(fd, 64) < 0) {
+        int saved = errno;
+
+        close(fd);
+        g_set_error(errp, G_IO_ERROR, g_io_error_from_errno(saved),
+                    "cannot listen on '%s': %s", path, g_strerror(saved));
+        return false;
+    }
+    rpc_server_listen(srv, fd, path, readonly);
+    return true;
+}
+
+bool rpc_server_add_fd(RpcServer *srv, int fd, bool readonly, GError **errp)
+{
+    int flags = fcntl(fd, F_GETFL);
+
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
+        fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+        g_set_error(errp, G_IO_ERROR, g_io_error_from_errno(errno),
+                    "inherited socket %d: %s", fd, g_strerror(errno));
+        return false;
+    }
+    rpc_server_listen(srv, fd, NULL, readonly);
+    return true;
+}
+
+void rpc_server_foreach_conn(RpcServer *srv,
+                             void (*func)(RpcConn *conn, void *opaque),
+                             void *opaque)
+{
+    GList *l, *next;
+
+    for (l = srv->conns; l; l = next) {
+        next = l->next;
+        func(l->data, opaque);
+    }
+}
+
+void *rpc_conn_get_data(RpcConn *conn)
+{
+    return conn->data;
+}
+
+bool rpc_conn_socket_readonly(RpcConn *conn)
+{
+    return conn->socket_readonly;
+}
+
+void rpc_conn_send_event(RpcConn *conn, int proc, xdrproc_t filter,
+                         void *msg)
+{
+    remote_message_header hdr = {
+        .prog = KREMOTE_PROGRAM,
+        .vers = KREMOTE_PROTOCOL_VERSION,
+        .proc = proc,
+        .type = REMOTE_MESSAGE,
+        .serial = 1,
+        .status = REMOTE_OK,
+    };
+
+    rpc_conn_queue(conn, &hdr, filter, msg);
+}

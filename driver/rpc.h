@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * libvirt's remote protocol, server side: UNIX listening sockets, message
+ * framing, the keepalive program, and calls that may be answered later and
+ * in any order.  Everything runs on the glib main loop of the daemon; a
+ * call whose work waits for a VMM (QMP) stays pending while the
+ * connection keeps reading, answering keepalive and other calls.
+ *
+ * What a procedure does is not known here: driver/dispatch.c gives the
+ * table of procedures (see RpcProc).
+ */
+#ifndef DRIVER_RPC_H
+#define DRIVER_RPC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <glib.h>
+#include <rpc/rpc.h>
+
+#include "remote_protocol.h"
+
+typedef struct RpcServer RpcServer;
+typedef struct RpcConn RpcConn;
+typedef struct RpcCall RpcCall;
+
+typedef enum {
+    RPC_RESULT_OK,          /* the ret struct is filled: reply now */
+    RPC_RESULT_ERROR,       /* @errp is set: reply with the error */
+    RPC_RESULT_PENDING,     /* the handler keeps @call, finishes it later */
+} RpcResult;
+
+/*
+ * One procedure of REMOTE_PROGRAM.  @handler gets decoded @args and a
+ * zeroed @ret of ret_size bytes, both freed (xdr_free) with the call.
+ */
+typedef RpcResult (*RpcHandler)(RpcCall *call, void *args, void *ret,
+                                GError **errp);
+
+typedef enum {
+    RPC_PROC_BEFORE_OPEN = 1 << 0,  /* allowed before CONNECT_OPEN */
+    RPC_PROC_READONLY_OK = 1 << 1,  /* allowed on read-only connections */
+} RpcProcFlags;
+
+typedef struct {
+    int proc;
+    const char *name;           /* libvirt API name, for messages */
+    xdrproc_t args_filter;
+    size_t args_size;
+    xdrproc_t ret_filter;
+    size_t ret_size;
+    RpcHandler handler;
+    unsigned int flags;         /* RpcProcFlags */
+} RpcProc;
+
+/* Connection life cycle hooks for the layer above (per-connection data). */
+typedef struct {
+    const RpcProc *(*find_proc)(int proc);
+    void *(*conn_new)(RpcConn *conn);
+    void (*conn_free)(void *data);
+    /* libvirt's error number (and domain) for an error not in VIR_ERROR. */
+    int (*error_code)(const GError *err, int *domain);
+} RpcServerOps;
+
+RpcServer *rpc_server_new(const RpcServerOps *ops);
+void rpc_server_free(RpcServer *srv);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(RpcServer, rpc_server_free)
+
+/*
+ * Listen on the UNIX socket @path (replacing a stale socket file) with
+ * permissions @mode; connections accepted there are read-only if
+ * @readonly.
+ */
+bool rpc_server_add_unix(RpcServer *srv, const char *path, int mode,
+                         bool readonly, GError **errp);
+
+/* Listen on an already bound and listening socket (systemd activation). */
+bool rpc_server_add_fd(RpcServer *srv, int fd, bool readonly,
+                       GError **errp);
+
+/* Call @func for every open connection (event delivery). */
+void rpc_server_foreach_conn(RpcServer *srv,
+                             void (*func)(RpcConn *conn, void *opaque),
+                             void *opaque);
+
+/* The data given by RpcServerOps.conn_new for @conn. */
+void *rpc_conn_get_data(RpcConn *conn);
+
+/* Connection came through a read-only socket. */
+bool rpc_conn_socket_readonly(RpcConn *conn);
+
+/* The client asked for keepalive: ping it when it goes silent. */
+void rpc_conn_start_keepalive(RpcConn *conn);
+
+/* Close after the queued messages are written (CONNECT_CLOSE). */
+void rpc_conn_close_after_flush(RpcConn *conn);
+
+/* Send a MESSAGE (event) of REMOTE_PROGRAM; @msg is encoded with @filter. */
+void rpc_conn_send_event(RpcConn *conn, int proc, xdrproc_t filter,
+                         void *msg);
+
+/* Calls. */
+RpcConn *rpc_call_get_conn(RpcCall *call);
+const RpcProc *rpc_call_get_proc(RpcCall *call);
+
+/* The ret struct of a pending call, to fill before rpc_call_finish. */
+void *rpc_call_get_ret(RpcCall *call);
+
+/*
+ * Finish a call left pending: reply with its ret struct if @err is NULL,
+ * else with @err.  The reply is dropped if the connection has gone.
+ * Frees @call.
+ */
+void rpc_call_finish(RpcCall *call, const GError *err);
+
+#endif /* DRIVER_RPC_H */
