@@ -76,9 +76,20 @@ enum {
 typedef struct Driver Driver;
 typedef struct DomainObj DomainObj;
 
-/* Called for every lifecycle event (event, detail as above). */
-typedef void (*DomainEventFunc)(Driver *drv, DomainObj *dom, int event,
-                                int detail);
+/* virDomainEventID (wire values). */
+typedef enum {
+    DOMAIN_EVENT_ID_LIFECYCLE = 0,
+    DOMAIN_EVENT_ID_REBOOT = 1,
+    DOMAIN_EVENT_ID_BALLOON_CHANGE = 13,
+} DomainEventId;
+
+/*
+ * Called for every domain event: @id says which; LIFECYCLE has @event and
+ * @detail as above, BALLOON_CHANGE the new size in KiB in @value.
+ */
+typedef void (*DomainEventFunc)(Driver *drv, DomainObj *dom,
+                                DomainEventId id, int event, int detail,
+                                guint64 value);
 
 struct Driver {
     char *config_dir;           /* NAME.xml, autostart/NAME.xml */
@@ -112,7 +123,9 @@ struct DomainObj {
     char *qmp_path;
     char *pid_path;
     char *log_path;
+    goffset log_start;          /* size of the log when the VMM started */
     gint64 start_time;          /* monotonic µs, for cpu time estimates */
+    guint64 balloon_kib;        /* guest memory now; 0: not known */
 
     /* Job: one state-changing operation at a time. */
     bool job;
@@ -160,12 +173,26 @@ bool domain_undefine(DomainObj *dom, GError **errp);
 /* Drop an inactive domain from the list. */
 void domain_remove(DomainObj *dom);
 
+/*
+ * The persistent definition of @dom, to change in place and then save
+ * with domain_save_config(): while @dom runs, a copy split from the live
+ * definition.
+ */
+DomainDef *domain_obj_edit_config(DomainObj *dom);
+bool domain_save_config(Driver *drv, DomainDef *def, GError **errp);
+
+/* The live definition of @dom, to change in place, split first from the
+ * persistent one if they were shared. */
+DomainDef *domain_obj_edit_live(DomainObj *dom);
+
 bool domain_set_autostart(DomainObj *dom, bool autostart, GError **errp);
 
 /* Run state; the live state file follows every change while active. */
 void domain_set_state(DomainObj *dom, DomainState state, int reason);
 void domain_save_status(DomainObj *dom);
 void domain_emit(DomainObj *dom, int event, int detail);
+void domain_emit_reboot(DomainObj *dom);
+void domain_emit_balloon(DomainObj *dom, guint64 kib);
 
 /* Jobs: false with VIR_ERR_OPERATION_TIMEOUT if another job runs. */
 bool domain_job_begin(DomainObj *dom, const char *name, GError **errp);

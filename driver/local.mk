@@ -1,5 +1,39 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # --- domain XML and command line (conf) ---
+# Domain XML <-> DomainDef and DomainDef -> kestrel argv: pure code the
+# daemon links and the unit tests exercise.  schemas/domain.rng is compiled
+# in (driver/domain-rng.c), so the daemon needs no schema file at run time.
+noinst_LIBRARIES += driver/libkestreldrv-conf.a
+driver_libkestreldrv_conf_a_SOURCES = \
+	driver/drv-error.h \
+	driver/domain-conf.c driver/domain-conf.h \
+	driver/command.c driver/command.h
+nodist_driver_libkestreldrv_conf_a_SOURCES = driver/domain-rng.c
+driver_libkestreldrv_conf_a_CFLAGS = $(AM_CFLAGS) $(LIBXML2_CFLAGS)
+CLEANFILES += driver/domain-rng.c
+EXTRA_DIST += schemas/domain.rng
+
+# each line of the grammar becomes a C string literal
+driver/domain-rng.c: $(top_srcdir)/schemas/domain.rng
+	$(AM_V_GEN)$(MKDIR_P) driver && { \
+	  echo '/* generated from schemas/domain.rng: do not edit */'; \
+	  echo 'extern const char domain_rng_text[];'; \
+	  echo 'const char domain_rng_text[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$$/\\n"/' \
+	    $(top_srcdir)/schemas/domain.rng; \
+	  echo '    ;'; \
+	} > $@-t && mv -f $@-t $@
+
+CONF_TESTS = tests/unit/test-domain-conf tests/unit/test-command
+check_PROGRAMS += $(CONF_TESTS)
+TESTS += $(CONF_TESTS)
+CONF_TEST_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/driver
+CONF_TEST_LDADD = driver/libkestreldrv-conf.a $(LIBXML2_LIBS) $(GLIB_LIBS)
+tests_unit_test_domain_conf_CPPFLAGS = $(CONF_TEST_CPPFLAGS)
+tests_unit_test_domain_conf_CFLAGS = $(AM_CFLAGS) $(LIBXML2_CFLAGS)
+tests_unit_test_domain_conf_LDADD = $(CONF_TEST_LDADD)
+tests_unit_test_command_CPPFLAGS = $(CONF_TEST_CPPFLAGS)
+tests_unit_test_command_LDADD = $(CONF_TEST_LDADD)
 # --- end conf ---
 
 # virtkestreld: the libvirt driver daemon.
@@ -15,31 +49,56 @@ driver_libkremoteproto_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_builddir)/driver
 driver_libkremoteproto_a_CFLAGS = $(AM_CFLAGS) $(TIRPC_CFLAGS) \
 	-Wno-unused-variable
 BUILT_SOURCES = driver/remote_protocol.h
+$(driver_virtkestreld_OBJECTS) $(driver_libkremoteproto_a_OBJECTS): \
+	driver/remote_protocol.h
 CLEANFILES += driver/remote_protocol.c driver/remote_protocol.h
 EXTRA_DIST += driver/remote_protocol.x
 
 driver/remote_protocol.h: $(top_srcdir)/driver/remote_protocol.x
-	$(AM_V_GEN)$(MKDIR_P) driver && \
-	$(RPCGEN) -h -o $@-t $(top_srcdir)/driver/remote_protocol.x && \
-	mv -f $@-t $@
+	$(AM_V_GEN)$(MKDIR_P) driver && rm -f $@ && \
+	$(RPCGEN) -h -o $@ $(top_srcdir)/driver/remote_protocol.x
 
 # rpcgen names the header after the path it was given: include it by name.
 driver/remote_protocol.c: $(top_srcdir)/driver/remote_protocol.x
-	$(AM_V_GEN)$(MKDIR_P) driver && \
+	$(AM_V_GEN)$(MKDIR_P) driver && rm -f $@-t && \
 	$(RPCGEN) -c -o $@-t $(top_srcdir)/driver/remote_protocol.x && \
 	sed -e 's|^#include ".*remote_protocol.h"|#include "remote_protocol.h"|' \
 	    $@-t > $@ && rm -f $@-t
 
 sbin_PROGRAMS = driver/virtkestreld
 driver_virtkestreld_SOURCES = \
+	driver/dispatch.c \
+	driver/dispatch.h \
+	driver/dispatch-domain.c \
+	driver/dispatch-memory.c \
+	driver/dispatch-stats.c \
+	driver/domain.c \
+	driver/domain.h \
 	driver/main.c \
+	driver/process.c \
+	driver/process.h \
 	driver/rpc.c \
 	driver/rpc.h \
 	driver/virerror.c \
 	driver/virerror.h
 driver_virtkestreld_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_builddir)/driver \
-	-I$(top_srcdir)/driver
+	-I$(top_srcdir)/driver \
+	-DBINDIR='"$(bindir)"' -DSYSCONFDIR='"$(sysconfdir)"' \
+	-DLOCALSTATEDIR='"$(localstatedir)"' -DRUNSTATEDIR='"$(runstatedir)"'
 driver_virtkestreld_CFLAGS = $(AM_CFLAGS) $(TIRPC_CFLAGS) $(LIBXML2_CFLAGS) \
 	$(JSONGLIB_CFLAGS)
-driver_virtkestreld_LDADD = driver/libkremoteproto.a qmp/libqmp.a \
+driver_virtkestreld_LDADD = driver/libkremoteproto.a \
+	driver/libkestreldrv-conf.a qmp/libqmp.a \
 	$(GLIB_LIBS) $(JSONGLIB_LIBS) $(LIBXML2_LIBS) $(TIRPC_LIBS)
+
+# systemd units: the service and its two sockets (socket activation).
+systemdsystemunitdir = $(prefix)/lib/systemd/system
+dist_systemdsystemunit_DATA = systemd/virtkestreld.socket \
+	systemd/virtkestreld-ro.socket
+nodist_systemdsystemunit_DATA = systemd/virtkestreld.service
+EXTRA_DIST += systemd/virtkestreld.service.in
+CLEANFILES += systemd/virtkestreld.service
+
+systemd/virtkestreld.service: $(top_srcdir)/systemd/virtkestreld.service.in
+	$(AM_V_GEN)$(MKDIR_P) systemd && \
+	sed -e 's|@sbindir[@]|$(sbindir)|g' $< > $@

@@ -19,6 +19,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include <glib-unix.h>
+#include <gio/gio.h>
 #include <glib/gstdio.h>
 
 #include "rpc.h"
@@ -69,6 +70,11 @@ struct RpcCall {
 
 static void rpc_conn_close(RpcConn *conn);
 static gboolean rpc_conn_writable(int fd, GIOCondition cond, void *opaque);
+
+bool_t rpc_xdr_void(XDR *xdr, void *unused)
+{
+    return TRUE;
+}
 
 static RpcConn *rpc_conn_ref(RpcConn *conn)
 {
@@ -227,6 +233,12 @@ static void rpc_conn_dispatch_call(RpcConn *conn,
         /* libvirt's wording: clients turn it into VIR_ERR_NO_SUPPORT. */
         err = g_error_new(VIR_ERROR, VIR_ERR_RPC, "unknown procedure: %d",
                           hdr->proc);
+        rpc_conn_queue_error(conn, hdr, err);
+        return;
+    }
+
+    if (conn->srv->ops->check_call &&
+        !conn->srv->ops->check_call(conn, proc, &err)) {
         rpc_conn_queue_error(conn, hdr, err);
         return;
     }

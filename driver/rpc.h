@@ -52,6 +52,9 @@ typedef struct {
     unsigned int flags;         /* RpcProcFlags */
 } RpcProc;
 
+/* The XDR filter of a void argument or result (encodes nothing). */
+bool_t rpc_xdr_void(XDR *xdr, void *unused);
+
 /* Connection life cycle hooks for the layer above (per-connection data). */
 typedef struct {
     const RpcProc *(*find_proc)(int proc);
@@ -59,6 +62,8 @@ typedef struct {
     void (*conn_free)(void *data);
     /* libvirt's error number (and domain) for an error not in VIR_ERROR. */
     int (*error_code)(const GError *err, int *domain);
+    /* May @conn call @proc now (opened, read-only)?  Before decoding. */
+    bool (*check_call)(RpcConn *conn, const RpcProc *proc, GError **errp);
 } RpcServerOps;
 
 RpcServer *rpc_server_new(const RpcServerOps *ops);

@@ -34,8 +34,6 @@ const char *vir_error_prefix(int code)
         return "this domain exists already";
     case VIR_ERR_OPERATION_DENIED:
         return "operation forbidden";
-    case VIR_ERR_RPC:
-        return "RPC error";
     case VIR_ERR_NO_DOMAIN:
         return "Domain not found";
     case VIR_ERR_OPERATION_INVALID:
@@ -48,8 +46,14 @@ const char *vir_error_prefix(int code)
         return "argument unsupported";
     case VIR_ERR_OPERATION_UNSUPPORTED:
         return "Operation not supported";
+    case VIR_ERR_OVERFLOW:
+        return "numerical overflow";
+    case VIR_ERR_XML_INVALID_SCHEMA:
+        return "XML document failed to validate against schema";
     case VIR_ERR_OK:
     case VIR_ERR_SYSTEM_ERROR:
+    case VIR_ERR_XML_DETAIL:
+    case VIR_ERR_RPC:               /* libvirt prints the detail alone */
         break;
     }
     return NULL;

@@ -10,7 +10,10 @@ QMP_SCHEMA_FILES = \
 	schemas/run-state.json \
 	schemas/machine.json \
 	schemas/misc.json \
-	schemas/qom.json
+	schemas/qom.json \
+	schemas/char.json \
+	schemas/block.json \
+	schemas/migration.json
 
 noinst_LIBRARIES += qmp/libqmp.a
 qmp_libqmp_a_SOURCES = \

@@ -95,6 +95,8 @@ typedef struct {
 static const CmdlineName cmdline_machines[] = {
     { "kestrel", "Kestrel KVM machine: direct kernel boot, PCI, ACPI" },
     { "none", "empty machine (no guest), for capability probing" },
+    { "pc", "the kestrel machine, under the name libvirt's QEMU driver "
+      "knows (query-machines reports it so)" },
 };
 
 static const CmdlineName cmdline_cpus[] = {
@@ -398,6 +400,53 @@ static ChardevConfig *cmdline_chardev_from_spec(const char *spec,
 
 /* ---- option handlers ---------------------------------------------------- */
 
+/* -device, -object, -audiodev: like QEMU, a value starting with '{' is
+ * JSON, anything else KEY=VALUE with @implied_key first. */
+static KeyvalList *cmdline_parse_json_or_keyval(const char *arg,
+                                                const char *implied_key,
+                                                GError **errp)
+{
+    return arg[0] == '{' ? keyval_parse_json(arg, errp)
+                         : keyval_parse(arg, implied_key, errp);
+}
+
+/*
+ * A boolean parameter kestrel has only one value for: @key may be absent
+ * or given as @only; the other value is refused, saying @why.
+ */
+static bool cmdline_only_bool(KeyvalList *kv, const char *key, bool only,
+                              const char *why, GError **errp)
+{
+    bool v;
+
+    if (!keyval_get_bool(kv, key, only, &v, errp)) {
+        return false;
+    }
+    if (v != only) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_UNSUPPORTED,
+                    "Parameter '%s' only takes '%s' in kestrel: %s", key,
+                    only ? "on" : "off", why);
+        return false;
+    }
+    return true;
+}
+
+/* A string parameter kestrel accepts only from @values (NULL-ended). */
+static bool cmdline_only_str(KeyvalList *kv, const char *key,
+                             const char *const *values, const char *why,
+                             GError **errp)
+{
+    const char *v = keyval_get_str(kv, key);
+
+    if (v && !g_strv_contains(values, v)) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_UNSUPPORTED,
+                    "Parameter '%s' does not take value '%s' in kestrel: %s",
+                    key, v, why);
+        return false;
+    }
+    return true;
+}
+
 static void cmdline_print_names(FILE *out, const char *title,
                                 const CmdlineName *names, size_t n)
 {
@@ -439,11 +488,69 @@ static bool opt_accel(CmdlineState *s, const char *arg, GError **errp)
     return true;
 }
 
+static bool opt_audiodev(CmdlineState *s, const char *arg, GError **errp)
+{
+    static const char *const none[] = { "none", NULL };
+    g_autoptr(KeyvalList) kv = cmdline_parse_json_or_keyval(arg, "driver",
+                                                             errp);
+    const char *driver;
+    const char *id;
+
+    if (!kv) {
+        return false;
+    }
+    driver = keyval_get_str(kv, "driver");
+    id = keyval_get_str(kv, "id");
+    if (!driver) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "Parameter 'driver' is missing");
+        return false;
+    }
+    if (!id) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "Parameter 'id' is missing");
+        return false;
+    }
+    /* Without sound devices, the null backend is all there is to have:
+     * it takes nothing and plays nothing. */
+    if (!cmdline_only_str(kv, "driver", none,
+                          "kestrel has no sound device", errp) ||
+        !cmdline_check_id(id, errp) || !keyval_check_unused(kv, errp)) {
+        return false;
+    }
+    return true;
+}
+
 static bool opt_append(CmdlineState *s, const char *arg, GError **errp)
 {
     g_free(s->cfg->append);
     s->cfg->append = g_strdup(arg);
     return true;
+}
+
+static bool opt_boot(CmdlineState *s, const char *arg, GError **errp)
+{
+    g_autoptr(KeyvalList) kv = keyval_parse(arg, "order", errp);
+    const char *unsupported[] = { "order", "once", "menu", "splash",
+                                  "splash-time", "reboot-timeout", NULL };
+    bool strict;
+
+    if (!kv) {
+        return false;
+    }
+    for (guint i = 0; unsupported[i]; i++) {
+        if (keyval_has(kv, unsupported[i])) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_UNSUPPORTED,
+                        "Parameter '%s' is not supported by kestrel: it has "
+                        "no firmware and boots the -kernel directly",
+                        unsupported[i]);
+            return false;
+        }
+    }
+    /* strict: boot nothing but what is listed. The -kernel is the only
+     * thing kestrel ever boots, so both values hold. */
+    return keyval_get_bool(kv, "strict", false, &strict, errp) &&
+           keyval_check_unused(kv, errp);
 }
 
 static bool opt_chardev(CmdlineState *s, const char *arg, GError **errp)
@@ -545,6 +652,53 @@ static bool opt_daemonize(CmdlineState *s, const char *arg, GError **errp)
     return true;
 }
 
+/*
+ * -device isa-serial,chardev=ID[,index=N]: the COM port N (0 to 3; the
+ * first free one by default) on chardev ID, the same port -serial makes.
+ */
+static bool cmdline_isa_serial(CmdlineState *s, KeyvalList *kv,
+                               GError **errp)
+{
+    GPtrArray *serials = s->cfg->serials;
+    const char *chardev = keyval_get_str(kv, "chardev");
+    uint64_t index;
+    guint free_slot = 0;
+
+    s->serial_given = true;             /* as QEMU: no default serial then */
+    while (free_slot < serials->len &&
+           g_ptr_array_index(serials, free_slot)) {
+        free_slot++;
+    }
+    if (!keyval_get_uint(kv, "index", free_slot, CMDLINE_MAX_SERIALS - 1,
+                         &index, errp)) {
+        return false;
+    }
+    if (!chardev) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "Property 'isa-serial.chardev' is missing: kestrel's "
+                    "serial ports need a chardev");
+        return false;
+    }
+    if (keyval_first_unused(kv)) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "Property 'isa-serial.%s' not found",
+                    keyval_first_unused(kv));
+        return false;
+    }
+    while (serials->len <= index) {
+        g_ptr_array_add(serials, NULL);
+    }
+    if (g_ptr_array_index(serials, index)) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "serial port %" G_GUINT64_FORMAT " (COM%" G_GUINT64_FORMAT
+                    ") is already in use", index, index + 1);
+        return false;
+    }
+    g_ptr_array_index(serials, index) = g_strdup(chardev);
+    cmdline_add_ref(s, s->loc, chardev);
+    return true;
+}
+
 static bool opt_device(CmdlineState *s, const char *arg, GError **errp)
 {
     g_autoptr(KeyvalList) kv = NULL;
@@ -552,9 +706,7 @@ static bool opt_device(CmdlineState *s, const char *arg, GError **errp)
     const char *id;
     DeviceConfig *dev;
 
-    /* like QEMU: a value starting with '{' is JSON */
-    kv = arg[0] == '{' ? keyval_parse_json(arg, errp)
-                       : keyval_parse(arg, "driver", errp);
+    kv = cmdline_parse_json_or_keyval(arg, "driver", errp);
     if (!kv) {
         return false;
     }
@@ -606,7 +758,7 @@ static bool opt_device(CmdlineState *s, const char *arg, GError **errp)
         g_hash_table_add(s->device_ids, g_strdup(id));
     }
     if (g_str_equal(driver, "isa-serial")) {
-        s->serial_given = true;         /* as QEMU: no default serial then */
+        return cmdline_isa_serial(s, kv, errp);
     }
 
     dev = g_new0(DeviceConfig, 1);
@@ -651,6 +803,57 @@ static bool opt_enable_kvm(CmdlineState *s, const char *arg, GError **errp)
 }
 
 static bool opt_help(CmdlineState *s, const char *arg, GError **errp);
+
+/*
+ * -global DRIVER.PROP=VALUE: the defaults of devices kestrel has. Only the
+ * ones that state what kestrel does anyway are accepted.
+ */
+static bool opt_global(CmdlineState *s, const char *arg, GError **errp)
+{
+    static const struct {
+        const char *name;               /* DRIVER.PROP */
+        const char *value;
+    } accepted[] = {
+        /* the in-kernel PIT reinjects lost ticks: QEMU's "delay" */
+        { "kvm-pit.lost_tick_policy", "delay" },
+    };
+    const char *eq = strchr(arg, '=');
+    g_autofree char *name = NULL;
+
+    if (!eq || !strchr(arg, '.') || strchr(arg, '.') > eq) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "'%s' is not of the form DRIVER.PROPERTY=VALUE", arg);
+        return false;
+    }
+    name = g_strndup(arg, eq - arg);
+    for (guint i = 0; i < G_N_ELEMENTS(accepted); i++) {
+        if (g_str_equal(accepted[i].name, name)) {
+            if (g_str_equal(accepted[i].value, eq + 1)) {
+                return true;
+            }
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_UNSUPPORTED,
+                        "global property '%s' only takes '%s' in kestrel",
+                        name, accepted[i].value);
+            return false;
+        }
+    }
+    g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_UNSUPPORTED,
+                "global property '%s' is not supported by kestrel", name);
+    return false;
+}
+
+static bool opt_incoming(CmdlineState *s, const char *arg, GError **errp)
+{
+    if (!g_str_equal(arg, "defer")) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_UNSUPPORTED,
+                    "incoming migration from '%s' is not supported by "
+                    "kestrel: only -incoming defer is accepted, and kestrel "
+                    "has no migrate-incoming yet", arg);
+        return false;
+    }
+    s->cfg->incoming_defer = true;
+    return true;
+}
 
 static bool opt_initrd(CmdlineState *s, const char *arg, GError **errp)
 {
@@ -752,6 +955,18 @@ static bool opt_machine(CmdlineState *s, const char *arg, GError **errp)
                         "to list supported machines", type);
             return false;
         }
+    }
+    /* The board's fixed features, under the properties libvirt sets. */
+    if (!cmdline_only_bool(kv, "usb", false, "it has no USB", errp) ||
+        !cmdline_only_bool(kv, "hpet", false, "it has no HPET", errp) ||
+        !cmdline_only_bool(kv, "vmport", false,
+                           "it has no VMware I/O port", errp) ||
+        !cmdline_only_bool(kv, "acpi", true,
+                           "its machine always has ACPI", errp) ||
+        !cmdline_only_bool(kv, "dump-guest-core", false,
+                           "it never dumps core (guest RAM included)",
+                           errp)) {
+        return false;
     }
     accel = keyval_get_str(kv, "accel");
     if (accel) {
@@ -904,6 +1119,38 @@ static bool opt_name(CmdlineState *s, const char *arg, GError **errp)
     return true;
 }
 
+static bool opt_msg(CmdlineState *s, const char *arg, GError **errp)
+{
+    g_autoptr(KeyvalList) kv = keyval_parse(arg, NULL, errp);
+
+    if (!kv) {
+        return false;
+    }
+    if (keyval_has(kv, "guest-name")) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_UNSUPPORTED,
+                    "Parameter 'guest-name' is not supported by kestrel");
+        return false;
+    }
+    return keyval_get_bool(kv, "timestamp", s->cfg->msg_timestamp,
+                           &s->cfg->msg_timestamp, errp) &&
+           keyval_check_unused(kv, errp);
+}
+
+static bool opt_no_acpi(CmdlineState *s, const char *arg, GError **errp)
+{
+    /* The guest finds its CPUs and interrupts, and is powered off, through
+     * ACPI: there is no MP-table-only variant of the machine. */
+    g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_UNSUPPORTED,
+                "kestrel's machine always has ACPI (in libvirt: add "
+                "<features><acpi/></features>)");
+    return false;
+}
+
+static bool opt_no_hpet(CmdlineState *s, const char *arg, GError **errp)
+{
+    return true;                        /* kestrel has no HPET */
+}
+
 static bool opt_no_reboot(CmdlineState *s, const char *arg, GError **errp)
 {
     s->cfg->no_reboot = true;
@@ -934,6 +1181,104 @@ static bool opt_nographic(CmdlineState *s, const char *arg, GError **errp)
     return true;
 }
 
+static bool opt_object(CmdlineState *s, const char *arg, GError **errp)
+{
+    static const char *const formats[] = { "raw", "base64", NULL };
+    g_autoptr(KeyvalList) kv = cmdline_parse_json_or_keyval(arg, "qom-type",
+                                                             errp);
+    const char *type;
+    const char *id;
+    const char *format;
+    SecretConfig *sec;
+
+    if (!kv) {
+        return false;
+    }
+    type = keyval_get_str(kv, "qom-type");
+    if (keyval_is_help(type)) {
+        fprintf(s->out, "List of user creatable objects:\n  secret\n");
+        s->exit = true;
+        return true;
+    }
+    if (!type) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "Parameter 'qom-type' is missing");
+        return false;
+    }
+    if (!g_str_equal(type, "secret")) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_UNSUPPORTED,
+                    "object type '%s' is not supported by kestrel: -object "
+                    "takes only 'secret'", type);
+        return false;
+    }
+    id = keyval_get_str(kv, "id");
+    if (!id) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "Parameter 'id' is missing");
+        return false;
+    }
+    if (!cmdline_check_id(id, errp)) {
+        return false;
+    }
+    for (guint i = 0; i < s->cfg->secrets->len; i++) {
+        SecretConfig *other = g_ptr_array_index(s->cfg->secrets, i);
+
+        if (g_str_equal(other->id, id)) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                        "attempt to add duplicate property '%s' to object "
+                        "(type 'container')", id);
+            return false;
+        }
+    }
+    if (keyval_has(kv, "keyid") || keyval_has(kv, "iv")) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_UNSUPPORTED,
+                    "secret '%s': encrypted secrets (keyid, iv) are not "
+                    "supported by kestrel", id);
+        return false;
+    }
+    format = keyval_get_str(kv, "format");
+    if (format && !g_strv_contains(formats, format)) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "Parameter 'format' does not accept value '%s'", format);
+        return false;
+    }
+    if (keyval_has(kv, "data") == keyval_has(kv, "file")) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "secret '%s' needs exactly one of 'data' and 'file'",
+                    id);
+        return false;
+    }
+    sec = g_new0(SecretConfig, 1);
+    sec->id = g_strdup(id);
+    sec->base64 = format && g_str_equal(format, "base64");
+    sec->data = g_strdup(keyval_get_str(kv, "data"));
+    sec->file = g_strdup(keyval_get_str(kv, "file"));
+    if (!keyval_check_unused(kv, errp)) {
+        vm_config_secret_free(sec);
+        return false;
+    }
+    g_ptr_array_add(s->cfg->secrets, sec);
+    return true;
+}
+
+static bool opt_overcommit(CmdlineState *s, const char *arg, GError **errp)
+{
+    static const char *const mem_lock[] = { "off", "false", "no", NULL };
+    g_autoptr(KeyvalList) kv = keyval_parse(arg, NULL, errp);
+
+    if (!kv) {
+        return false;
+    }
+    /* kestrel neither locks guest RAM nor passes CPU power management
+     * through: only the "off" of both is what it does. */
+    return cmdline_only_str(kv, "mem-lock", mem_lock,
+                            "kestrel does not lock guest RAM", errp) &&
+           cmdline_only_bool(kv, "cpu-pm", false,
+                             "CPU power management stays with the host",
+                             errp) &&
+           keyval_check_unused(kv, errp);
+}
+
 static bool opt_pidfile(CmdlineState *s, const char *arg, GError **errp)
 {
     g_free(s->cfg->pidfile);
@@ -949,6 +1294,30 @@ static bool opt_qmp(CmdlineState *s, const char *arg, GError **errp)
 static bool opt_qmp_pretty(CmdlineState *s, const char *arg, GError **errp)
 {
     return cmdline_monitor_spec(s, arg, MONITOR_MODE_CONTROL, true, errp);
+}
+
+static bool opt_rtc(CmdlineState *s, const char *arg, GError **errp)
+{
+    static const char *const utc[] = { "utc", NULL };
+    static const char *const host[] = { "host", NULL };
+    static const char *const none[] = { "none", NULL };
+    g_autoptr(KeyvalList) kv = keyval_parse(arg, NULL, errp);
+
+    if (!kv) {
+        return false;
+    }
+    /* The RTC reads the host's clock in UTC and sends no periodic
+     * interrupts to make up for. */
+    return cmdline_only_str(kv, "base", utc,
+                            "the RTC starts at the host's time in UTC",
+                            errp) &&
+           cmdline_only_str(kv, "clock", host,
+                            "the RTC follows the host's clock", errp) &&
+           cmdline_only_str(kv, "driftfix", none,
+                            "the RTC does not make up for lost ticks (in "
+                            "libvirt: drop <timer name='rtc' "
+                            "tickpolicy='catchup'/>)", errp) &&
+           keyval_check_unused(kv, errp);
 }
 
 static bool opt_S(CmdlineState *s, const char *arg, GError **errp)
@@ -985,6 +1354,26 @@ static bool opt_serial(CmdlineState *s, const char *arg, GError **errp)
     }
     cmdline_add_ref(s, s->loc, id);
     g_ptr_array_add(serials, g_steal_pointer(&id));
+    return true;
+}
+
+static bool opt_sandbox(CmdlineState *s, const char *arg, GError **errp)
+{
+    g_autoptr(KeyvalList) kv = keyval_parse(arg, "enable", errp);
+    bool on;
+
+    if (!kv) {
+        return false;
+    }
+    if (!keyval_get_bool(kv, "enable", false, &on, errp)) {
+        return false;
+    }
+    if (on || keyval_first_unused(kv)) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_UNSUPPORTED,
+                    "kestrel has no seccomp sandbox: only -sandbox off is "
+                    "accepted");
+        return false;
+    }
     return true;
 }
 
@@ -1091,10 +1480,12 @@ static const CmdlineOption cmdline_options[] = {
     { "async-teardown", false, NULL, NULL, NULL },
     { "audio", true, NULL, NULL, NULL },
     { "audio-help", false, NULL, NULL, NULL },
-    { "audiodev", true, NULL, NULL, NULL },
+    { "audiodev", true, opt_audiodev, "none,id=ID|JSON",
+      "accepted: the null audio backend (there is no sound device)" },
     { "bios", true, NULL, NULL, NULL },
     { "blockdev", true, NULL, NULL, NULL },
-    { "boot", true, NULL, NULL, NULL },
+    { "boot", true, opt_boot, "strict=on|off",
+      "accepted: the -kernel is all kestrel boots" },
     { "cdrom", true, NULL, NULL, NULL },
     { "chardev", true, opt_chardev, "BACKEND,id=ID[,...]",
       "character device: null, stdio, file, pty or socket" },
@@ -1124,7 +1515,8 @@ static const CmdlineOption cmdline_options[] = {
     { "fw_cfg", true, NULL, NULL, NULL },
     { "g", true, NULL, NULL, NULL },
     { "gdb", true, NULL, NULL, NULL },
-    { "global", true, NULL, NULL, NULL },
+    { "global", true, opt_global, "kvm-pit.lost_tick_policy=delay",
+      "the one device default kestrel takes (what it does anyway)" },
     { "h", false, opt_help, NULL, "same as -help" },
     { "hda", true, NULL, NULL, NULL },
     { "hdb", true, NULL, NULL, NULL },
@@ -1132,7 +1524,8 @@ static const CmdlineOption cmdline_options[] = {
     { "hdd", true, NULL, NULL, NULL },
     { "help", false, opt_help, NULL, "print this help and exit" },
     { "icount", true, NULL, NULL, NULL },
-    { "incoming", true, NULL, NULL, NULL },
+    { "incoming", true, opt_incoming, "defer",
+      "wait in state inmigrate (migration itself is not there yet)" },
     { "initrd", true, opt_initrd, "FILE", "initial ramdisk" },
     { "iscsi", true, NULL, NULL, NULL },
     { "k", true, NULL, NULL, NULL },
@@ -1141,23 +1534,26 @@ static const CmdlineOption cmdline_options[] = {
     { "loadvm", true, NULL, NULL, NULL },
     { "m", true, opt_m, "[size=]SIZE", "guest RAM (default 128M; MiB if "
       "no suffix)" },
-    { "machine", true, opt_machine, "[type=]kestrel|none[,accel=kvm]",
+    { "machine", true, opt_machine, "[type=]kestrel|pc|none[,accel=kvm]",
       "machine type; -machine help lists them" },
     { "mem-path", true, NULL, NULL, NULL },
     { "mem-prealloc", false, NULL, NULL, NULL },
     { "mon", true, opt_mon, "[chardev=]ID[,mode=control|readline]"
       "[,pretty=on]", "monitor on chardev ID" },
     { "monitor", true, opt_monitor, "DEV", "HMP monitor on DEV" },
-    { "msg", true, NULL, NULL, NULL },
+    { "msg", true, opt_msg, "timestamp=on|off",
+      "prefix error messages with the time" },
     { "mtdblock", true, NULL, NULL, NULL },
     { "name", true, opt_name, "[guest=]NAME[,process=P][,debug-threads=on]",
       "guest name" },
     { "net", true, NULL, NULL, NULL },
     { "netdev", true, NULL, NULL, NULL },
     { "nic", true, NULL, NULL, NULL },
-    { "no-acpi", false, NULL, NULL, NULL },
+    { "no-acpi", false, opt_no_acpi, NULL,
+      "refused: the machine always has ACPI" },
     { "no-fd-bootchk", false, NULL, NULL, NULL },
-    { "no-hpet", false, NULL, NULL, NULL },
+    { "no-hpet", false, opt_no_hpet, NULL,
+      "accepted: kestrel has no HPET" },
     { "no-quit", false, NULL, NULL, NULL },
     { "no-reboot", false, opt_no_reboot, NULL,
       "exit instead of rebooting the guest" },
@@ -1169,10 +1565,12 @@ static const CmdlineOption cmdline_options[] = {
     { "nographic", false, opt_nographic, NULL,
       "no display; the default serial port is on stdio" },
     { "numa", true, NULL, NULL, NULL },
-    { "object", true, NULL, NULL, NULL },
+    { "object", true, opt_object, "secret,id=ID,data=D|file=F[,format=raw|base64]|JSON",
+      "a secret (the only object type)" },
     { "only-migratable", false, NULL, NULL, NULL },
     { "option-rom", true, NULL, NULL, NULL },
-    { "overcommit", true, NULL, NULL, NULL },
+    { "overcommit", true, opt_overcommit, "mem-lock=off[,cpu-pm=off]",
+      "accepted: kestrel locks no RAM" },
     { "parallel", true, NULL, NULL, NULL },
     { "pflash", true, NULL, NULL, NULL },
     { "pidfile", true, opt_pidfile, "FILE", "write the process id to FILE" },
@@ -1184,11 +1582,13 @@ static const CmdlineOption cmdline_options[] = {
       "QMP monitor on DEV, pretty-printed" },
     { "readconfig", true, NULL, NULL, NULL },
     { "rotate", true, NULL, NULL, NULL },
-    { "rtc", true, NULL, NULL, NULL },
+    { "rtc", true, opt_rtc, "base=utc[,clock=host][,driftfix=none]",
+      "the RTC: host time in UTC (the only choice)" },
     { "run-with", true, NULL, NULL, NULL },
     { "runas", true, NULL, NULL, NULL },
     { "s", false, NULL, NULL, NULL },
-    { "sandbox", true, NULL, NULL, NULL },
+    { "sandbox", true, opt_sandbox, "off",
+      "accepted: there is no seccomp sandbox" },
     { "sd", true, NULL, NULL, NULL },
     { "sdl", false, NULL, NULL, NULL },
     { "seed", true, NULL, NULL, NULL },

@@ -23,10 +23,24 @@
 #include "vm.h"
 
 static int daemon_pipe = -1;
+static bool msg_timestamp;      /* -msg timestamp=on */
+
+/* One diagnostic line on stderr, "kestrel: ...", after the time (UTC,
+ * QEMU's format) with -msg timestamp=on. */
+static void report(const char *msg, const char *eol)
+{
+    if (msg_timestamp) {
+        g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+        g_autofree char *t = g_date_time_format(now, "%Y-%m-%dT%H:%M:%S.%fZ");
+
+        fprintf(stderr, "%s ", t);
+    }
+    fprintf(stderr, "kestrel: %s%s", msg, eol);
+}
 
 static void die(const char *msg)
 {
-    fprintf(stderr, "kestrel: %s\n", msg);
+    report(msg, "\n");
     exit(1);
 }
 
@@ -140,7 +154,10 @@ static gboolean on_terminate_signal(gpointer opaque)
 {
     SignalCtx *ctx = opaque;
 
-    fprintf(stderr, "kestrel: terminating on signal %d\n", ctx->signo);
+    g_autofree char *msg = g_strdup_printf("terminating on signal %d",
+                                           ctx->signo);
+
+    report(msg, "\n");
     vm_request_shutdown(ctx->vm, SHUTDOWN_CAUSE_HOST_SIGNAL);
     return G_SOURCE_CONTINUE;
 }
@@ -149,7 +166,7 @@ static void on_console_quit(void *opaque)
 {
     Vm *vm = opaque;
 
-    fprintf(stderr, "kestrel: terminating on C-a x\r\n");
+    report("terminating on C-a x", "\r\n");
     vm_request_shutdown(vm, SHUTDOWN_CAUSE_HOST_UI);
 }
 
@@ -174,6 +191,7 @@ int main(int argc, char **argv)
     if (action == CMDLINE_EXIT) {
         return 0;
     }
+    msg_timestamp = cfg->msg_timestamp;
     if (cfg->logfile && !open_logfile(cfg->logfile, &err)) {
         die(err->message);
     }
@@ -203,7 +221,12 @@ int main(int argc, char **argv)
     g_unix_signal_add(SIGINT, on_terminate_signal, &sig_int);
     g_unix_signal_add(SIGHUP, on_terminate_signal, &sig_hup);
 
-    if (!cfg->start_paused && !vm_start(vm, &err)) {
+    if (cfg->incoming_defer &&
+        !vm_set_run_state(vm, RUN_STATE_INMIGRATE, &err)) {
+        die(err->message);
+    }
+    /* -incoming: the VM runs once the migration is in, not before. */
+    if (!cfg->start_paused && !cfg->incoming_defer && !vm_start(vm, &err)) {
         die(err->message);
     }
     daemonize_finish(cfg->logfile != NULL);

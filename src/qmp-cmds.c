@@ -6,9 +6,14 @@
  */
 #include "config.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
+#include "chardev.h"
+#include "device.h"
 #include "json-stream.h"
 #include "monitor.h"
 #include "qmp-cmds.h"
@@ -192,20 +197,27 @@ static bool qmp_query_cpus_fast(void *ctx, JsonObject *args, JsonNode **ret,
     return true;
 }
 
+/*
+ * One machine, under the name libvirt lays out a PCI machine for ("pc":
+ * devices on the root bus pci.0, ISA serial ports); -machine takes it
+ * as "kestrel" too (the alias). No default-ram-id: guest RAM is not a
+ * memory-backend object. The default CPU is "host", which libvirt turns
+ * into host-passthrough.
+ */
 static bool qmp_query_machines(void *ctx, JsonObject *args, JsonNode **ret,
                                GError **errp)
 {
     JsonArray *a = json_array_new();
     JsonObject *o = json_object_new();
 
-    json_object_set_string_member(o, "name", "kestrel");
+    json_object_set_string_member(o, "name", "pc");
+    json_object_set_string_member(o, "alias", "kestrel");
     json_object_set_boolean_member(o, "is-default", TRUE);
     json_object_set_int_member(o, "cpu-max", 255);
     json_object_set_boolean_member(o, "hotpluggable-cpus", FALSE);
     json_object_set_boolean_member(o, "numa-mem-supported", FALSE);
     json_object_set_boolean_member(o, "deprecated", FALSE);
     json_object_set_string_member(o, "default-cpu-type", "host-x86_64-cpu");
-    json_object_set_string_member(o, "default-ram-id", "pc.ram");
     json_array_add_object_element(a, o);
     o = json_object_new();
     json_object_set_string_member(o, "name", "none");
@@ -214,6 +226,41 @@ static bool qmp_query_machines(void *ctx, JsonObject *args, JsonNode **ret,
     json_object_set_boolean_member(o, "numa-mem-supported", FALSE);
     json_object_set_boolean_member(o, "deprecated", FALSE);
     json_array_add_object_element(a, o);
+    *ret = node_array(a);
+    return true;
+}
+
+static bool qmp_query_target(void *ctx, JsonObject *args, JsonNode **ret,
+                             GError **errp)
+{
+    JsonObject *o = json_object_new();
+
+    json_object_set_string_member(o, "arch", "x86_64");
+    *ret = node_object(o);
+    return true;
+}
+
+/* The -cpu models: both are the host CPU as KVM exposes it, so nothing is
+ * ever unavailable, and neither is migration-safe. */
+static bool qmp_query_cpu_definitions(void *ctx, JsonObject *args,
+                                      JsonNode **ret, GError **errp)
+{
+    static const char *const models[] = { "host", "max" };
+    JsonArray *a = json_array_new();
+
+    for (guint i = 0; i < G_N_ELEMENTS(models); i++) {
+        JsonObject *o = json_object_new();
+        g_autofree char *type = g_strdup_printf("%s-x86_64-cpu", models[i]);
+
+        json_object_set_string_member(o, "name", models[i]);
+        json_object_set_string_member(o, "typename", type);
+        json_object_set_array_member(o, "unavailable-features",
+                                     json_array_new());
+        json_object_set_boolean_member(o, "static", FALSE);
+        json_object_set_boolean_member(o, "migration-safe", FALSE);
+        json_object_set_boolean_member(o, "deprecated", FALSE);
+        json_array_add_object_element(a, o);
+    }
     *ret = node_array(a);
     return true;
 }
@@ -522,6 +569,430 @@ static bool qmp_qom_set(void *ctx, JsonObject *args, JsonNode **ret,
     return false;
 }
 
+/* --- types and their properties ----------------------------------------- */
+
+/*
+ * Every QOM type kestrel has an instance of, or can create (libvirt
+ * matches this list against the types it knows to decide what to offer).
+ */
+static const struct {
+    const char *name;
+    const char *parent;
+    bool abstract;
+} qom_types[] = {
+    { "container", "object", false },
+    { "device", "object", true },
+    { "host-x86_64-cpu", "x86_64-cpu", false },
+    { "isa-serial", "isa-device", false },
+    { "kestrel-machine", "machine", false },
+    { "kvm-accel", "accel", false },
+    { "max-x86_64-cpu", "x86_64-cpu", false },
+    { "none-machine", "machine", false },
+    { "secret", "object", false },
+    { "virtio-balloon-pci", "virtio-pci", false },
+    { "x86_64-cpu", "device", true },
+};
+
+static bool qom_type_is_a(const char *type, const char *ancestor)
+{
+    while (type) {
+        const char *parent = NULL;
+
+        if (!strcmp(type, ancestor)) {
+            return true;
+        }
+        for (guint i = 0; i < G_N_ELEMENTS(qom_types); i++) {
+            if (!strcmp(qom_types[i].name, type)) {
+                parent = qom_types[i].parent;
+            }
+        }
+        type = parent;
+    }
+    return false;
+}
+
+static bool qmp_qom_list_types(void *ctx, JsonObject *args, JsonNode **ret,
+                               GError **errp)
+{
+    const char *implements = json_object_get_string_member_with_default(
+        args, "implements", NULL);
+    bool abstract = json_object_get_boolean_member_with_default(
+        args, "abstract", FALSE);
+    JsonArray *a = json_array_new();
+
+    for (guint i = 0; i < G_N_ELEMENTS(qom_types); i++) {
+        JsonObject *o;
+
+        if ((qom_types[i].abstract && !abstract) ||
+            (implements && !qom_type_is_a(qom_types[i].name, implements))) {
+            continue;
+        }
+        o = json_object_new();
+        json_object_set_string_member(o, "name", qom_types[i].name);
+        if (qom_types[i].abstract) {
+            json_object_set_boolean_member(o, "abstract", TRUE);
+        }
+        json_object_set_string_member(o, "parent", qom_types[i].parent);
+        json_array_add_object_element(a, o);
+    }
+    *ret = node_array(a);
+    return true;
+}
+
+static void prop_list_add(JsonArray *a, const char *name, const char *type,
+                          const char *desc)
+{
+    JsonObject *o = json_object_new();
+
+    json_object_set_string_member(o, "name", name);
+    json_object_set_string_member(o, "type", type);
+    if (desc) {
+        json_object_set_string_member(o, "description", desc);
+    }
+    json_array_add_object_element(a, o);
+}
+
+/* The settable properties of a -device driver, from its class. */
+static JsonArray *device_props(const char *typename)
+{
+    const DeviceClass *cls = devices_find_driver(typename);
+    JsonArray *a;
+
+    if (!strcmp(typename, "isa-serial")) {
+        a = json_array_new();
+        prop_list_add(a, "chardev", "str", "ID of a chardev to use as a "
+                      "backend");
+        prop_list_add(a, "index", "uint32", NULL);
+        return a;
+    }
+    if (!cls || strcmp(cls->name, typename)) {
+        return NULL;
+    }
+    a = json_array_new();
+    for (const DeviceProp *p = cls->props; p && p->name; p++) {
+        switch (p->type) {
+        case DEVICE_PROP_PCI_BUS:
+            break;                      /* QEMU lists no "bus" either */
+        case DEVICE_PROP_PCI_ADDR:
+            prop_list_add(a, p->name, "int32", "Slot and optional function "
+                          "number, example: 06.0 or 06");
+            break;
+        default:
+            prop_list_add(a, p->name, "bool", "on/off");
+            break;
+        }
+    }
+    return a;
+}
+
+static bool qmp_device_list_properties(void *ctx, JsonObject *args,
+                                       JsonNode **ret, GError **errp)
+{
+    const char *typename = json_object_get_string_member(args, "typename");
+    JsonArray *a = device_props(typename);
+
+    if (!a) {
+        g_set_error(errp, QMP_ERROR, QMP_ERROR_DEVICE_NOT_FOUND,
+                    "Device '%s' not found", typename);
+        return false;
+    }
+    *ret = node_array(a);
+    return true;
+}
+
+static bool qmp_qom_list_properties(void *ctx, JsonObject *args,
+                                    JsonNode **ret, GError **errp)
+{
+    const char *typename = json_object_get_string_member(args, "typename");
+    JsonArray *a = device_props(typename);
+    bool known = false;
+
+    for (guint i = 0; i < G_N_ELEMENTS(qom_types); i++) {
+        known = known || !strcmp(qom_types[i].name, typename);
+    }
+    if (!a) {
+        a = json_array_new();
+    }
+    if (!known) {
+        /* A class kestrel does not have (qom-list-types is the list of
+         * those it has) has no properties. Not an error: libvirt 9.0's
+         * probe asks for memory-backend-file whatever the type list says,
+         * and crashes on DeviceNotFound or rejects the binary on any other
+         * error. */
+        *ret = node_array(a);
+        return true;
+    }
+    prop_list_add(a, "type", "string", NULL);
+    if (!strcmp(typename, "secret")) {
+        prop_list_add(a, "format", "QCryptoSecretFormat", NULL);
+        prop_list_add(a, "data", "string", NULL);
+        prop_list_add(a, "file", "string", NULL);
+    } else if (g_str_has_suffix(typename, "-machine")) {
+        prop_list_add(a, "kernel", "string", "Linux kernel image file");
+        prop_list_add(a, "initrd", "string", "Linux initial ramdisk file");
+        prop_list_add(a, "append", "string", "Linux kernel command line");
+        prop_list_add(a, "accel", "string", NULL);
+        prop_list_add(a, "usb", "bool", NULL);
+        prop_list_add(a, "dump-guest-core", "bool", NULL);
+    }
+    *ret = node_array(a);
+    return true;
+}
+
+/* The options whose parameters the command line takes (kestrel(1)). */
+static const struct {
+    const char *option;
+    const char *const params[8];
+    const char *types[8];
+} cmdline_opts[] = {
+    { "boot", { "strict" }, { "boolean" } },
+    { "machine", { "type", "accel", "usb", "dump-guest-core", "hpet",
+                   "vmport", "acpi" },
+      { "string", "string", "boolean", "boolean", "boolean", "boolean",
+        "boolean" } },
+    { "msg", { "timestamp" }, { "boolean" } },
+    { "name", { "guest", "process", "debug-threads" },
+      { "string", "string", "boolean" } },
+    { "overcommit", { "mem-lock", "cpu-pm" }, { "string", "boolean" } },
+    { "rtc", { "base", "clock", "driftfix" },
+      { "string", "string", "string" } },
+    { "smp", { "cpus", "maxcpus", "sockets", "dies", "clusters", "cores",
+               "threads" },
+      { "number", "number", "number", "number", "number", "number",
+        "number" } },
+};
+
+static bool qmp_query_command_line_options(void *ctx, JsonObject *args,
+                                           JsonNode **ret, GError **errp)
+{
+    const char *option = json_object_get_string_member_with_default(
+        args, "option", NULL);
+    JsonArray *a = json_array_new();
+
+    for (guint i = 0; i < G_N_ELEMENTS(cmdline_opts); i++) {
+        JsonObject *o;
+        JsonArray *params;
+
+        if (option && strcmp(option, cmdline_opts[i].option)) {
+            continue;
+        }
+        o = json_object_new();
+        params = json_array_new();
+        for (guint j = 0; cmdline_opts[i].params[j]; j++) {
+            JsonObject *p = json_object_new();
+
+            json_object_set_string_member(p, "name",
+                                          cmdline_opts[i].params[j]);
+            json_object_set_string_member(p, "type",
+                                          cmdline_opts[i].types[j]);
+            json_array_add_object_element(params, p);
+        }
+        json_object_set_string_member(o, "option", cmdline_opts[i].option);
+        json_object_set_array_member(o, "parameters", params);
+        json_array_add_object_element(a, o);
+    }
+    if (option && json_array_get_length(a) == 0) {
+        json_array_unref(a);
+        g_set_error(errp, QMP_ERROR, QMP_ERROR_GENERIC,
+                    "invalid option name: %s", option);
+        return false;
+    }
+    *ret = node_array(a);
+    return true;
+}
+
+/* --- objects and devices at run time --------------------------------------- */
+
+static bool qmp_object_add(void *ctx, JsonObject *args, JsonNode **ret,
+                           GError **errp)
+{
+    Vm *vm = ctx;
+    const char *id = json_object_get_string_member(args, "id");
+    const char *format = json_object_get_string_member_with_default(
+        args, "format", "raw");
+    SecretConfig sec = {
+        .id = (char *)id,
+        .base64 = !strcmp(format, "base64"),
+        .data = (char *)json_object_get_string_member_with_default(
+            args, "data", NULL),
+        .file = (char *)json_object_get_string_member_with_default(
+            args, "file", NULL),
+    };
+    GBytes *value;
+
+    if (g_hash_table_contains(vm->secrets, id)) {
+        g_set_error(errp, QMP_ERROR, QMP_ERROR_GENERIC,
+                    "attempt to add duplicate property '%s' to object "
+                    "(type 'container')", id);
+        return false;
+    }
+    if (!sec.data == !sec.file) {
+        g_set_error(errp, QMP_ERROR, QMP_ERROR_GENERIC,
+                    "secret '%s' needs exactly one of 'data' and 'file'",
+                    id);
+        return false;
+    }
+    value = vm_config_secret_load(&sec, errp);
+    if (!value) {
+        return false;
+    }
+    g_hash_table_insert(vm->secrets, g_strdup(id), value);
+    return true;
+}
+
+static bool qmp_object_del(void *ctx, JsonObject *args, JsonNode **ret,
+                           GError **errp)
+{
+    Vm *vm = ctx;
+    const char *id = json_object_get_string_member(args, "id");
+
+    if (!g_hash_table_remove(vm->secrets, id)) {
+        g_set_error(errp, QMP_ERROR, QMP_ERROR_GENERIC,
+                    "object '%s' not found", id);
+        return false;
+    }
+    return true;
+}
+
+static bool qmp_device_add(void *ctx, JsonObject *args, JsonNode **ret,
+                           GError **errp)
+{
+    const char *driver = json_object_get_string_member(args, "driver");
+
+    if (!device_props(driver)) {
+        g_set_error(errp, QMP_ERROR, QMP_ERROR_GENERIC,
+                    "'%s' is not a valid device model name", driver);
+        return false;
+    }
+    g_set_error(errp, QMP_ERROR, QMP_ERROR_GENERIC,
+                "Device '%s' can not be hotplugged on this machine: kestrel "
+                "has no device hotplug", driver);
+    return false;
+}
+
+/* --- character devices ------------------------------------------------------ */
+
+/* QEMU's description of a socket: "unix:PATH,server=on" and the like. */
+static char *chardev_socket_filename(const ChardevConfig *cc)
+{
+    const char *server = cc->server ? ",server=on" : "";
+
+    if (cc->fd >= 0) {
+        struct sockaddr_un sun;
+        socklen_t len = sizeof(sun);
+
+        /* An inherited socket: say where it is bound, if it is a path. */
+        if (getsockname(cc->fd, (struct sockaddr *)&sun, &len) == 0 &&
+            sun.sun_family == AF_UNIX && len > offsetof(struct sockaddr_un,
+                                                        sun_path) &&
+            sun.sun_path[0]) {
+            return g_strdup_printf("unix:%.*s%s",
+                                   (int)(len - offsetof(struct sockaddr_un,
+                                                        sun_path)),
+                                   sun.sun_path, server);
+        }
+        return g_strdup_printf("fd:%d%s", cc->fd, server);
+    }
+    if (cc->is_tcp) {
+        return g_strdup_printf("tcp:%s:%s%s", cc->host, cc->port, server);
+    }
+    return g_strdup_printf("unix:%s%s", cc->path, server);
+}
+
+static bool qmp_query_chardev(void *ctx, JsonObject *args, JsonNode **ret,
+                              GError **errp)
+{
+    Vm *vm = ctx;
+    JsonArray *a = json_array_new();
+
+    for (guint i = 0; i < vm->cfg->chardevs->len; i++) {
+        const ChardevConfig *cc = g_ptr_array_index(vm->cfg->chardevs, i);
+        g_autofree char *filename = NULL;
+        JsonObject *o = json_object_new();
+
+        switch (cc->backend) {
+        case CHARDEV_PTY: {
+            const char *path = NULL;
+
+            for (guint j = 0; j < vm->chardevs->len; j++) {
+                Chardev *chr = g_ptr_array_index(vm->chardevs, j);
+
+                if (!strcmp(chardev_id(chr), cc->id)) {
+                    path = chardev_pty_path(chr);
+                }
+            }
+            filename = g_strdup_printf("pty:%s", path ? path : "");
+            break;
+        }
+        case CHARDEV_SOCKET:
+            filename = chardev_socket_filename(cc);
+            break;
+        case CHARDEV_FILE:
+            filename = g_strdup("file");
+            break;
+        case CHARDEV_STDIO:
+            filename = g_strdup("stdio");
+            break;
+        default:
+            filename = g_strdup("null");
+            break;
+        }
+        json_object_set_string_member(o, "label", cc->id);
+        json_object_set_string_member(o, "filename", filename);
+        json_object_set_boolean_member(o, "frontend-open", TRUE);
+        json_array_add_object_element(a, o);
+    }
+    *ret = node_array(a);
+    return true;
+}
+
+/* --- block devices: none yet ---------------------------------------------- */
+
+static bool qmp_query_block(void *ctx, JsonObject *args, JsonNode **ret,
+                            GError **errp)
+{
+    *ret = node_array(json_array_new());
+    return true;
+}
+
+/* --- migration: capabilities only ------------------------------------------ */
+
+static bool qmp_query_migrate_capabilities(void *ctx, JsonObject *args,
+                                           JsonNode **ret, GError **errp)
+{
+    Vm *vm = ctx;
+    JsonArray *a = json_array_new();
+    JsonObject *o = json_object_new();
+
+    json_object_set_string_member(o, "capability", "events");
+    json_object_set_boolean_member(o, "state", vm->migration_events);
+    json_array_add_object_element(a, o);
+    *ret = node_array(a);
+    return true;
+}
+
+static bool qmp_migrate_set_capabilities(void *ctx, JsonObject *args,
+                                         JsonNode **ret, GError **errp)
+{
+    Vm *vm = ctx;
+    JsonArray *caps = json_object_get_array_member(args, "capabilities");
+
+    /* The schema allows only "events". */
+    for (guint i = 0; i < json_array_get_length(caps); i++) {
+        JsonObject *c = json_array_get_object_element(caps, i);
+
+        vm->migration_events = json_object_get_boolean_member(c, "state");
+    }
+    return true;
+}
+
+static bool qmp_empty_object(void *ctx, JsonObject *args, JsonNode **ret,
+                             GError **errp)
+{
+    *ret = node_object(json_object_new());
+    return true;
+}
+
 /* --- balloon ---------------------------------------------------------------- */
 
 static VirtioBalloon *qmp_balloon_device(Vm *vm, GError **errp)
@@ -575,16 +1046,34 @@ static bool qmp_query_balloon(void *ctx, JsonObject *args, JsonNode **ret,
 static const QmpCommand qmp_commands[] = {
     { "balloon", qmp_balloon, NULL, 0 },
     { "cont", qmp_cont, NULL, 0 },
+    { "device-list-properties", qmp_device_list_properties, NULL, 0 },
+    { "device_add", qmp_device_add, NULL, 0 },
     { "human-monitor-command", qmp_human_monitor_command, NULL, 0 },
+    { "migrate-set-capabilities", qmp_migrate_set_capabilities, NULL, 0 },
+    { "object-add", qmp_object_add, NULL, 0 },
+    { "object-del", qmp_object_del, NULL, 0 },
     { "qom-get", qmp_qom_get, NULL, 0 },
     { "qom-list", qmp_qom_list, NULL, 0 },
+    { "qom-list-properties", qmp_qom_list_properties, NULL, 0 },
+    { "qom-list-types", qmp_qom_list_types, NULL, 0 },
     { "qom-set", qmp_qom_set, NULL, 0 },
     { "query-balloon", qmp_query_balloon, NULL, 0 },
+    { "query-block", qmp_query_block, NULL, 0 },
+    { "query-chardev", qmp_query_chardev, NULL, 0 },
+    { "query-command-line-options", qmp_query_command_line_options, NULL,
+      0 },
+    { "query-cpu-definitions", qmp_query_cpu_definitions, NULL, 0 },
     { "query-cpus-fast", qmp_query_cpus_fast, NULL, 0 },
     { "query-kvm", qmp_query_kvm, NULL, 0 },
     { "query-machines", qmp_query_machines, NULL, 0 },
+    { "query-migrate", qmp_empty_object, NULL, 0 },
+    { "query-migrate-capabilities", qmp_query_migrate_capabilities, NULL,
+      0 },
+    { "query-migrate-parameters", qmp_empty_object, NULL, 0 },
     { "query-name", qmp_query_name, NULL, 0 },
+    { "query-named-block-nodes", qmp_query_block, NULL, 0 },
     { "query-status", qmp_query_status, NULL, 0 },
+    { "query-target", qmp_query_target, NULL, 0 },
     { "query-uuid", qmp_query_uuid, NULL, 0 },
     { "quit", qmp_quit, NULL, 0 },
     { "stop", qmp_stop, NULL, 0 },

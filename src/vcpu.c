@@ -122,6 +122,7 @@ static VcpuRequest vcpu_take_request(Vcpu *cpu)
     g_mutex_lock(&cpu->lock);
     req = cpu->req;
     cpu->req = VCPU_REQ_NONE;
+    cpu->taken_seq = cpu->req_seq;
     g_mutex_unlock(&cpu->lock);
     return req;
 }
@@ -130,6 +131,7 @@ static void vcpu_ack(Vcpu *cpu, VcpuState state)
 {
     g_mutex_lock(&cpu->lock);
     cpu->state = state;
+    cpu->ack_seq = cpu->taken_seq;
     g_cond_broadcast(&cpu->cond);
     g_mutex_unlock(&cpu->lock);
 }
@@ -171,6 +173,7 @@ static VcpuState vcpu_paused(Vcpu *cpu)
     }
     req = cpu->req;
     cpu->req = VCPU_REQ_NONE;
+    cpu->taken_seq = cpu->req_seq;
     g_mutex_unlock(&cpu->lock);
 
     switch (req) {
@@ -191,6 +194,14 @@ static gpointer vcpu_thread(gpointer opaque)
 
     cpu->thread_id = (pid_t)syscall(SYS_gettid);
     cpu->tid = pthread_self();
+    if (cpu->vm->cfg->debug_threads) {
+        /* -name debug-threads=on: QEMU's thread names, as top and
+         * libvirt's logs show them (15 characters at most). */
+        char name[16];
+
+        snprintf(name, sizeof(name), "CPU %u/KVM", cpu->index);
+        pthread_setname_np(cpu->tid, name);
+    }
     sigemptyset(&set);
     sigaddset(&set, VCPU_KICK_SIGNAL);
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
@@ -242,6 +253,7 @@ void vcpu_request(Vcpu *cpu, VcpuRequest req)
 {
     VcpuState want = req == VCPU_REQ_RUN ? VCPU_RUNNING :
                      req == VCPU_REQ_PAUSE ? VCPU_PAUSED : VCPU_EXITED;
+    guint64 seq;
 
     if (!cpu->thread) {
         return;
@@ -252,6 +264,7 @@ void vcpu_request(Vcpu *cpu, VcpuRequest req)
         return;
     }
     cpu->req = req;
+    seq = ++cpu->req_seq;
     g_cond_broadcast(&cpu->cond);
     if (cpu->state == VCPU_RUNNING) {
         /* Make a KVM_RUN that has not started yet return at once, and
@@ -259,7 +272,7 @@ void vcpu_request(Vcpu *cpu, VcpuRequest req)
         __atomic_store_n(&cpu->kvm.run->immediate_exit, 1, __ATOMIC_RELEASE);
         pthread_kill(cpu->tid, VCPU_KICK_SIGNAL);
     }
-    while (cpu->state != want && cpu->state != VCPU_EXITED) {
+    while (cpu->ack_seq < seq && cpu->state != VCPU_EXITED) {
         gint64 deadline = g_get_monotonic_time() + 10 * G_TIME_SPAN_MILLISECOND;
 
         if (!g_cond_wait_until(&cpu->cond, &cpu->lock, deadline) &&

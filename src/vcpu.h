@@ -42,10 +42,16 @@ typedef struct Vcpu {
     pthread_t tid;
     pid_t thread_id;            /* gettid(), for query-cpus-fast */
 
-    GMutex lock;                /* protects req, state */
+    GMutex lock;                /* protects everything below */
     GCond cond;
     VcpuRequest req;            /* posted, not yet taken */
     VcpuState state;            /* last state the thread acknowledged */
+    /* Requests are numbered: a requester waits for its own number to be
+     * acknowledged, not for a state, since the vCPU may move on (a guest
+     * that resets itself at once) before the requester looks. */
+    guint64 req_seq;            /* number of the last request posted */
+    guint64 taken_seq;          /* ... of the last one the thread took */
+    guint64 ack_seq;            /* ... of the last one acknowledged */
 } Vcpu;
 
 /* Create the KVM vCPU and its (paused) thread. */

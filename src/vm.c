@@ -249,7 +249,13 @@ static gboolean vm_request_cb(gpointer opaque)
 
     switch (req->kind) {
     case VM_REQ_SHUTDOWN:
-        if (vm_get_run_state(vm) != RUN_STATE_SHUTDOWN) {
+        /* A host's request (signal, quit, UI) ends the process even after
+         * a guest power-off that -no-shutdown kept us alive for, as QEMU
+         * does: libvirt sends SIGTERM then. */
+        if (vm_get_run_state(vm) != RUN_STATE_SHUTDOWN ||
+            req->cause == SHUTDOWN_CAUSE_HOST_SIGNAL ||
+            req->cause == SHUTDOWN_CAUSE_HOST_QMP_QUIT ||
+            req->cause == SHUTDOWN_CAUSE_HOST_UI) {
             vm_do_shutdown(vm, req->cause);
         }
         break;
@@ -582,6 +588,19 @@ Vm *vm_new(const VmConfig *cfg, GError **errp)
         .threads = MAX(cfg->threads, 1u),
     };
 
+    vm->secrets = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                        (GDestroyNotify)g_bytes_unref);
+    for (guint i = 0; i < cfg->secrets->len; i++) {
+        const SecretConfig *sec = g_ptr_array_index(cfg->secrets, i);
+        GBytes *value = vm_config_secret_load(sec, errp);
+
+        if (!value) {
+            g_prefix_error(errp, "-object secret,id=%s: ", sec->id);
+            return NULL;
+        }
+        g_hash_table_insert(vm->secrets, g_strdup(sec->id), value);
+    }
+
     vm->kvm = kvm_open(KVM_DEVICE, errp);
     if (!vm->kvm) {
         return NULL;
@@ -651,6 +670,9 @@ void vm_free(Vm *vm)
     iobus_free(vm->mmio);
     memmap_free(vm->mem);
     kvm_close(vm->kvm);
+    if (vm->secrets) {
+        g_hash_table_unref(vm->secrets);
+    }
     g_mutex_clear(&vm->state_lock);
     g_free(priv);
 }

@@ -95,6 +95,10 @@ typedef struct Vm {
     int exit_status;            /* of the process, once the loop ends */
     bool quitting;              /* the loop is ending: no more STOP events */
     Monitor *monitor;           /* QMP, NULL until main.c creates it */
+    /* Secrets by id (char* -> GBytes*): -object secret, then object-add
+     * and object-del (main thread). */
+    GHashTable *secrets;
+    bool migration_events;      /* migrate-set-capabilities "events" */
 
     /* Observers, set by the monitor (QMP events). May be NULL. */
     void (*on_state_change)(struct Vm *vm, RunState old, RunState now);

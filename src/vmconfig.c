@@ -2,6 +2,9 @@
 /*
  * VmConfig: defaults, ownership and look-ups. cmdline.c fills it.
  */
+#include <string.h>
+
+#include "error.h"
 #include "vmconfig.h"
 
 void vm_config_chardev_free(ChardevConfig *chr)
@@ -39,6 +42,52 @@ void vm_config_device_free(DeviceConfig *dev)
     g_free(dev);
 }
 
+void vm_config_secret_free(SecretConfig *sec)
+{
+    if (!sec) {
+        return;
+    }
+    g_free(sec->id);
+    if (sec->data) {
+        memset(sec->data, 0, strlen(sec->data));
+    }
+    g_free(sec->data);
+    g_free(sec->file);
+    g_free(sec);
+}
+
+GBytes *vm_config_secret_load(const SecretConfig *sec, GError **errp)
+{
+    g_autoptr(GError) local = NULL;
+    g_autofree char *text = NULL;
+    gsize len;
+
+    if (sec->file) {
+        if (!g_file_get_contents(sec->file, &text, &len, &local)) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                        "Unable to read %s: %s", sec->file, local->message);
+            return NULL;
+        }
+    } else {
+        text = g_strdup(sec->data);
+        len = strlen(text);
+    }
+    if (sec->base64) {
+        guchar *raw;
+
+        /* g_base64_decode accepts anything; check the alphabet first */
+        if (text[strspn(text, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrs"
+                        "tuvwxyz0123456789+/=\n")] != '\0') {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                        "secret '%s': invalid base64 data", sec->id);
+            return NULL;
+        }
+        raw = g_base64_decode(text, &len);
+        return g_bytes_new_take(raw, len);
+    }
+    return g_bytes_new_take(g_steal_pointer(&text), len);
+}
+
 VmConfig *vm_config_new(void)
 {
     VmConfig *cfg = g_new0(VmConfig, 1);
@@ -55,6 +104,8 @@ VmConfig *vm_config_new(void)
     cfg->chardevs =
         g_ptr_array_new_with_free_func((GDestroyNotify)vm_config_chardev_free);
     cfg->serials = g_ptr_array_new_with_free_func(g_free);
+    cfg->secrets =
+        g_ptr_array_new_with_free_func((GDestroyNotify)vm_config_secret_free);
     cfg->monitors =
         g_ptr_array_new_with_free_func((GDestroyNotify)vm_config_monitor_free);
     cfg->devices =
@@ -78,6 +129,7 @@ void vm_config_free(VmConfig *cfg)
     g_ptr_array_unref(cfg->serials);
     g_ptr_array_unref(cfg->monitors);
     g_ptr_array_unref(cfg->devices);
+    g_ptr_array_unref(cfg->secrets);
     g_free(cfg->pidfile);
     g_free(cfg->logfile);
     g_free(cfg);

@@ -51,6 +51,14 @@ typedef struct {
     GHashTable *props;          /* char* -> char*, every other key=value, as given */
 } DeviceConfig;
 
+/* -object secret (the only user-creatable object kestrel has). */
+typedef struct {
+    char *id;
+    bool base64;                /* format=base64; else raw */
+    char *data;                 /* data=, or NULL */
+    char *file;                 /* file=, or NULL: exactly one is set */
+} SecretConfig;
+
 typedef struct {
     /* -machine / -M / -accel / -enable-kvm */
     char *machine;              /* "kestrel" (the default; "none" for probing) */
@@ -87,8 +95,12 @@ typedef struct {
     GPtrArray *monitors;        /* owns MonitorConfig */
     GPtrArray *devices;         /* owns DeviceConfig */
 
+    GPtrArray *secrets;         /* owns SecretConfig, -object secret */
+
     /* run control */
     bool start_paused;          /* -S */
+    bool incoming_defer;        /* -incoming defer: wait in inmigrate */
+    bool msg_timestamp;         /* -msg timestamp=on */
     bool no_reboot;             /* guest reset ends the VM (exit 0) */
     bool no_shutdown;           /* guest power-off pauses in state shutdown */
     bool daemonize;
@@ -114,6 +126,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VmConfig, vm_config_free)
 void vm_config_chardev_free(ChardevConfig *chr);
 void vm_config_monitor_free(MonitorConfig *mon);
 void vm_config_device_free(DeviceConfig *dev);
+void vm_config_secret_free(SecretConfig *sec);
+
+/*
+ * vm_config_secret_load: the value of secret @sec, decoded (format=base64)
+ * and read from its file if it has one. Returns NULL with @errp set.
+ */
+GBytes *vm_config_secret_load(const SecretConfig *sec, GError **errp);
 
 /* Look up a chardev by id; NULL if absent. */
 ChardevConfig *vm_config_find_chardev(const VmConfig *cfg, const char *id);

@@ -8,12 +8,19 @@ FUNCTIONAL_TESTS = \
 	tests/functional/test_errors.py \
 	tests/functional/test_devices.py \
 	tests/functional/test_pvh.py \
+	tests/functional/test_reset.py \
 	tests/functional/test_qmp.py \
+	tests/functional/test_balloon.py \
 	tests/functional/test_qemu_oracle.py \
-	tests/functional/test_linux.py
+	tests/functional/test_balloon_qemu.py \
+	tests/functional/test_linux.py \
+	tests/functional/test_libvirt_qemu.py \
+	tests/functional/test_daemon.py
 
 TESTS += $(FUNCTIONAL_TESTS)
-EXTRA_DIST += $(FUNCTIONAL_TESTS) tests/functional/ktest.py
+EXTRA_DIST += $(FUNCTIONAL_TESTS) tests/functional/ktest.py \
+	tests/linux/get-kernel.sh bench/README.md bench/RESULTS.md \
+	bench/benchlib.py bench/startup.py bench/rss.py bench/exits.py
 
 # House style, as a test: SPDX lines, no tabs, no trailing space, width.
 TESTS += tests/syntax-check.sh

@@ -43,6 +43,32 @@ CASES = [
     ("usb_device", K + ["-device", "usb-tablet"],
      "-device usb-tablet: device 'usb-tablet' is not supported by kestrel: "
      "it has no USB"),
+    # what libvirt's QEMU driver may emit and kestrel refuses, with why
+    ("no_acpi", K + ["-no-acpi"],
+     "-no-acpi: kestrel's machine always has ACPI (in libvirt: add "
+     "<features><acpi/></features>)"),
+    ("rtc_driftfix", K + ["-rtc", "base=utc,driftfix=slew"],
+     "-rtc base=utc,driftfix=slew: Parameter 'driftfix' does not take value "
+     "'slew' in kestrel: the RTC does not make up for lost ticks (in "
+     "libvirt: drop <timer name='rtc' tickpolicy='catchup'/>)"),
+    ("object_memory_backend", K + ["-object", '{"qom-type":"memory-backend-'
+                                   'ram","id":"pc.ram","size":268435456}'],
+     "-object {\"qom-type\":\"memory-backend-ram\",\"id\":\"pc.ram\","
+     "\"size\":268435456}: object type 'memory-backend-ram' is not "
+     "supported by kestrel: -object takes only 'secret'"),
+    ("object_secret_unreadable", K + ["-object", "secret,id=s,file=/nonexist"],
+     "-object secret,id=s: Unable to read /nonexist: Failed to open file "
+     "\u201c/nonexist\u201d: No such file or directory"),
+    ("incoming_tcp", K + ["-incoming", "tcp:0:4444"],
+     "-incoming tcp:0:4444: incoming migration from 'tcp:0:4444' is not "
+     "supported by kestrel: only -incoming defer is accepted, and kestrel "
+     "has no migrate-incoming yet"),
+    ("sandbox_on", K + ["-sandbox", "on"],
+     "-sandbox on: kestrel has no seccomp sandbox: only -sandbox off is "
+     "accepted"),
+    ("machine_usb_on", K + ["-machine", "pc,usb=on"],
+     "-machine pc,usb=on: Parameter 'usb' only takes 'off' in kestrel: it "
+     "has no USB"),
     # machine, accelerator, CPU
     ("no_kernel", [], "no kernel given: use -kernel PATH"),
     ("machine_q35", K + ["-machine", "q35"],

@@ -14,7 +14,19 @@ LOAD = 0x100000
 PVH_MAGIC = 0x336ec578
 
 
-def pvh_kernel():
+# How the kernel ends after printing: ACPI S5 power-off (kestrel's FADT),
+# an i8042 reset pulse, the 0xcf9 reset register, or a triple fault.
+ENDINGS = {
+    "poweroff": (b"\x66\xba\x04\x06"                 # mov dx, 0x604
+                 b"\x66\xb8" + struct.pack("<H", (5 << 10) | (1 << 13)) +
+                 b"\x66\xef"),                         # out dx, ax
+    "i8042": b"\xb0\xfe\xe6\x64",                    # mov al, 0xfe; out 0x64
+    "cf9": b"\x66\xba\xf9\x0c\xb0\x06\xee",       # mov dx, 0xcf9; al=6; out
+    "triple-fault": b"\x0f\x0b",                       # ud2, with no IDT
+}
+
+
+def pvh_kernel(ending="poweroff"):
     ok = b"PVH OK\n\0"
     bad = b"PVH BAD START INFO\n\0"
     code = bytearray()
@@ -30,11 +42,9 @@ def pvh_kernel():
     code += b"\xbe" + b"\0\0\0\0"                   # mov esi, bad
     loop = len(code)
     code += b"\xac\x84\xc0\x74\x03\xee\xeb\xf8"     # lodsb; test; jz; out; jmp
-    # done: power off by writing SLP_TYP=5 | SLP_EN to the PM1a control
-    # block at 0x604, as kestrel's FADT and DSDT (_S5 = 5) describe it.
-    code += b"\x66\xba\x04\x06"                     # mov dx, 0x604
-    code += b"\x66\xb8" + struct.pack("<H", (5 << 10) | (1 << 13))
-    code += b"\x66\xef"                             # out dx, ax
+    # done: power off (SLP_TYP=5 | SLP_EN into PM1a_CNT at 0x604, as
+    # kestrel's FADT and DSDT describe it), or reset, as asked.
+    code += ENDINGS[ending]
     code += b"\xf4\xeb\xfd"                         # hlt; jmp hlt
     assert code[loop:loop + 8] == b"\xac\x84\xc0\x74\x03\xee\xeb\xf8"
     msg_ok = here()

@@ -212,7 +212,9 @@ class RunControl(QmpCase):
         for n in ["cont", "stop", "quit", "query-status", "qom-get"]:
             self.assertIn(n, names)
         machines = q.cmd("query-machines")
-        self.assertIn("kestrel", [m["name"] for m in machines])
+        # "pc" for libvirt's QEMU driver, "kestrel" its alias
+        self.assertIn(("pc", "kestrel"),
+                      [(m["name"], m.get("alias")) for m in machines])
         self.assertEqual(q.cmd("qom-get", {"path": "/machine",
                                            "property": "type"}),
                          "kestrel-machine")

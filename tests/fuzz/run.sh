@@ -15,6 +15,7 @@ mkdir -p "$out/corpus" "$out/crashes"
 python3 "$srcdir/qmp/gen-schema.py" --srcdir "$srcdir" \
     schemas/control.json schemas/introspect.json schemas/run-state.json \
     schemas/machine.json schemas/misc.json schemas/qom.json \
+    schemas/char.json schemas/block.json schemas/migration.json \
     > "$out/qmp-schema-data.c"
 
 ${CC:-clang} -g -O1 -fsanitize=fuzzer,address,undefined \

@@ -266,6 +266,22 @@ static void dsdt_find_s5(uint64_t t)
     }
 }
 
+/* MCFG: the ECAM window of PCI segment 0 (PCI Firmware 3.2, 4.1.2). */
+static void mcfg_parse(uint64_t t)
+{
+    uint64_t end = t + rd32(t + 4);
+    uint64_t p;
+
+    for (p = t + SDT_HEADER_LEN + 8; p + 16 <= end; p += 16) {
+        if (rd16(p + 8) == 0 && mapped(rd64(p), MIB)) {
+            acpi.ecam = rd64(p);
+            acpi.ecam_bus_start = rd8(p + 10);
+            acpi.ecam_bus_end = rd8(p + 11);
+            return;
+        }
+    }
+}
+
 static void fadt_parse(uint64_t t)
 {
     uint32_t len = rd32(t + 4);
@@ -328,6 +344,8 @@ void acpi_parse(uint64_t rsdp_hint)
             madt_parse(t);
         } else if (!memcmp((const void *)(uintptr_t)t, "FACP", 4)) {
             fadt_parse(t);
+        } else if (!memcmp((const void *)(uintptr_t)t, "MCFG", 4)) {
+            mcfg_parse(t);
         }
     }
     if (acpi.fadt) {

@@ -37,6 +37,7 @@ void cmdline_parse(const char *cmdline)
     memcpy(tg_args.mode, "hello", 6);
     tg_args.count = 100000;
     tg_args.corrupt = -1;
+    tg_args.report = true;
 
     while (*p) {
         const char *word, *val;
@@ -71,6 +72,10 @@ void cmdline_parse(const char *cmdline)
         } else if (key_is(word, len, "tg.corrupt=", &val)) {
             tg_args.corrupt =
                 (int64_t)parse_u64(val, len - (size_t)(val - word));
+        } else if (key_is(word, len, "tg.pressure=", &val)) {
+            tg_args.pressure = parse_u64(val, len - (size_t)(val - word));
+        } else if (key_is(word, len, "tg.report=", &val)) {
+            tg_args.report = parse_u64(val, len - (size_t)(val - word)) != 0;
         } else if (key_is(word, len, "tg.debug=", &val)) {
             tg_args.debug = parse_u64(val, len - (size_t)(val - word)) != 0;
         }

@@ -21,7 +21,10 @@ tests_guest_testguest_elf_SOURCES = \
 	tests/guest/pm.c \
 	tests/guest/main.c \
 	tests/guest/modes.c \
-	tests/guest/dirty.c
+	tests/guest/dirty.c \
+	tests/guest/pci.c \
+	tests/guest/virtio.c \
+	tests/guest/balloon.c
 tests_guest_testguest_elf_CPPFLAGS = -I$(srcdir)/tests/guest
 tests_guest_testguest_elf_CFLAGS = \
 	-std=gnu11 -O2 -g -ffreestanding -fno-builtin -nostdlib \

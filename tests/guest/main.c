@@ -6,8 +6,9 @@
  */
 #include "tg.h"
 
-/* Sorted by name; balloon and the I/O modes slot in here. */
+/* Sorted by name; the I/O modes slot in here. */
 static const TgMode tg_modes[] = {
+    { "balloon", mode_balloon },
     { "dirty", mode_dirty },
     { "hello", mode_hello },
     { "idle", mode_idle },
@@ -85,6 +86,10 @@ static void print_info(void)
                acpi.sci_gsi, acpi.sci_level, acpi.sci_low, acpi.s5_slp_typ,
                acpi.s5_found, acpi.ioapic, acpi.lapic, acpi.sleep_ctl.space,
                acpi.sleep_ctl.addr);
+    if (acpi.ecam) {
+        con_printf("TG INFO ecam=%#lx buses %u-%u\n", acpi.ecam,
+                   acpi.ecam_bus_start, acpi.ecam_bus_end);
+    }
     con_printf("TG INFO free ram %lu MiB, tsc %lu Hz, timer %s\n",
                ram_free_bytes() / MIB, clock_ns_to_tsc(NS_PER_SEC),
                pm_tsc_deadline() ? "tsc-deadline" : "one-shot");

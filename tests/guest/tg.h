@@ -218,6 +218,8 @@ typedef struct {
     uint64_t count;
     bool debug;                     /* tg.debug=1: TG INFO lines */
     int64_t corrupt;                /* tg.corrupt=<page> self-test; -1: off */
+    uint64_t pressure;              /* balloon: MiB to allocate, 0: none */
+    bool report;                    /* balloon: free page reporting (1) */
 } TgArgs;
 
 extern TgArgs tg_args;
@@ -252,6 +254,9 @@ typedef struct {
     AcpiReg sleep_sts;
     uint8_t s5_slp_typ;             /* \_S5 SLP_TYPa, 0 if not found */
     bool s5_found;
+    uint64_t ecam;                  /* MCFG, segment 0; 0: none */
+    uint8_t ecam_bus_start;
+    uint8_t ecam_bus_end;
 } AcpiInfo;
 
 extern AcpiInfo acpi;
@@ -277,12 +282,88 @@ void pm_poweroff(void) __attribute__((noreturn));
 void tg_fatal(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn));
 
+/* ---- pci.c: configuration space through ports 0xcf8/0xcfc ---- */
+typedef struct {
+    uint8_t bus, dev, fn;
+} PciAddr;
+
+uint32_t pci_read32(PciAddr a, unsigned int off);
+uint16_t pci_read16(PciAddr a, unsigned int off);
+uint8_t pci_read8(PciAddr a, unsigned int off);
+void pci_write32(PciAddr a, unsigned int off, uint32_t v);
+void pci_write16(PciAddr a, unsigned int off, uint16_t v);
+/* The first function whose vendor is @vendor and device one of @ids. */
+bool pci_find(uint16_t vendor, const uint16_t *ids, size_t nr_ids,
+              PciAddr *out);
+uint8_t pci_cap_first(PciAddr a);               /* 0: none */
+uint8_t pci_cap_next(PciAddr a, uint8_t cap);
+/* The address of memory BAR @bar, assigning one if the firmware did not;
+ * turns on memory decoding and bus mastering. */
+bool pci_bar_map(PciAddr a, unsigned int bar, uint64_t *addr);
+
+/* ---- virtio.c: modern virtio-pci and split virtqueues, polled ---- */
+#define VIRTIO_F_VERSION_1      32
+#define VIRTQ_DESC_F_NEXT       1
+#define VIRTQ_DESC_F_WRITE      2
+
+typedef struct {
+    uint64_t addr;
+    uint32_t len;
+    uint16_t flags;
+    uint16_t next;
+} VirtqDesc;
+
+typedef struct {
+    uint16_t index;
+    uint16_t size;
+    uint16_t avail_idx;                 /* next avail index to publish */
+    volatile VirtqDesc *desc;
+    volatile uint16_t *avail;           /* flags, idx, ring[size] */
+    volatile uint16_t *used;            /* flags, idx, ring of {id, len} */
+    uint64_t notify_addr;
+} Virtq;
+
+typedef struct {
+    uint64_t addr;
+    uint32_t len;
+    bool device_writes;                 /* VIRTQ_DESC_F_WRITE */
+} VirtqBuf;
+
+typedef struct {
+    PciAddr pci;
+    bool found;                         /* the PCI function exists */
+    uint64_t common, notify, isr, device;   /* capability regions */
+    uint32_t notify_mult;
+    uint16_t num_queues;
+    uint64_t features;                  /* negotiated */
+    uint32_t bars_mapped;
+    uint64_t bar_addr[6];
+} VirtioDev;
+
+/* Finds the device, its capabilities, maps their BARs. False if any is
+ * missing (vd->found tells whether the device itself was there). */
+bool virtio_pci_probe(VirtioDev *vd, uint16_t modern_id,
+                      uint16_t transitional_id);
+uint64_t virtio_begin(VirtioDev *vd);   /* reset..DRIVER; device features */
+bool virtio_set_features(VirtioDev *vd, uint64_t features);
+bool virtq_setup(VirtioDev *vd, Virtq *vq, uint16_t index);
+void virtio_ready(VirtioDev *vd);       /* DRIVER_OK */
+uint8_t virtio_isr(VirtioDev *vd);      /* read (and so clear) the ISR */
+uint32_t virtio_config_read32(VirtioDev *vd, unsigned int off);
+void virtio_config_write32(VirtioDev *vd, unsigned int off, uint32_t v);
+/* Publish one request of @n chained buffers (the previous one must be
+ * done) and notify the device. */
+void virtq_submit(Virtq *vq, const VirtqBuf *bufs, unsigned int n);
+bool virtq_done(const Virtq *vq);       /* every request used */
+void virtq_wait(Virtq *vq);             /* spin until done; fatal after 10 s */
+
 /* ---- modes ---- */
 typedef struct {
     const char *name;
     void (*run)(void);
 } TgMode;
 
+void mode_balloon(void);
 void mode_hello(void);
 void mode_dirty(void);
 void mode_pio(void);

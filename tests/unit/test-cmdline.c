@@ -138,6 +138,16 @@ static char *config_dump(const VmConfig *cfg)
                            cfg->display_none, cfg->nodefaults,
                            cfg->pidfile ? cfg->pidfile : "-",
                            cfg->logfile ? cfg->logfile : "-");
+    for (guint i = 0; i < cfg->secrets->len; i++) {
+        const SecretConfig *sec = g_ptr_array_index(cfg->secrets, i);
+
+        g_string_append_printf(s, "secret %s %s %s=%s\n", sec->id,
+                               sec->base64 ? "base64" : "raw",
+                               sec->file ? "file" : "data",
+                               sec->file ? sec->file : sec->data);
+    }
+    g_string_append_printf(s, "incoming-defer=%d\nmsg-timestamp=%d\n",
+                           cfg->incoming_defer, cfg->msg_timestamp);
     return g_string_free(s, FALSE);
 }
 
@@ -294,7 +304,10 @@ static const OkCase ok_cases[] = {
     { K "-nographic -daemonize -serial pty", { "serials=serial0" } },
     { K "-display none", { "display-none=1", "serials=serial0" } },
     { K "-device isa-serial,chardev=c -chardev pty,id=c",
-      { "serials=", "chardevs=1" } },
+      { "serials=c", "chardevs=1", "devices=0" } },
+    { K "-chardev null,id=a -chardev null,id=b -device isa-serial,chardev=a,"
+        "index=1 -device isa-serial,chardev=b",
+      { "serials=b,a" } },
     /* -qmp on stdio keeps the default serial port off stdio */
     { K "-display none -qmp stdio",
       { "serials=", "chardev compat_monitor0 stdio signal=1",
@@ -359,8 +372,7 @@ static const OkCase ok_cases[] = {
     { K "-nodefaults -chardev pty,id=charserial0 -device '{\"driver\":"
         "\"isa-serial\",\"chardev\":\"charserial0\",\"id\":\"serial0\","
         "\"index\":0}'",
-      { "device isa-serial id=serial0 chardev=charserial0 index=0",
-        "serials=" } },
+      { "serials=charserial0", "devices=0" } },
     { K "-device a,id=x -device b,id=y", { "devices=2" } },
     /* flags and files */
     { K "-S -no-reboot -no-shutdown -no-user-config -vga none",
@@ -380,6 +392,36 @@ static const OkCase ok_cases[] = {
       { "name=qdtest", "debug-threads=1", "paused=1", "ram=268435456",
         "uuid=22725b59-0d5b-4d1c-9d4e-6ad6a6a0e3c1", "chardevs=2",
         "monitors=1", "devices=1", "serials=", "no-shutdown=1" } },
+    /* ... and the whole of what it emits for kestrel's probe answers
+     * (tests/functional/test_libvirt_qemu.py runs it for real) */
+    { "-name guest=lq,debug-threads=on -S "
+      "-object '{\"qom-type\":\"secret\",\"id\":\"masterKey0\","
+      "\"format\":\"raw\",\"file\":\"/var/lib/libvirt/qemu/domain-1-lq/"
+      "master-key.aes\"}' "
+      "-machine pc,usb=off,dump-guest-core=off -accel kvm -cpu host -m 256 "
+      "-overcommit mem-lock=off -smp 1,sockets=1,cores=1,threads=1 "
+      "-uuid 1a88a0ab-f3d1-40cd-b80b-bc8aac2f53c4 -display none "
+      "-no-user-config -nodefaults "
+      "-chardev socket,id=charmonitor,fd=31,server=on,wait=off "
+      "-mon chardev=charmonitor,id=monitor,mode=control -rtc base=utc "
+      "-no-shutdown -boot strict=on -kernel testguest.elf "
+      "-append tg.mode=balloon -chardev pty,id=charserial0 "
+      "-device '{\"driver\":\"isa-serial\",\"chardev\":\"charserial0\","
+      "\"id\":\"serial0\",\"index\":0}' "
+      "-audiodev '{\"id\":\"audio1\",\"driver\":\"none\"}' "
+      "-device '{\"driver\":\"virtio-balloon-pci\",\"id\":\"balloon0\","
+      "\"bus\":\"pci.0\",\"addr\":\"0x2\"}' -msg timestamp=on",
+      { "machine=pc", "cpu=host", "serials=charserial0", "devices=1",
+        "secret masterKey0 raw file=/var/lib/libvirt/qemu/domain-1-lq/"
+        "master-key.aes", "msg-timestamp=1", "incoming-defer=0" } },
+    /* the other spellings of the same, and -incoming defer */
+    { K "-object secret,id=sec0,format=base64,data=aGk= -incoming defer "
+        "-global kvm-pit.lost_tick_policy=delay -no-hpet -sandbox off "
+        "-machine hpet=off,vmport=off,acpi=on -rtc base=utc,clock=host,"
+        "driftfix=none -overcommit mem-lock=off,cpu-pm=off "
+        "-audiodev none,id=a -boot strict=off -msg timestamp=off",
+      { "secret sec0 base64 data=aGk=", "incoming-defer=1",
+        "msg-timestamp=0" } },
 };
 
 static void test_ok(gconstpointer data)
@@ -440,17 +482,73 @@ static const ErrCase err_cases[] = {
     { K "-spice port=5900", UNS, "-spice: option is not supported by kestrel" },
     { K "-usb", UNS, "-usb: option is not supported by kestrel" },
     { K "--blockdev x", UNS, "--blockdev: option is not supported by kestrel" },
-    { K "-object secret,id=s", UNS,
-      "-object: option is not supported by kestrel" },
-    { "-incoming", UNS, "-incoming: option is not supported by kestrel" },
+    { K "-object secret,id=s", INV,
+      "-object secret,id=s: secret 's' needs exactly one of 'data' and "
+      "'file'" },
+    { K "-object memory-backend-ram,id=pc.ram,size=1G", UNS,
+      "-object memory-backend-ram,id=pc.ram,size=1G: object type "
+      "'memory-backend-ram' is not supported by kestrel: -object takes only "
+      "'secret'" },
+    { K "-object secret,id=s,data=x,keyid=k", UNS,
+      "-object secret,id=s,data=x,keyid=k: secret 's': encrypted secrets "
+      "(keyid, iv) are not supported by kestrel" },
+    { K "-object secret,id=s,data=x -object secret,id=s,data=y", INV,
+      "-object secret,id=s,data=y: attempt to add duplicate property 's' to "
+      "object (type 'container')" },
+    { K "-incoming tcp:0:4444", UNS,
+      "-incoming tcp:0:4444: incoming migration from 'tcp:0:4444' is not "
+      "supported by kestrel: only -incoming defer is accepted, and kestrel "
+      "has no migrate-incoming yet" },
+    /* what libvirt may emit, refused with the reason */
+    { K "-no-acpi", UNS, "-no-acpi: kestrel's machine always has ACPI (in "
+      "libvirt: add <features><acpi/></features>)" },
+    { K "-rtc base=utc,driftfix=slew", UNS,
+      "-rtc base=utc,driftfix=slew: Parameter 'driftfix' does not take value "
+      "'slew' in kestrel: the RTC does not make up for lost ticks (in "
+      "libvirt: drop <timer name='rtc' tickpolicy='catchup'/>)" },
+    { K "-rtc base=localtime", UNS,
+      "-rtc base=localtime: Parameter 'base' does not take value 'localtime' "
+      "in kestrel: the RTC starts at the host's time in UTC" },
+    { K "-boot order=c", UNS, "-boot order=c: Parameter 'order' is not "
+      "supported by kestrel: it has no firmware and boots the -kernel "
+      "directly" },
+    { K "-overcommit mem-lock=on", UNS, "-overcommit mem-lock=on: Parameter "
+      "'mem-lock' does not take value 'on' in kestrel: kestrel does not lock "
+      "guest RAM" },
+    { K "-sandbox on,obsolete=deny", UNS, "-sandbox on,obsolete=deny: "
+      "kestrel has no seccomp sandbox: only -sandbox off is accepted" },
+    { K "-audiodev pa,id=a", UNS, "-audiodev pa,id=a: Parameter 'driver' "
+      "does not take value 'pa' in kestrel: kestrel has no sound device" },
+    { K "-global PIIX4_PM.disable_s3=1", UNS, "-global PIIX4_PM.disable_s3=1: "
+      "global property 'PIIX4_PM.disable_s3' is not supported by kestrel" },
+    { K "-global kvm-pit.lost_tick_policy=discard", UNS,
+      "-global kvm-pit.lost_tick_policy=discard: global property "
+      "'kvm-pit.lost_tick_policy' only takes 'delay' in kestrel" },
+    { K "-global x", INV,
+      "-global x: 'x' is not of the form DRIVER.PROPERTY=VALUE" },
+    { K "-msg guest-name=on", UNS,
+      "-msg guest-name=on: Parameter 'guest-name' is not supported by "
+      "kestrel" },
+    { K "-device isa-serial,chardev=c,index=4 -chardev null,id=c", INV,
+      "-device isa-serial,chardev=c,index=4: Value '4' is out of range for "
+      "parameter 'index'" },
+    { K "-device isa-serial,index=0", INV,
+      "-device isa-serial,index=0: Property 'isa-serial.chardev' is missing: "
+      "kestrel's serial ports need a chardev" },
+    { K "-device isa-serial,chardev=c,iobase=0x3f8 -chardev null,id=c", INV,
+      "-device isa-serial,chardev=c,iobase=0x3f8: Property "
+      "'isa-serial.iobase' not found" },
+    { K "-serial null -device isa-serial,chardev=c,index=0 -chardev null,id=c",
+      INV, "-device isa-serial,chardev=c,index=0: serial port 0 (COM1) is "
+      "already in use" },
     { K "-device usb-tablet", UNS,
       "-device usb-tablet: device 'usb-tablet' is not supported by kestrel: "
       "it has no USB" },
     /* -machine / -accel */
     { K "-machine q35", UNS, "-machine q35: unsupported machine type 'q35'; "
       "use -machine help to list supported machines" },
-    { K "-M pc,accel=kvm", UNS, "-M pc,accel=kvm: unsupported machine type "
-      "'pc'; use -machine help to list supported machines" },
+    { K "-M isapc,accel=kvm", UNS, "-M isapc,accel=kvm: unsupported machine "
+      "type 'isapc'; use -machine help to list supported machines" },
     { K "-machine ,accel=kvm", UNS, "-machine ,accel=kvm: unsupported machine "
       "type ''; use -machine help to list supported machines" },
     { K "-machine accel=tcg", UNS, "-machine accel=tcg: accelerator list "
@@ -459,8 +557,17 @@ static const ErrCase err_cases[] = {
       "-machine kestrel,accel=xen:tcg: "
       "accelerator list 'xen:tcg' does not contain kvm, the only accelerator "
       "kestrel supports" },
-    { K "-machine kestrel,usb=off", INV,
-      "-machine kestrel,usb=off: Invalid parameter 'usb'" },
+    { K "-machine kestrel,usb=on", UNS,
+      "-machine kestrel,usb=on: Parameter 'usb' only takes 'off' in kestrel: "
+      "it has no USB" },
+    { K "-machine pc,dump-guest-core=on", UNS,
+      "-machine pc,dump-guest-core=on: Parameter 'dump-guest-core' only "
+      "takes 'off' in kestrel: it never dumps core (guest RAM included)" },
+    { K "-machine pc,acpi=off", UNS,
+      "-machine pc,acpi=off: Parameter 'acpi' only takes 'on' in kestrel: its "
+      "machine always has ACPI" },
+    { K "-machine pc,mem-merge=off", INV,
+      "-machine pc,mem-merge=off: Invalid parameter 'mem-merge'" },
     { K "-accel tcg", UNS, "-accel tcg: accelerator 'tcg' is not supported by "
       "kestrel: use -accel kvm" },
     { K "-accel kvm,foo=1", INV, "-accel kvm,foo=1: Invalid parameter 'foo'" },

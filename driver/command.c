@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The kestrel command line of a domain, in the order and naming libvirt's
+ * QEMU driver uses (-name guest=..., charserialN, balloon0, charmonitor),
+ * so that a reader who knows one knows the other.
+ */
+#include "config.h"
+
+#include <inttypes.h>
+
+#include "command.h"
+#include "drv-error.h"
+
+/* A value inside key=value,...: a comma is written twice. */
+static char *kv_escape(const char *s)
+{
+    g_auto(GStrv) parts = g_strsplit(s, ",", -1);
+
+    return g_strjoinv(",,", parts);
+}
+
+static void add(GPtrArray *argv, const char *arg)
+{
+    g_ptr_array_add(argv, g_strdup(arg));
+}
+
+static void add2(GPtrArray *argv, const char *opt, const char *val)
+{
+    add(argv, opt);
+    add(argv, val);
+}
+
+static void add_fmt(GPtrArray *argv, const char *opt, const char *fmt, ...)
+    G_GNUC_PRINTF(3, 4);
+
+static void add_fmt(GPtrArray *argv, const char *opt, const char *fmt, ...)
+{
+    va_list ap;
+
+    add(argv, opt);
+    va_start(ap, fmt);
+    g_ptr_array_add(argv, g_strdup_vprintf(fmt, ap));
+    va_end(ap);
+}
+
+static bool check_def(const DomainDef *def, const DomainCommandPaths *paths,
+                      GError **errp)
+{
+    const char *bad = NULL;
+
+    if (!def->name) {
+        bad = "it has no name";
+    } else if (!def->memory_kib || def->current_kib > def->memory_kib) {
+        bad = "its memory sizes are inconsistent";
+    } else if (!def->vcpus || def->vcpus > DOMAIN_MAX_VCPUS) {
+        bad = "its vcpu count is out of range";
+    } else if (!def->serials || def->serials->len > DOMAIN_MAX_SERIALS) {
+        bad = "it has too many serial ports";
+    }
+    if (bad) {
+        g_set_error(errp, DRV_ERROR, DRV_ERR_INTERNAL_ERROR,
+                    "cannot build a command line for domain '%s': %s",
+                    def->name ? def->name : "", bad);
+        return false;
+    }
+    if (!def->os.kernel) {
+        g_set_error(errp, DRV_ERROR, DRV_ERR_CONFIG_UNSUPPORTED,
+                    "domain '%s' has no kernel: the kestrel driver boots "
+                    "a kernel directly, without firmware, so element "
+                    "'kernel' is required in 'os'", def->name);
+        return false;
+    }
+    if (!paths || !paths->qmp_socket) {
+        g_set_error(errp, DRV_ERROR, DRV_ERR_INTERNAL_ERROR,
+                    "cannot build a command line for domain '%s' without "
+                    "a QMP socket path", def->name);
+        return false;
+    }
+    if (!def->emulator && !paths->emulator) {
+        g_set_error(errp, DRV_ERROR, DRV_ERR_INTERNAL_ERROR,
+                    "cannot build a command line for domain '%s': no "
+                    "kestrel binary is known", def->name);
+        return false;
+    }
+    if (def->on_poweroff == DOMAIN_LIFECYCLE_RESTART ||
+        def->on_reboot == DOMAIN_LIFECYCLE_PRESERVE) {
+        g_set_error(errp, DRV_ERROR, DRV_ERR_CONFIG_UNSUPPORTED,
+                    "lifecycle action '%s' for '%s' is not supported by "
+                    "the kestrel driver",
+                    domain_lifecycle_action_name(
+                        def->on_poweroff == DOMAIN_LIFECYCLE_RESTART
+                        ? def->on_poweroff : def->on_reboot),
+                    def->on_poweroff == DOMAIN_LIFECYCLE_RESTART
+                    ? "on_poweroff" : "on_reboot");
+        return false;
+    }
+    return true;
+}
+
+static void add_serial(GPtrArray *argv, const DomainChr *c, guint i)
+{
+    g_autofree char *path = c->path ? kv_escape(c->path) : NULL;
+
+    switch (c->type) {
+    case DOMAIN_CHR_PTY:
+        add_fmt(argv, "-chardev", "pty,id=charserial%u", i);
+        break;
+    case DOMAIN_CHR_FILE:
+        add_fmt(argv, "-chardev", "file,id=charserial%u,path=%s%s", i, path,
+                c->append == DOMAIN_TRISTATE_ON ? ",append=on"
+                : c->append == DOMAIN_TRISTATE_OFF ? ",append=off" : "");
+        break;
+    case DOMAIN_CHR_UNIX:
+        add_fmt(argv, "-chardev", "socket,id=charserial%u,path=%s,%s", i,
+                path, c->listen ? "server=on,wait=off" : "server=off");
+        break;
+    }
+    add_fmt(argv, "-serial", "chardev:charserial%u", i);
+}
+
+static void add_balloon(GPtrArray *argv, const DomainBalloon *b)
+{
+    GString *dev = g_string_new("virtio-balloon-pci,id=");
+    g_autofree char *alias = b->alias ? kv_escape(b->alias) : NULL;
+
+    g_string_append(dev, alias ? alias : "balloon0");
+    if (b->has_address) {
+        g_string_append_printf(dev, ",bus=pci.0,addr=0x%x", b->pci_slot);
+    }
+    if (b->autodeflate) {
+        g_string_append_printf(dev, ",deflate-on-oom=%s",
+                               b->autodeflate == DOMAIN_TRISTATE_ON ? "on"
+                                                                    : "off");
+    }
+    if (b->free_page_reporting) {
+        g_string_append_printf(dev, ",free-page-reporting=%s",
+                               b->free_page_reporting == DOMAIN_TRISTATE_ON
+                               ? "on" : "off");
+    }
+    add(argv, "-device");
+    g_ptr_array_add(argv, g_string_free(dev, FALSE));
+}
+
+GStrv domain_command_build(const DomainDef *def,
+                           const DomainCommandPaths *paths,
+                           unsigned int flags, GError **errp)
+{
+    const unsigned int known = DOMAIN_COMMAND_PAUSED |
+                               DOMAIN_COMMAND_DAEMONIZE;
+    g_autoptr(GPtrArray) argv = NULL;
+    g_autofree char *name = NULL;
+    g_autofree char *qmp = NULL;
+    char uuid[37];
+
+    if (flags & ~known) {
+        g_set_error(errp, DRV_ERROR, DRV_ERR_INVALID_ARG,
+                    "unsupported flags (0x%x) in function %s",
+                    flags & ~known, G_STRFUNC);
+        return NULL;
+    }
+    if (!check_def(def, paths, errp)) {
+        return NULL;
+    }
+
+    argv = g_ptr_array_new_with_free_func(g_free);
+    name = kv_escape(def->name);
+    qmp = kv_escape(paths->qmp_socket);
+    domain_conf_uuid_format(def->uuid, uuid);
+
+    add(argv, def->emulator ? def->emulator : paths->emulator);
+    add_fmt(argv, "-name", "guest=%s,debug-threads=on", name);
+    add2(argv, "-uuid", uuid);
+    add2(argv, "-machine", "kestrel,accel=kvm");
+    add2(argv, "-cpu", "host");
+    add_fmt(argv, "-m", "size=%" PRIu64 "k", def->memory_kib);
+    add_fmt(argv, "-smp", "%u", def->vcpus);
+    add2(argv, "-kernel", def->os.kernel);
+    if (def->os.initrd) {
+        add2(argv, "-initrd", def->os.initrd);
+    }
+    if (def->os.cmdline) {
+        add2(argv, "-append", def->os.cmdline);
+    }
+    add(argv, "-nodefaults");
+    add(argv, "-no-user-config");
+    add2(argv, "-display", "none");
+    add_fmt(argv, "-chardev",
+            "socket,id=charmonitor,path=%s,server=on,wait=off", qmp);
+    add2(argv, "-mon", "chardev=charmonitor,id=monitor,mode=control");
+    if (def->on_poweroff == DOMAIN_LIFECYCLE_PRESERVE) {
+        add(argv, "-no-shutdown");
+    }
+    if (def->on_reboot == DOMAIN_LIFECYCLE_DESTROY) {
+        add(argv, "-no-reboot");
+    }
+    for (guint i = 0; i < def->serials->len; i++) {
+        add_serial(argv, g_ptr_array_index(def->serials, i), i);
+    }
+    if (def->balloon.model == DOMAIN_BALLOON_VIRTIO) {
+        add_balloon(argv, &def->balloon);
+    }
+    if (paths->pidfile) {
+        add2(argv, "-pidfile", paths->pidfile);
+    }
+    if (paths->logfile) {
+        add2(argv, "-D", paths->logfile);
+    }
+    if (flags & DOMAIN_COMMAND_PAUSED) {
+        add(argv, "-S");
+    }
+    if (flags & DOMAIN_COMMAND_DAEMONIZE) {
+        add(argv, "-daemonize");
+    }
+    g_ptr_array_add(argv, NULL);
+    return (GStrv)g_ptr_array_free(g_steal_pointer(&argv), FALSE);
+}

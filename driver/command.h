@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * DomainDef -> kestrel command line.  A pure function of its arguments:
+ * no I/O, no global state, so that every line of the mapping is unit
+ * tested (tests/unit/test-command.c).  The options are QEMU's spelling as
+ * kestrel accepts it (man/kestrel.1).
+ */
+#ifndef DRIVER_COMMAND_H
+#define DRIVER_COMMAND_H
+
+#include <glib.h>
+
+#include "domain-conf.h"
+
+/* Where the daemon wants kestrel's files; NULL members are left out. */
+typedef struct {
+    const char *emulator;       /* kestrel binary if the XML has no
+                                 * <emulator> */
+    const char *qmp_socket;     /* required: -chardev socket,...,server=on */
+    const char *pidfile;        /* -pidfile */
+    const char *logfile;        /* -D: kestrel's own log messages */
+} DomainCommandPaths;
+
+enum {
+    DOMAIN_COMMAND_PAUSED = 1 << 0,     /* -S: vCPUs wait for QMP cont */
+    DOMAIN_COMMAND_DAEMONIZE = 1 << 1,  /* -daemonize: exit status 0 means
+                                         * the QMP socket is listening */
+};
+
+/*
+ * The argv (argv[0] = the binary) that runs @def: @def->emulator, or
+ * @paths->emulator when the XML names none.  @flags: DOMAIN_COMMAND_*.
+ * Returns NULL with @errp set (drv-error.h codes) for a definition kestrel
+ * cannot run (DRV_ERR_CONFIG_UNSUPPORTED), for missing paths or an
+ * inconsistent hand-built @def (DRV_ERR_INTERNAL_ERROR), or for unknown
+ * @flags (DRV_ERR_INVALID_ARG).
+ *
+ * Lifecycle actions: on_poweroff 'preserve' adds -no-shutdown, on_reboot
+ * 'destroy' adds -no-reboot; on_crash needs nothing (no panic device).
+ * The balloon's stats period is not a -device property: the caller sets it
+ * over QMP (qom-set guest-stats-polling-interval), as libvirt does.
+ */
+GStrv domain_command_build(const DomainDef *def,
+                           const DomainCommandPaths *paths,
+                           unsigned int flags, GError **errp);
+
+#endif /* DRIVER_COMMAND_H */

@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Statistics: CONNECT_GET_ALL_DOMAIN_STATS (virsh domstats, virt-manager's
+ * polling), DOMAIN_GET_VCPUS with NODE_GET_CPU_MAP (virsh vcpuinfo,
+ * python dom.vcpus()) and the host's SMBIOS-like sysinfo.  Everything here
+ * comes from the daemon's state and /proc: no monitor call, so a busy VMM
+ * never delays a stats poll.
+ */
+#include "config.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#include "dispatch.h"
+#include "process.h"
+#include "virerror.h"
+
+/* virDomainStatsTypes we serve (wire values). */
+#define STATS_STATE 1u
+#define STATS_CPU_TOTAL 2u
+#define STATS_BALLOON 4u
+#define STATS_VCPU 8u
+#define STATS_SERVED (STATS_STATE | STATS_CPU_TOTAL | STATS_BALLOON | \
+                      STATS_VCPU)
+
+/* virConnectGetAllDomainStatsFlags (wire values). */
+#define STATS_FILTERS 0xffu             /* LIST_ALL_DOMAINS' first groups */
+#define STATS_NOWAIT (1u << 29)
+#define STATS_BACKING (1u << 30)
+#define STATS_ENFORCE (1u << 31)
+
+/* virTypedParameterType (wire values). */
+enum {
+    TP_INT = 1,
+    TP_UINT = 2,
+    TP_ULLONG = 4,
+};
+
+/* Same filter rules as CONNECT_LIST_ALL_DOMAINS for bits 0..7. */
+static bool stats_match(DomainObj *dom, unsigned int flags)
+{
+    bool active = domain_obj_is_active(dom);
+    unsigned int st;
+
+    if ((flags & 3) && !((flags & 1 && active) || (flags & 2 && !active))) {
+        return false;
+    }
+    if ((flags & 12) && !((flags & 4 && dom->persistent) ||
+                          (flags & 8 && !dom->persistent))) {
+        return false;
+    }
+    st = dom->state == DOMAIN_STATE_RUNNING ? 16
+       : dom->state == DOMAIN_STATE_PAUSED ? 32
+       : dom->state == DOMAIN_STATE_SHUTOFF ? 64 : 128;
+    return !(flags & 0xf0) || (flags & st);
+}
+
+static remote_typed_param *stats_param(GArray *params, const char *field,
+                                       int type)
+{
+    remote_typed_param p = { 0 };
+
+    p.field = g_strdup(field);
+    p.value.type = type;
+    g_array_append_val(params, p);
+    return &g_array_index(params, remote_typed_param, params->len - 1);
+}
+
+static void stats_int(GArray *params, const char *field, int v)
+{
+    stats_param(params, field, TP_INT)->value.remote_typed_param_value_u.i =
+        v;
+}
+
+static void stats_uint(GArray *params, const char *field, unsigned int v)
+{
+    stats_param(params, field, TP_UINT)->value.remote_typed_param_value_u.ui
+        = v;
+}
+
+static void stats_ullong(GArray *params, const char *field, guint64 v)
+{
+    stats_param(params, field, TP_ULLONG)->value.remote_typed_param_value_u
+        .ul = v;
+}
+
+static void stats_record(remote_domain_stats_record *rec, DomainObj *dom,
+                         unsigned int stats)
+{
+    GArray *params = g_array_new(false, true, sizeof(remote_typed_param));
+    bool active = domain_obj_is_active(dom);
+    unsigned int i, n = dom->def->vcpus;
+
+    dispatch_make_domain(&rec->dom, dom);
+    if (stats & STATS_STATE) {
+        stats_int(params, "state.state", dom->state);
+        stats_int(params, "state.reason", dom->reason);
+    }
+    if ((stats & STATS_CPU_TOTAL) && active) {
+        stats_ullong(params, "cpu.time", process_cpu_time(dom));
+    }
+    if (stats & STATS_BALLOON) {
+        guint64 cur = active && dom->balloon_kib ? dom->balloon_kib
+                    : dom->def->current_kib;
+
+        stats_ullong(params, "balloon.current", cur);
+        stats_ullong(params, "balloon.maximum", dom->def->memory_kib);
+    }
+    if (stats & STATS_VCPU) {
+        stats_uint(params, "vcpu.current", n);
+        stats_uint(params, "vcpu.maximum", n);
+        if (active) {
+            g_autofree guint64 *times = g_new0(guint64, n);
+            g_autofree int *cpus = g_new0(int, n);
+
+            process_vcpu_times(dom, times, cpus, n);
+            for (i = 0; i < n; i++) {
+                g_autofree char *state = g_strdup_printf("vcpu.%u.state", i);
+                g_autofree char *time = g_strdup_printf("vcpu.%u.time", i);
+
+                stats_int(params, state, 1);        /* RUNNING */
+                stats_ullong(params, time, times[i]);
+            }
+        }
+    }
+    rec->params.params_len = params->len;
+    rec->params.params_val = (remote_typed_param *)
+        g_array_free(params, params->len == 0);
+}
+
+static RpcResult proc_get_all_domain_stats(RpcCall *call, void *a, void *r,
+                                           GError **errp)
+{
+    remote_connect_get_all_domain_stats_args *args = a;
+    remote_connect_get_all_domain_stats_ret *ret = r;
+    g_autoptr(GPtrArray) doms = NULL;
+    unsigned int stats = args->stats ? args->stats : STATS_SERVED;
+    unsigned int allowed = STATS_FILTERS | STATS_NOWAIT | STATS_BACKING |
+                           STATS_ENFORCE;
+    guint i;
+
+    if (args->flags & ~allowed) {
+        g_set_error(errp, VIR_ERROR, VIR_ERR_INVALID_ARG,
+                    "unsupported flags (0x%x) in function "
+                    "virConnectGetAllDomainStats", args->flags & ~allowed);
+        return RPC_RESULT_ERROR;
+    }
+    if ((args->flags & STATS_ENFORCE) && (stats & ~STATS_SERVED)) {
+        g_set_error(errp, VIR_ERROR, VIR_ERR_ARGUMENT_UNSUPPORTED,
+                    "Stats types bits 0x%x are not supported by this daemon",
+                    stats & ~STATS_SERVED);
+        return RPC_RESULT_ERROR;
+    }
+
+    if (args->doms.doms_len) {
+        doms = g_ptr_array_new_with_free_func(
+            (GDestroyNotify)domain_obj_unref);
+        for (i = 0; i < args->doms.doms_len; i++) {
+            DomainObj *dom = dispatch_get_domain(&args->doms.doms_val[i],
+                                                 errp);
+
+            if (!dom) {
+                return RPC_RESULT_ERROR;
+            }
+            g_ptr_array_add(doms, dom);
+        }
+    } else {
+        doms = domain_list_all(dispatch_driver());
+        for (i = doms->len; i-- > 0;) {
+            if (!stats_match(doms->pdata[i], args->flags & STATS_FILTERS)) {
+                g_ptr_array_remove_index(doms, i);
+            }
+        }
+    }
+
+    ret->retStats.retStats_len = doms->len;
+    ret->retStats.retStats_val = g_new0(remote_domain_stats_record,
+                                        MAX(doms->len, 1));
+    for (i = 0; i < doms->len; i++) {
+        stats_record(&ret->retStats.retStats_val[i], doms->pdata[i], stats);
+    }
+    return RPC_RESULT_OK;
+}
+
+static int stats_host_cpus(void)
+{
+    return (int)sysconf(_SC_NPROCESSORS_CONF);
+}
+
+static RpcResult proc_node_get_cpu_map(RpcCall *call, void *a, void *r,
+                                       GError **errp)
+{
+    remote_node_get_cpu_map_args *args = a;
+    remote_node_get_cpu_map_ret *ret = r;
+    int n = stats_host_cpus(), i;
+
+    if (args->flags) {
+        g_set_error(errp, VIR_ERROR, VIR_ERR_INVALID_ARG,
+                    "unsupported flags (0x%x) in function virNodeGetCPUMap",
+                    args->flags);
+        return RPC_RESULT_ERROR;
+    }
+    if (args->need_map) {
+        ret->cpumap.cpumap_len = (n + 7) / 8;
+        ret->cpumap.cpumap_val = g_new0(char, ret->cpumap.cpumap_len);
+        for (i = 0; i < n; i++) {
+            ret->cpumap.cpumap_val[i / 8] |= 1 << (i % 8);
+        }
+    }
+    if (args->need_online) {
+        ret->online = (unsigned int)sysconf(_SC_NPROCESSORS_ONLN);
+    }
+    ret->ret = n;
+    return RPC_RESULT_OK;
+}
+
+static RpcResult proc_domain_get_vcpus(RpcCall *call, void *a, void *r,
+                                       GError **errp)
+{
+    remote_domain_get_vcpus_args *args = a;
+    remote_domain_get_vcpus_ret *ret = r;
+    g_autoptr(DomainObj) dom = dispatch_get_domain(&args->dom, errp);
+    g_autofree guint64 *times = NULL;
+    g_autofree int *cpus = NULL;
+    int n, i, j, host = stats_host_cpus();
+
+    if (!dom || !domain_check_active(dom, errp)) {
+        return RPC_RESULT_ERROR;
+    }
+    if (args->maxinfo < 0 || args->maxinfo > REMOTE_VCPUINFO_MAX ||
+        args->maplen < 0 ||
+        (gint64)args->maxinfo * args->maplen > REMOTE_CPUMAPS_MAX) {
+        g_set_error(errp, VIR_ERROR, VIR_ERR_RPC,
+                    "maxinfo * maplen > REMOTE_CPUMAPS_MAX");
+        return RPC_RESULT_ERROR;
+    }
+    n = MIN((int)dom->def->vcpus, args->maxinfo);
+    times = g_new0(guint64, MAX(n, 1));
+    cpus = g_new0(int, MAX(n, 1));
+    process_vcpu_times(dom, times, cpus, n);
+
+    ret->info.info_len = n;
+    ret->info.info_val = g_new0(remote_vcpu_info, MAX(n, 1));
+    ret->cpumaps.cpumaps_len = args->maxinfo * args->maplen;
+    ret->cpumaps.cpumaps_val = g_new0(char, MAX(ret->cpumaps.cpumaps_len,
+                                                1));
+    for (i = 0; i < n; i++) {
+        ret->info.info_val[i].number = i;
+        ret->info.info_val[i].state = 1;            /* VIR_VCPU_RUNNING */
+        ret->info.info_val[i].cpu_time = times[i];
+        ret->info.info_val[i].cpu = cpus[i];
+        /* Not pinned: every host CPU. */
+        for (j = 0; j < host && j < args->maplen * 8; j++) {
+            ret->cpumaps.cpumaps_val[i * args->maplen + j / 8] |=
+                1 << (j % 8);
+        }
+    }
+    return RPC_RESULT_OK;
+}
+
+static RpcResult proc_connect_get_sysinfo(RpcCall *call, void *a, void *r,
+                                          GError **errp)
+{
+    remote_connect_get_sysinfo_args *args = a;
+    remote_string_ret *ret = r;
+    g_autofree char *vendor = NULL;
+    g_autofree char *product = NULL;
+
+    if (args->flags) {
+        g_set_error(errp, VIR_ERROR, VIR_ERR_INVALID_ARG,
+                    "unsupported flags (0x%x) in function "
+                    "virConnectGetSysinfo", args->flags);
+        return RPC_RESULT_ERROR;
+    }
+    if (!g_file_get_contents("/sys/class/dmi/id/sys_vendor", &vendor, NULL,
+                             NULL) ||
+        !g_file_get_contents("/sys/class/dmi/id/product_name", &product,
+                             NULL, NULL)) {
+        g_set_error(errp, VIR_ERROR, VIR_ERR_INTERNAL_ERROR,
+                    "Host SMBIOS information is not available");
+        return RPC_RESULT_ERROR;
+    }
+    g_strstrip(vendor);
+    g_strstrip(product);
+    ret->str = g_markup_printf_escaped(
+        "<sysinfo type='smbios'>\n"
+        "  <system>\n"
+        "    <entry name='manufacturer'>%s</entry>\n"
+        "    <entry name='product'>%s</entry>\n"
+        "  </system>\n"
+        "</sysinfo>\n", vendor, product);
+    return RPC_RESULT_OK;
+}
+
+#define PROC(num, api, args, ret, fn, fl) \
+    { REMOTE_PROC_##num, api, (xdrproc_t)xdr_##args, sizeof(args), \
+      (xdrproc_t)xdr_##ret, sizeof(ret), fn, fl }
+#define RO RPC_PROC_READONLY_OK
+
+const RpcProc dispatch_stats_procs[] = {
+    PROC(DOMAIN_GET_VCPUS, "virDomainGetVcpus", remote_domain_get_vcpus_args,
+         remote_domain_get_vcpus_ret, proc_domain_get_vcpus, RO),
+    PROC(CONNECT_GET_SYSINFO, "virConnectGetSysinfo",
+         remote_connect_get_sysinfo_args, remote_string_ret,
+         proc_connect_get_sysinfo, RO),
+    PROC(NODE_GET_CPU_MAP, "virNodeGetCPUMap", remote_node_get_cpu_map_args,
+         remote_node_get_cpu_map_ret, proc_node_get_cpu_map, RO),
+    PROC(CONNECT_GET_ALL_DOMAIN_STATS, "virConnectGetAllDomainStats",
+         remote_connect_get_all_domain_stats_args,
+         remote_connect_get_all_domain_stats_ret, proc_get_all_domain_stats,
+         RO),
+};
+
+const size_t dispatch_stats_nprocs = G_N_ELEMENTS(dispatch_stats_procs);

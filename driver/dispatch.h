@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The procedures virtkestreld serves: connection and host procedures
+ * (dispatch.c), domain procedures (dispatch-domain.c), and delivery of
+ * domain events to the connections that registered for them.
+ */
+#ifndef DRIVER_DISPATCH_H
+#define DRIVER_DISPATCH_H
+
+#include "domain.h"
+#include "rpc.h"
+
+/* Per-connection state. */
+typedef struct {
+    RpcConn *rpc;
+    bool open;
+    bool readonly;
+    GHashTable *callbacks;      /* callbackID -> DispatchEventReg */
+} DrvConn;
+
+/* The operations to create the RpcServer with, serving @drv. */
+const RpcServerOps *dispatch_init(Driver *drv, RpcServer **srvp);
+
+/* The driver served (set by dispatch_init). */
+Driver *dispatch_driver(void);
+
+/* Domain procedures of dispatch-domain.c, sorted by number. */
+extern const RpcProc dispatch_domain_procs[];
+extern const size_t dispatch_domain_nprocs;
+
+/* Memory procedures of dispatch-memory.c. */
+extern const RpcProc dispatch_memory_procs[];
+extern const size_t dispatch_memory_nprocs;
+
+/* Statistics procedures of dispatch-stats.c. */
+extern const RpcProc dispatch_stats_procs[];
+extern const size_t dispatch_stats_nprocs;
+
+/* Fill a wire domain handle from @dom (current name, uuid and id). */
+void dispatch_make_domain(remote_nonnull_domain *out, DomainObj *dom);
+
+/* The domain a wire handle names, looked up by uuid. */
+DomainObj *dispatch_get_domain(const remote_nonnull_domain *dom,
+                               GError **errp);
+
+#endif /* DRIVER_DISPATCH_H */

@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Domain XML: libvirt's format (https://libvirt.org/formatdomain.html), the
+ * part the kestrel driver honours, parsed into a DomainDef and formatted
+ * back.  schemas/domain.rng is the contract: whatever it does not describe
+ * is refused with DRV_ERR_CONFIG_UNSUPPORTED naming the element, attribute
+ * or value, never dropped.  Errors are in drv-error.h's terms.
+ *
+ * Pure data and functions: no locking, no I/O; safe from any thread.
+ */
+#ifndef DRIVER_DOMAIN_CONF_H
+#define DRIVER_DOMAIN_CONF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <glib.h>
+
+#define DOMAIN_MAX_VCPUS 255            /* kestrel -smp limit */
+#define DOMAIN_MAX_SERIALS 4            /* COM1..COM4 */
+
+/* What <on_poweroff>, <on_reboot> and <on_crash> ask for. */
+typedef enum {
+    DOMAIN_LIFECYCLE_DESTROY,
+    DOMAIN_LIFECYCLE_RESTART,
+    DOMAIN_LIFECYCLE_PRESERVE,
+} DomainLifecycleAction;
+
+/* An on/off attribute that may also be absent (kept absent on output). */
+typedef enum {
+    DOMAIN_TRISTATE_ABSENT,
+    DOMAIN_TRISTATE_ON,
+    DOMAIN_TRISTATE_OFF,
+} DomainTristate;
+
+typedef enum {
+    DOMAIN_CHR_PTY,
+    DOMAIN_CHR_FILE,
+    DOMAIN_CHR_UNIX,
+} DomainChrType;
+
+/* One <serial> (port N is COM(N+1)); the <console> is serial port 0. */
+typedef struct {
+    DomainChrType type;
+    char *path;                 /* file, unix: the source path; pty: NULL */
+    DomainTristate append;      /* file only */
+    bool listen;                /* unix: mode='bind' (else 'connect') */
+    unsigned int port;          /* target port, == index in the list */
+    char *alias;                /* user alias ("ua-..."), or NULL */
+} DomainChr;
+
+typedef enum {
+    DOMAIN_BALLOON_VIRTIO,      /* the default when <memballoon> is absent */
+    DOMAIN_BALLOON_NONE,
+} DomainBalloonModel;
+
+typedef struct {
+    DomainBalloonModel model;
+    unsigned int stats_period;  /* seconds; 0: no <stats> element */
+    DomainTristate autodeflate;         /* -device deflate-on-oom */
+    DomainTristate free_page_reporting; /* -device free-page-reporting */
+    char *alias;                /* user alias ("ua-..."), or NULL */
+    bool has_address;           /* <address type='pci'>: bus 0, function 0 */
+    unsigned int pci_slot;
+} DomainBalloon;
+
+typedef struct {
+    char *name;
+    unsigned char uuid[16];     /* generated when <uuid> is absent */
+    char *title;                /* NULL when absent */
+    char *description;
+    uint64_t memory_kib;        /* <memory>: the guest's RAM */
+    uint64_t current_kib;       /* <currentMemory>: balloon target, <= memory */
+    unsigned int vcpus;         /* 1..DOMAIN_MAX_VCPUS */
+    struct {
+        char *kernel;           /* required: kestrel boots kernels directly */
+        char *initrd;
+        char *cmdline;
+    } os;
+    bool acpi, apic, pae;       /* always present in kestrel; acpi always
+                                 * formatted, apic and pae as given */
+    DomainLifecycleAction on_poweroff;  /* destroy or preserve */
+    DomainLifecycleAction on_reboot;    /* restart or destroy */
+    DomainLifecycleAction on_crash;     /* any: kestrel has no panic device */
+    char *emulator;             /* <emulator>, or NULL for the default */
+    GPtrArray *serials;         /* of DomainChr; never NULL */
+    DomainBalloon balloon;
+} DomainDef;
+
+/* Parse flags. */
+enum {
+    /* virDomainDefineXMLFlags' VALIDATE: accepted; we always validate. */
+    DOMAIN_DEF_PARSE_VALIDATE = 1 << 0,
+    /* The XML is a persistent config.  Live-only data (the id, pty paths,
+     * aliases that are not "ua-") is ignored on input in every case. */
+    DOMAIN_DEF_PARSE_INACTIVE = 1 << 1,
+};
+
+/* Format flags: libvirt's virDomainXMLFlags values, passed through. */
+enum {
+    DOMAIN_DEF_FORMAT_SECURE = 1 << 0,      /* nothing secret: no effect */
+    DOMAIN_DEF_FORMAT_INACTIVE = 1 << 1,    /* the config: no live values */
+    DOMAIN_DEF_FORMAT_MIGRATABLE = 1 << 3,  /* live memory, no id/aliases */
+};
+
+/*
+ * Live state for domain_def_format() of a running domain.  The pty of
+ * serial port N is what QMP query-chardev reports for the label
+ * "charserialN" (domain_command_build's names), without the "pty:" prefix.
+ */
+typedef struct {
+    int id;                     /* the domain id; <= 0: not written */
+    uint64_t current_kib;       /* balloon size now; 0: def->current_kib */
+    const char *serial_ptys[DOMAIN_MAX_SERIALS];  /* NULL: not known */
+} DomainLive;
+
+/*
+ * Parse a libvirt domain XML document.  @flags: DOMAIN_DEF_PARSE_*.
+ * Returns a new DomainDef, or NULL with @errp set:
+ *  - not well-formed XML: DRV_ERR_XML_DETAIL, libxml2's message;
+ *  - root not <domain>: DRV_ERR_XML_ERROR;
+ *  - an element, attribute or enumerated value schemas/domain.rng does
+ *    not have: DRV_ERR_CONFIG_UNSUPPORTED naming it;
+ *  - other schema violations: DRV_ERR_XML_INVALID_SCHEMA;
+ *  - bad numbers or names: DRV_ERR_XML_ERROR (DRV_ERR_OVERFLOW for
+ *    sizes), things kestrel cannot do: DRV_ERR_CONFIG_UNSUPPORTED;
+ *  - unknown @flags: DRV_ERR_INVALID_ARG.
+ */
+DomainDef *domain_def_parse_string(const char *xml, unsigned int flags,
+                                   GError **errp);
+
+/*
+ * Format @def as canonical libvirt XML (two-space indent, libvirt's element
+ * order and defaults made explicit).  @live: the running domain's state, or
+ * NULL for a domain that is not running; ignored with
+ * DOMAIN_DEF_FORMAT_INACTIVE.  With @live and no flag, the XML has the id,
+ * the live balloon size, pty paths and run-time aliases (serialN,
+ * balloon0); MIGRATABLE keeps only the balloon size.  @flags:
+ * DOMAIN_DEF_FORMAT_*; other bits (UPDATE_CPU) change nothing.  Never
+ * fails; the result is accepted by domain_def_parse_string().
+ */
+char *domain_def_format(const DomainDef *def, const DomainLive *live,
+                        unsigned int flags);
+
+/* A deep copy of @def. */
+DomainDef *domain_def_copy(const DomainDef *def);
+
+/* True when @a and @b describe the same configuration. */
+bool domain_def_equal(const DomainDef *a, const DomainDef *b);
+
+void domain_def_free(DomainDef *def);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(DomainDef, domain_def_free)
+
+/* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" of @uuid into @out (37 bytes). */
+void domain_conf_uuid_format(const unsigned char uuid[16], char out[37]);
+
+/*
+ * The compiled-in schemas/domain.rng, NUL-terminated (for tests and for
+ * anyone who wants to show it).
+ */
+const char *domain_conf_schema_text(void);
+
+/* Stable names of the enums, as the XML spells them. */
+const char *domain_lifecycle_action_name(DomainLifecycleAction a);
+const char *domain_chr_type_name(DomainChrType t);
+
+#endif /* DRIVER_DOMAIN_CONF_H */

@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * virtkestreld: the libvirt driver daemon for kestrel.  Stock libvirt
+ * clients reach it with the URI kestrel:///system (or kestrel:///session
+ * for a user's own daemon): the client library connects straight to our
+ * socket and speaks libvirt's remote protocol, which we implement.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <glib-unix.h>
+#include <glib/gstdio.h>
+
+#include "dispatch.h"
+#include "domain.h"
+#include "process.h"
+#include "rpc.h"
+
+#define SD_LISTEN_FDS_START 3
+
+typedef struct {
+    char *socket;
+    char *socket_ro;
+    char *config_dir;
+    char *state_dir;
+    char *log_dir;
+    char *emulator;
+    bool session;
+    bool system;
+    bool verbose;
+    bool version;
+} Options;
+
+static GMainLoop *main_loop;
+
+static gboolean main_quit(void *opaque)
+{
+    g_message("stopping; running domains keep running");
+    g_main_loop_quit(main_loop);
+    return G_SOURCE_CONTINUE;
+}
+
+static void autostart_done(DomainObj *dom, const GError *err, void *opaque)
+{
+    domain_job_end(dom);
+    if (err) {
+        g_warning("cannot autostart domain '%s': %s", dom->name,
+                  err->message);
+    }
+}
+
+static void autostart_all(Driver *drv)
+{
+    g_autoptr(GPtrArray) list = domain_list_all(drv);
+    guint i;
+
+    for (i = 0; i < list->len; i++) {
+        DomainObj *dom = list->pdata[i];
+
+        if (dom->autostart && !domain_obj_is_active(dom) &&
+            domain_job_begin(dom, "autostart", NULL)) {
+            process_start(dom, false, autostart_done, NULL);
+        }
+    }
+}
+
+/*
+ * Sockets passed by systemd (LISTEN_FDS): the one named
+ * "virtkestreld-ro.socket" (or whose name ends in "-ro") is read-only.
+ */
+static int listen_systemd(RpcServer *srv, GError **errp)
+{
+    const char *pid = g_getenv("LISTEN_PID");
+    const char *fds = g_getenv("LISTEN_FDS");
+    const char *names = g_getenv("LISTEN_FDNAMES");
+    g_auto(GStrv) namev = NULL;
+    int i, n;
+
+    if (!pid || !fds || g_ascii_strtoll(pid, NULL, 10) != getpid()) {
+        return 0;
+    }
+    n = (int)g_ascii_strtoll(fds, NULL, 10);
+    namev = g_strsplit(names ? names : "", ":", 0);
+    for (i = 0; i < n; i++) {
+        const char *name = (guint)i < g_strv_length(namev) ? namev[i] : "";
+        bool ro = g_str_has_suffix(name, "-ro.socket") ||
+                  g_str_has_suffix(name, "-ro");
+
+        if (!rpc_server_add_fd(srv, SD_LISTEN_FDS_START + i, ro, errp)) {
+            return -1;
+        }
+    }
+    g_unsetenv("LISTEN_PID");
+    g_unsetenv("LISTEN_FDS");
+    g_unsetenv("LISTEN_FDNAMES");
+    return n;
+}
+
+/* Defaults as libvirt's own daemons lay them out. */
+static void options_defaults(Options *o, Driver *drv)
+{
+    const char *env;
+
+    if (!o->system && !o->session) {
+        o->system = getuid() == 0;
+        o->session = !o->system;
+    }
+    if (o->system) {
+        drv->uri = g_strdup("kestrel:///system");
+        drv->config_dir = o->config_dir ? g_strdup(o->config_dir)
+                        : g_strdup(SYSCONFDIR "/libvirt/kestrel");
+        drv->state_dir = o->state_dir ? g_strdup(o->state_dir)
+                       : g_strdup(RUNSTATEDIR "/libvirt/kestrel");
+        drv->log_dir = o->log_dir ? g_strdup(o->log_dir)
+                     : g_strdup(LOCALSTATEDIR "/log/libvirt/kestrel");
+        if (!o->socket) {
+            o->socket = g_strdup(RUNSTATEDIR "/libvirt/virtkestreld-sock");
+        }
+    } else {
+        drv->uri = g_strdup("kestrel:///session");
+        drv->config_dir = o->config_dir ? g_strdup(o->config_dir)
+                        : g_build_filename(g_get_user_config_dir(),
+                                           "libvirt", "kestrel", NULL);
+        drv->state_dir = o->state_dir ? g_strdup(o->state_dir)
+                       : g_build_filename(g_get_user_runtime_dir(),
+                                          "libvirt", "kestrel", NULL);
+        drv->log_dir = o->log_dir ? g_strdup(o->log_dir)
+                     : g_build_filename(g_get_user_cache_dir(), "libvirt",
+                                        "kestrel", "log", NULL);
+        if (!o->socket) {
+            o->socket = g_build_filename(g_get_user_runtime_dir(), "libvirt",
+                                         "virtkestreld-sock", NULL);
+        }
+    }
+    if (!o->socket_ro) {
+        o->socket_ro = g_strdup_printf("%s-ro", o->socket);
+    }
+    env = g_getenv("KESTREL");
+    drv->emulator = g_strdup(o->emulator ? o->emulator
+                             : env && *env ? env : BINDIR "/kestrel");
+}
+
+static void log_handler(const char *domain, GLogLevelFlags level,
+                        const char *message, void *opaque)
+{
+    const Options *o = opaque;
+
+    if ((level & (G_LOG_LEVEL_DEBUG | G_LOG_LEVEL_INFO)) && !o->verbose) {
+        return;
+    }
+    fprintf(stderr, "virtkestreld: %s\n", message);
+}
+
+int main(int argc, char **argv)
+{
+    Options o = { 0 };
+    Driver drv = { 0 };
+    g_autoptr(GOptionContext) ctx = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(RpcServer) srv = NULL;
+    GOptionEntry entries[] = {
+        { "socket", 0, 0, G_OPTION_ARG_FILENAME, &o.socket,
+          "listen on PATH (read-write) and PATH-ro (read-only)", "PATH" },
+        { "socket-ro", 0, 0, G_OPTION_ARG_FILENAME, &o.socket_ro,
+          "read-only socket path (default: the --socket path + \"-ro\")",
+          "PATH" },
+        { "config-dir", 0, 0, G_OPTION_ARG_FILENAME, &o.config_dir,
+          "persistent domain configs", "DIR" },
+        { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &o.state_dir,
+          "live state of running domains (QMP sockets, pid files)", "DIR" },
+        { "log-dir", 0, 0, G_OPTION_ARG_FILENAME, &o.log_dir,
+          "per-domain logs", "DIR" },
+        { "emulator", 0, 0, G_OPTION_ARG_FILENAME, &o.emulator,
+          "kestrel binary for domains without <emulator>", "PATH" },
+        { "system", 0, 0, G_OPTION_ARG_NONE, &o.system,
+          "system daemon (kestrel:///system; default as root)", NULL },
+        { "session", 0, 0, G_OPTION_ARG_NONE, &o.session,
+          "user session daemon (kestrel:///session; default for users)",
+          NULL },
+        { "verbose", 'v', 0, G_OPTION_ARG_NONE, &o.verbose,
+          "log more", NULL },
+        { "version", 'V', 0, G_OPTION_ARG_NONE, &o.version,
+          "print the version and exit", NULL },
+        { NULL },
+    };
+    int n;
+
+    ctx = g_option_context_new("- libvirt driver daemon for kestrel");
+    g_option_context_set_summary(ctx,
+        "Serves libvirt's remote protocol so that virsh, virt-manager and\n"
+        "libvirt bindings manage kestrel virtual machines with the URI\n"
+        "kestrel:///system (kestrel:///session for a user's daemon).");
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
+        fprintf(stderr, "virtkestreld: %s\n", err->message);
+        return 2;
+    }
+    if (o.version) {
+        printf("virtkestreld (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+        return 0;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "virtkestreld: unexpected argument '%s'\n", argv[1]);
+        return 2;
+    }
+    if (o.system && o.session) {
+        fprintf(stderr, "virtkestreld: --system and --session exclude "
+                "each other\n");
+        return 2;
+    }
+    g_log_set_default_handler(log_handler, &o);
+    signal(SIGPIPE, SIG_IGN);
+
+    options_defaults(&o, &drv);
+    drv.domains = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+                                        (GDestroyNotify)domain_obj_unref);
+    drv.next_id = 1;
+    dispatch_init(&drv, &srv);
+
+    if (g_mkdir_with_parents(drv.config_dir, 0755) < 0 ||
+        g_mkdir_with_parents(drv.state_dir, 0755) < 0 ||
+        g_mkdir_with_parents(drv.log_dir, 0755) < 0) {
+        fprintf(stderr, "virtkestreld: cannot create directories: %s\n",
+                g_strerror(errno));
+        return 1;
+    }
+
+    n = listen_systemd(srv, &err);
+    if (n == 0 &&
+        (!rpc_server_add_unix(srv, o.socket, o.system ? 0700 : 0700, false,
+                              &err) ||
+         !rpc_server_add_unix(srv, o.socket_ro, 0777, true, &err))) {
+        n = -1;
+    }
+    if (n < 0) {
+        fprintf(stderr, "virtkestreld: %s\n", err->message);
+        return 1;
+    }
+
+    domain_load_configs(&drv);
+    process_reconnect_all(&drv);
+    autostart_all(&drv);
+
+    main_loop = g_main_loop_new(NULL, false);
+    g_unix_signal_add(SIGTERM, main_quit, NULL);
+    g_unix_signal_add(SIGINT, main_quit, NULL);
+    g_message("listening on %s and %s", o.socket, o.socket_ro);
+    g_main_loop_run(main_loop);
+    g_main_loop_unref(main_loop);
+
+    g_clear_pointer(&srv, rpc_server_free);
+    g_hash_table_unref(drv.domains);
+    g_free(drv.uri);
+    g_free(drv.config_dir);
+    g_free(drv.state_dir);
+    g_free(drv.log_dir);
+    g_free(drv.emulator);
+    g_free(o.socket);
+    g_free(o.socket_ro);
+    g_free(o.config_dir);
+    g_free(o.state_dir);
+    g_free(o.log_dir);
+    g_free(o.emulator);
+    return 0;
+}

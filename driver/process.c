@@ -1,0 +1,825 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * kestrel processes.  kestrel runs with -daemonize: the process we spawn
+ * exits once the VM is set up (QMP socket listening, pidfile written), so
+ * its exit status tells whether the start worked, and the VM itself is
+ * nobody's child: the daemon may restart and find it again.  The end of a
+ * VM is seen as the QMP connection closing.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
+#include <glib/gstdio.h>
+
+#include "command.h"
+#include "process.h"
+#include "virerror.h"
+
+#define PROCESS_QMP_TIMEOUT_MS 10000
+#define PROCESS_KILL_GRACE_MS 3000
+
+typedef struct {
+    DomainObj *dom;
+    bool paused;
+    ProcessDoneFunc done;
+    void *opaque;
+} ProcessOp;
+
+/* Callbacks to run when the domain has stopped (destroy). */
+typedef struct {
+    ProcessDoneFunc done;
+    void *opaque;
+} ProcessStopWaiter;
+
+static GHashTable *stop_waiters;    /* DomainObj * -> GSList of waiters */
+static GHashTable *kill_timers;     /* DomainObj * -> timer id */
+
+static void process_stopped(DomainObj *dom, DomainState reason_state,
+                            int reason, int event_detail);
+
+static ProcessOp *process_op_new(DomainObj *dom, bool paused,
+                                 ProcessDoneFunc done, void *opaque)
+{
+    ProcessOp *op = g_new0(ProcessOp, 1);
+
+    op->dom = domain_obj_ref(dom);
+    op->paused = paused;
+    op->done = done;
+    op->opaque = opaque;
+    return op;
+}
+
+static void process_op_finish(ProcessOp *op, const GError *err)
+{
+    if (op->done) {
+        op->done(op->dom, err, op->opaque);
+    }
+    domain_obj_unref(op->dom);
+    g_free(op);
+}
+
+/* What the VMM wrote to its log since it was started, to explain a
+ * failed start (the last lines of it). */
+static char *process_log_tail(DomainObj *dom)
+{
+    g_autofree char *text = NULL;
+    gsize len = 0;
+    char *p, *end;
+    int lines = 0;
+
+    if (!dom->log_path ||
+        !g_file_get_contents(dom->log_path, &text, &len, NULL) ||
+        (goffset)len <= dom->log_start) {
+        return g_strdup("");
+    }
+    p = text + dom->log_start;
+    end = text + len;
+    while (end > p && end[-1] == '\n') {
+        *--end = '\0';
+    }
+    for (; end > p; end--) {
+        if (end[-1] == '\n' && ++lines == 3) {
+            break;
+        }
+    }
+    return g_strdup(end);
+}
+
+static void process_remove_files(DomainObj *dom)
+{
+    Driver *drv = dom->drv;
+    g_autofree char *status = g_strdup_printf("%s/%s.status", drv->state_dir,
+                                              dom->name);
+    g_autofree char *xml = g_strdup_printf("%s/%s.xml", drv->state_dir,
+                                           dom->name);
+
+    unlink(status);
+    unlink(xml);
+    if (dom->qmp_path) {
+        unlink(dom->qmp_path);
+    }
+    if (dom->pid_path) {
+        unlink(dom->pid_path);
+    }
+}
+
+/* ---- QMP monitor events ------------------------------------------------ */
+
+static void process_ignore_reply(QmpClient *mon, JsonNode *ret,
+                                 const GError *err, void *opaque)
+{
+}
+
+static void process_qmp_event(QmpClient *mon, const char *name,
+                              JsonObject *data, gint64 secs, gint64 usecs,
+                              void *opaque)
+{
+    DomainObj *dom = opaque;
+
+    if (g_str_equal(name, "SHUTDOWN")) {
+        bool guest = data && json_object_has_member(data, "guest") &&
+                     json_object_get_boolean_member(data, "guest");
+
+        /* Our own SIGTERM (destroy) is no guest shutdown. */
+        if (dom->shutdown_seen || dom->destroying) {
+            return;
+        }
+        dom->shutdown_seen = true;
+        domain_set_state(dom, DOMAIN_STATE_SHUTDOWN, DOMAIN_SHUTDOWN_USER);
+        domain_emit(dom, DOMAIN_EVENT_SHUTDOWN,
+                    !guest ? DOMAIN_EVENT_SHUTDOWN_FINISHED
+                    : dom->shutdown_requested ? DOMAIN_EVENT_SHUTDOWN_HOST
+                    : DOMAIN_EVENT_SHUTDOWN_GUEST);
+        /* With -no-shutdown the VMM waits for us: end it. */
+        qmp_client_execute(mon, "quit", NULL, PROCESS_QMP_TIMEOUT_MS,
+                           process_ignore_reply, NULL);
+    } else if (g_str_equal(name, "RESET")) {
+        domain_emit_reboot(dom);
+    } else if (g_str_equal(name, "BALLOON_CHANGE") && data &&
+               json_object_has_member(data, "actual")) {
+        dom->balloon_kib = json_object_get_int_member(data, "actual") / 1024;
+        domain_emit_balloon(dom, dom->balloon_kib);
+    } else if (g_str_equal(name, "STOP") && !dom->job &&
+               dom->state == DOMAIN_STATE_RUNNING) {
+        domain_set_state(dom, DOMAIN_STATE_PAUSED, DOMAIN_PAUSED_UNKNOWN);
+        domain_emit(dom, DOMAIN_EVENT_SUSPENDED,
+                    DOMAIN_EVENT_SUSPENDED_PAUSED);
+    } else if (g_str_equal(name, "RESUME") && !dom->job &&
+               dom->state == DOMAIN_STATE_PAUSED) {
+        domain_set_state(dom, DOMAIN_STATE_RUNNING, DOMAIN_RUNNING_UNPAUSED);
+        domain_emit(dom, DOMAIN_EVENT_RESUMED,
+                    DOMAIN_EVENT_RESUMED_UNPAUSED);
+    }
+}
+
+static void process_qmp_closed(QmpClient *mon, const GError *reason,
+                               void *opaque)
+{
+    DomainObj *dom = opaque;
+
+    if (dom->destroying) {
+        process_stopped(dom, DOMAIN_STATE_SHUTOFF, DOMAIN_SHUTOFF_DESTROYED,
+                        DOMAIN_EVENT_STOPPED_DESTROYED);
+    } else if (dom->shutdown_seen) {
+        process_stopped(dom, DOMAIN_STATE_SHUTOFF, DOMAIN_SHUTOFF_SHUTDOWN,
+                        DOMAIN_EVENT_STOPPED_SHUTDOWN);
+    } else {
+        process_stopped(dom, DOMAIN_STATE_SHUTOFF, DOMAIN_SHUTOFF_CRASHED,
+                        DOMAIN_EVENT_STOPPED_FAILED);
+    }
+}
+
+static void process_monitor_attach(DomainObj *dom, QmpClient *mon)
+{
+    dom->mon = mon;
+    qmp_client_set_event_handler(mon, process_qmp_event, dom);
+    qmp_client_set_closed_handler(mon, process_qmp_closed, dom);
+}
+
+/* Freeing the client from inside its own callback is allowed (header). */
+static gboolean process_free_monitor(void *opaque)
+{
+    qmp_client_free(opaque);
+    return G_SOURCE_REMOVE;
+}
+
+/*
+ * The VMM is gone (or never came up): make sure the process is dead, drop
+ * the live state, go back to the persistent definition, tell the clients
+ * and anyone waiting for the stop.
+ */
+static void process_stopped(DomainObj *dom, DomainState state, int reason,
+                            int event_detail)
+{
+    GSList *waiters = NULL, *l;
+    guint timer;
+    bool was_active = domain_obj_is_active(dom);
+
+    domain_obj_ref(dom);
+    if (dom->pid > 0) {
+        kill(dom->pid, SIGKILL);
+    }
+    if (dom->mon) {
+        qmp_client_set_closed_handler(dom->mon, NULL, NULL);
+        qmp_client_set_event_handler(dom->mon, NULL, NULL);
+        g_idle_add(process_free_monitor, dom->mon);
+        dom->mon = NULL;
+    }
+    if (kill_timers &&
+        (timer = GPOINTER_TO_UINT(g_hash_table_lookup(kill_timers, dom)))) {
+        g_source_remove(timer);
+        g_hash_table_remove(kill_timers, dom);
+        domain_obj_unref(dom);
+    }
+    process_remove_files(dom);
+    dom->pid = -1;
+    dom->id = -1;
+    dom->shutdown_seen = false;
+    dom->shutdown_requested = false;
+    dom->destroying = false;
+    dom->state = state;
+    dom->reason = reason;
+    if (dom->newdef) {
+        domain_def_free(dom->def);
+        dom->def = g_steal_pointer(&dom->newdef);
+    }
+    if (was_active) {
+        domain_emit(dom, DOMAIN_EVENT_STOPPED, event_detail);
+    }
+    if (!dom->persistent && !dom->job) {
+        domain_remove(dom);
+    }
+
+    if (stop_waiters) {
+        waiters = g_hash_table_lookup(stop_waiters, dom);
+        g_hash_table_remove(stop_waiters, dom);
+    }
+    for (l = waiters; l; l = l->next) {
+        ProcessStopWaiter *w = l->data;
+
+        w->done(dom, NULL, w->opaque);
+        domain_obj_unref(dom);
+        g_free(w);
+    }
+    g_slist_free(waiters);
+    domain_obj_unref(dom);
+}
+
+/* ---- start ------------------------------------------------------------- */
+
+static void process_start_failed(ProcessOp *op, const GError *err)
+{
+    DomainObj *dom = op->dom;
+
+    /* A VMM half up (monitor failed) must not linger. */
+    process_stopped(dom, DOMAIN_STATE_SHUTOFF, DOMAIN_SHUTOFF_FAILED,
+                    DOMAIN_EVENT_STOPPED_FAILED);
+    process_op_finish(op, err);
+}
+
+static void process_start_resumed(QmpClient *mon, JsonNode *ret,
+                                  const GError *err, void *opaque)
+{
+    ProcessOp *op = opaque;
+    DomainObj *dom = op->dom;
+
+    if (err) {
+        g_autoptr(GError) e = g_error_new(VIR_ERROR, VIR_ERR_OPERATION_FAILED,
+                                          "cannot start the vCPUs of "
+                                          "domain '%s': %s", dom->name,
+                                          err->message);
+        process_start_failed(op, e);
+        return;
+    }
+    if (op->paused) {
+        domain_set_state(dom, DOMAIN_STATE_PAUSED, DOMAIN_PAUSED_USER);
+    } else {
+        domain_set_state(dom, DOMAIN_STATE_RUNNING, DOMAIN_RUNNING_BOOTED);
+    }
+    domain_emit(dom, DOMAIN_EVENT_STARTED, DOMAIN_EVENT_STARTED_BOOTED);
+    if (op->paused) {
+        domain_emit(dom, DOMAIN_EVENT_SUSPENDED,
+                    DOMAIN_EVENT_SUSPENDED_PAUSED);
+    }
+    process_op_finish(op, NULL);
+}
+
+static void process_start_status(QmpClient *mon, JsonNode *ret,
+                                 const GError *err, void *opaque)
+{
+    ProcessOp *op = opaque;
+    bool running = false;
+    const char *cmd;
+
+    if (!err && JSON_NODE_HOLDS_OBJECT(ret)) {
+        running = json_object_get_boolean_member_with_default(
+            json_node_get_object(ret), "running", false);
+    }
+    /* The command line may or may not hold the vCPUs (-S): ask, then act. */
+    cmd = op->paused ? (running ? "stop" : NULL) : (running ? NULL : "cont");
+    if (!cmd) {
+        process_start_resumed(mon, NULL, NULL, op);
+        return;
+    }
+    qmp_client_execute(mon, cmd, NULL, PROCESS_QMP_TIMEOUT_MS,
+                       process_start_resumed, op);
+}
+
+static void process_start_monitor_ready(QmpClient *mon, const GError *err,
+                                        void *opaque)
+{
+    ProcessOp *op = opaque;
+    DomainObj *dom = op->dom;
+
+    if (err) {
+        g_autofree char *tail = process_log_tail(dom);
+        g_autoptr(GError) e = g_error_new(VIR_ERROR, VIR_ERR_INTERNAL_ERROR,
+                                          "cannot connect to the monitor of "
+                                          "domain '%s': %s%s%s", dom->name,
+                                          err->message, *tail ? ": " : "",
+                                          tail);
+        process_start_failed(op, e);
+        return;
+    }
+    dom->balloon_kib = dom->def->current_kib;
+    if (dom->def->balloon.model == DOMAIN_BALLOON_VIRTIO &&
+        dom->def->balloon.stats_period) {
+        /* Not a -device property: set over QMP, as libvirt does. */
+        g_autoptr(JsonObject) args = json_object_new();
+        g_autofree char *path = process_balloon_path(dom);
+
+        json_object_set_string_member(args, "path", path);
+        json_object_set_string_member(args, "property",
+                                      "guest-stats-polling-interval");
+        json_object_set_int_member(args, "value",
+                                   dom->def->balloon.stats_period);
+        qmp_client_execute(mon, "qom-set", args, PROCESS_QMP_TIMEOUT_MS,
+                           process_ignore_reply, NULL);
+    }
+    qmp_client_execute(mon, "query-status", NULL, PROCESS_QMP_TIMEOUT_MS,
+                       process_start_status, op);
+}
+
+static void process_start_spawned(GPid pid, int status, void *opaque)
+{
+    ProcessOp *op = opaque;
+    DomainObj *dom = op->dom;
+    g_autofree char *pidtext = NULL;
+    g_autoptr(GError) err = NULL;
+    QmpClient *mon;
+
+    g_spawn_close_pid(pid);
+    if (!g_spawn_check_wait_status(status, NULL)) {
+        g_autofree char *tail = process_log_tail(dom);
+
+        g_set_error(&err, VIR_ERROR, VIR_ERR_INTERNAL_ERROR,
+                    "process exited while starting domain '%s': %s",
+                    dom->name, *tail ? tail : "no message in its log");
+        process_start_failed(op, err);
+        return;
+    }
+    if (!g_file_get_contents(dom->pid_path, &pidtext, NULL, &err) ||
+        (dom->pid = (pid_t)g_ascii_strtoll(pidtext, NULL, 10)) <= 0) {
+        g_autoptr(GError) e = g_error_new(VIR_ERROR, VIR_ERR_INTERNAL_ERROR,
+                                          "no process id for domain '%s' "
+                                          "in '%s'", dom->name,
+                                          dom->pid_path);
+        dom->pid = -1;
+        process_start_failed(op, e);
+        return;
+    }
+    domain_save_status(dom);
+
+    mon = qmp_client_new();
+    process_monitor_attach(dom, mon);
+    if (!qmp_client_connect_unix(mon, dom->qmp_path, PROCESS_QMP_TIMEOUT_MS,
+                                 process_start_monitor_ready, op, &err)) {
+        process_start_monitor_ready(mon, err, op);
+    }
+}
+
+void process_start(DomainObj *dom, bool paused, ProcessDoneFunc done,
+                   void *opaque)
+{
+    Driver *drv = dom->drv;
+    ProcessOp *op = process_op_new(dom, paused, done, opaque);
+    DomainCommandPaths paths = { 0 };
+    g_auto(GStrv) argv = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *cmdline = NULL;
+    int logfd;
+    GPid pid;
+
+    g_free(dom->qmp_path);
+    g_free(dom->pid_path);
+    g_free(dom->log_path);
+    dom->qmp_path = g_strdup_printf("%s/%s.qmp", drv->state_dir, dom->name);
+    dom->pid_path = g_strdup_printf("%s/%s.pid", drv->state_dir, dom->name);
+    dom->log_path = g_strdup_printf("%s/%s.log", drv->log_dir, dom->name);
+    dom->shutdown_seen = false;
+    dom->shutdown_requested = false;
+    dom->destroying = false;
+
+    paths.emulator = drv->emulator;
+    paths.qmp_socket = dom->qmp_path;
+    paths.pidfile = dom->pid_path;
+    paths.logfile = dom->log_path;
+    argv = domain_command_build(dom->def, &paths,
+                                DOMAIN_COMMAND_PAUSED |
+                                DOMAIN_COMMAND_DAEMONIZE, &err);
+    if (!argv) {
+        process_op_finish(op, err);
+        return;
+    }
+
+    if (g_mkdir_with_parents(drv->state_dir, 0755) < 0 ||
+        g_mkdir_with_parents(drv->log_dir, 0755) < 0) {
+        g_set_error(&err, VIR_ERROR, VIR_ERR_SYSTEM_ERROR,
+                    "cannot create the state or log directory: %s",
+                    g_strerror(errno));
+        process_op_finish(op, err);
+        return;
+    }
+    logfd = open(dom->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+                 0644);
+    if (logfd < 0) {
+        g_set_error(&err, VIR_ERROR, VIR_ERR_SYSTEM_ERROR,
+                    "cannot open log file '%s': %s", dom->log_path,
+                    g_strerror(errno));
+        process_op_finish(op, err);
+        return;
+    }
+    cmdline = g_strjoinv(" ", argv);
+    {
+        g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+        g_autofree char *stamp = g_date_time_format_iso8601(now);
+        g_autofree char *line = g_strdup_printf("%s: starting up\n%s\n",
+                                                stamp, cmdline);
+
+        if (write(logfd, line, strlen(line)) < 0) {
+            /* The log is a courtesy; the start goes on. */
+        }
+        dom->log_start = lseek(logfd, 0, SEEK_END);
+    }
+    unlink(dom->pid_path);
+    unlink(dom->qmp_path);
+
+    /* Its own session (kestrel calls setsid): signals to the daemon's
+     * process group never reach a VM. */
+    if (!g_spawn_async_with_fds(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
+                                NULL, NULL, &pid, -1, logfd, logfd, &err)) {
+        g_autoptr(GError) e = g_error_new(VIR_ERROR, VIR_ERR_INTERNAL_ERROR,
+                                          "cannot run '%s': %s", argv[0],
+                                          err->message);
+        close(logfd);
+        process_op_finish(op, e);
+        return;
+    }
+    close(logfd);
+
+    dom->id = drv->next_id++;
+    dom->start_time = g_get_monotonic_time();
+    domain_set_state(dom, DOMAIN_STATE_PAUSED, DOMAIN_PAUSED_STARTING_UP);
+    g_child_watch_add(pid, process_start_spawned, op);
+}
+
+/* ---- stop -------------------------------------------------------------- */
+
+static gboolean process_kill_hard(void *opaque)
+{
+    DomainObj *dom = opaque;
+
+    g_hash_table_remove(kill_timers, dom);
+    if (dom->pid > 0) {
+        kill(dom->pid, SIGKILL);
+    }
+    domain_obj_unref(dom);
+    return G_SOURCE_REMOVE;
+}
+
+void process_destroy(DomainObj *dom, bool graceful, ProcessDoneFunc done,
+                     void *opaque)
+{
+    ProcessStopWaiter *w = g_new0(ProcessStopWaiter, 1);
+    GSList *list;
+
+    if (!stop_waiters) {
+        stop_waiters = g_hash_table_new(NULL, NULL);
+        kill_timers = g_hash_table_new(NULL, NULL);
+    }
+    w->done = done;
+    w->opaque = opaque;
+    domain_obj_ref(dom);
+    list = g_hash_table_lookup(stop_waiters, dom);
+    g_hash_table_insert(stop_waiters, dom, g_slist_append(list, w));
+
+    dom->destroying = true;
+    if (!dom->mon || dom->pid <= 0) {
+        process_stopped(dom, DOMAIN_STATE_SHUTOFF, DOMAIN_SHUTOFF_DESTROYED,
+                        DOMAIN_EVENT_STOPPED_DESTROYED);
+        return;
+    }
+    kill(dom->pid, SIGTERM);
+    if (!graceful && !g_hash_table_contains(kill_timers, dom)) {
+        guint id = g_timeout_add(PROCESS_KILL_GRACE_MS, process_kill_hard,
+                                 domain_obj_ref(dom));
+
+        g_hash_table_insert(kill_timers, dom, GUINT_TO_POINTER(id));
+    }
+}
+
+/* ---- monitor commands -------------------------------------------------- */
+
+static void process_qmp_reply(QmpClient *mon, JsonNode *ret,
+                              const GError *err, void *opaque)
+{
+    ProcessOp *op = opaque;
+
+    if (err) {
+        g_autoptr(GError) e = g_error_new(VIR_ERROR, VIR_ERR_OPERATION_FAILED,
+                                          "domain '%s': %s", op->dom->name,
+                                          err->message);
+        process_op_finish(op, e);
+        return;
+    }
+    process_op_finish(op, NULL);
+}
+
+void process_qmp(DomainObj *dom, const char *command, ProcessDoneFunc done,
+                 void *opaque)
+{
+    ProcessOp *op = process_op_new(dom, false, done, opaque);
+
+    if (!dom->mon) {
+        g_autoptr(GError) e = g_error_new(VIR_ERROR, VIR_ERR_OPERATION_INVALID,
+                                          "domain is not running");
+        process_op_finish(op, e);
+        return;
+    }
+    qmp_client_execute(dom->mon, command, NULL, PROCESS_QMP_TIMEOUT_MS,
+                       process_qmp_reply, op);
+}
+
+typedef struct {
+    DomainObj *dom;
+    ProcessReplyFunc func;
+    void *opaque;
+} ProcessCall;
+
+static void process_qmp_call_reply(QmpClient *mon, JsonNode *ret,
+                                   const GError *err, void *opaque)
+{
+    ProcessCall *pc = opaque;
+
+    if (err) {
+        g_autoptr(GError) e = g_error_new(VIR_ERROR, VIR_ERR_OPERATION_FAILED,
+                                          "domain '%s': %s", pc->dom->name,
+                                          err->message);
+        pc->func(pc->dom, NULL, e, pc->opaque);
+    } else {
+        pc->func(pc->dom, ret, NULL, pc->opaque);
+    }
+    domain_obj_unref(pc->dom);
+    g_free(pc);
+}
+
+void process_qmp_call(DomainObj *dom, const char *command, JsonObject *args,
+                      ProcessReplyFunc func, void *opaque)
+{
+    ProcessCall *pc = g_new0(ProcessCall, 1);
+
+    pc->dom = domain_obj_ref(dom);
+    pc->func = func;
+    pc->opaque = opaque;
+    if (!dom->mon) {
+        g_autoptr(GError) e = g_error_new(VIR_ERROR, VIR_ERR_OPERATION_INVALID,
+                                          "domain is not running");
+        process_qmp_call_reply(NULL, NULL, e, pc);
+        return;
+    }
+    qmp_client_execute(dom->mon, command, args, PROCESS_QMP_TIMEOUT_MS,
+                       process_qmp_call_reply, pc);
+}
+
+char *process_balloon_path(DomainObj *dom)
+{
+    const char *alias = dom->def->balloon.alias;
+
+    return g_strdup_printf("/machine/peripheral/%s",
+                           alias ? alias : "balloon0");
+}
+
+guint64 process_rss_kib(DomainObj *dom)
+{
+    g_autofree char *path = NULL;
+    g_autofree char *text = NULL;
+    const char *p;
+
+    if (dom->pid <= 0) {
+        return 0;
+    }
+    path = g_strdup_printf("/proc/%d/status", (int)dom->pid);
+    if (!g_file_get_contents(path, &text, NULL, NULL) ||
+        !(p = strstr(text, "\nVmRSS:"))) {
+        return 0;
+    }
+    return g_ascii_strtoull(p + strlen("\nVmRSS:"), NULL, 10);
+}
+
+guint64 process_cpu_time(DomainObj *dom)
+{
+    g_autofree char *path = NULL;
+    g_autofree char *text = NULL;
+    g_auto(GStrv) fields = NULL;
+    const char *p;
+    long tick = sysconf(_SC_CLK_TCK);
+
+    if (dom->pid <= 0 || tick <= 0) {
+        return 0;
+    }
+    path = g_strdup_printf("/proc/%d/stat", (int)dom->pid);
+    if (!g_file_get_contents(path, &text, NULL, NULL) ||
+        !(p = strrchr(text, ')'))) {
+        return 0;
+    }
+    /* After "pid (comm)": field 3 is state; utime, stime are 14, 15. */
+    fields = g_strsplit(p + 2, " ", 0);
+    if (g_strv_length(fields) < 13) {
+        return 0;
+    }
+    return (g_ascii_strtoull(fields[11], NULL, 10) +
+            g_ascii_strtoull(fields[12], NULL, 10)) *
+           (G_GUINT64_CONSTANT(1000000000) / tick);
+}
+
+/* Fields of /proc/PID/task/TID/stat after "(comm)": utime, stime and the
+ * last CPU are fields 14, 15 and 39 of the line. */
+static bool process_task_stat(int pid, const char *tid, guint64 *ns,
+                              int *cpu)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/task/%s/stat", pid,
+                                            tid);
+    g_autofree char *text = NULL;
+    g_auto(GStrv) f = NULL;
+    const char *p;
+    long tick = sysconf(_SC_CLK_TCK);
+
+    if (tick <= 0 || !g_file_get_contents(path, &text, NULL, NULL) ||
+        !(p = strrchr(text, ')'))) {
+        return false;
+    }
+    f = g_strsplit(p + 2, " ", 0);
+    if (g_strv_length(f) < 37) {
+        return false;
+    }
+    *ns = (g_ascii_strtoull(f[11], NULL, 10) +
+           g_ascii_strtoull(f[12], NULL, 10)) *
+          (G_GUINT64_CONSTANT(1000000000) / tick);
+    *cpu = (int)g_ascii_strtoll(f[36], NULL, 10);
+    return true;
+}
+
+void process_vcpu_times(DomainObj *dom, guint64 *times, int *cpus,
+                        unsigned int n)
+{
+    g_autofree char *dirpath = NULL;
+    g_autoptr(GDir) dir = NULL;
+    const char *tid;
+    unsigned int i;
+
+    for (i = 0; i < n; i++) {
+        times[i] = 0;
+        cpus[i] = -1;
+    }
+    if (dom->pid <= 0) {
+        return;
+    }
+    dirpath = g_strdup_printf("/proc/%d/task", (int)dom->pid);
+    dir = g_dir_open(dirpath, 0, NULL);
+    while (dir && (tid = g_dir_read_name(dir))) {
+        g_autofree char *commpath = g_strdup_printf("%s/%s/comm", dirpath,
+                                                    tid);
+        g_autofree char *comm = NULL;
+        unsigned int index;
+        char tail[8];
+
+        if (!g_file_get_contents(commpath, &comm, NULL, NULL) ||
+            sscanf(comm, "CPU %u/KV%1[M]", &index, tail) != 2 ||
+            index >= n) {
+            continue;
+        }
+        process_task_stat(dom->pid, tid, &times[index], &cpus[index]);
+    }
+}
+
+/* ---- reconnection ------------------------------------------------------ */
+
+/* Is @pid still the VMM of this domain (and not a recycled pid)? */
+static bool process_pid_alive(pid_t pid, const char *qmp_path)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/cmdline", (int)pid);
+    g_autofree char *cmd = NULL;
+    gsize len, i;
+
+    if (pid <= 0 || !g_file_get_contents(path, &cmd, &len, NULL)) {
+        return false;
+    }
+    for (i = 0; i + 1 < len; i++) {
+        if (cmd[i] == '\0') {
+            cmd[i] = ' ';
+        }
+    }
+    return strstr(cmd, qmp_path) != NULL;
+}
+
+static void process_reconnect_one(Driver *drv, const char *status_path)
+{
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_autoptr(GError) err = NULL;
+    g_autofree char *name = NULL;
+    g_autofree char *xmlpath = NULL;
+    g_autofree char *xml = NULL;
+    g_autoptr(QmpClient) mon = NULL;
+    g_autoptr(JsonNode) status = NULL;
+    DomainDef *def;
+    DomainObj *dom;
+    bool persistent;
+
+    if (!g_key_file_load_from_file(kf, status_path, 0, &err) ||
+        !(name = g_key_file_get_string(kf, "domain", "name", &err))) {
+        g_warning("ignoring '%s': %s", status_path, err->message);
+        return;
+    }
+    xmlpath = g_strdup_printf("%s/%s.xml", drv->state_dir, name);
+    if (!g_file_get_contents(xmlpath, &xml, NULL, &err) ||
+        !(def = domain_def_parse_string(xml, 0, &err))) {
+        g_warning("domain '%s': cannot read its live XML: %s", name,
+                  err->message);
+        unlink(status_path);
+        return;
+    }
+    persistent = g_key_file_get_boolean(kf, "domain", "persistent", NULL);
+
+    dom = domain_add_transient(drv, def, &err);
+    if (!dom) {
+        g_warning("domain '%s': %s", name, err->message);
+        return;
+    }
+    /* domain_add_transient put a loaded config aside in newdef. */
+    dom->persistent = persistent && dom->newdef;
+    dom->id = g_key_file_get_integer(kf, "domain", "id", NULL);
+    dom->pid = g_key_file_get_integer(kf, "domain", "pid", NULL);
+    dom->state = g_key_file_get_integer(kf, "domain", "state", NULL);
+    dom->reason = g_key_file_get_integer(kf, "domain", "reason", NULL);
+    dom->shutdown_requested =
+        g_key_file_get_boolean(kf, "domain", "shutdown-requested", NULL);
+    dom->qmp_path = g_key_file_get_string(kf, "domain", "qmp", NULL);
+    dom->log_path = g_key_file_get_string(kf, "domain", "log", NULL);
+    dom->pid_path = g_strdup_printf("%s/%s.pid", drv->state_dir, name);
+    dom->start_time = g_get_monotonic_time();
+    dom->balloon_kib = dom->def->current_kib;
+    drv->next_id = MAX(drv->next_id, dom->id + 1);
+
+    mon = qmp_client_new();
+    if (!dom->qmp_path || !process_pid_alive(dom->pid, dom->qmp_path) ||
+        !qmp_client_connect_unix_sync(mon, dom->qmp_path,
+                                      PROCESS_QMP_TIMEOUT_MS, &err) ||
+        !(status = qmp_client_execute_sync(mon, "query-status", NULL,
+                                           PROCESS_QMP_TIMEOUT_MS, &err))) {
+        g_message("domain '%s' ended while the daemon was away%s%s", name,
+                  err ? ": " : "", err ? err->message : "");
+        dom->pid = dom->pid > 0 && dom->qmp_path &&
+                   process_pid_alive(dom->pid, dom->qmp_path) ? dom->pid : -1;
+        process_stopped(dom, DOMAIN_STATE_SHUTOFF, DOMAIN_SHUTOFF_DAEMON,
+                        DOMAIN_EVENT_STOPPED_FAILED);
+        domain_obj_unref(dom);
+        return;
+    }
+    if (JSON_NODE_HOLDS_OBJECT(status)) {
+        JsonObject *o = json_node_get_object(status);
+        bool running = json_object_get_boolean_member_with_default(
+            o, "running", false);
+        const char *st = json_object_get_string_member_with_default(
+            o, "status", "");
+
+        if (running && dom->state != DOMAIN_STATE_RUNNING) {
+            dom->state = DOMAIN_STATE_RUNNING;
+            dom->reason = DOMAIN_RUNNING_UNPAUSED;
+        } else if (!running && dom->state == DOMAIN_STATE_RUNNING) {
+            dom->state = DOMAIN_STATE_PAUSED;
+            dom->reason = DOMAIN_PAUSED_UNKNOWN;
+        }
+        if (g_str_equal(st, "shutdown")) {
+            dom->shutdown_seen = true;
+            qmp_client_execute(mon, "quit", NULL, PROCESS_QMP_TIMEOUT_MS,
+                               process_ignore_reply, NULL);
+        }
+    }
+    process_monitor_attach(dom, g_steal_pointer(&mon));
+    domain_save_status(dom);
+    g_message("domain '%s' (id %d, pid %d) reconnected", name, dom->id,
+              (int)dom->pid);
+    domain_obj_unref(dom);
+}
+
+void process_reconnect_all(Driver *drv)
+{
+    g_autoptr(GDir) dir = g_dir_open(drv->state_dir, 0, NULL);
+    const char *ent;
+
+    while (dir && (ent = g_dir_read_name(dir))) {
+        g_autofree char *path = NULL;
+
+        if (!g_str_has_suffix(ent, ".status")) {
+            continue;
+        }
+        path = g_build_filename(drv->state_dir, ent, NULL);
+        process_reconnect_one(drv, path);
+    }
+}

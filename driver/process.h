@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * One kestrel process per running domain: start (argv from the pure
+ * domain_command_build()), QMP connection and its events, stop, and the
+ * reconnection of a restarted daemon to the domains that kept running.
+ */
+#ifndef DRIVER_PROCESS_H
+#define DRIVER_PROCESS_H
+
+#include <stdbool.h>
+#include <glib.h>
+
+#include "domain.h"
+
+/* Completion of an asynchronous operation on @dom; @err NULL on success. */
+typedef void (*ProcessDoneFunc)(DomainObj *dom, const GError *err,
+                                void *opaque);
+
+/*
+ * Start @dom (inactive, job held by the caller): spawn kestrel, connect to
+ * its QMP socket, then run the vCPUs unless @paused.  @done is called once,
+ * with the domain running (or paused) and the STARTED event sent, or with
+ * the domain back to shut off.
+ */
+void process_start(DomainObj *dom, bool paused, ProcessDoneFunc done,
+                   void *opaque);
+
+/*
+ * Stop @dom (active, job held): SIGTERM, then SIGKILL if it lingers
+ * (unless @graceful), and call @done once it is gone and shut off with
+ * reason DESTROYED.
+ */
+void process_destroy(DomainObj *dom, bool graceful, ProcessDoneFunc done,
+                     void *opaque);
+
+/* Run one QMP command on @dom's monitor; @done gets its error, if any. */
+void process_qmp(DomainObj *dom, const char *command, ProcessDoneFunc done,
+                 void *opaque);
+
+/* The reply of a QMP command: @ret borrowed, NULL on error. */
+typedef void (*ProcessReplyFunc)(DomainObj *dom, JsonNode *ret,
+                                 const GError *err, void *opaque);
+
+/* Run @command with @args (borrowed, may be NULL) on @dom's monitor. */
+void process_qmp_call(DomainObj *dom, const char *command, JsonObject *args,
+                      ProcessReplyFunc func, void *opaque);
+
+/* The QOM path of @dom's balloon: its alias, else balloon0 (as the
+ * command line names it). */
+char *process_balloon_path(DomainObj *dom);
+
+/* Resident memory of @dom's VMM in KiB (0 if unknown). */
+guint64 process_rss_kib(DomainObj *dom);
+
+/*
+ * Per-vCPU thread times (ns) and the host CPU each last ran on, for the
+ * first @n vCPUs of @dom (kestrel names its threads "CPU N/KVM").  Entries
+ * not found stay 0 / -1.
+ */
+void process_vcpu_times(DomainObj *dom, guint64 *times, int *cpus,
+                        unsigned int n);
+
+/* Guest CPU time of @dom in nanoseconds (0 if unknown). */
+guint64 process_cpu_time(DomainObj *dom);
+
+/* At start-up: take back the domains the state dir says are running. */
+void process_reconnect_all(Driver *drv);
+
+#endif /* DRIVER_PROCESS_H */

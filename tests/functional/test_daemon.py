@@ -1,0 +1,521 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""virtkestreld against the stock libvirt clients: virsh and python3-libvirt
+(Debian's libvirt 9.0) manage test-guest domains through our daemon, which
+runs in a temporary directory (--socket, --config-dir, --state-dir,
+--log-dir).  A raw protocol client checks what the stock clients never
+send: calls on a read-only socket, keepalive, unknown procedures and calls
+answered out of order."""
+
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import time
+
+import ktest
+from ktest import KESTREL, TESTGUEST, BUILDDIR
+
+DAEMON = os.environ.get("VIRTKESTRELD",
+                        os.path.join(BUILDDIR, "driver", "virtkestreld"))
+VIRSH = shutil.which("virsh")
+
+REMOTE_PROGRAM = 0x20008086
+KEEPALIVE_PROGRAM = 0x6B656570
+
+DOMAIN_XML = """<domain type='kvm'>
+  <name>%(name)s</name>
+  <memory unit='MiB'>64</memory>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch='x86_64' machine='kestrel'>hvm</type>
+    <kernel>%(kernel)s</kernel>
+    <cmdline>tg.mode=idle</cmdline>
+  </os>
+  <features><acpi/></features>
+</domain>
+"""
+
+
+def domain_xml(name):
+    return DOMAIN_XML % {"name": name, "kernel": os.path.abspath(TESTGUEST)}
+
+
+class RawClient:
+    """Just enough of libvirt's wire protocol to send what clients don't."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(20)
+        self.sock.connect(path)
+        self.serial = 0
+        self.buf = b""
+
+    def close(self):
+        self.sock.close()
+
+    @staticmethod
+    def string(s):
+        b = s.encode()
+        return struct.pack(">I", len(b)) + b + b"\0" * (-len(b) % 4)
+
+    def send(self, proc, payload=b"", prog=REMOTE_PROGRAM, mtype=0,
+             serial=None):
+        if serial is None:
+            serial = self.serial
+            self.serial += 1
+        hdr = struct.pack(">IIiiIi", prog, 1, proc, mtype, serial, 0)
+        self.sock.sendall(struct.pack(">I", 28 + len(payload)) + hdr +
+                          payload)
+        return serial
+
+    def recv(self):
+        while True:
+            if len(self.buf) >= 4:
+                (n,) = struct.unpack(">I", self.buf[:4])
+                if len(self.buf) >= n:
+                    msg, self.buf = self.buf[:n], self.buf[n:]
+                    prog, vers, proc, mtype, serial, status = struct.unpack(
+                        ">IIiiIi", msg[4:28])
+                    return {"prog": prog, "proc": proc, "type": mtype,
+                            "serial": serial, "status": status,
+                            "payload": msg[28:]}
+            data = self.sock.recv(65536)
+            if not data:
+                raise EOFError("daemon closed the connection")
+            self.buf += data
+
+    def reply(self, serial):
+        while True:
+            m = self.recv()
+            if m["type"] == 1 and m["serial"] == serial:
+                return m
+
+    def call(self, proc, payload=b""):
+        return self.reply(self.send(proc, payload))
+
+    @staticmethod
+    def error(m):
+        """(code, message) of an error reply."""
+        code, _domain, has_msg = struct.unpack(">iiI", m["payload"][:12])
+        msg = ""
+        if has_msg:
+            (n,) = struct.unpack(">I", m["payload"][12:16])
+            msg = m["payload"][16:16 + n].decode()
+        return code, msg
+
+    def open(self, flags=0):
+        self.call(66)                                   # AUTH_LIST
+        m = self.call(1, struct.pack(">I", 1) +
+                      self.string("kestrel:///system") +
+                      struct.pack(">I", flags))         # CONNECT_OPEN
+        assert m["status"] == 0, self.error(m)
+
+
+class DaemonCase(ktest.TestCase):
+    def setUp(self):
+        super().setUp()
+        if not os.access(DAEMON, os.X_OK):
+            self.skipTest("no virtkestreld at %s" % DAEMON)
+        self.sock = os.path.join(self.tmp, "sock")
+        self.uri = "kestrel+unix:///system?socket=%s" % self.sock
+        self.uri_ro = "kestrel+unix:///system?socket=%s-ro" % self.sock
+        self.daemon = None
+        self.start_daemon()
+
+    def tearDown(self):
+        # Before ktest removes the temporary directory with the pid files.
+        self.cleanup_domains()
+        if self.daemon and self.daemon.alive():
+            self.stop_daemon()          # a clean exit: sanitizers report
+        super().tearDown()
+
+    def start_daemon(self):
+        env = dict(os.environ, KESTREL=os.path.abspath(KESTREL))
+        argv = [DAEMON, "--socket", self.sock,
+                "--config-dir", os.path.join(self.tmp, "etc"),
+                "--state-dir", os.path.join(self.tmp, "run"),
+                "--log-dir", os.path.join(self.tmp, "log")]
+        self.daemon = self.spawn(argv, env=env)
+        self.wait_for(lambda: os.path.exists(self.sock + "-ro"),
+                      "the daemon's sockets")
+
+    def stop_daemon(self, sig=signal.SIGTERM):
+        os.kill(self.daemon.proc.pid, sig)
+        self.daemon.wait_exit(10)
+
+    def cleanup_domains(self):
+        """Kill the VMMs the test left running (their pid files)."""
+        run = os.path.join(self.tmp, "run")
+        for f in os.listdir(run) if os.path.isdir(run) else []:
+            if f.endswith(".pid"):
+                try:
+                    with open(os.path.join(run, f)) as fh:
+                        os.kill(int(fh.read().strip()), signal.SIGKILL)
+                except (OSError, ValueError):
+                    pass
+
+    def wait_for(self, pred, what, timeout=20):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if pred():
+                return
+            time.sleep(0.05)
+        self.fail("timed out waiting for %s" % what)
+
+    def virsh(self, *args, uri=None, ok=True):
+        if not VIRSH:
+            self.skipTest("virsh is not installed (libvirt-clients)")
+        status, out = ktest.run([VIRSH, "-c", uri or self.uri] + list(args),
+                                timeout=60)
+        if ok:
+            self.assertEqual(status, 0, "virsh %s: %s" % (args, out))
+        else:
+            self.assertNotEqual(status, 0, "virsh %s: %s" % (args, out))
+        return out
+
+    def libvirt(self):
+        try:
+            import libvirt
+        except ImportError:
+            self.skipTest("python3-libvirt is not available to this Python")
+        return libvirt
+
+    def define(self, name="tg"):
+        path = os.path.join(self.tmp, name + ".xml")
+        with open(path, "w") as f:
+            f.write(domain_xml(name))
+        self.virsh("define", path)
+        return path
+
+    def state(self, name):
+        return self.virsh("domstate", "--reason", name).strip()
+
+    def wait_state(self, name, want, timeout=20):
+        self.wait_for(lambda: self.state(name) == want,
+                      "domain %s to be %s" % (name, want), timeout)
+
+
+class Handshake(DaemonCase):
+    def test_list_empty(self):
+        out = self.virsh("list", "--all")
+        self.assertIn("Id", out)
+        self.assertNotIn("running", out)
+
+    def test_version_and_host(self):
+        out = self.virsh("version")
+        self.assertIn("Using API: Kestrel", out)
+        self.assertIn("Running hypervisor: Kestrel 0.1.0", out)
+        self.assertEqual(self.virsh("hostname").strip(), socket.gethostname())
+        out = self.virsh("nodeinfo")
+        self.assertRegex(out, r"CPU\(s\):\s+%d" % os.cpu_count())
+
+    def test_capabilities(self):
+        self.assertIn("<machine maxCpus='255'>kestrel</machine>",
+                      self.virsh("capabilities"))
+        self.assertEqual(self.virsh("maxvcpus").strip(), "255")
+
+    def test_python_connection(self):
+        libvirt = self.libvirt()
+        conn = libvirt.open(self.uri)
+        self.addCleanup(conn.close)
+        self.assertEqual(conn.getType(), "Kestrel")
+        self.assertEqual(conn.getVersion(), 1000)
+        self.assertEqual(conn.listAllDomains(), [])
+        self.assertTrue(conn.isAlive())
+
+    def test_unknown_procedure_is_no_support(self):
+        libvirt = self.libvirt()
+        conn = libvirt.open(self.uri)
+        self.addCleanup(conn.close)
+        with self.assertRaises(libvirt.libvirtError) as cm:
+            conn.listAllNetworks()
+        self.assertEqual(cm.exception.get_error_code(),
+                         libvirt.VIR_ERR_NO_SUPPORT)
+
+    def test_keepalive_ping(self):
+        c = RawClient(self.sock)
+        self.addCleanup(c.close)
+        c.send(1, prog=KEEPALIVE_PROGRAM, mtype=2, serial=0)
+        m = c.recv()
+        self.assertEqual((m["prog"], m["proc"], m["type"]),
+                         (KEEPALIVE_PROGRAM, 2, 2))
+
+    def test_call_before_open(self):
+        c = RawClient(self.sock)
+        self.addCleanup(c.close)
+        m = c.call(273, struct.pack(">iI", 1, 0))    # LIST_ALL_DOMAINS
+        self.assertEqual(m["status"], 1)
+        self.assertEqual(c.error(m),
+                         (1, "internal error: connection not open"))
+
+    def test_bad_length_closes(self):
+        c = RawClient(self.sock)
+        self.addCleanup(c.close)
+        c.sock.sendall(struct.pack(">I", 8) + b"\0" * 4)
+        with self.assertRaises((EOFError, ConnectionResetError)):
+            c.recv()
+        self.virsh("list")                      # the daemon lives on
+
+
+class Lifecycle(DaemonCase):
+    def test_virsh_lifecycle(self):
+        self.define("tg")
+        self.assertRegex(self.virsh("list", "--all"), r"-\s+tg\s+shut off")
+        self.assertIn("Domain 'tg' started", self.virsh("start", "tg"))
+        self.assertRegex(self.virsh("list"), r"1\s+tg\s+running")
+        info = self.virsh("dominfo", "tg")
+        self.assertRegex(info, r"State:\s+running")
+        self.assertRegex(info, r"Persistent:\s+yes")
+        self.assertRegex(info, r"Max memory:\s+65536 KiB")
+        self.assertEqual(self.state("tg"), "running (booted)")
+        xml = self.virsh("dumpxml", "tg")
+        self.assertIn("<domain type='kvm' id='1'>", xml)
+        self.assertIn("<cmdline>tg.mode=idle</cmdline>", xml)
+        self.virsh("suspend", "tg")
+        self.assertEqual(self.state("tg"), "paused (user)")
+        self.virsh("resume", "tg")
+        self.assertEqual(self.state("tg"), "running (unpaused)")
+        self.assertIn("is being shutdown", self.virsh("shutdown", "tg"))
+        self.wait_state("tg", "shut off (shutdown)")
+        self.virsh("start", "tg")
+        self.assertRegex(self.virsh("list"), r"2\s+tg\s+running")
+        self.virsh("destroy", "tg")
+        self.assertEqual(self.state("tg"), "shut off (destroyed)")
+        self.virsh("undefine", "tg")
+        self.assertNotIn("tg", self.virsh("list", "--all"))
+
+    def test_config_survives_restart(self):
+        self.define("keep")
+        self.stop_daemon()
+        self.start_daemon()
+        self.assertRegex(self.virsh("list", "--all"), r"-\s+keep\s+shut off")
+
+    def test_running_domain_survives_daemon_kill(self):
+        self.define("tg")
+        self.virsh("start", "tg")
+        self.stop_daemon(signal.SIGKILL)
+        self.start_daemon()
+        self.assertRegex(self.virsh("list"), r"1\s+tg\s+running")
+        self.virsh("suspend", "tg")
+        self.assertEqual(self.state("tg"), "paused (user)")
+        self.virsh("destroy", "tg")
+        self.assertEqual(self.state("tg"), "shut off (destroyed)")
+
+    def test_autostart(self):
+        self.define("auto")
+        self.virsh("autostart", "auto")
+        self.assertRegex(self.virsh("dominfo", "auto"),
+                         r"Autostart:\s+enable")
+        self.stop_daemon()
+        self.start_daemon()
+        self.wait_state("auto", "running (booted)")
+        self.virsh("destroy", "auto")
+        self.virsh("autostart", "--disable", "auto")
+        self.assertRegex(self.virsh("dominfo", "auto"),
+                         r"Autostart:\s+disable")
+
+    def test_transient_guest_shutdown(self):
+        path = os.path.join(self.tmp, "g.xml")
+        with open(path, "w") as f:
+            f.write(domain_xml("g"))
+        self.virsh("create", path)
+        self.virsh("shutdown", "g")
+        self.wait_for(lambda: "g" not in self.virsh("list", "--all"),
+                      "the transient domain to go away")
+
+    def test_transient_domain(self):
+        path = os.path.join(self.tmp, "t.xml")
+        with open(path, "w") as f:
+            f.write(domain_xml("t"))
+        self.virsh("create", path)
+        self.assertRegex(self.virsh("list", "--transient"), r"t\s+running")
+        self.virsh("destroy", "t")
+        self.assertNotIn(" t ", self.virsh("list", "--all"))
+
+    def test_python_lifecycle_events(self):
+        libvirt = self.libvirt()
+        libvirt.virEventRegisterDefaultImpl()
+        conn = libvirt.open(self.uri)
+        self.addCleanup(conn.close)
+        events = []
+
+        def cb(conn, dom, event, detail, opaque):
+            events.append((dom.name(), event, detail))
+
+        cid = conn.domainEventRegisterAny(
+            None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, cb, None)
+        dom = conn.defineXML(domain_xml("ev"))
+        dom.create()
+        dom.destroy()
+        want = [("ev", libvirt.VIR_DOMAIN_EVENT_DEFINED,
+                 libvirt.VIR_DOMAIN_EVENT_DEFINED_ADDED),
+                ("ev", libvirt.VIR_DOMAIN_EVENT_STARTED,
+                 libvirt.VIR_DOMAIN_EVENT_STARTED_BOOTED),
+                ("ev", libvirt.VIR_DOMAIN_EVENT_STOPPED,
+                 libvirt.VIR_DOMAIN_EVENT_STOPPED_DESTROYED)]
+        deadline = time.monotonic() + 10
+        while len(events) < len(want) and time.monotonic() < deadline:
+            libvirt.virEventRunDefaultImpl()
+        conn.domainEventDeregisterAny(cid)
+        self.assertEqual(events, want)
+
+    def test_list_filters(self):
+        libvirt = self.libvirt()
+        conn = libvirt.open(self.uri)
+        self.addCleanup(conn.close)
+        a = conn.defineXML(domain_xml("a"))
+        conn.defineXML(domain_xml("b"))
+        a.create()
+        names = lambda f: sorted(d.name() for d in conn.listAllDomains(f))
+        self.assertEqual(names(0), ["a", "b"])
+        self.assertEqual(names(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE), ["a"])
+        self.assertEqual(names(libvirt.VIR_CONNECT_LIST_DOMAINS_INACTIVE),
+                         ["b"])
+        self.assertEqual(names(libvirt.VIR_CONNECT_LIST_DOMAINS_RUNNING),
+                         ["a"])
+        self.assertEqual(names(libvirt.VIR_CONNECT_LIST_DOMAINS_SHUTOFF |
+                               libvirt.VIR_CONNECT_LIST_DOMAINS_PAUSED),
+                         ["b"])
+        self.assertEqual(names(libvirt.VIR_CONNECT_LIST_DOMAINS_TRANSIENT),
+                         [])
+        self.assertEqual(conn.listDomainsID(), [a.ID()])
+        self.assertEqual(conn.listDefinedDomains(), ["b"])
+        a.destroy()
+
+
+class Memory(DaemonCase):
+    def test_setmem_and_setmaxmem(self):
+        self.define("m")
+        self.virsh("setmaxmem", "m", "128M", "--config")
+        self.virsh("setmem", "m", "96M", "--config")
+        xml = self.virsh("dumpxml", "--inactive", "m")
+        self.assertIn("<memory unit='KiB'>131072</memory>", xml)
+        self.assertIn("<currentMemory unit='KiB'>98304</currentMemory>", xml)
+        self.virsh("start", "m")
+        out = self.virsh("setmaxmem", "m", "256M", ok=False)
+        self.assertIn("cannot resize the maximum memory on an active "
+                      "domain", out)
+        out = self.virsh("setmem", "m", "1G", ok=False)
+        self.assertIn("invalid argument: cannot set memory higher than max "
+                      "memory", out)
+        self.virsh("setmem", "m", "64M")
+        # The live change leaves the persistent config alone.
+        self.assertIn("<currentMemory unit='KiB'>98304</currentMemory>",
+                      self.virsh("dumpxml", "--inactive", "m"))
+        self.assertIn("<currentMemory unit='KiB'>65536</currentMemory>",
+                      self.virsh("dumpxml", "m"))
+        out = self.virsh("dommemstat", "m")
+        self.assertRegex(out, r"actual \d+")
+        self.virsh("dommemstat", "--period", "2", "m")
+        self.virsh("destroy", "m")
+
+    def test_domstats(self):
+        self.define("st")
+        self.virsh("start", "st")
+        out = self.virsh("domstats")
+        for key in ("state.state=1", "state.reason=1", "cpu.time=",
+                    "balloon.maximum=65536", "vcpu.current=1",
+                    "vcpu.0.state=1"):
+            self.assertIn(key, out)
+        out = self.virsh("domstats", "--perf", "--enforce", "st", ok=False)
+        self.assertIn("argument unsupported", out)
+        out = self.virsh("domstats", "--list-inactive")
+        self.assertNotIn("st", out)
+        self.assertIn("CPU Affinity", self.virsh("vcpuinfo", "st"))
+        self.virsh("destroy", "st")
+
+
+class Errors(DaemonCase):
+    def test_unknown_domain(self):
+        libvirt = self.libvirt()
+        conn = libvirt.open(self.uri)
+        self.addCleanup(conn.close)
+        with self.assertRaises(libvirt.libvirtError) as cm:
+            conn.lookupByName("x")
+        self.assertEqual(cm.exception.get_error_code(),
+                         libvirt.VIR_ERR_NO_DOMAIN)
+        self.assertEqual(cm.exception.get_error_message(),
+                         "Domain not found: no domain with matching name 'x'")
+        out = self.virsh("dominfo", "x", ok=False)
+        self.assertIn("failed to get domain 'x'", out)
+
+    def test_start_running_domain(self):
+        libvirt = self.libvirt()
+        conn = libvirt.open(self.uri)
+        self.addCleanup(conn.close)
+        dom = conn.defineXML(domain_xml("r"))
+        dom.create()
+        with self.assertRaises(libvirt.libvirtError) as cm:
+            conn.lookupByName("r").create()
+        self.assertEqual(cm.exception.get_error_code(),
+                         libvirt.VIR_ERR_OPERATION_INVALID)
+        self.assertEqual(cm.exception.get_error_message(),
+                         "Requested operation is not valid: "
+                         "domain is already running")
+        self.assertIn("Domain is already active",
+                      self.virsh("start", "r", ok=False))
+        dom.destroy()
+
+    def test_not_running(self):
+        self.define("s")
+        out = self.virsh("suspend", "s", ok=False)
+        self.assertIn("Requested operation is not valid: domain is not "
+                      "running", out)
+
+    def test_invalid_xml(self):
+        path = os.path.join(self.tmp, "bad.xml")
+        with open(path, "w") as f:
+            f.write("<domain type='kvm'><name>bad</name>")
+        out = self.virsh("define", path, ok=False)
+        self.assertIn("error: Failed to define domain", out)
+        path2 = os.path.join(self.tmp, "bad2.xml")
+        with open(path2, "w") as f:
+            f.write(domain_xml("bad2").replace("<vcpu>",
+                                               "<frobnicate/><vcpu>"))
+        out = self.virsh("define", path2, ok=False)
+        self.assertIn("unsupported configuration", out)
+
+    def test_readonly_refused_by_client(self):
+        path = self.define("ro")
+        out = self.virsh("-r", "start", "ro", uri=self.uri_ro, ok=False)
+        self.assertIn("operation forbidden: read only access prevents "
+                      "virDomainCreate", out)
+        self.assertIn("ro", self.virsh("-r", "list", "--all",
+                                       uri=self.uri_ro))
+        self.assertTrue(os.path.exists(path))
+
+    def test_readonly_socket_refuses_writes(self):
+        self.define("ro")
+        c = RawClient(self.sock + "-ro")
+        self.addCleanup(c.close)
+        c.open(flags=0)                 # the socket alone makes it RO
+        m = c.call(23, c.string("ro"))  # LOOKUP_BY_NAME: allowed
+        self.assertEqual(m["status"], 0)
+        dom = m["payload"]
+        m = c.call(9, dom)              # DOMAIN_CREATE
+        self.assertEqual(c.error(m),
+                         (29, "operation forbidden: read only access "
+                              "prevents virDomainCreate"))
+        self.assertIn("shut off", self.state("ro"))
+
+
+class Concurrency(DaemonCase):
+    def test_calls_answered_out_of_order(self):
+        self.define("slow")
+        c = RawClient(self.sock)
+        self.addCleanup(c.close)
+        c.open()
+        dom = c.call(23, c.string("slow"))["payload"]
+        start = c.send(9, dom)          # DOMAIN_CREATE: spawns, waits QMP
+        host = c.send(59)               # CONNECT_GET_HOSTNAME
+        first = c.recv()
+        self.assertEqual(first["serial"], host)
+        m = c.reply(start)
+        self.assertEqual(m["status"], 0, c.error(m) if m["status"] else "")
+        self.virsh("destroy", "slow")
+
+
+if __name__ == "__main__":
+    ktest.main()

@@ -1,0 +1,1029 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Domain XML: what is accepted (and what it means), what is refused (exact
+ * code and message), the canonical format, and round trips
+ * (parse -> format -> parse gives the same definition, and the formatted
+ * XML is accepted by the schema).
+ */
+#include "config.h"
+
+#include <glib.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include <libxml/parser.h>
+#include <libxml/relaxng.h>
+
+#include "domain-conf.h"
+#include "drv-error.h"
+
+#define UUID "11111111-2222-3333-4444-555555555555"
+#define HEAD "<domain type='kvm'><name>vm1</name><uuid>" UUID "</uuid>"
+#define MEM "<memory unit='KiB'>1048576</memory>"
+#define OS "<os><type>hvm</type><kernel>/boot/vmlinuz</kernel></os>"
+/* a minimal valid domain with @x added at the end */
+#define DOM(x) HEAD MEM OS x "</domain>"
+/* the same with @x inside <devices> */
+#define DEV(x) DOM("<devices>" x "</devices>")
+#define MAX_LINES 8
+
+/* One fact per line, so cases can name the lines they care about. */
+static char *def_dump(const DomainDef *def)
+{
+    static const char *const tri[] = { "-", "on", "off" };
+    GString *s = g_string_new(NULL);
+    const DomainBalloon *b = &def->balloon;
+    char uuid[37];
+
+    domain_conf_uuid_format(def->uuid, uuid);
+    g_string_append_printf(s, "name=%s\nuuid=%s\ntitle=%s\ndesc=%s\n",
+                           def->name, uuid, def->title ? def->title : "-",
+                           def->description ? def->description : "-");
+    g_string_append_printf(s, "memory=%" PRIu64 "\ncurrent=%" PRIu64
+                           "\nvcpus=%u\n", def->memory_kib, def->current_kib,
+                           def->vcpus);
+    g_string_append_printf(s, "kernel=%s\ninitrd=%s\ncmdline=%s\n",
+                           def->os.kernel,
+                           def->os.initrd ? def->os.initrd : "-",
+                           def->os.cmdline ? def->os.cmdline : "-");
+    g_string_append_printf(s, "features=%s%s%s\n", def->acpi ? "acpi " : "",
+                           def->apic ? "apic " : "", def->pae ? "pae" : "");
+    g_string_append_printf(s, "lifecycle=%s/%s/%s\nemulator=%s\n",
+                           domain_lifecycle_action_name(def->on_poweroff),
+                           domain_lifecycle_action_name(def->on_reboot),
+                           domain_lifecycle_action_name(def->on_crash),
+                           def->emulator ? def->emulator : "-");
+    for (guint i = 0; i < def->serials->len; i++) {
+        const DomainChr *c = g_ptr_array_index(def->serials, i);
+
+        g_string_append_printf(s, "serial%u=%s port=%u path=%s append=%s "
+                               "listen=%d alias=%s\n", i,
+                               domain_chr_type_name(c->type), c->port,
+                               c->path ? c->path : "-", tri[c->append],
+                               c->listen, c->alias ? c->alias : "-");
+    }
+    g_string_append_printf(s, "serials=%u\n", def->serials->len);
+    if (b->model == DOMAIN_BALLOON_NONE) {
+        g_string_append(s, "balloon=none\n");
+    } else {
+        g_string_append_printf(s, "balloon=virtio period=%u autodeflate=%s "
+                               "fpr=%s alias=%s slot=%d\n", b->stats_period,
+                               tri[b->autodeflate],
+                               tri[b->free_page_reporting],
+                               b->alias ? b->alias : "-",
+                               b->has_address ? (int)b->pci_slot : -1);
+    }
+    return g_string_free(s, FALSE);
+}
+
+static void check_round_trip(const DomainDef *def)
+{
+    g_autoptr(GError) err = NULL;
+    DomainLive live = { .id = 7, .current_kib = 0,
+                        .serial_ptys = { "/dev/pts/3", "/dev/pts/4" } };
+    const unsigned int flags[] = { DOMAIN_DEF_FORMAT_INACTIVE, 0,
+                                   DOMAIN_DEF_FORMAT_MIGRATABLE };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(flags); i++) {
+        g_autofree char *xml = domain_def_format(def, &live, flags[i]);
+        g_autoptr(DomainDef) again = domain_def_parse_string(xml, 0, &err);
+
+        g_assert_no_error(err);
+        if (!domain_def_equal(def, again)) {
+            g_autofree char *a = def_dump(def);
+            g_autofree char *b = def_dump(again);
+
+            g_test_message("round trip changed the definition:\n%s\n%s\n%s",
+                           xml, a, b);
+            g_test_fail();
+        }
+    }
+}
+
+/* ---- accepted documents ------------------------------------------------ */
+
+typedef struct {
+    const char *name;
+    const char *xml;
+    const char *lines[MAX_LINES];       /* each must be a line of the dump */
+} GoodCase;
+
+static const GoodCase good_cases[] = {
+    { "minimal", DOM(""),
+      { "name=vm1", "uuid=" UUID, "memory=1048576", "current=1048576",
+        "vcpus=1", "kernel=/boot/vmlinuz", "features=acpi ",
+        "lifecycle=destroy/restart/destroy" } },
+    { "defaults", DOM(""),
+      { "serials=0", "balloon=virtio period=0 autodeflate=- fpr=- alias=- "
+        "slot=-1", "emulator=-", "title=-", "initrd=-", "cmdline=-" } },
+    { "uuid-without-dashes", "<domain type='kvm'><name>vm1</name>"
+      "<uuid>11111111222233334444555555555555</uuid>" MEM OS "</domain>",
+      { "uuid=" UUID } },
+    { "uuid-upper-case", "<domain type='kvm'><name>vm1</name>"
+      "<uuid>ABCDEF01-2222-3333-4444-555555555555</uuid>" MEM OS "</domain>",
+      { "uuid=abcdef01-2222-3333-4444-555555555555" } },
+    { "live-id-ignored", "<domain type='kvm' id='4'><name>vm1</name>"
+      MEM OS "</domain>", { "name=vm1" } },
+    { "title-description", DOM("<title>Web server</title>"
+                               "<description>line1\nline2 &amp; &lt;3"
+                               "</description>"),
+      { "title=Web server", "desc=line1\nline2 & <3" } },
+    { "name-odd-chars", "<domain type='kvm'><name>a b,c'd&amp;e</name>"
+      MEM OS "</domain>", { "name=a b,c'd&e" } },
+    /* units: libvirt's names, case-insensitive, KiB by default */
+    { "unit-default-kib", HEAD "<memory>2048</memory>" OS "</domain>",
+      { "memory=2048" } },
+    { "unit-b", HEAD "<memory unit='b'>1048576</memory>" OS "</domain>",
+      { "memory=1024" } },
+    { "unit-bytes", HEAD "<memory unit='bytes'>2048</memory>" OS
+      "</domain>", { "memory=2" } },
+    { "unit-bytes-round-up", HEAD "<memory unit='B'>1025</memory>" OS
+      "</domain>", { "memory=2" } },
+    { "unit-k", HEAD "<memory unit='k'>512</memory>" OS "</domain>",
+      { "memory=512" } },
+    { "unit-KB", HEAD "<memory unit='KB'>1024</memory>" OS "</domain>",
+      { "memory=1000" } },
+    { "unit-M", HEAD "<memory unit='M'>512</memory>" OS "</domain>",
+      { "memory=524288" } },
+    { "unit-MiB", HEAD "<memory unit='MiB'>1</memory>" OS "</domain>",
+      { "memory=1024" } },
+    { "unit-MB", HEAD "<memory unit='MB'>1</memory>" OS "</domain>",
+      { "memory=977" } },
+    { "unit-G", HEAD "<memory unit='G'>2</memory>" OS "</domain>",
+      { "memory=2097152" } },
+    { "unit-GiB", HEAD "<memory unit='GiB'>1</memory>" OS "</domain>",
+      { "memory=1048576" } },
+    { "unit-GB", HEAD "<memory unit='GB'>1</memory>" OS "</domain>",
+      { "memory=976563" } },
+    { "unit-TiB", HEAD "<memory unit='TiB'>1</memory>" OS "</domain>",
+      { "memory=1073741824" } },
+    { "unit-T", HEAD "<memory unit='t'>1</memory>" OS "</domain>",
+      { "memory=1073741824" } },
+    { "unit-PiB", HEAD "<memory unit='PiB'>1</memory>" OS "</domain>",
+      { "memory=1099511627776" } },
+    { "unit-mib-lower", HEAD "<memory unit='mib'>3</memory>" OS "</domain>",
+      { "memory=3072" } },
+    { "memory-spaces", HEAD "<memory unit='MiB'> 64 </memory>" OS
+      "</domain>", { "memory=65536" } },
+    { "current-memory", DOM("<currentMemory unit='MiB'>512</currentMemory>"),
+      { "memory=1048576", "current=524288" } },
+    { "current-above-memory-clamped",
+      DOM("<currentMemory unit='GiB'>4</currentMemory>"),
+      { "current=1048576" } },
+    { "current-zero-means-all", DOM("<currentMemory>0</currentMemory>"),
+      { "current=1048576" } },
+    { "vcpu", DOM("<vcpu>4</vcpu>"), { "vcpus=4" } },
+    { "vcpu-static", DOM("<vcpu placement='static'>2</vcpu>"),
+      { "vcpus=2" } },
+    { "vcpu-current-equal", DOM("<vcpu current='3'>3</vcpu>"),
+      { "vcpus=3" } },
+    { "vcpu-max", DOM("<vcpu>255</vcpu>"), { "vcpus=255" } },
+    { "os-full", HEAD MEM "<os><type arch='x86_64' machine='kestrel'>hvm"
+      "</type><kernel>/k</kernel><initrd>/i.img</initrd>"
+      "<cmdline>console=ttyS0 root=/dev/vda quiet</cmdline></os></domain>",
+      { "kernel=/k", "initrd=/i.img",
+        "cmdline=console=ttyS0 root=/dev/vda quiet" } },
+    { "os-any-order", HEAD MEM "<os><cmdline>x</cmdline><kernel>/k</kernel>"
+      "<type>hvm</type></os></domain>", { "kernel=/k", "cmdline=x" } },
+    { "features", DOM("<features><acpi/><apic/><pae/></features>"),
+      { "features=acpi apic pae" } },
+    { "features-apic-only", DOM("<features><apic/></features>"),
+      { "features=acpi apic " } },
+    { "clock-utc", DOM("<clock offset='utc'/>"), { "name=vm1" } },
+    { "lifecycle", DOM("<on_poweroff>preserve</on_poweroff>"
+                       "<on_reboot>destroy</on_reboot>"
+                       "<on_crash>restart</on_crash>"),
+      { "lifecycle=preserve/destroy/restart" } },
+    { "lifecycle-crash-preserve", DOM("<on_crash>preserve</on_crash>"),
+      { "lifecycle=destroy/restart/preserve" } },
+    { "emulator", DEV("<emulator>/usr/bin/kestrel</emulator>"),
+      { "emulator=/usr/bin/kestrel" } },
+    { "serial-pty", DEV("<serial type='pty'/>"),
+      { "serial0=pty port=0 path=- append=- listen=0 alias=-",
+        "serials=1" } },
+    { "serial-pty-live-path-ignored",
+      DEV("<serial type='pty'><source path='/dev/pts/9'/>"
+          "<target type='isa-serial' port='0'><model name='isa-serial'/>"
+          "</target><alias name='serial0'/></serial>"),
+      { "serial0=pty port=0 path=- append=- listen=0 alias=-" } },
+    { "serial-file", DEV("<serial type='file'><source path='/var/log/c.log'"
+                         "/></serial>"),
+      { "serial0=file port=0 path=/var/log/c.log append=- listen=0 "
+        "alias=-" } },
+    { "serial-file-append", DEV("<serial type='file'><source path='/l' "
+                                "append='on'/></serial>"),
+      { "serial0=file port=0 path=/l append=on listen=0 alias=-" } },
+    { "serial-file-no-append", DEV("<serial type='file'><source path='/l' "
+                                   "append='off'/></serial>"),
+      { "serial0=file port=0 path=/l append=off listen=0 alias=-" } },
+    { "serial-unix-bind", DEV("<serial type='unix'><source mode='bind' "
+                              "path='/run/c.sock'/></serial>"),
+      { "serial0=unix port=0 path=/run/c.sock append=- listen=1 "
+        "alias=-" } },
+    { "serial-unix-connect", DEV("<serial type='unix'><source "
+                                 "mode='connect' path='/s'/></serial>"),
+      { "serial0=unix port=0 path=/s append=- listen=0 alias=-" } },
+    { "serial-unix-default-connect", DEV("<serial type='unix'><source "
+                                         "path='/s'/></serial>"),
+      { "serial0=unix port=0 path=/s append=- listen=0 alias=-" } },
+    { "serial-user-alias", DEV("<serial type='pty'><alias name='ua-con'/>"
+                               "</serial>"),
+      { "serial0=pty port=0 path=- append=- listen=0 alias=ua-con" } },
+    { "serials-by-port", DEV("<serial type='file'><source path='/b'/>"
+                             "<target port='1'/></serial>"
+                             "<serial type='pty'><target port='0'/>"
+                             "</serial>"),
+      { "serial0=pty port=0 path=- append=- listen=0 alias=-",
+        "serial1=file port=1 path=/b append=- listen=0 alias=-",
+        "serials=2" } },
+    { "serials-auto-port", DEV("<serial type='pty'><target port='1'/>"
+                               "</serial><serial type='file'><source "
+                               "path='/a'/></serial>"),
+      { "serial0=file port=0 path=/a append=- listen=0 alias=-",
+        "serial1=pty port=1 path=- append=- listen=0 alias=-" } },
+    { "serials-four", DEV("<serial type='pty'/><serial type='pty'/>"
+                          "<serial type='pty'/><serial type='pty'/>"),
+      { "serials=4", "serial3=pty port=3 path=- append=- listen=0 "
+        "alias=-" } },
+    { "console-alone-makes-serial0",
+      DEV("<console type='pty'><target type='serial' port='0'/>"
+          "</console>"),
+      { "serial0=pty port=0 path=- append=- listen=0 alias=-",
+        "serials=1" } },
+    { "console-file-alone", DEV("<console type='file'><source path='/c'/>"
+                                "</console>"),
+      { "serial0=file port=0 path=/c append=- listen=0 alias=-" } },
+    { "console-with-serial", DEV("<serial type='pty'/><console type='pty' "
+                                 "tty='/dev/pts/2'><source "
+                                 "path='/dev/pts/2'/><target "
+                                 "type='serial'/></console>"),
+      { "serials=1" } },
+    { "balloon-virtio", DEV("<memballoon model='virtio'/>"),
+      { "balloon=virtio period=0 autodeflate=- fpr=- alias=- slot=-1" } },
+    { "balloon-full", DEV("<memballoon model='virtio' autodeflate='on' "
+                          "freePageReporting='on'><stats period='10'/>"
+                          "<alias name='balloon0'/><address type='pci' "
+                          "domain='0x0000' bus='0x00' slot='0x05' "
+                          "function='0x0'/></memballoon>"),
+      { "balloon=virtio period=10 autodeflate=on fpr=on alias=- "
+        "slot=5" } },
+    { "balloon-off", DEV("<memballoon model='virtio' autodeflate='off' "
+                         "freePageReporting='off'/>"),
+      { "balloon=virtio period=0 autodeflate=off fpr=off alias=- "
+        "slot=-1" } },
+    { "balloon-user-alias", DEV("<memballoon model='virtio'><alias "
+                                "name='ua-bal'/></memballoon>"),
+      { "balloon=virtio period=0 autodeflate=- fpr=- alias=ua-bal "
+        "slot=-1" } },
+    { "balloon-decimal-slot", DEV("<memballoon model='virtio'><address "
+                                  "type='pci' slot='31'/></memballoon>"),
+      { "balloon=virtio period=0 autodeflate=- fpr=- alias=- slot=31" } },
+    { "balloon-none", DEV("<memballoon model='none'/>"),
+      { "balloon=none" } },
+    { "whitespace-and-comments",
+      "<?xml version='1.0'?>\n<!-- c -->\n<domain type='kvm'>\n  <name>vm1"
+      "</name>\n  " MEM "\n  <!-- inner -->\n  " OS "\n</domain>\n",
+      { "name=vm1", "memory=1048576" } },
+    { "the-full-thing",
+      "<domain type='kvm'>\n"
+      "  <name>full</name>\n"
+      "  <uuid>" UUID "</uuid>\n"
+      "  <title>T</title>\n"
+      "  <memory unit='GiB'>2</memory>\n"
+      "  <currentMemory unit='GiB'>1</currentMemory>\n"
+      "  <vcpu placement='static'>2</vcpu>\n"
+      "  <os>\n"
+      "    <type arch='x86_64' machine='kestrel'>hvm</type>\n"
+      "    <kernel>/boot/vmlinuz</kernel>\n"
+      "    <initrd>/boot/initrd.img</initrd>\n"
+      "    <cmdline>console=ttyS0</cmdline>\n"
+      "  </os>\n"
+      "  <features><acpi/></features>\n"
+      "  <clock offset='utc'/>\n"
+      "  <on_poweroff>destroy</on_poweroff>\n"
+      "  <on_reboot>restart</on_reboot>\n"
+      "  <on_crash>destroy</on_crash>\n"
+      "  <devices>\n"
+      "    <emulator>/usr/bin/kestrel</emulator>\n"
+      "    <serial type='pty'><target port='0'/></serial>\n"
+      "    <console type='pty'><target type='serial' port='0'/></console>\n"
+      "    <memballoon model='virtio'><stats period='5'/></memballoon>\n"
+      "  </devices>\n"
+      "</domain>\n",
+      { "name=full", "memory=2097152", "current=1048576", "vcpus=2",
+        "serials=1", "balloon=virtio period=5 autodeflate=- fpr=- alias=- "
+        "slot=-1", "emulator=/usr/bin/kestrel" } },
+};
+
+static void test_good(gconstpointer data)
+{
+    const GoodCase *c = data;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(DomainDef) def = domain_def_parse_string(c->xml, 0, &err);
+    g_autofree char *dump = NULL;
+    g_auto(GStrv) lines = NULL;
+
+    g_assert_no_error(err);
+    g_assert_nonnull(def);
+    dump = def_dump(def);
+    lines = g_strsplit(dump, "\n", -1);
+    for (size_t i = 0; i < MAX_LINES && c->lines[i]; i++) {
+        /* a multi-line expectation (the description) is a substring */
+        if (strchr(c->lines[i], '\n') ? !strstr(dump, c->lines[i])
+                                      : !g_strv_contains(
+                                            (const char *const *)lines,
+                                            c->lines[i])) {
+            g_test_message("missing line '%s' in:\n%s", c->lines[i], dump);
+            g_test_fail();
+        }
+    }
+    check_round_trip(def);
+}
+
+/* ---- refused documents ------------------------------------------------- */
+
+typedef struct {
+    const char *name;
+    const char *xml;
+    int code;
+    const char *message;        /* exact; "~text" means: starts with text */
+} BadCase;
+
+#define UNSUP DRV_ERR_CONFIG_UNSUPPORTED
+#define NS " is not supported by the kestrel driver"
+
+static const BadCase bad_cases[] = {
+    /* stage 1: not well-formed */
+    { "not-xml", "this is not xml", DRV_ERR_XML_DETAIL,
+      "(domain_definition):1: Start tag expected, '<' not found" },
+    { "empty", "", DRV_ERR_XML_DETAIL, "~(domain_definition):1: " },
+    { "tag-mismatch", "<domain type='kvm'>\n<name>vm1</nam>\n</domain>",
+      DRV_ERR_XML_DETAIL, "(domain_definition):2: Opening and ending tag "
+      "mismatch: name line 2 and nam" },
+    { "truncated", "<domain type='kvm'><name>vm1</name>", DRV_ERR_XML_DETAIL,
+      "~(domain_definition):1: " },
+    { "bad-entity", DOM("<title>&nope;</title>"), DRV_ERR_XML_DETAIL,
+      "(domain_definition):1: Entity 'nope' not defined" },
+    /* stage 2 */
+    { "doctype", "<!DOCTYPE domain [<!ENTITY a 'aaaa'>]>" DOM(""),
+      DRV_ERR_XML_ERROR, "a document type declaration (<!DOCTYPE>) is not "
+      "accepted in domain XML" },
+    { "wrong-root", "<network><name>n</name></network>", DRV_ERR_XML_ERROR,
+      "unexpected root element <network>, expecting <domain>" },
+    { "namespaced-root", "<x:domain xmlns:x='urn:x'/>", DRV_ERR_XML_ERROR,
+      "unexpected root element <domain>, expecting <domain>" },
+    /* stage 3: names and values we do not have */
+    { "disk", DEV("<disk type='file' device='disk'><source file='/a.img'/>"
+                  "<target dev='vda' bus='virtio'/></disk>"), UNSUP,
+      "element 'disk'" NS },
+    { "interface", DEV("<interface type='network'/>"), UNSUP,
+      "element 'interface'" NS },
+    { "graphics", DEV("<graphics type='vnc'/>"), UNSUP,
+      "element 'graphics'" NS },
+    { "os-boot", HEAD MEM "<os><type>hvm</type><kernel>/k</kernel>"
+      "<boot dev='hd'/></os></domain>", UNSUP, "element 'boot'" NS },
+    { "os-loader", HEAD MEM "<os><type>hvm</type><loader readonly='yes' "
+      "type='pflash'>/usr/share/OVMF/OVMF_CODE.fd</loader></os></domain>",
+      UNSUP, "element 'loader'" NS },
+    { "os-nvram", HEAD MEM "<os><type>hvm</type><kernel>/k</kernel>"
+      "<nvram>/var/x</nvram></os></domain>", UNSUP, "element 'nvram'" NS },
+    { "os-firmware", HEAD MEM "<os firmware='efi'><type>hvm</type>"
+      "<kernel>/k</kernel></os></domain>", UNSUP,
+      "attribute 'firmware' of element 'os'" NS },
+    { "os-dtb", HEAD MEM "<os><type>hvm</type><kernel>/k</kernel>"
+      "<dtb>/d</dtb></os></domain>", UNSUP, "element 'dtb'" NS },
+    { "max-memory", DOM("<maxMemory slots='16' unit='KiB'>4194304"
+                        "</maxMemory>"), UNSUP, "element 'maxMemory'" NS },
+    { "memory-dumpcore", HEAD "<memory dumpCore='on'>1024</memory>" OS
+      "</domain>", UNSUP, "attribute 'dumpCore' of element 'memory'" NS },
+    { "cpu", DOM("<cpu mode='host-passthrough'/>"), UNSUP,
+      "element 'cpu'" NS },
+    { "metadata", DOM("<metadata/>"), UNSUP, "element 'metadata'" NS },
+    { "vcpu-cpuset", DOM("<vcpu cpuset='1-2'>2</vcpu>"), UNSUP,
+      "attribute 'cpuset' of element 'vcpu'" NS },
+    { "vcpu-placement-auto", DOM("<vcpu placement='auto'>2</vcpu>"), UNSUP,
+      "value 'auto' of attribute 'placement' of element 'vcpu'" NS },
+    { "domain-type-qemu", "<domain type='qemu'><name>a</name>" MEM OS
+      "</domain>", UNSUP, "value 'qemu' of attribute 'type' of element "
+      "'domain'" NS },
+    { "domain-xmlns", "<domain type='kvm' xmlns:qemu='urn:q' qemu:x='1'>"
+      "<name>a</name>" MEM OS "</domain>", UNSUP,
+      "attribute 'x' of element 'domain'" NS },
+    { "namespaced-child", "<domain type='kvm' xmlns:q='urn:q'><name>a"
+      "</name>" MEM OS "<q:commandline/></domain>", UNSUP,
+      "element 'commandline'" NS },
+    { "arch-i686", HEAD MEM "<os><type arch='i686'>hvm</type><kernel>/k"
+      "</kernel></os></domain>", UNSUP,
+      "value 'i686' of attribute 'arch' of element 'type'" NS },
+    { "machine-q35", HEAD MEM "<os><type machine='q35'>hvm</type><kernel>/k"
+      "</kernel></os></domain>", UNSUP,
+      "value 'q35' of attribute 'machine' of element 'type'" NS },
+    { "os-type-xen", HEAD MEM "<os><type>xen</type><kernel>/k</kernel>"
+      "</os></domain>", UNSUP, "value 'xen' of element 'type'" NS },
+    { "features-hyperv", DOM("<features><hyperv/></features>"), UNSUP,
+      "element 'hyperv'" NS },
+    { "features-smm", DOM("<features><acpi/><smm state='on'/></features>"),
+      UNSUP, "element 'smm'" NS },
+    { "clock-localtime", DOM("<clock offset='localtime'/>"), UNSUP,
+      "value 'localtime' of attribute 'offset' of element 'clock'" NS },
+    { "clock-timer", DOM("<clock offset='utc'><timer name='rtc'/></clock>"),
+      UNSUP, "element 'timer'" NS },
+    { "poweroff-restart", DOM("<on_poweroff>restart</on_poweroff>"), UNSUP,
+      "value 'restart' of element 'on_poweroff'" NS },
+    { "reboot-preserve", DOM("<on_reboot>preserve</on_reboot>"), UNSUP,
+      "value 'preserve' of element 'on_reboot'" NS },
+    { "crash-coredump", DOM("<on_crash>coredump-destroy</on_crash>"), UNSUP,
+      "value 'coredump-destroy' of element 'on_crash'" NS },
+    { "crash-rename", DOM("<on_crash>rename-restart</on_crash>"), UNSUP,
+      "value 'rename-restart' of element 'on_crash'" NS },
+    { "pm", DOM("<pm><suspend-to-mem enabled='no'/></pm>"), UNSUP,
+      "element 'pm'" NS },
+    { "serial-tcp", DEV("<serial type='tcp'><source mode='bind' "
+                        "host='0.0.0.0' service='2445'/></serial>"), UNSUP,
+      "value 'tcp' of attribute 'type' of element 'serial'" NS },
+    { "serial-stdio", DEV("<serial type='stdio'/>"), UNSUP,
+      "value 'stdio' of attribute 'type' of element 'serial'" NS },
+    { "serial-log", DEV("<serial type='pty'><log file='/l'/></serial>"),
+      UNSUP, "element 'log'" NS },
+    { "serial-target-pci", DEV("<serial type='pty'><target "
+                               "type='pci-serial'/></serial>"), UNSUP,
+      "value 'pci-serial' of attribute 'type' of element 'target'" NS },
+    { "serial-source-host", DEV("<serial type='unix'><source path='/s' "
+                                "host='h'/></serial>"), UNSUP,
+      "attribute 'host' of element 'source'" NS },
+    { "console-virtio", DEV("<console type='pty'><target type='virtio'/>"
+                            "</console>"), UNSUP,
+      "value 'virtio' of attribute 'type' of element 'target'" NS },
+    { "console-port-1", DEV("<console type='pty'><target port='1'/>"
+                            "</console>"), UNSUP,
+      "value '1' of attribute 'port' of element 'target'" NS },
+    { "balloon-xen", DEV("<memballoon model='xen'/>"), UNSUP,
+      "value 'xen' of attribute 'model' of element 'memballoon'" NS },
+    { "balloon-transitional", DEV("<memballoon model='virtio-transitional'"
+                                  "/>"), UNSUP,
+      "value 'virtio-transitional' of attribute 'model' of element "
+      "'memballoon'" NS },
+    { "balloon-driver", DEV("<memballoon model='virtio'><driver "
+                            "iommu='on'/></memballoon>"), UNSUP,
+      "element 'driver'" NS },
+    { "balloon-qemu-spelling", DEV("<memballoon model='virtio' "
+                                   "deflate-on-oom='on'/>"), UNSUP,
+      "attribute 'deflate-on-oom' of element 'memballoon'" NS },
+    { "balloon-address-ccw", DEV("<memballoon model='virtio'><address "
+                                 "type='ccw'/></memballoon>"), UNSUP,
+      "value 'ccw' of attribute 'type' of element 'address'" NS },
+    { "balloon-address-multifunction",
+      DEV("<memballoon model='virtio'><address type='pci' slot='5' "
+          "multifunction='on'/></memballoon>"), UNSUP,
+      "attribute 'multifunction' of element 'address'" NS },
+    /* stage 4: the grammar */
+    { "no-name", "<domain type='kvm'>" MEM OS "</domain>",
+      DRV_ERR_XML_INVALID_SCHEMA, "~Unable to validate doc against "
+      "domain.rng\n(domain_definition):" },
+    { "no-type", "<domain><name>a</name>" MEM OS "</domain>",
+      DRV_ERR_XML_INVALID_SCHEMA, "~Unable to validate doc against "
+      "domain.rng\n" },
+    { "no-memory", "<domain type='kvm'><name>a</name>" OS "</domain>",
+      DRV_ERR_XML_INVALID_SCHEMA, "~Unable to validate doc against " },
+    { "no-os", "<domain type='kvm'><name>a</name>" MEM "</domain>",
+      DRV_ERR_XML_INVALID_SCHEMA, "~Unable to validate doc against " },
+    { "two-names", DOM("<name>b</name>"), DRV_ERR_XML_INVALID_SCHEMA,
+      "~Unable to validate doc against " },
+    { "empty-name", "<domain type='kvm'><name></name>" MEM OS "</domain>",
+      DRV_ERR_XML_INVALID_SCHEMA, "~Unable to validate doc against " },
+    { "memory-not-number", HEAD "<memory>lots</memory>" OS "</domain>",
+      DRV_ERR_XML_INVALID_SCHEMA, "~Unable to validate doc against " },
+    { "memory-negative", HEAD "<memory>-1</memory>" OS "</domain>",
+      DRV_ERR_XML_INVALID_SCHEMA, "~Unable to validate doc against " },
+    { "memory-bad-unit", HEAD "<memory unit='KiBi'>1</memory>" OS
+      "</domain>", DRV_ERR_XML_INVALID_SCHEMA,
+      "~Unable to validate doc against " },
+    { "memory-unit-x", HEAD "<memory unit='x'>1</memory>" OS "</domain>",
+      DRV_ERR_XML_INVALID_SCHEMA, "~Unable to validate doc against " },
+    { "bad-uuid", "<domain type='kvm'><name>a</name><uuid>1234</uuid>" MEM
+      OS "</domain>", DRV_ERR_XML_INVALID_SCHEMA,
+      "~Unable to validate doc against " },
+    { "relative-kernel", HEAD MEM "<os><type>hvm</type><kernel>vmlinuz"
+      "</kernel></os></domain>", DRV_ERR_XML_INVALID_SCHEMA,
+      "~Unable to validate doc against " },
+    { "serial-file-no-source", DEV("<serial type='file'/>"),
+      DRV_ERR_XML_INVALID_SCHEMA, "~Unable to validate doc against " },
+    { "serial-unix-relative", DEV("<serial type='unix'><source path='s'/>"
+                                  "</serial>"), DRV_ERR_XML_INVALID_SCHEMA,
+      "~Unable to validate doc against " },
+    { "balloon-none-stats", DEV("<memballoon model='none'><stats "
+                                "period='5'/></memballoon>"),
+      DRV_ERR_XML_INVALID_SCHEMA, "~Unable to validate doc against " },
+    { "balloon-two", DEV("<memballoon model='virtio'/><memballoon "
+                         "model='none'/>"), DRV_ERR_XML_INVALID_SCHEMA,
+      "~Unable to validate doc against " },
+    { "balloon-period-negative", DEV("<memballoon model='virtio'><stats "
+                                     "period='-1'/></memballoon>"),
+      DRV_ERR_XML_INVALID_SCHEMA, "~Unable to validate doc against " },
+    { "acpi-with-content", DOM("<features><acpi>x</acpi></features>"),
+      DRV_ERR_XML_INVALID_SCHEMA, "~Unable to validate doc against " },
+    { "alias-bad-chars", DEV("<serial type='pty'><alias name='a b'/>"
+                             "</serial>"), DRV_ERR_XML_INVALID_SCHEMA,
+      "~Unable to validate doc against " },
+    /* stage 5: values */
+    { "name-slash", "<domain type='kvm'><name>a/b</name>" MEM OS
+      "</domain>", DRV_ERR_XML_ERROR, "name 'a/b' cannot contain '/'" },
+    { "name-newline", "<domain type='kvm'><name>a\nb</name>" MEM OS
+      "</domain>", DRV_ERR_XML_ERROR,
+      "name 'a\nb' cannot contain control characters" },
+    { "title-newline", DOM("<title>a\nb</title>"), DRV_ERR_XML_ERROR,
+      "the title of domain 'vm1' cannot contain newlines" },
+    { "memory-zero", HEAD "<memory>0</memory>" OS "</domain>",
+      DRV_ERR_XML_ERROR, "the memory size of domain 'vm1' must not be "
+      "zero" },
+    { "memory-overflow", HEAD "<memory unit='EiB'>8</memory>" OS
+      "</domain>", DRV_ERR_OVERFLOW,
+      "the size 8 EiB of element 'memory' is too large" },
+    { "memory-overflow-kib", HEAD "<memory>18014398509481984</memory>" OS
+      "</domain>", DRV_ERR_OVERFLOW,
+      "the size 18014398509481984 KiB of element 'memory' is too large" },
+    { "current-overflow", DOM("<currentMemory unit='TB'>99999999"
+                              "</currentMemory>"), DRV_ERR_OVERFLOW,
+      "the size 99999999 TB of element 'currentMemory' is too large" },
+    { "vcpu-zero", DOM("<vcpu>0</vcpu>"), DRV_ERR_XML_ERROR,
+      "the vcpu count must be at least 1" },
+    { "vcpu-too-many", DOM("<vcpu>256</vcpu>"), UNSUP,
+      "256 vcpus" NS ": the most is 255" },
+    { "vcpu-hotplug", DOM("<vcpu current='1'>2</vcpu>"), UNSUP,
+      "vcpu hotplug (current='1' below 2 vcpus)" NS },
+    { "vcpu-current-above", DOM("<vcpu current='3'>2</vcpu>"),
+      DRV_ERR_XML_ERROR, "the current vcpu count 3 exceeds the vcpu "
+      "count 2" },
+    { "no-kernel", HEAD MEM "<os><type>hvm</type></os></domain>", UNSUP,
+      "domain 'vm1' has no kernel: the kestrel driver boots a kernel "
+      "directly, without firmware, so element 'kernel' is required in "
+      "'os'" },
+    { "serial-five", DEV("<serial type='pty'/><serial type='pty'/>"
+                         "<serial type='pty'/><serial type='pty'/>"
+                         "<serial type='pty'/>"), UNSUP,
+      "a fifth serial port" NS ": the machine has four (COM1 to COM4)" },
+    { "serial-port-4", DEV("<serial type='pty'><target port='4'/>"
+                           "</serial>"), UNSUP,
+      "serial port 4" NS ": the machine has ports 0 to 3 (COM1 to COM4)" },
+    { "serial-port-twice", DEV("<serial type='pty'><target port='0'/>"
+                               "</serial><serial type='pty'><target "
+                               "port='0'/></serial>"), DRV_ERR_XML_ERROR,
+      "serial port 0 is defined twice" },
+    { "serial-port-gap", DEV("<serial type='pty'><target port='1'/>"
+                             "</serial>"), UNSUP,
+      "serial port 0 is missing: the kestrel driver needs serial ports "
+      "numbered from 0 without gaps" },
+    { "two-consoles", DEV("<console type='pty'/><console type='pty'/>"),
+      UNSUP, "a second console" NS ": the only console is serial port 0" },
+    { "console-differs", DEV("<serial type='pty'/><console type='file'>"
+                             "<source path='/c'/></console>"), UNSUP,
+      "the console (type 'file') must have the source of serial port 0 "
+      "(type 'pty'): the kestrel driver's console is that port" },
+    { "balloon-slot-0", DEV("<memballoon model='virtio'><address type='pci'"
+                            " slot='0x00'/></memballoon>"), UNSUP,
+      "PCI address 0000:00:00.0 of the memballoon" NS ": kestrel has one "
+      "PCI bus (0000:00), slots 1 to 31 and function 0" },
+    { "balloon-bus-1", DEV("<memballoon model='virtio'><address type='pci' "
+                           "bus='0x01' slot='0x05'/></memballoon>"), UNSUP,
+      "PCI address 0000:01:05.0 of the memballoon" NS ": kestrel has one "
+      "PCI bus (0000:00), slots 1 to 31 and function 0" },
+    { "balloon-function-1", DEV("<memballoon model='virtio'><address "
+                                "type='pci' slot='0x05' function='0x1'/>"
+                                "</memballoon>"), UNSUP,
+      "PCI address 0000:00:05.1 of the memballoon" NS ": kestrel has one "
+      "PCI bus (0000:00), slots 1 to 31 and function 0" },
+    { "balloon-slot-32", DEV("<memballoon model='virtio'><address "
+                             "type='pci' slot='32'/></memballoon>"), UNSUP,
+      "PCI address 0000:00:20.0 of the memballoon" NS ": kestrel has one "
+      "PCI bus (0000:00), slots 1 to 31 and function 0" },
+    { "balloon-slot-huge", DEV("<memballoon model='virtio'><address "
+                               "type='pci' slot='9999999999'/>"
+                               "</memballoon>"), DRV_ERR_XML_ERROR,
+      "invalid value '9999999999' for attribute 'slot' of a PCI "
+      "address" },
+    { "alias-twice", DEV("<serial type='pty'><alias name='ua-x'/></serial>"
+                         "<memballoon model='virtio'><alias name='ua-x'/>"
+                         "</memballoon>"), DRV_ERR_XML_ERROR,
+      "alias 'ua-x' is used by two devices" },
+};
+
+static void test_bad(gconstpointer data)
+{
+    const BadCase *c = data;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(DomainDef) def = domain_def_parse_string(c->xml, 0, &err);
+
+    g_assert_null(def);
+    g_assert_nonnull(err);
+    g_assert_true(err->domain == DRV_ERROR);
+    if (err->code != c->code) {
+        g_test_message("code %d, expected %d: %s", err->code, c->code,
+                       err->message);
+        g_test_fail();
+    }
+    if (c->message[0] == '~') {
+        if (!g_str_has_prefix(err->message, c->message + 1)) {
+            g_test_message("message '%s' does not start with '%s'",
+                           err->message, c->message + 1);
+            g_test_fail();
+        }
+    } else {
+        g_assert_cmpstr(err->message, ==, c->message);
+    }
+}
+
+/* ---- format ------------------------------------------------------------ */
+
+static const char full_xml[] =
+    "<domain type='kvm'>\n"
+    "  <name>vm1</name>\n"
+    "  <uuid>" UUID "</uuid>\n"
+    "  <title>A &amp; B</title>\n"
+    "  <description>d</description>\n"
+    "  <memory unit='GiB'>1</memory>\n"
+    "  <currentMemory unit='MiB'>512</currentMemory>\n"
+    "  <vcpu>2</vcpu>\n"
+    "  <os>\n"
+    "    <type>hvm</type>\n"
+    "    <kernel>/boot/vmlinuz</kernel>\n"
+    "    <initrd>/boot/initrd</initrd>\n"
+    "    <cmdline>console=ttyS0 x='1'</cmdline>\n"
+    "  </os>\n"
+    "  <features><apic/></features>\n"
+    "  <on_poweroff>preserve</on_poweroff>\n"
+    "  <devices>\n"
+    "    <emulator>/usr/bin/kestrel</emulator>\n"
+    "    <serial type='pty'/>\n"
+    "    <serial type='unix'><source mode='bind' path='/run/s'/></serial>\n"
+    "    <memballoon model='virtio' autodeflate='on'>\n"
+    "      <stats period='10'/>\n"
+    "      <address type='pci' slot='0x05'/>\n"
+    "    </memballoon>\n"
+    "  </devices>\n"
+    "</domain>\n";
+
+static const char full_inactive[] =
+    "<domain type='kvm'>\n"
+    "  <name>vm1</name>\n"
+    "  <uuid>" UUID "</uuid>\n"
+    "  <title>A &amp; B</title>\n"
+    "  <description>d</description>\n"
+    "  <memory unit='KiB'>1048576</memory>\n"
+    "  <currentMemory unit='KiB'>524288</currentMemory>\n"
+    "  <vcpu placement='static'>2</vcpu>\n"
+    "  <os>\n"
+    "    <type arch='x86_64' machine='kestrel'>hvm</type>\n"
+    "    <kernel>/boot/vmlinuz</kernel>\n"
+    "    <initrd>/boot/initrd</initrd>\n"
+    "    <cmdline>console=ttyS0 x=&apos;1&apos;</cmdline>\n"
+    "  </os>\n"
+    "  <features>\n"
+    "    <acpi/>\n"
+    "    <apic/>\n"
+    "  </features>\n"
+    "  <clock offset='utc'/>\n"
+    "  <on_poweroff>preserve</on_poweroff>\n"
+    "  <on_reboot>restart</on_reboot>\n"
+    "  <on_crash>destroy</on_crash>\n"
+    "  <devices>\n"
+    "    <emulator>/usr/bin/kestrel</emulator>\n"
+    "    <serial type='pty'>\n"
+    "      <target type='isa-serial' port='0'>\n"
+    "        <model name='isa-serial'/>\n"
+    "      </target>\n"
+    "    </serial>\n"
+    "    <serial type='unix'>\n"
+    "      <source mode='bind' path='/run/s'/>\n"
+    "      <target type='isa-serial' port='1'>\n"
+    "        <model name='isa-serial'/>\n"
+    "      </target>\n"
+    "    </serial>\n"
+    "    <console type='pty'>\n"
+    "      <target type='serial' port='0'/>\n"
+    "    </console>\n"
+    "    <memballoon model='virtio' autodeflate='on'>\n"
+    "      <stats period='10'/>\n"
+    "      <address type='pci' domain='0x0000' bus='0x00' slot='0x05' "
+    "function='0x0'/>\n"
+    "    </memballoon>\n"
+    "  </devices>\n"
+    "</domain>\n";
+
+static const char full_live[] =
+    "<domain type='kvm' id='3'>\n"
+    "  <name>vm1</name>\n"
+    "  <uuid>" UUID "</uuid>\n"
+    "  <title>A &amp; B</title>\n"
+    "  <description>d</description>\n"
+    "  <memory unit='KiB'>1048576</memory>\n"
+    "  <currentMemory unit='KiB'>262144</currentMemory>\n"
+    "  <vcpu placement='static'>2</vcpu>\n"
+    "  <os>\n"
+    "    <type arch='x86_64' machine='kestrel'>hvm</type>\n"
+    "    <kernel>/boot/vmlinuz</kernel>\n"
+    "    <initrd>/boot/initrd</initrd>\n"
+    "    <cmdline>console=ttyS0 x=&apos;1&apos;</cmdline>\n"
+    "  </os>\n"
+    "  <features>\n"
+    "    <acpi/>\n"
+    "    <apic/>\n"
+    "  </features>\n"
+    "  <clock offset='utc'/>\n"
+    "  <on_poweroff>preserve</on_poweroff>\n"
+    "  <on_reboot>restart</on_reboot>\n"
+    "  <on_crash>destroy</on_crash>\n"
+    "  <devices>\n"
+    "    <emulator>/usr/bin/kestrel</emulator>\n"
+    "    <serial type='pty'>\n"
+    "      <source path='/dev/pts/7'/>\n"
+    "      <target type='isa-serial' port='0'>\n"
+    "        <model name='isa-serial'/>\n"
+    "      </target>\n"
+    "      <alias name='serial0'/>\n"
+    "    </serial>\n"
+    "    <serial type='unix'>\n"
+    "      <source mode='bind' path='/run/s'/>\n"
+    "      <target type='isa-serial' port='1'>\n"
+    "        <model name='isa-serial'/>\n"
+    "      </target>\n"
+    "      <alias name='serial1'/>\n"
+    "    </serial>\n"
+    "    <console type='pty' tty='/dev/pts/7'>\n"
+    "      <source path='/dev/pts/7'/>\n"
+    "      <target type='serial' port='0'/>\n"
+    "      <alias name='serial0'/>\n"
+    "    </console>\n"
+    "    <memballoon model='virtio' autodeflate='on'>\n"
+    "      <stats period='10'/>\n"
+    "      <alias name='balloon0'/>\n"
+    "      <address type='pci' domain='0x0000' bus='0x00' slot='0x05' "
+    "function='0x0'/>\n"
+    "    </memballoon>\n"
+    "  </devices>\n"
+    "</domain>\n";
+
+static const DomainLive full_live_state = {
+    .id = 3, .current_kib = 262144, .serial_ptys = { "/dev/pts/7" },
+};
+
+static void test_format_inactive(void)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(DomainDef) def = domain_def_parse_string(full_xml, 0, &err);
+    g_autofree char *a = NULL;
+    g_autofree char *b = NULL;
+    g_autofree char *c = NULL;
+
+    g_assert_no_error(err);
+    a = domain_def_format(def, NULL, 0);
+    g_assert_cmpstr(a, ==, full_inactive);
+    /* INACTIVE ignores the live state; SECURE changes nothing */
+    b = domain_def_format(def, &full_live_state, DOMAIN_DEF_FORMAT_INACTIVE);
+    g_assert_cmpstr(b, ==, full_inactive);
+    c = domain_def_format(def, NULL, DOMAIN_DEF_FORMAT_SECURE);
+    g_assert_cmpstr(c, ==, full_inactive);
+}
+
+static void test_format_live(void)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(DomainDef) def = domain_def_parse_string(full_xml, 0, &err);
+    g_autoptr(DomainDef) again = NULL;
+    g_autofree char *xml = NULL;
+
+    g_assert_no_error(err);
+    xml = domain_def_format(def, &full_live_state, 0);
+    g_assert_cmpstr(xml, ==, full_live);
+    /* what virsh dumpxml shows can be given back (virsh edit) */
+    again = domain_def_parse_string(xml, DOMAIN_DEF_PARSE_INACTIVE, &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(again->current_kib, ==, 262144);
+    again->current_kib = def->current_kib;
+    g_assert_true(domain_def_equal(def, again));
+}
+
+static void test_format_migratable(void)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(DomainDef) def = domain_def_parse_string(full_xml, 0, &err);
+    g_autofree char *xml = NULL;
+
+    g_assert_no_error(err);
+    xml = domain_def_format(def, &full_live_state,
+                            DOMAIN_DEF_FORMAT_MIGRATABLE);
+    /* the live balloon size, but no id, pty or run-time alias */
+    g_assert_nonnull(strstr(xml, "<domain type='kvm'>\n"));
+    g_assert_nonnull(strstr(xml, "<currentMemory unit='KiB'>262144<"));
+    g_assert_null(strstr(xml, "/dev/pts"));
+    g_assert_null(strstr(xml, "<alias"));
+}
+
+static void test_format_minimal(void)
+{
+    static const char expect[] =
+        "<domain type='kvm'>\n"
+        "  <name>vm1</name>\n"
+        "  <uuid>" UUID "</uuid>\n"
+        "  <memory unit='KiB'>1048576</memory>\n"
+        "  <currentMemory unit='KiB'>1048576</currentMemory>\n"
+        "  <vcpu placement='static'>1</vcpu>\n"
+        "  <os>\n"
+        "    <type arch='x86_64' machine='kestrel'>hvm</type>\n"
+        "    <kernel>/boot/vmlinuz</kernel>\n"
+        "  </os>\n"
+        "  <features>\n"
+        "    <acpi/>\n"
+        "  </features>\n"
+        "  <clock offset='utc'/>\n"
+        "  <on_poweroff>destroy</on_poweroff>\n"
+        "  <on_reboot>restart</on_reboot>\n"
+        "  <on_crash>destroy</on_crash>\n"
+        "  <devices>\n"
+        "    <memballoon model='virtio'/>\n"
+        "  </devices>\n"
+        "</domain>\n";
+    g_autoptr(GError) err = NULL;
+    g_autoptr(DomainDef) def = domain_def_parse_string(DOM(""), 0, &err);
+    g_autofree char *xml = NULL;
+    g_autofree char *live = NULL;
+    DomainLive state = { .id = 0 };
+
+    g_assert_no_error(err);
+    xml = domain_def_format(def, NULL, 0);
+    g_assert_cmpstr(xml, ==, expect);
+    /* a live domain without id: no id attribute, but run-time aliases */
+    live = domain_def_format(def, &state, 0);
+    g_assert_nonnull(strstr(live, "<domain type='kvm'>\n"));
+    g_assert_nonnull(strstr(live, "<alias name='balloon0'/>"));
+}
+
+static void test_format_escaping(void)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(DomainDef) def = domain_def_parse_string(
+        "<domain type='kvm'><name>&lt;a&gt; &amp; 'b' \"c\"</name>" MEM
+        "<os><type>hvm</type><kernel>/k&amp;'</kernel></os>"
+        "<devices><serial type='file'><source path=\"/l'&lt;\"/></serial>"
+        "</devices></domain>", 0, &err);
+    g_autofree char *xml = NULL;
+    g_autoptr(DomainDef) again = NULL;
+
+    g_assert_no_error(err);
+    xml = domain_def_format(def, NULL, 0);
+    g_assert_nonnull(strstr(xml, "<name>&lt;a&gt; &amp; &apos;b&apos; "
+                                 "&quot;c&quot;</name>"));
+    g_assert_nonnull(strstr(xml, "<source path='/l&apos;&lt;'/>"));
+    again = domain_def_parse_string(xml, 0, &err);
+    g_assert_no_error(err);
+    g_assert_true(domain_def_equal(def, again));
+}
+
+/* ---- the rest of the API ------------------------------------------------ */
+
+static void test_uuid_generated(void)
+{
+    g_autoptr(GError) err = NULL;
+    const char *xml = "<domain type='kvm'><name>a</name>" MEM OS
+                      "</domain>";
+    g_autoptr(DomainDef) a = domain_def_parse_string(xml, 0, &err);
+    g_autoptr(DomainDef) b = domain_def_parse_string(xml, 0, &err);
+    static const unsigned char zero[16];
+    char str[37];
+
+    g_assert_no_error(err);
+    g_assert_cmpint(memcmp(a->uuid, zero, 16), !=, 0);
+    g_assert_cmpint(memcmp(a->uuid, b->uuid, 16), !=, 0);
+    domain_conf_uuid_format(a->uuid, str);
+    g_assert_true(g_uuid_string_is_valid(str));
+    g_assert_cmpint(str[14], ==, '4');          /* a version 4 UUID */
+}
+
+static void test_flags(void)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(DomainDef) ok = domain_def_parse_string(
+        DOM(""), DOMAIN_DEF_PARSE_VALIDATE | DOMAIN_DEF_PARSE_INACTIVE,
+        &err);
+    g_autoptr(DomainDef) bad = NULL;
+
+    g_assert_no_error(err);
+    g_assert_nonnull(ok);
+    bad = domain_def_parse_string(DOM(""), 0x40, &err);
+    g_assert_null(bad);
+    g_assert_error(err, DRV_ERROR, DRV_ERR_INVALID_ARG);
+    g_assert_cmpstr(err->message, ==, "unsupported flags (0x40) in "
+                    "function domain_def_parse_string");
+}
+
+static void test_copy_equal(void)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(DomainDef) def = domain_def_parse_string(full_xml, 0, &err);
+    g_autoptr(DomainDef) copy = NULL;
+    DomainChr *c;
+
+    g_assert_no_error(err);
+    copy = domain_def_copy(def);
+    g_assert_true(domain_def_equal(def, copy));
+    g_assert_true(copy->name != def->name);
+    copy->current_kib--;
+    g_assert_false(domain_def_equal(def, copy));
+    copy->current_kib++;
+    c = g_ptr_array_index(copy->serials, 1);
+    c->listen = false;
+    g_assert_false(domain_def_equal(def, copy));
+    c->listen = true;
+    copy->balloon.stats_period = 0;
+    g_assert_false(domain_def_equal(def, copy));
+    copy->balloon.stats_period = 10;
+    g_free(copy->title);
+    copy->title = NULL;
+    g_assert_false(domain_def_equal(def, copy));
+    domain_def_free(NULL);
+}
+
+/* The compiled-in grammar is valid RelaxNG, and names its start. */
+static void test_schema(void)
+{
+    const char *text = domain_conf_schema_text();
+    xmlRelaxNGParserCtxtPtr p =
+        xmlRelaxNGNewMemParserCtxt(text, (int)strlen(text));
+    xmlRelaxNGPtr rng = xmlRelaxNGParse(p);
+
+    g_assert_nonnull(rng);
+    g_assert_nonnull(strstr(text, "<element name=\"domain\">"));
+    xmlRelaxNGFree(rng);
+    xmlRelaxNGFreeParserCtxt(p);
+}
+
+/* DRV_ERROR is the daemon's VIR_ERROR (driver/virerror.c). */
+static void test_error_domain(void)
+{
+    g_assert_true(DRV_ERROR ==
+                  g_quark_from_static_string("virtkestreld-libvirt-error"));
+    g_assert_cmpstr(drv_error_format(DRV_ERR_CONFIG_UNSUPPORTED), ==,
+                    "unsupported configuration: %s");
+    g_assert_cmpstr(drv_error_format(DRV_ERR_XML_DETAIL), ==, "%s");
+    g_assert_null(drv_error_format(12345));
+    g_assert_cmpint(DRV_ERR_CONFIG_UNSUPPORTED, ==, 67);
+    g_assert_cmpint(DRV_ERR_XML_ERROR, ==, 27);
+    g_assert_cmpint(DRV_ERR_XML_DETAIL, ==, 35);
+    g_assert_cmpint(DRV_ERR_XML_INVALID_SCHEMA, ==, 92);
+    g_assert_cmpint(DRV_ERR_INVALID_ARG, ==, 8);
+    g_assert_cmpint(DRV_ERR_OVERFLOW, ==, 82);
+    g_assert_cmpint(DRV_ERROR_FROM_DOMAIN, ==, 20);
+}
+
+/* Parsing is safe from several threads at once (the daemon's threads). */
+static gpointer parse_thread(gpointer data)
+{
+    for (int i = 0; i < 50; i++) {
+        g_autoptr(GError) err = NULL;
+        g_autoptr(DomainDef) def = domain_def_parse_string(full_xml, 0,
+                                                           &err);
+
+        if (!def) {
+            return GINT_TO_POINTER(1);
+        }
+    }
+    return NULL;
+}
+
+static void test_threads(void)
+{
+    GThread *t[4];
+
+    for (int i = 0; i < 4; i++) {
+        t[i] = g_thread_new("parse", parse_thread, NULL);
+    }
+    for (int i = 0; i < 4; i++) {
+        g_assert_null(g_thread_join(t[i]));
+    }
+}
+
+#define ADD_TABLE(prefix, table, func)                                     \
+    for (size_t i = 0; i < G_N_ELEMENTS(table); i++) {                     \
+        g_autofree char *path = g_strdup_printf(prefix "/%s",              \
+                                                table[i].name);            \
+        g_test_add_data_func(path, &table[i], func);                       \
+    }
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    ADD_TABLE("/domain-conf/good", good_cases, test_good);
+    ADD_TABLE("/domain-conf/bad", bad_cases, test_bad);
+    g_test_add_func("/domain-conf/format/inactive", test_format_inactive);
+    g_test_add_func("/domain-conf/format/live", test_format_live);
+    g_test_add_func("/domain-conf/format/migratable",
+                    test_format_migratable);
+    g_test_add_func("/domain-conf/format/minimal", test_format_minimal);
+    g_test_add_func("/domain-conf/format/escaping", test_format_escaping);
+    g_test_add_func("/domain-conf/uuid-generated", test_uuid_generated);
+    g_test_add_func("/domain-conf/flags", test_flags);
+    g_test_add_func("/domain-conf/copy-equal", test_copy_equal);
+    g_test_add_func("/domain-conf/schema", test_schema);
+    g_test_add_func("/domain-conf/error-domain", test_error_domain);
+    g_test_add_func("/domain-conf/threads", test_threads);
+    return g_test_run();
+}
