@@ -84,7 +84,7 @@ driver_virtkestreld_SOURCES = \
 driver_virtkestreld_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_builddir)/driver \
 	-I$(top_srcdir)/driver \
 	-DBINDIR='"$(bindir)"' -DSYSCONFDIR='"$(sysconfdir)"' \
-	-DLOCALSTATEDIR='"$(localstatedir)"' -DRUNSTATEDIR='"$(runstatedir)"'
+	-DLOCALSTATEDIR='"$(localstatedir)"'
 driver_virtkestreld_CFLAGS = $(AM_CFLAGS) $(TIRPC_CFLAGS) $(LIBXML2_CFLAGS) \
 	$(JSONGLIB_CFLAGS)
 driver_virtkestreld_LDADD = driver/libkremoteproto.a \

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <locale.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,10 @@
 #include "rpc.h"
 
 #define SD_LISTEN_FDS_START 3
+
+/* Not the configured runstatedir: libvirt clients compute this path
+ * themselves (/var/run/libvirt, which is /run/libvirt). */
+#define SYSTEM_RUN_DIR "/run/libvirt"
 
 typedef struct {
     char *socket;
@@ -115,11 +120,11 @@ static void options_defaults(Options *o, Driver *drv)
         drv->config_dir = o->config_dir ? g_strdup(o->config_dir)
                         : g_strdup(SYSCONFDIR "/libvirt/kestrel");
         drv->state_dir = o->state_dir ? g_strdup(o->state_dir)
-                       : g_strdup(RUNSTATEDIR "/libvirt/kestrel");
+                       : g_strdup(SYSTEM_RUN_DIR "/kestrel");
         drv->log_dir = o->log_dir ? g_strdup(o->log_dir)
                      : g_strdup(LOCALSTATEDIR "/log/libvirt/kestrel");
         if (!o->socket) {
-            o->socket = g_strdup(RUNSTATEDIR "/libvirt/virtkestreld-sock");
+            o->socket = g_strdup(SYSTEM_RUN_DIR "/virtkestreld-sock");
         }
     } else {
         drv->uri = g_strdup("kestrel:///session");
@@ -190,11 +195,22 @@ int main(int argc, char **argv)
     };
     int n;
 
+    setlocale(LC_ALL, "");
     ctx = g_option_context_new("- libvirt driver daemon for kestrel");
     g_option_context_set_summary(ctx,
         "Serves libvirt's remote protocol so that virsh, virt-manager and\n"
         "libvirt bindings manage kestrel virtual machines with the URI\n"
         "kestrel:///system (kestrel:///session for a user's daemon).");
+    g_option_context_set_description(ctx,
+        "Defaults as root (--system): sockets " SYSTEM_RUN_DIR
+        "/virtkestreld-sock and\n"
+        "-sock-ro, configs " SYSCONFDIR "/libvirt/kestrel, state "
+        SYSTEM_RUN_DIR "/kestrel,\n"
+        "logs " LOCALSTATEDIR "/log/libvirt/kestrel.  For users "
+        "(--session): the socket\n"
+        "$XDG_RUNTIME_DIR/libvirt/virtkestreld-sock and directories under\n"
+        "$XDG_CONFIG_HOME, $XDG_RUNTIME_DIR and $XDG_CACHE_HOME.\n"
+        "See virtkestreld(8).");
     g_option_context_add_main_entries(ctx, entries, NULL);
     if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
         fprintf(stderr, "virtkestreld: %s\n", err->message);

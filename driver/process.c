@@ -219,17 +219,19 @@ static void process_stopped(DomainObj *dom, DomainState state, int reason,
     }
     process_remove_files(dom);
     dom->pid = -1;
-    dom->id = -1;
-    dom->shutdown_seen = false;
-    dom->shutdown_requested = false;
-    dom->destroying = false;
-    dom->state = state;
-    dom->reason = reason;
-    if (dom->newdef) {
-        domain_def_free(dom->def);
-        dom->def = g_steal_pointer(&dom->newdef);
-    }
+    /* A second report of the same stop (the monitor closing, then a start
+     * step failing) changes nothing more. */
     if (was_active) {
+        dom->id = -1;
+        dom->shutdown_seen = false;
+        dom->shutdown_requested = false;
+        dom->destroying = false;
+        dom->state = state;
+        dom->reason = reason;
+        if (dom->newdef) {
+            domain_def_free(dom->def);
+            dom->def = g_steal_pointer(&dom->newdef);
+        }
         domain_emit(dom, DOMAIN_EVENT_STOPPED, event_detail);
     }
     if (!dom->persistent && !dom->job) {
@@ -258,6 +260,16 @@ static void process_start_failed(ProcessOp *op, const GError *err)
     DomainObj *dom = op->dom;
 
     /* A VMM half up (monitor failed) must not linger. */
+    if (dom->destroying) {
+        g_autoptr(GError) e = g_error_new(VIR_ERROR, VIR_ERR_OPERATION_FAILED,
+                                          "domain '%s' was destroyed while "
+                                          "starting", dom->name);
+
+        process_stopped(dom, DOMAIN_STATE_SHUTOFF, DOMAIN_SHUTOFF_DESTROYED,
+                        DOMAIN_EVENT_STOPPED_DESTROYED);
+        process_op_finish(op, e);
+        return;
+    }
     process_stopped(dom, DOMAIN_STATE_SHUTOFF, DOMAIN_SHUTOFF_FAILED,
                     DOMAIN_EVENT_STOPPED_FAILED);
     process_op_finish(op, err);
@@ -372,6 +384,12 @@ static void process_start_spawned(GPid pid, int status, void *opaque)
                                           dom->pid_path);
         dom->pid = -1;
         process_start_failed(op, e);
+        return;
+    }
+    if (dom->destroying) {
+        /* Destroyed while kestrel was setting up. */
+        kill(dom->pid, SIGKILL);
+        process_start_failed(op, NULL);
         return;
     }
     domain_save_status(dom);
@@ -500,7 +518,11 @@ void process_destroy(DomainObj *dom, bool graceful, ProcessDoneFunc done,
     g_hash_table_insert(stop_waiters, dom, g_slist_append(list, w));
 
     dom->destroying = true;
-    if (!dom->mon || dom->pid <= 0) {
+    if (dom->pid <= 0) {
+        /* Still starting: the start sees the flag once kestrel is up. */
+        return;
+    }
+    if (!dom->mon) {
         process_stopped(dom, DOMAIN_STATE_SHUTOFF, DOMAIN_SHUTOFF_DESTROYED,
                         DOMAIN_EVENT_STOPPED_DESTROYED);
         return;

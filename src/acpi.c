@@ -620,7 +620,9 @@ static size_t build_fadt(GByteArray *b, uint64_t facs, uint64_t dsdt)
     put_u8(b, ACPI_RESET_VALUE);
     put_u16(b, 0);                      /* ARM_BOOT_ARCH */
     put_u8(b, 4);                       /* FADT minor version: 6.4 */
-    put_u64(b, facs);                   /* X_FIRMWARE_CTRL */
+    /* X_FIRMWARE_CTRL must be zero when FIRMWARE_CTRL is set (ACPI 6.4,
+     * 5.2.9): with both, Linux lists and reserves the FACS twice. */
+    put_u64(b, 0);                      /* X_FIRMWARE_CTRL */
     put_u64(b, dsdt);                   /* X_DSDT */
     put_gas_io(b, PORT_PM1A_EVT_LEN * 8, GAS_ACCESS_WORD, PORT_PM1A_EVT);
     put_gas_none(b);                    /* X_PM1b_EVT_BLK */

@@ -191,6 +191,10 @@ unsigned int loader_build_e820(const MemMap *map, E820Entry *out,
     e820_add(out, &n, max, LAYOUT_HIGH_MEM_START, low_end, E820_RAM);
     e820_add(out, &n, max, LAYOUT_ECAM_START,
              LAYOUT_ECAM_START + LAYOUT_ECAM_SIZE, E820_RESERVED);
+    /* KVM's identity-map page and real-mode TSS (4 pages in all): not
+     * RAM, and nothing may be mapped there. */
+    e820_add(out, &n, max, LAYOUT_KVM_IDENTITY_MAP,
+             LAYOUT_KVM_TSS + 3 * 4096, E820_RESERVED);
     for (unsigned int i = 1; i < map->nr_regions; i++) {
         const MemRegion *r = &map->regions[i];
 

@@ -20,7 +20,7 @@ import time
 import unittest
 
 import ktest
-from ktest import KESTREL, SRCDIR, TESTGUEST
+from ktest import KESTREL, SRCDIR, TESTGUEST, Qmp
 
 INSTANCE = os.path.join(SRCDIR, "tests", "libvirt", "libvirtd-instance.sh")
 MIB = 1024 * 1024
@@ -113,6 +113,122 @@ class Console(threading.Thread):
         self.stopping = True
         self.join(2)
         os.close(self.fd)
+
+
+def schema_lookup(schema, path):
+    """libvirt's query-qmp-schema look-ups ("device_add/$json-cli-hotplug",
+    "object-add/arg-type/qom-type/^secret"): True if @path is there."""
+    by_name = {e["name"]: e for e in schema}
+    parts = path.split("/")
+    entry = by_name.get(parts[0])
+    for part in parts[1:]:
+        if entry is None:
+            return False
+        if part.startswith("$"):
+            return part[1:] in entry.get("features", [])
+        if part.startswith("^"):
+            return part[1:] in entry.get("values", [])
+        if part in ("arg-type", "ret-type"):
+            entry = by_name.get(entry.get(part))
+        else:
+            member = [m for m in entry.get("members", [])
+                      if m["name"] == part]
+            entry = by_name.get(member[0]["type"]) if member else None
+    return entry is not None
+
+
+class Probe(ktest.TestCase):
+    """The probe libvirt runs (without libvirt): every query answered, and
+    the answers are what kestrel has."""
+
+    def setUp(self):
+        if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+            self.skipTest("no usable /dev/kvm")
+        super().setUp()
+
+    def probe(self, accel):
+        sock = os.path.join(self.tmp, "qmp.monitor")
+        pidfile = os.path.join(self.tmp, "qmp.pid")
+        return sock, pidfile, ktest.run(
+            [KESTREL, "-S", "-no-user-config", "-nodefaults", "-nographic",
+             "-machine", "none,accel=" + accel, "-qmp",
+             "unix:%s,server=on,wait=off" % sock, "-pidfile", pidfile,
+             "-daemonize"])
+
+    def test_kvm_probe(self):
+        sock, pidfile, (status, out) = self.probe("kvm:tcg")
+        self.assertEqual((status, out), (0, ""))
+        with open(pidfile) as f:
+            pid = int(f.read())
+        q = Qmp(sock)
+        try:
+            self.assertEqual(q.cmd("query-version")["qemu"],
+                             {"major": 7, "minor": 2, "micro": 0})
+            self.assertEqual(q.cmd("query-target"), {"arch": "x86_64"})
+            schema = q.cmd("query-qmp-schema")
+            for path in ("device_add/$json-cli",
+                         "device_add/$json-cli-hotplug",
+                         "object-add/arg-type/qom-type/^secret",
+                         "query-named-block-nodes/arg-type/flat"):
+                self.assertTrue(schema_lookup(schema, path), path)
+            self.assertFalse(schema_lookup(
+                schema, "object-add/arg-type/qom-type/^memory-backend-ram"))
+            commands = {c["name"] for c in q.cmd("query-commands")}
+            self.assertIn("query-cpu-definitions", commands)
+            # not there, so libvirt does not ask for them
+            for c in ("query-cpu-model-expansion", "query-hotpluggable-cpus",
+                      "migrate", "migrate-incoming", "query-tpm-models"):
+                self.assertNotIn(c, commands)
+            self.assertEqual(q.cmd("query-kvm"),
+                             {"enabled": True, "present": True})
+            types = {t["name"] for t in q.cmd("qom-list-types")}
+            self.assertTrue({"virtio-balloon-pci", "isa-serial", "secret",
+                             "kvm-accel"} <= types)
+            self.assertFalse(types & {"tcg-accel", "piix3-usb-uhci",
+                                      "virtio-blk-pci", "memory-backend-ram",
+                                      "iothread"})
+            props = {p["name"] for p in q.cmd(
+                "device-list-properties", {"typename": "virtio-balloon-pci"})}
+            self.assertTrue({"deflate-on-oom", "free-page-reporting"} <=
+                            props)
+            r = q.execute("device-list-properties",
+                          {"typename": "virtio-blk-pci"})
+            self.assertEqual(r["error"]["class"], "DeviceNotFound")
+            self.assertEqual(q.cmd("qom-list-properties",
+                                   {"typename": "memory-backend-file"}), [])
+            machines = q.cmd("query-machines")
+            pc = [m for m in machines if m["name"] == "pc"][0]
+            self.assertEqual(pc["alias"], "kestrel")
+            self.assertTrue(pc["is-default"])
+            self.assertNotIn("default-ram-id", pc)
+            cpus = q.cmd("query-cpu-definitions")
+            self.assertEqual(
+                {(c["name"], c["typename"]) for c in cpus},
+                {("host", "host-x86_64-cpu"), ("max", "max-x86_64-cpu")})
+            self.assertEqual(q.execute("query-tpm-models")["error"]["class"],
+                             "CommandNotFound")
+            options = {o["option"] for o in
+                       q.cmd("query-command-line-options")}
+            self.assertIn("machine", options)
+            self.assertNotIn("sandbox", options)
+            self.assertEqual(q.cmd("query-migrate-capabilities"),
+                             [{"capability": "events", "state": False}])
+        finally:
+            q.close()
+            # libvirt ends the probe with SIGTERM
+            os.kill(pid, 15)
+        deadline = time.monotonic() + 10
+        while os.path.exists("/proc/%d" % pid) and \
+                time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertFalse(os.path.exists(pidfile))
+
+    def test_tcg_probe_refused(self):
+        _, _, (status, out) = self.probe("tcg")
+        self.assertEqual(status, 1)
+        self.assertEqual(out.strip(), "kestrel: -machine none,accel=tcg: "
+                         "accelerator list 'tcg' does not contain kvm, the "
+                         "only accelerator kestrel supports")
 
 
 class LibvirtQemuDriver(ktest.TestCase):

@@ -319,26 +319,28 @@ static void test_e820(void)
 
     fake_map(&map, 128 * MiB);
     n = loader_build_e820(&map, e, E820_MAX);
-    g_assert_cmpuint(n, ==, 4);
+    g_assert_cmpuint(n, ==, 5);
     assert_e820(&e[0], 0, LAYOUT_EBDA_START, E820_RAM);
     assert_e820(&e[1], LAYOUT_EBDA_START, MiB - LAYOUT_EBDA_START,
                 E820_RESERVED);
     assert_e820(&e[2], MiB, 127 * MiB, E820_RAM);
     assert_e820(&e[3], LAYOUT_ECAM_START, LAYOUT_ECAM_SIZE, E820_RESERVED);
+    assert_e820(&e[4], LAYOUT_KVM_IDENTITY_MAP, 4 * 4096, E820_RESERVED);
     assert_sorted(e, n);
 
     fake_map(&map, 3 * GiB);
     n = loader_build_e820(&map, e, E820_MAX);
-    g_assert_cmpuint(n, ==, 4);
+    g_assert_cmpuint(n, ==, 5);
     assert_e820(&e[2], MiB, 3 * GiB - MiB, E820_RAM);
     assert_sorted(e, n);
 
     fake_map(&map, 5 * GiB);
     n = loader_build_e820(&map, e, E820_MAX);
-    g_assert_cmpuint(n, ==, 5);
+    g_assert_cmpuint(n, ==, 6);
     assert_e820(&e[2], MiB, 3 * GiB - MiB, E820_RAM);
     assert_e820(&e[3], LAYOUT_ECAM_START, LAYOUT_ECAM_SIZE, E820_RESERVED);
-    assert_e820(&e[4], 4 * GiB, 2 * GiB, E820_RAM);
+    assert_e820(&e[4], LAYOUT_KVM_IDENTITY_MAP, 4 * 4096, E820_RESERVED);
+    assert_e820(&e[5], 4 * GiB, 2 * GiB, E820_RAM);
     assert_sorted(e, n);
 
     /* A short output array is filled, never overrun. */
@@ -425,7 +427,7 @@ static void test_bzimage(void)
     g_assert_cmpuint(rd32(zp + 0x21c), ==, 100000);
     g_assert_cmphex(rd32(zp + 0x0c0), ==, 0);
     g_assert_cmphex(rd64(zp + 0x070), ==, LAYOUT_ACPI_START);
-    g_assert_cmpuint(zp[0x1e8], ==, 4);
+    g_assert_cmpuint(zp[0x1e8], ==, 5);
     /* Nothing of the image past the header end leaks into the zero page */
     g_assert_cmpuint(zp[0x26c], ==, 0);
     guest_fini(&g);

@@ -102,8 +102,8 @@ static bool stub_fail(void *ctx, JsonObject *args, JsonNode **ret,
 
 #define RUNNING_ONLY QMP_STATE(TEST_STATE_RUNNING)
 
-/* sorted by name */
-const QmpCommand test_qmp_commands[] = {
+/* Handlers with behaviour the tests check, sorted by name. */
+static const QmpCommand test_qmp_stubs[] = {
     { "cont", .async_handler = stub_cont },
     { "human-monitor-command", stub_hmp },
     { "qom-get", stub_qom_get },
@@ -120,7 +120,56 @@ const QmpCommand test_qmp_commands[] = {
     { "system_powerdown", stub_ok, .allowed_states = RUNNING_ONLY },
     { "system_reset", stub_system_reset },
 };
-const size_t test_qmp_n_commands = G_N_ELEMENTS(test_qmp_commands);
+
+static int command_cmp(const void *a, const void *b)
+{
+    return strcmp(((const QmpCommand *)a)->name,
+                  ((const QmpCommand *)b)->name);
+}
+
+/*
+ * The table the tests serve: the stubs above, plus a plain stub_ok for
+ * every other command of the embedded schema, so the library's tests do
+ * not break whenever the VMM's schema grows.
+ */
+const QmpCommand *test_qmp_table(size_t *n)
+{
+    static GArray *table;
+    static const char *const builtin[] = {
+        "qmp_capabilities", "query-commands", "query-qmp-schema",
+        "query-version",
+    };
+
+    if (!table) {
+        g_autoptr(GPtrArray) names =
+            qmp_schema_list_commands(qmp_schema_get_default());
+
+        table = g_array_new(FALSE, TRUE, sizeof(QmpCommand));
+        g_array_append_vals(table, test_qmp_stubs,
+                            G_N_ELEMENTS(test_qmp_stubs));
+        for (guint i = 0; i < names->len; i++) {
+            const char *name = g_ptr_array_index(names, i);
+            bool have = false;
+
+            for (gsize j = 0; j < G_N_ELEMENTS(builtin); j++) {
+                have = have || !strcmp(builtin[j], name);
+            }
+            for (gsize j = 0; j < G_N_ELEMENTS(test_qmp_stubs); j++) {
+                have = have || !strcmp(test_qmp_stubs[j].name, name);
+            }
+            if (!have) {
+                QmpCommand c = { g_strdup(name), stub_ok, NULL, 0 };
+
+                g_array_append_val(table, c);
+            }
+        }
+        g_array_sort(table, command_cmp);
+    }
+    if (n) {
+        *n = table->len;
+    }
+    return (const QmpCommand *)(void *)table->data;
+}
 
 static guint32 test_state(void *ctx)
 {
@@ -130,9 +179,11 @@ static guint32 test_state(void *ctx)
 QmpServer *test_qmp_server_new(TestVm *vm)
 {
     g_autoptr(GError) err = NULL;
+    size_t n;
+    const QmpCommand *table = test_qmp_table(&n);
     QmpDispatchConfig cfg = {
-        .commands = test_qmp_commands,
-        .n_commands = test_qmp_n_commands,
+        .commands = table,
+        .n_commands = n,
         .ctx = vm,
         .current_state = test_state,
         .version_major = 7,

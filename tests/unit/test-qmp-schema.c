@@ -51,8 +51,9 @@ static void test_default_parses(void)
     for (gsize i = 0; i < G_N_ELEMENTS(events); i++) {
         g_assert_true(qmp_schema_has_event(s, events[i]));
     }
-    g_assert_cmpuint(cl->len, ==, G_N_ELEMENTS(commands));
-    g_assert_cmpuint(el->len, ==, G_N_ELEMENTS(events));
+    /* The VMM's schema grows issue by issue: at least these. */
+    g_assert_cmpuint(cl->len, >=, G_N_ELEMENTS(commands));
+    g_assert_cmpuint(el->len, >=, G_N_ELEMENTS(events));
 }
 
 /* The stub table of the tests must cover the schema exactly; so must the
@@ -61,27 +62,29 @@ static void test_table_matches_schema(void)
 {
     g_autoptr(GError) err = NULL;
     const QmpSchema *s = qmp_schema_get_default();
-    QmpCommand bad[64];
+    size_t n;
+    const QmpCommand *table = test_qmp_table(&n);
+    g_autofree QmpCommand *bad = g_new0(QmpCommand, n + 1);
+    g_autofree char *missing = NULL;
 
-    g_assert_true(qmp_dispatch_check_table(s, test_qmp_commands,
-                                           test_qmp_n_commands, &err));
+    g_assert_true(qmp_dispatch_check_table(s, table, n, &err));
     g_assert_no_error(err);
 
     /* one missing */
-    g_assert_false(qmp_dispatch_check_table(s, test_qmp_commands + 1,
-                                            test_qmp_n_commands - 1, &err));
-    g_assert_nonnull(strstr(err->message, "schema command 'cont' has no "
-                                          "handler"));
+    g_assert_false(qmp_dispatch_check_table(s, table + 1, n - 1, &err));
+    missing = g_strdup_printf("schema command '%s' has no handler",
+                              table[0].name);
+    g_assert_nonnull(strstr(err->message, missing));
     g_clear_error(&err);
 
     /* one extra, out of order */
-    memcpy(bad, test_qmp_commands, sizeof(QmpCommand) * test_qmp_n_commands);
-    bad[test_qmp_n_commands] = bad[0];
-    bad[test_qmp_n_commands].name = "balloon";
-    g_assert_false(qmp_dispatch_check_table(s, bad, test_qmp_n_commands + 1,
-                                            &err));
-    g_assert_nonnull(strstr(err->message, "'balloon' is out of order"));
-    g_assert_nonnull(strstr(err->message, "'balloon' is not in the schema"));
+    memcpy(bad, table, sizeof(QmpCommand) * n);
+    bad[n] = bad[0];
+    bad[n].name = "aaa-bogus";
+    g_assert_false(qmp_dispatch_check_table(s, bad, n + 1, &err));
+    g_assert_nonnull(strstr(err->message, "'aaa-bogus' is out of order"));
+    g_assert_nonnull(strstr(err->message, "'aaa-bogus' is not in the "
+                                          "schema"));
     g_clear_error(&err);
 }
 
