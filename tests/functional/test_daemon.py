@@ -38,8 +38,11 @@ DOMAIN_XML = """<domain type='kvm'>
 """
 
 
-def domain_xml(name):
-    return DOMAIN_XML % {"name": name, "kernel": os.path.abspath(TESTGUEST)}
+def domain_xml(name, mode="idle", mib=64):
+    xml = DOMAIN_XML % {"name": name, "kernel": os.path.abspath(TESTGUEST)}
+    return (xml.replace("tg.mode=idle", "tg.mode=" + mode)
+               .replace("<memory unit='MiB'>64<",
+                        "<memory unit='MiB'>%d<" % mib))
 
 
 class RawClient:
@@ -182,10 +185,10 @@ class DaemonCase(ktest.TestCase):
             self.skipTest("python3-libvirt is not available to this Python")
         return libvirt
 
-    def define(self, name="tg"):
+    def define(self, name="tg", mode="idle", mib=64):
         path = os.path.join(self.tmp, name + ".xml")
         with open(path, "w") as f:
-            f.write(domain_xml(name))
+            f.write(domain_xml(name, mode, mib))
         self.virsh("define", path)
         return path
 
@@ -352,6 +355,20 @@ class Lifecycle(DaemonCase):
         self.wait_for(lambda: "g" not in self.virsh("list", "--all"),
                       "the transient domain to go away")
 
+    def test_guest_powers_off(self):
+        self.define("hello", mode="hello")
+        self.virsh("start", "hello")
+        self.wait_state("hello", "shut off (shutdown)")
+
+    def test_vmm_killed(self):
+        self.define("k")
+        self.virsh("start", "k")
+        with open(os.path.join(self.tmp, "run", "k.pid")) as f:
+            os.kill(int(f.read()), signal.SIGKILL)
+        self.wait_state("k", "shut off (crashed)")
+        self.virsh("start", "k")
+        self.virsh("destroy", "k")
+
     def test_transient_domain(self):
         path = os.path.join(self.tmp, "t.xml")
         with open(path, "w") as f:
@@ -435,6 +452,29 @@ class Memory(DaemonCase):
         self.assertRegex(out, r"actual \d+")
         self.virsh("dommemstat", "--period", "2", "m")
         self.virsh("destroy", "m")
+
+    def test_balloon_follows_setmem(self):
+        libvirt = self.libvirt()
+        libvirt.virEventRegisterDefaultImpl()
+        conn = libvirt.open(self.uri)
+        self.addCleanup(conn.close)
+        changes = []
+        cid = conn.domainEventRegisterAny(
+            None, libvirt.VIR_DOMAIN_EVENT_ID_BALLOON_CHANGE,
+            lambda c, d, actual, o: changes.append(actual), None)
+        dom = conn.defineXML(domain_xml("bal", "balloon", 256))
+        dom.create()
+        dom.setMemoryFlags(128 * 1024, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+        deadline = time.monotonic() + 20
+        while 131072 not in changes and time.monotonic() < deadline:
+            libvirt.virEventRunDefaultImpl()
+        conn.domainEventDeregisterAny(cid)
+        self.assertIn(131072, changes)
+        stats = dom.memoryStats()
+        self.assertEqual(stats["actual"], 131072)
+        self.assertIn("rss", stats)
+        self.assertEqual(dom.info()[2], 131072)
+        dom.destroy()
 
     def test_domstats(self):
         self.define("st")
