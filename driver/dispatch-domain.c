@@ -321,18 +321,24 @@ static RpcResult proc_define_xml_flags(RpcCall *call, void *a, void *r,
     return define_common(args->xml, args->flags, r, errp);
 }
 
-static RpcResult undefine_common(const remote_nonnull_domain *rdom,
+static RpcResult undefine_common(RpcCall *call,
+                                 const remote_nonnull_domain *rdom,
                                  unsigned int flags, GError **errp)
 {
     g_autoptr(DomainObj) dom = NULL;
+    RpcResult jr;
 
     if (!check_flags(flags, UNDEFINE_ACCEPTED, "virDomainUndefineFlags",
                      errp)) {
         return RPC_RESULT_ERROR;
     }
     dom = dispatch_get_domain(rdom, errp);
-    if (!dom || !domain_job_begin(dom, "undefine", errp)) {
+    if (!dom) {
         return RPC_RESULT_ERROR;
+    }
+    jr = dispatch_job_begin(call, dom, "undefine");
+    if (jr != RPC_RESULT_OK) {
+        return jr;
     }
     if (!domain_undefine(dom, errp)) {
         domain_job_end(dom);
@@ -346,7 +352,8 @@ static RpcResult undefine_common(const remote_nonnull_domain *rdom,
 static RpcResult proc_undefine(RpcCall *call, void *a, void *r,
                                GError **errp)
 {
-    return undefine_common(&((remote_domain_args *)a)->dom, 0, errp);
+    return undefine_common(call, &((remote_domain_args *)a)->dom, 0,
+                           errp);
 }
 
 static RpcResult proc_undefine_flags(RpcCall *call, void *a, void *r,
@@ -354,7 +361,7 @@ static RpcResult proc_undefine_flags(RpcCall *call, void *a, void *r,
 {
     remote_domain_flags_args *args = a;
 
-    return undefine_common(&args->dom, args->flags, errp);
+    return undefine_common(call, &args->dom, args->flags, errp);
 }
 
 /* ---- asynchronous operations ------------------------------------------- */
@@ -403,14 +410,19 @@ static RpcResult create_common(RpcCall *call,
                                GError **errp)
 {
     g_autoptr(DomainObj) dom = NULL;
+    RpcResult jr;
 
     if (!check_flags(flags, CREATE_PAUSED | CREATE_VALIDATE,
                      "virDomainCreateWithFlags", errp)) {
         return RPC_RESULT_ERROR;
     }
     dom = dispatch_get_domain(rdom, errp);
-    if (!dom || !domain_job_begin(dom, "start", errp)) {
+    if (!dom) {
         return RPC_RESULT_ERROR;
+    }
+    jr = dispatch_job_begin(call, dom, "start");
+    if (jr != RPC_RESULT_OK) {
+        return jr;
     }
     if (!domain_check_inactive(dom, errp)) {
         domain_job_end(dom);
@@ -441,6 +453,7 @@ static RpcResult proc_create_xml(RpcCall *call, void *a, void *r,
     remote_domain_create_xml_args *args = a;
     g_autoptr(DomainObj) dom = NULL;
     DomainDef *def;
+    RpcResult jr;
 
     if (!check_flags(args->flags, CREATE_PAUSED | CREATE_XML_VALIDATE,
                      "virDomainCreateXML", errp)) {
@@ -453,8 +466,12 @@ static RpcResult proc_create_xml(RpcCall *call, void *a, void *r,
         return RPC_RESULT_ERROR;
     }
     dom = domain_add_transient(dispatch_driver(), def, errp);
-    if (!dom || !domain_job_begin(dom, "start", errp)) {
+    if (!dom) {
         return RPC_RESULT_ERROR;
+    }
+    jr = dispatch_job_begin(call, dom, "start");
+    if (jr != RPC_RESULT_OK) {
+        return jr;
     }
     process_start(dom, args->flags & CREATE_PAUSED, domain_op_done,
                   domain_op_new(call, r));
@@ -472,9 +489,14 @@ static RpcResult monitor_op(RpcCall *call, const remote_nonnull_domain *rdom,
 {
     g_autoptr(DomainObj) dom = dispatch_get_domain(rdom, errp);
     DomainOp *op;
+    RpcResult jr;
 
-    if (!dom || !domain_job_begin(dom, job, errp)) {
+    if (!dom) {
         return RPC_RESULT_ERROR;
+    }
+    jr = dispatch_job_begin(call, dom, job);
+    if (jr != RPC_RESULT_OK) {
+        return jr;
     }
     if (!domain_check_active(dom, errp)) {
         domain_job_end(dom);

@@ -94,6 +94,7 @@ static RpcResult memory_set(RpcCall *call, const remote_nonnull_domain *rdom,
 {
     g_autoptr(DomainObj) dom = NULL;
     DomainDef *conf;
+    RpcResult jr;
 
     if (flags & ~(MEM_LIVE | MEM_CONFIG | MEM_MAXIMUM)) {
         g_set_error(errp, VIR_ERROR, VIR_ERR_INVALID_ARG,
@@ -103,8 +104,12 @@ static RpcResult memory_set(RpcCall *call, const remote_nonnull_domain *rdom,
         return RPC_RESULT_ERROR;
     }
     dom = dispatch_get_domain(rdom, errp);
-    if (!dom || !domain_job_begin(dom, "setmem", errp)) {
+    if (!dom) {
         return RPC_RESULT_ERROR;
+    }
+    jr = dispatch_job_begin(call, dom, "setmem");
+    if (jr != RPC_RESULT_OK) {
+        return jr;
     }
     if (!memory_resolve_flags(dom, &flags, errp)) {
         goto error;
@@ -324,6 +329,7 @@ static RpcResult proc_set_memory_stats_period(RpcCall *call, void *a,
     remote_domain_set_memory_stats_period_args *args = a;
     g_autoptr(DomainObj) dom = NULL;
     unsigned int flags = args->flags;
+    RpcResult jr;
 
     if (flags & ~(MEM_LIVE | MEM_CONFIG)) {
         g_set_error(errp, VIR_ERROR, VIR_ERR_INVALID_ARG,
@@ -337,8 +343,12 @@ static RpcResult proc_set_memory_stats_period(RpcCall *call, void *a,
         return RPC_RESULT_ERROR;
     }
     dom = dispatch_get_domain(&args->dom, errp);
-    if (!dom || !domain_job_begin(dom, "memstat-period", errp)) {
+    if (!dom) {
         return RPC_RESULT_ERROR;
+    }
+    jr = dispatch_job_begin(call, dom, "memstat-period");
+    if (jr != RPC_RESULT_OK) {
+        return jr;
     }
     if (!memory_resolve_flags(dom, &flags, errp)) {
         domain_job_end(dom);

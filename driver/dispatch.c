@@ -57,6 +57,31 @@ DomainObj *dispatch_get_domain(const remote_nonnull_domain *dom,
                                  errp);
 }
 
+static void dispatch_job_wake(void *opaque, bool timed_out)
+{
+    RpcCall *call = opaque;
+
+    if (timed_out) {
+        g_autoptr(GError) err =
+            g_error_new(VIR_ERROR, VIR_ERR_OPERATION_TIMEOUT,
+                        "cannot acquire state change lock (held by another "
+                        "operation)");
+
+        rpc_call_finish(call, err);
+        return;
+    }
+    rpc_call_redispatch(call);
+}
+
+RpcResult dispatch_job_begin(RpcCall *call, DomainObj *dom, const char *job)
+{
+    if (domain_job_begin(dom, job, NULL)) {
+        return RPC_RESULT_OK;
+    }
+    domain_job_wait(dom, dispatch_job_wake, call);
+    return RPC_RESULT_PENDING;
+}
+
 static DrvConn *dispatch_conn(RpcCall *call)
 {
     return rpc_conn_get_data(rpc_call_get_conn(call));

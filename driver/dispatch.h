@@ -39,6 +39,14 @@ extern const size_t dispatch_stats_nprocs;
 /* Fill a wire domain handle from @dom (current name, uuid and id). */
 void dispatch_make_domain(remote_nonnull_domain *out, DomainObj *dom);
 
+/*
+ * Begin a job on @dom for @call: RPC_RESULT_OK if it has begun, or
+ * RPC_RESULT_PENDING if another job runs: the call then runs again from
+ * the start when that job ends (or fails after DOMAIN_JOB_WAIT_MS), as
+ * libvirt's drivers wait for the state change lock.
+ */
+RpcResult dispatch_job_begin(RpcCall *call, DomainObj *dom, const char *job);
+
 /* The domain a wire handle names, looked up by uuid. */
 DomainObj *dispatch_get_domain(const remote_nonnull_domain *dom,
                                GError **errp);

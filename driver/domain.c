@@ -447,10 +447,69 @@ bool domain_job_begin(DomainObj *dom, const char *name, GError **errp)
     return true;
 }
 
+typedef struct {
+    DomainObj *dom;
+    DomainJobWaitFunc func;
+    void *opaque;
+    guint timer;
+    bool timed_out;
+} DomainJobWaiter;
+
+static gboolean domain_job_wake(void *opaque)
+{
+    DomainJobWaiter *w = opaque;
+    DomainObj *dom = w->dom;
+    DomainJobWaiter *next;
+
+    w->func(w->opaque, w->timed_out);
+    /* It may not have wanted the job after all (an error first): then
+     * the next one's turn has come. */
+    if (!w->timed_out && !dom->job &&
+        (next = g_queue_pop_head(&dom->job_waiters))) {
+        g_source_remove(next->timer);
+        next->timer = 0;
+        g_idle_add(domain_job_wake, next);
+    }
+    domain_obj_unref(dom);
+    g_free(w);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean domain_job_wait_timeout(void *opaque)
+{
+    DomainJobWaiter *w = opaque;
+
+    g_queue_remove(&w->dom->job_waiters, w);
+    w->timer = 0;
+    w->timed_out = true;
+    domain_job_wake(w);
+    return G_SOURCE_REMOVE;
+}
+
+void domain_job_wait(DomainObj *dom, DomainJobWaitFunc func, void *opaque)
+{
+    DomainJobWaiter *w = g_new0(DomainJobWaiter, 1);
+
+    w->dom = domain_obj_ref(dom);
+    w->func = func;
+    w->opaque = opaque;
+    w->timer = g_timeout_add(DOMAIN_JOB_WAIT_MS, domain_job_wait_timeout, w);
+    g_queue_push_tail(&dom->job_waiters, w);
+}
+
 void domain_job_end(DomainObj *dom)
 {
+    DomainJobWaiter *w;
+
     dom->job = false;
     dom->job_name = NULL;
+    /* Wake the next waiter once the caller has unwound. */
+    w = g_queue_pop_head(&dom->job_waiters);
+    if (w) {
+        g_source_remove(w->timer);
+        w->timer = 0;
+        g_idle_add(domain_job_wake, w);
+    }
 }
 
 bool domain_check_active(DomainObj *dom, GError **errp)

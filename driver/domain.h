@@ -130,6 +130,7 @@ struct DomainObj {
     /* Job: one state-changing operation at a time. */
     bool job;
     const char *job_name;
+    GQueue job_waiters;         /* DomainJobWaiter, first come first */
 
     bool shutdown_requested;    /* by the API: SHUTDOWN event detail HOST */
     bool shutdown_seen;         /* guest powered off (QMP SHUTDOWN) */
@@ -197,6 +198,15 @@ void domain_emit_balloon(DomainObj *dom, guint64 kib);
 /* Jobs: false with VIR_ERR_OPERATION_TIMEOUT if another job runs. */
 bool domain_job_begin(DomainObj *dom, const char *name, GError **errp);
 void domain_job_end(DomainObj *dom);
+
+/*
+ * Wait for the job of @dom to end: @func runs (from the main loop) once
+ * it has, with @timed_out false, or after DOMAIN_JOB_WAIT_MS with
+ * @timed_out true.  It should then try domain_job_begin() again.
+ */
+#define DOMAIN_JOB_WAIT_MS 30000
+typedef void (*DomainJobWaitFunc)(void *opaque, bool timed_out);
+void domain_job_wait(DomainObj *dom, DomainJobWaitFunc func, void *opaque);
 
 /* State checks with libvirt's messages. */
 bool domain_check_active(DomainObj *dom, GError **errp);

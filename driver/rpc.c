@@ -220,6 +220,35 @@ void *rpc_call_get_ret(RpcCall *call)
     return call->ret;
 }
 
+/* Call the handler and reply unless it keeps the call. */
+static void rpc_call_run(RpcCall *call)
+{
+    const RpcProc *proc = call->proc;
+    g_autoptr(GError) err = NULL;
+
+    switch (proc->handler(call, call->args, call->ret, &err)) {
+    case RPC_RESULT_OK:
+        rpc_call_finish(call, NULL);
+        break;
+    case RPC_RESULT_ERROR:
+        if (!err) {
+            g_set_error(&err, VIR_ERROR, VIR_ERR_INTERNAL_ERROR,
+                        "%s failed without saying why", proc->name);
+        }
+        rpc_call_finish(call, err);
+        break;
+    case RPC_RESULT_PENDING:
+        break;
+    }
+}
+
+void rpc_call_redispatch(RpcCall *call)
+{
+    xdr_free(call->proc->ret_filter, call->ret);
+    memset(call->ret, 0, MAX(call->proc->ret_size, 1));
+    rpc_call_run(call);
+}
+
 static void rpc_conn_dispatch_call(RpcConn *conn,
                                    const remote_message_header *hdr,
                                    XDR *xdr)
@@ -227,7 +256,6 @@ static void rpc_conn_dispatch_call(RpcConn *conn,
     const RpcProc *proc = conn->srv->ops->find_proc(hdr->proc);
     g_autoptr(GError) err = NULL;
     RpcCall *call;
-    RpcResult res;
 
     if (!proc) {
         /* libvirt's wording: clients turn it into VIR_ERR_NO_SUPPORT. */
@@ -256,21 +284,7 @@ static void rpc_conn_dispatch_call(RpcConn *conn,
         return;
     }
 
-    res = proc->handler(call, call->args, call->ret, &err);
-    switch (res) {
-    case RPC_RESULT_OK:
-        rpc_call_finish(call, NULL);
-        break;
-    case RPC_RESULT_ERROR:
-        if (!err) {
-            g_set_error(&err, VIR_ERROR, VIR_ERR_INTERNAL_ERROR,
-                        "%s failed without saying why", proc->name);
-        }
-        rpc_call_finish(call, err);
-        break;
-    case RPC_RESULT_PENDING:
-        break;
-    }
+    rpc_call_run(call);
 }
 
 static void rpc_conn_handle_message(RpcConn *conn, const guint8 *buf,

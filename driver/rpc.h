@@ -111,6 +111,12 @@ const RpcProc *rpc_call_get_proc(RpcCall *call);
 void *rpc_call_get_ret(RpcCall *call);
 
 /*
+ * Run the handler of a pending call again, from the start, with the same
+ * arguments (a call that waited for a domain's job).
+ */
+void rpc_call_redispatch(RpcCall *call);
+
+/*
  * Finish a call left pending: reply with its ret struct if @err is NULL,
  * else with @err.  The reply is dropped if the connection has gone.
  * Frees @call.

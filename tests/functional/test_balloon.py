@@ -110,6 +110,52 @@ class Inflate(BalloonCase):
         self.assertLess(time.monotonic() - t0, 60)
 
 
+class GuestDriven(BalloonCase):
+    START = (r"^TG BALLOON START pool=(\d+) stats=(\d) oom=(\d) "
+             r"reporting=(\d)")
+
+    def test_deflate_on_oom(self):
+        # tg.pressure=768: once inflated to 512 MiB, the guest needs 768 MiB
+        # more than it has free, and with DEFLATE_ON_OOM takes pages back.
+        p, q = self.start(device="virtio-balloon-pci,id=balloon0,"
+                                 "deflate-on-oom=on",
+                          append="tg.mode=balloon tg.pressure=768")
+        m = p.wait_line(self.START, timeout=60)
+        self.assertEqual(m.group(3), "1", "DEFLATE_ON_OOM negotiated")
+        pool = int(m.group(1))
+        half = 512 * MiB // 4096
+        want = 768 * MiB // 4096
+        q.cmd("balloon", {"value": 512 * MiB})
+        m = p.wait_line(r"^TG BALLOON OOM deflated=(\d+)$", timeout=30)
+        deflated = int(m.group(1))
+        self.assertEqual(deflated, want - (pool - half), p.text())
+        p.wait_line(r"^TG BALLOON PRESSURE pages=%d short=0$" % want,
+                    timeout=20)
+        # The device saw the guest take them: actual is what is left.
+        self.wait_actual(q, 1024 * MiB - (half - deflated) * 4096)
+
+    def test_no_deflate_on_oom_without_the_feature(self):
+        p, q = self.start(append="tg.mode=balloon tg.pressure=768")
+        m = p.wait_line(self.START, timeout=60)
+        self.assertEqual(m.group(3), "0")
+        q.cmd("balloon", {"value": 512 * MiB})
+        p.wait_line(r"^TG BALLOON PRESSURE pages=\d+ short=[1-9]", timeout=30)
+        self.assertFalse([l for l in p.lines if "OOM" in l], p.text())
+        self.assertEqual(q.cmd("query-balloon")["actual"], 512 * MiB)
+
+    def test_free_page_reporting_shrinks_rss(self):
+        # No QMP balloon command at all: the guest reports its free pages
+        # and kestrel discards them.
+        p, q = self.start(device="virtio-balloon-pci,id=balloon0,"
+                                 "free-page-reporting=on")
+        m = p.wait_line(self.START, timeout=60)
+        self.assertEqual(m.group(4), "1", "FREE_PAGE_REPORTING negotiated")
+        m = p.wait_line(r"^TG BALLOON REPORTED pages=(\d+)$", timeout=60)
+        self.assertGreater(int(m.group(1)), 200 * MiB // 4096)
+        self.wait_rss_below(p.proc.pid, 300 * MiB)
+        self.assertEqual(q.cmd("query-balloon")["actual"], 1024 * MiB)
+
+
 class Stats(BalloonCase):
     PATH = "/machine/peripheral/balloon0"
 

@@ -141,8 +141,20 @@ class DaemonCase(ktest.TestCase):
                 "--state-dir", os.path.join(self.tmp, "run"),
                 "--log-dir", os.path.join(self.tmp, "log")]
         self.daemon = self.spawn(argv, env=env)
-        self.wait_for(lambda: os.path.exists(self.sock + "-ro"),
+        # Socket files left by a killed daemon exist already: connect.
+        self.wait_for(lambda: self.listening(self.sock + "-ro"),
                       "the daemon's sockets")
+
+    @staticmethod
+    def listening(path):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(path)
+            return True
+        except OSError:
+            return False
+        finally:
+            s.close()
 
     def stop_daemon(self, sig=signal.SIGTERM):
         os.kill(self.daemon.proc.pid, sig)
@@ -580,6 +592,21 @@ class Concurrency(DaemonCase):
         m = c.reply(start)
         self.assertEqual(m["status"], 0, c.error(m) if m["status"] else "")
         self.virsh("destroy", "slow")
+
+    def test_second_call_waits_for_the_job(self):
+        self.define("q")
+        c = RawClient(self.sock)
+        self.addCleanup(c.close)
+        c.open()
+        dom = c.call(23, c.string("q"))["payload"]
+        start = c.send(9, dom)          # DOMAIN_CREATE holds the job...
+        suspend = c.send(34, dom)       # ...DOMAIN_SUSPEND waits for it
+        m = c.reply(start)
+        self.assertEqual(m["status"], 0, c.error(m) if m["status"] else "")
+        m = c.reply(suspend)
+        self.assertEqual(m["status"], 0, c.error(m) if m["status"] else "")
+        self.assertEqual(self.state("q"), "paused (user)")
+        self.virsh("destroy", "q")
 
     def test_destroy_while_starting(self):
         self.define("race")

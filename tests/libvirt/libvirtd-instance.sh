@@ -38,6 +38,17 @@ start)
 log_filters="1:qemu 3:util 3:rpc 3:security 3:event 3:object"
 log_outputs="1:file:/var/log/libvirt/libvirtd.log"
 CONF
+    # libvirt runs kestrel as libvirt-qemu, which opens /dev/kvm through
+    # the group kvm (udev's rule). Where no udev gave the node to that
+    # group, the namespace gets a node of its own that it does give; the
+    # host's /dev/kvm stays as it is.
+    if [ -c /dev/kvm ] && [ "$(stat -c %G:%A /dev/kvm)" != kvm:crw-rw---- ]
+    then
+        mknod "$dir/kvm" c "$((0x$(stat -c %t /dev/kvm)))" \
+            "$((0x$(stat -c %T /dev/kvm)))"
+        chown root:kvm "$dir/kvm"
+        chmod 0660 "$dir/kvm"
+    fi
     # mount points (empty directories) the namespace needs
     mkdir -p /run/libvirt /var/lib/libvirt /var/cache/libvirt \
              /var/log/libvirt
@@ -48,6 +59,9 @@ CONF
         mount --bind "$1/lib" /var/lib/libvirt
         mount --bind "$1/cache" /var/cache/libvirt
         mount --bind "$1/log" /var/log/libvirt
+        if [ -e "$1/kvm" ]; then
+            mount --bind "$1/kvm" /dev/kvm
+        fi
         virtlogd -d -p /run/libvirt/virtlogd.pid
         libvirtd -d -p /run/libvirt/libvirtd.pid
     ' sh "$dir"
