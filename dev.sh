@@ -19,7 +19,7 @@ PACKAGES=(
     build-essential autoconf automake pkg-config
     libglib2.0-dev libjson-glib-dev
     libxml2-dev libtirpc-dev rpcsvc-proto
-    python3 python3-libvirt libvirt-clients
+    python3 python3-libvirt libvirt-clients libvirt-daemon-system
     qemu-system-x86 qemu-utils
     clang
     xz-utils zstd binutils acpica-tools util-linux man-db
@@ -44,8 +44,19 @@ install_packages() {
     log "installing: ${missing[*]}"
     # A fresh machine's package lists are stale: update once, first.
     apt-get update -q
+    # Installing libvirt-daemon-system must not start a system libvirtd:
+    # the tests run private instances. policy-rc.d 101 forbids starts.
+    local policy=/usr/sbin/policy-rc.d made_policy=
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy"
+        chmod +x "$policy"
+        made_policy=1
+    fi
     DEBIAN_FRONTEND=noninteractive \
         apt-get install -y -q --no-install-recommends "${missing[@]}"
+    if [ -n "$made_policy" ]; then
+        rm -f "$policy"
+    fi
 }
 
 build() {

@@ -495,6 +495,42 @@ static RpcResult proc_event_deregister(RpcCall *call, void *a, void *r,
     return RPC_RESULT_OK;
 }
 
+static RpcResult proc_event_register_legacy(RpcCall *call, void *a, void *r,
+                                            GError **errp)
+{
+    remote_connect_domain_event_register_any_args *args = a;
+    DrvConn *conn = dispatch_conn(call);
+
+    if (args->eventID < 0 || args->eventID >= DISPATCH_EVENT_ID_LAST) {
+        g_set_error(errp, VIR_ERROR, VIR_ERR_INTERNAL_ERROR,
+                    "unsupported event ID %d", args->eventID);
+        return RPC_RESULT_ERROR;
+    }
+    if (conn->legacy_events & (1u << args->eventID)) {
+        g_set_error(errp, VIR_ERROR, VIR_ERR_INTERNAL_ERROR,
+                    "domain event %d already registered", args->eventID);
+        return RPC_RESULT_ERROR;
+    }
+    conn->legacy_events |= 1u << args->eventID;
+    return RPC_RESULT_OK;
+}
+
+static RpcResult proc_event_deregister_legacy(RpcCall *call, void *a,
+                                              void *r, GError **errp)
+{
+    remote_connect_domain_event_deregister_any_args *args = a;
+    DrvConn *conn = dispatch_conn(call);
+
+    if (args->eventID < 0 || args->eventID >= DISPATCH_EVENT_ID_LAST ||
+        !(conn->legacy_events & (1u << args->eventID))) {
+        g_set_error(errp, VIR_ERROR, VIR_ERR_INTERNAL_ERROR,
+                    "domain event %d not registered", args->eventID);
+        return RPC_RESULT_ERROR;
+    }
+    conn->legacy_events &= ~(1u << args->eventID);
+    return RPC_RESULT_OK;
+}
+
 typedef struct {
     DomainObj *dom;
     DomainEventId id;
@@ -544,6 +580,41 @@ static void dispatch_event_send(RpcConn *rpc, int cb, DispatchEvent *ev)
     }
 }
 
+/* The same without a callback id, for legacy registrations. */
+static void dispatch_event_send_legacy(RpcConn *rpc, DispatchEvent *ev)
+{
+    remote_domain_event_lifecycle_msg lc = { 0 };
+    remote_domain_event_reboot_msg rb = { 0 };
+    remote_domain_event_balloon_change_msg bc = { 0 };
+
+    switch (ev->id) {
+    case DOMAIN_EVENT_ID_LIFECYCLE:
+        dispatch_make_domain(&lc.dom, ev->dom);
+        lc.event = ev->event;
+        lc.detail = ev->detail;
+        rpc_conn_send_event(rpc, REMOTE_PROC_DOMAIN_EVENT_LIFECYCLE,
+                            (xdrproc_t)xdr_remote_domain_event_lifecycle_msg,
+                            &lc);
+        g_free(lc.dom.name);
+        break;
+    case DOMAIN_EVENT_ID_REBOOT:
+        dispatch_make_domain(&rb.dom, ev->dom);
+        rpc_conn_send_event(rpc, REMOTE_PROC_DOMAIN_EVENT_REBOOT,
+                            (xdrproc_t)xdr_remote_domain_event_reboot_msg,
+                            &rb);
+        g_free(rb.dom.name);
+        break;
+    case DOMAIN_EVENT_ID_BALLOON_CHANGE:
+        dispatch_make_domain(&bc.dom, ev->dom);
+        bc.actual = ev->value;
+        rpc_conn_send_event(
+            rpc, REMOTE_PROC_DOMAIN_EVENT_BALLOON_CHANGE,
+            (xdrproc_t)xdr_remote_domain_event_balloon_change_msg, &bc);
+        g_free(bc.dom.name);
+        break;
+    }
+}
+
 static void dispatch_event_conn(RpcConn *rpc, void *opaque)
 {
     DispatchEvent *ev = opaque;
@@ -554,6 +625,9 @@ static void dispatch_event_conn(RpcConn *rpc, void *opaque)
 
     if (!conn || !conn->open) {
         return;
+    }
+    if (conn->legacy_events & (1u << ev->id)) {
+        dispatch_event_send_legacy(rpc, ev);
     }
     g_hash_table_iter_init(&it, conn->callbacks);
     while (g_hash_table_iter_next(&it, &key, (void **)&reg)) {
@@ -620,6 +694,14 @@ static const RpcProc dispatch_conn_procs[] = {
     PROC(CONNECT_GET_LIB_VERSION, "virConnectGetLibVersion", VOID_T,
          remote_connect_get_lib_version_ret, proc_connect_get_lib_version,
          RO),
+    PROC(CONNECT_DOMAIN_EVENT_REGISTER_ANY,
+         "virConnectDomainEventRegisterAny",
+         remote_connect_domain_event_register_any_args, VOID_T,
+         proc_event_register_legacy, RO),
+    PROC(CONNECT_DOMAIN_EVENT_DEREGISTER_ANY,
+         "virConnectDomainEventDeregisterAny",
+         remote_connect_domain_event_deregister_any_args, VOID_T,
+         proc_event_deregister_legacy, RO),
     PROC(CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY,
          "virConnectDomainEventRegisterAny",
          remote_connect_domain_event_callback_register_any_args,

@@ -16,6 +16,7 @@ typedef struct {
     bool open;
     bool readonly;
     GHashTable *callbacks;      /* callbackID -> DispatchEventReg */
+    guint32 legacy_events;      /* bit per event ID: legacy registrations */
 } DrvConn;
 
 /* The operations to create the RpcServer with, serving @drv. */

@@ -248,9 +248,8 @@ int main(int argc, char **argv)
 
     n = listen_systemd(srv, &err);
     if (n == 0 &&
-        (!rpc_server_add_unix(srv, o.socket, o.system ? 0700 : 0700, false,
-                              &err) ||
-         !rpc_server_add_unix(srv, o.socket_ro, 0777, true, &err))) {
+        (!rpc_server_add_unix(srv, o.socket, 0600, false, &err) ||
+         !rpc_server_add_unix(srv, o.socket_ro, 0666, true, &err))) {
         n = -1;
     }
     if (n < 0) {
@@ -265,7 +264,11 @@ int main(int argc, char **argv)
     main_loop = g_main_loop_new(NULL, false);
     g_unix_signal_add(SIGTERM, main_quit, NULL);
     g_unix_signal_add(SIGINT, main_quit, NULL);
-    g_message("listening on %s and %s", o.socket, o.socket_ro);
+    if (n > 0) {
+        g_message("listening on %d sockets from systemd", n);
+    } else {
+        g_message("listening on %s and %s", o.socket, o.socket_ro);
+    }
     g_main_loop_run(main_loop);
     g_main_loop_unref(main_loop);
 

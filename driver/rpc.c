@@ -28,6 +28,8 @@
 #define RPC_HEADER_LEN 28           /* length word + 6 header words */
 #define RPC_KEEPALIVE_INTERVAL 5    /* seconds of silence before a ping */
 #define RPC_KEEPALIVE_COUNT 5       /* unanswered pings before closing */
+#define RPC_OUT_MAX (64 << 20)      /* queued bytes of a client that does
+                                     * not read before we give up on it */
 
 struct RpcServer {
     const RpcServerOps *ops;
@@ -50,6 +52,7 @@ struct RpcConn {
     bool socket_readonly;
     bool closed;
     bool close_after_flush;
+    bool overflow;                  /* too much queued: closing */
     guint in_watch;
     guint out_watch;
     guint ka_timer;
@@ -69,7 +72,17 @@ struct RpcCall {
 };
 
 static void rpc_conn_close(RpcConn *conn);
+static void rpc_conn_unref(RpcConn *conn);
 static gboolean rpc_conn_writable(int fd, GIOCondition cond, void *opaque);
+
+static gboolean rpc_conn_close_idle(void *opaque)
+{
+    RpcConn *conn = opaque;
+
+    rpc_conn_close(conn);
+    rpc_conn_unref(conn);
+    return G_SOURCE_REMOVE;
+}
 
 bool_t rpc_xdr_void(XDR *xdr, void *unused)
 {
@@ -100,7 +113,7 @@ static void rpc_conn_queue(RpcConn *conn, const remote_message_header *hdr,
     guint start, len;
     bool ok;
 
-    if (conn->closed) {
+    if (conn->closed || conn->overflow) {
         return;
     }
     start = conn->out->len;
@@ -128,6 +141,13 @@ static void rpc_conn_queue(RpcConn *conn, const remote_message_header *hdr,
             g_byte_array_set_size(conn->out, start);
             return;
         }
+    }
+    if (conn->out->len > RPC_OUT_MAX && !conn->overflow) {
+        /* Not now: our caller may be walking this connection's state. */
+        g_message("closing a client that does not read its replies");
+        conn->overflow = true;
+        g_idle_add(rpc_conn_close_idle, rpc_conn_ref(conn));
+        return;
     }
     if (!conn->out_watch) {
         conn->out_watch = g_unix_fd_add(conn->fd, G_IO_OUT,
@@ -440,10 +460,9 @@ void rpc_conn_start_keepalive(RpcConn *conn)
 
 void rpc_conn_close_after_flush(RpcConn *conn)
 {
+    /* The reply of the current call is queued next; closing follows
+     * once it is written. */
     conn->close_after_flush = true;
-    if (!conn->out_watch) {
-        rpc_conn_close(conn);
-    }
 }
 
 /*

@@ -96,7 +96,7 @@ bool rpc_conn_socket_readonly(RpcConn *conn);
 /* The client asked for keepalive: ping it when it goes silent. */
 void rpc_conn_start_keepalive(RpcConn *conn);
 
-/* Close after the queued messages are written (CONNECT_CLOSE). */
+/* Close once the reply of the current call is written (CONNECT_CLOSE). */
 void rpc_conn_close_after_flush(RpcConn *conn);
 
 /* Send a MESSAGE (event) of REMOTE_PROGRAM; @msg is encoded with @filter. */

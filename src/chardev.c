@@ -292,21 +292,33 @@ static gboolean chardev_accept_cb(gint fd, GIOCondition cond, gpointer opaque)
     return G_SOURCE_CONTINUE;
 }
 
-static int socket_listen_unix(const char *path, GError **errp)
+/* A UNIX stream socket and its address; -1 with @errp set on failure. */
+static int socket_unix_new(const char *path, struct sockaddr_un *sa,
+                           GError **errp)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
     int fd;
 
-    if (strlen(path) >= sizeof(sa.sun_path)) {
+    *sa = (struct sockaddr_un) { .sun_family = AF_UNIX };
+    if (strlen(path) >= sizeof(sa->sun_path)) {
         g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
                     "UNIX socket path '%s' is too long", path);
         return -1;
     }
-    strcpy(sa.sun_path, path);
+    strcpy(sa->sun_path, path);
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_FAILED,
                     "Failed to create socket: %s", g_strerror(errno));
+    }
+    return fd;
+}
+
+static int socket_listen_unix(const char *path, GError **errp)
+{
+    struct sockaddr_un sa;
+    int fd = socket_unix_new(path, &sa, errp);
+
+    if (fd < 0) {
         return -1;
     }
     unlink(path);
@@ -323,22 +335,16 @@ static int socket_listen_unix(const char *path, GError **errp)
 
 static int socket_connect_unix(const char *path, GError **errp)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int fd;
+    struct sockaddr_un sa;
+    int fd = socket_unix_new(path, &sa, errp);
 
-    if (strlen(path) >= sizeof(sa.sun_path)) {
-        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
-                    "UNIX socket path '%s' is too long", path);
+    if (fd < 0) {
         return -1;
     }
-    strcpy(sa.sun_path, path);
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
         g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_FAILED,
                     "Failed to connect to '%s': %s", path, g_strerror(errno));
-        if (fd >= 0) {
-            close(fd);
-        }
+        close(fd);
         return -1;
     }
     return fd;

@@ -569,7 +569,7 @@ static bool qmp_qom_set(void *ctx, JsonObject *args, JsonNode **ret,
     return false;
 }
 
-/* --- types and their properties ----------------------------------------- */
+/* --- types and their properties ------------------------------------------- */
 
 /*
  * Every QOM type kestrel has an instance of, or can create (libvirt
@@ -801,7 +801,7 @@ static bool qmp_query_command_line_options(void *ctx, JsonObject *args,
     return true;
 }
 
-/* --- objects and devices at run time --------------------------------------- */
+/* --- objects and devices at run time -------------------------------------- */
 
 static bool qmp_object_add(void *ctx, JsonObject *args, JsonNode **ret,
                            GError **errp)
@@ -870,7 +870,7 @@ static bool qmp_device_add(void *ctx, JsonObject *args, JsonNode **ret,
     return false;
 }
 
-/* --- character devices ------------------------------------------------------ */
+/* --- character devices ---------------------------------------------------- */
 
 /* QEMU's description of a socket: "unix:PATH,server=on" and the like. */
 static char *chardev_socket_filename(const ChardevConfig *cc)
@@ -955,7 +955,7 @@ static bool qmp_query_block(void *ctx, JsonObject *args, JsonNode **ret,
     return true;
 }
 
-/* --- migration: capabilities only ------------------------------------------ */
+/* --- migration: capabilities only ----------------------------------------- */
 
 static bool qmp_query_migrate_capabilities(void *ctx, JsonObject *args,
                                            JsonNode **ret, GError **errp)

@@ -32,6 +32,8 @@
 #define MSR_CSTAR               0xc0000083
 #define MSR_SYSCALL_MASK        0xc0000084
 #define MSR_KERNEL_GS_BASE      0xc0000102
+#define MSR_K7_HWCR             0xc0010015
+#define HWCR_TSC_FREQ_SEL       (1ULL << 24)
 
 static unsigned int bits_for(unsigned int n)
 {
@@ -157,6 +159,26 @@ struct kvm_cpuid2 *x86_cpuid_for_vcpu(const struct kvm_cpuid2 *supported,
     return c;
 }
 
+/*
+ * AMD: with an invariant TSC in CPUID, Linux expects HWCR.TscFreqSel (the
+ * TSC counts at P0 frequency), as firmware sets it, and otherwise warns of
+ * a firmware bug. KVM accepts the bit on recent kernels; an older KVM that
+ * refuses it only costs the warning, so a refusal is not an error.
+ */
+static void x86_init_hwcr(KvmVcpu *cpu)
+{
+    struct {
+        struct kvm_msrs hdr;
+        struct kvm_msr_entry e;
+    } m = { .hdr.nmsrs = 1, .e.index = MSR_K7_HWCR };
+
+    if (kvm_vcpu_get_msrs(cpu, &m.hdr) != 1) {
+        return;
+    }
+    m.e.data |= HWCR_TSC_FREQ_SEL;
+    kvm_vcpu_set_msrs(cpu, &m.hdr);
+}
+
 bool x86_init_msrs(Kvm *kvm, KvmVcpu *cpu, GError **errp)
 {
     static const struct {
@@ -203,6 +225,7 @@ bool x86_init_msrs(Kvm *kvm, KvmVcpu *cpu, GError **errp)
                     rc >= 0 ? m->entries[rc].index : 0, cpu->id);
         return false;
     }
+    x86_init_hwcr(cpu);
     return true;
 }
 

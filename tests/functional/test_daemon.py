@@ -257,6 +257,29 @@ class Handshake(DaemonCase):
         self.assertEqual((m["prog"], m["proc"], m["type"]),
                          (KEEPALIVE_PROGRAM, 2, 2))
 
+    def test_legacy_event_registration(self):
+        c = RawClient(self.sock)
+        self.addCleanup(c.close)
+        c.open()
+        m = c.call(167, struct.pack(">i", 0))   # REGISTER_ANY lifecycle
+        self.assertEqual(m["status"], 0)
+        m = c.call(167, struct.pack(">i", 0))
+        self.assertEqual(c.error(m),
+                         (1, "internal error: domain event 0 already "
+                             "registered"))
+        self.define("legacy")
+        while True:
+            m = c.recv()
+            if m["type"] == 2:
+                break
+        self.assertEqual(m["proc"], 107)        # DOMAIN_EVENT_LIFECYCLE
+        (n,) = struct.unpack(">I", m["payload"][:4])
+        self.assertEqual(m["payload"][4:4 + n], b"legacy")
+        tail = m["payload"][-12:]
+        self.assertEqual(struct.unpack(">iii", tail), (-1, 0, 0))
+        m = c.call(168, struct.pack(">i", 0))
+        self.assertEqual(m["status"], 0)
+
     def test_call_before_open(self):
         c = RawClient(self.sock)
         self.addCleanup(c.close)

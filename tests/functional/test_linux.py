@@ -180,6 +180,18 @@ class LinuxVmlinux(unittest.TestCase):
         m = self.wait(r"smpboot: Allowing (\d+) CPUs, (\d+) hotplug CPUs")
         self.assertEqual((int(m.group(1)), int(m.group(2))), (SMP, 0))
 
+    def test_no_firmware_complaints(self):
+        # Up to the CPU count, the kernel finds nothing wrong with the
+        # machine it was given: no "[Firmware Bug]" (e.g. HWCR on AMD, the
+        # ACPI tables), no "ACPI BIOS Error", no duplicated FACS.
+        self.wait(r"smpboot: Allowing \d+ CPUs")
+        bad = [l for l in self.vm.lines
+               if "[Firmware Bug]" in l or "ACPI BIOS Error" in l or
+               "ACPI Error" in l]
+        self.assertEqual(bad, [], "\n".join(bad))
+        facs = [l for l in self.vm.lines if "ACPI: FACS" in l]
+        self.assertLessEqual(len(facs), 1, "\n".join(facs))
+
 
 class LinuxBzImage(ktest.TestCase):
     """The bzImage goes through the boot protocol's setup header and entry
