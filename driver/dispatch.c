@@ -644,6 +644,9 @@ static void dispatch_domain_event(Driver *drv, DomainObj *dom,
 {
     DispatchEvent ev = { dom, id, event, detail, value };
 
+    if (id == DOMAIN_EVENT_ID_LIFECYCLE && event == DOMAIN_EVENT_STOPPED) {
+        dispatch_console_domain_stopped(dom);
+    }
     rpc_server_foreach_conn(server, dispatch_event_conn, &ev);
 }
 
@@ -750,6 +753,10 @@ static const RpcProc *dispatch_find_proc(int proc)
     }
     if (!p) {
         p = dispatch_find_in(dispatch_stats_procs, dispatch_stats_nprocs,
+                             proc);
+    }
+    if (!p) {
+        p = dispatch_find_in(dispatch_console_procs, dispatch_console_nprocs,
                              proc);
     }
     return p;

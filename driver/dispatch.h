@@ -37,6 +37,13 @@ extern const size_t dispatch_memory_nprocs;
 extern const RpcProc dispatch_stats_procs[];
 extern const size_t dispatch_stats_nprocs;
 
+/* Console procedures of dispatch-console.c. */
+extern const RpcProc dispatch_console_procs[];
+extern const size_t dispatch_console_nprocs;
+
+/* @dom stopped: its console stream, if any, gets end of data. */
+void dispatch_console_domain_stopped(DomainObj *dom);
+
 /* Fill a wire domain handle from @dom (current name, uuid and id). */
 void dispatch_make_domain(remote_nonnull_domain *out, DomainObj *dom);
 

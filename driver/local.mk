@@ -69,6 +69,7 @@ sbin_PROGRAMS = driver/virtkestreld
 driver_virtkestreld_SOURCES = \
 	driver/dispatch.c \
 	driver/dispatch.h \
+	driver/dispatch-console.c \
 	driver/dispatch-domain.c \
 	driver/dispatch-memory.c \
 	driver/dispatch-stats.c \

@@ -30,6 +30,8 @@
 #define RPC_KEEPALIVE_COUNT 5       /* unanswered pings before closing */
 #define RPC_OUT_MAX (64 << 20)      /* queued bytes of a client that does
                                      * not read before we give up on it */
+#define RPC_STREAM_HIGH (1 << 20)   /* queued bytes that pause streams */
+#define RPC_STREAM_LOW (256 << 10)  /* ... and that resume them */
 
 struct RpcServer {
     const RpcServerOps *ops;
@@ -60,7 +62,16 @@ struct RpcConn {
     int ka_unanswered;
     GByteArray *in;
     GByteArray *out;
+    GList *streams;                 /* RpcStream */
     void *data;                     /* RpcServerOps.conn_new */
+};
+
+struct RpcStream {
+    RpcConn *conn;                  /* not a reference: the conn owns us */
+    remote_message_header hdr;      /* of the opening call */
+    const RpcStreamOps *ops;
+    void *opaque;
+    bool blocked;                   /* told to pause: call ops->writable */
 };
 
 struct RpcCall {
@@ -307,6 +318,144 @@ static void rpc_conn_dispatch_call(RpcConn *conn,
     rpc_call_run(call);
 }
 
+/* ---- streams ---------------------------------------------------------- */
+
+RpcStream *rpc_stream_open(RpcCall *call, const RpcStreamOps *ops,
+                           void *opaque)
+{
+    RpcConn *conn = call->conn;
+    RpcStream *st;
+
+    if (conn->closed) {
+        return NULL;
+    }
+    st = g_new0(RpcStream, 1);
+    st->conn = conn;
+    st->hdr = call->hdr;
+    st->hdr.type = REMOTE_STREAM;
+    st->ops = ops;
+    st->opaque = opaque;
+    conn->streams = g_list_append(conn->streams, st);
+    return st;
+}
+
+static void rpc_stream_free(RpcStream *st)
+{
+    st->conn->streams = g_list_remove(st->conn->streams, st);
+    g_free(st);
+}
+
+/* STREAM data is raw bytes after the header: no length word, no padding
+ * (so what follows in the queue may be unaligned: encode without inline). */
+static void rpc_stream_queue(RpcStream *st, int status, const void *data,
+                             gsize len)
+{
+    RpcConn *conn = st->conn;
+    remote_message_header hdr = st->hdr;
+    guint start = conn->out->len;
+    guint32 be;
+
+    hdr.status = status;
+    rpc_conn_queue(conn, &hdr, NULL, NULL);
+    if (conn->out->len != start + RPC_HEADER_LEN) {
+        return;                 /* dropped: the connection is going */
+    }
+    g_byte_array_append(conn->out, data, len);
+    be = GUINT32_TO_BE(RPC_HEADER_LEN + len);
+    memcpy(conn->out->data + start, &be, 4);
+}
+
+bool rpc_stream_send(RpcStream *st, const void *data, gsize len)
+{
+    g_return_val_if_fail(len > 0 && len <= RPC_STREAM_CHUNK, true);
+    rpc_stream_queue(st, REMOTE_CONTINUE, data, len);
+    if (st->conn->out->len > RPC_STREAM_HIGH) {
+        st->blocked = true;
+        return false;
+    }
+    return true;
+}
+
+void rpc_stream_send_eof(RpcStream *st)
+{
+    rpc_stream_queue(st, REMOTE_CONTINUE, NULL, 0);
+}
+
+void rpc_stream_abort(RpcStream *st, const GError *err)
+{
+    rpc_conn_queue_error(st->conn, &st->hdr, err);
+    rpc_stream_free(st);
+}
+
+/* Streams told to pause go on once the queue is short again. */
+static void rpc_conn_wake_streams(RpcConn *conn)
+{
+    GList *l;
+
+    while (!conn->closed && conn->out->len <= RPC_STREAM_LOW) {
+        RpcStream *st = NULL;
+
+        for (l = conn->streams; l; l = l->next) {
+            if (((RpcStream *)l->data)->blocked) {
+                st = l->data;
+                break;
+            }
+        }
+        if (!st) {
+            return;
+        }
+        st->blocked = false;
+        if (st->ops->writable) {
+            st->ops->writable(st, st->opaque);
+        }
+    }
+}
+
+static RpcStream *rpc_conn_find_stream(RpcConn *conn,
+                                       const remote_message_header *hdr)
+{
+    GList *l;
+
+    for (l = conn->streams; l; l = l->next) {
+        RpcStream *st = l->data;
+
+        if (st->hdr.serial == hdr->serial && st->hdr.proc == hdr->proc &&
+            st->hdr.prog == hdr->prog && st->hdr.vers == hdr->vers) {
+            return st;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * A STREAM packet from the client: data, finish (OK) or abort (ERROR).
+ * The client waits for a confirmation of finish and abort, so those are
+ * confirmed even for a stream we no longer know (ended on our side);
+ * stray data for such a stream is dropped.
+ */
+static void rpc_conn_handle_stream(RpcConn *conn,
+                                   const remote_message_header *hdr,
+                                   const guint8 *data, guint len)
+{
+    RpcStream *st = rpc_conn_find_stream(conn, hdr);
+    remote_message_header ack = *hdr;
+
+    if (hdr->status == REMOTE_CONTINUE) {
+        if (st && len > 0) {
+            st->ops->recv(st, data, len, st->opaque);
+        }
+        return;
+    }
+    ack.status = REMOTE_OK;
+    rpc_conn_queue(conn, &ack, NULL, NULL);
+    if (st) {
+        st->ops->close(st, hdr->status != REMOTE_OK, st->opaque);
+        rpc_stream_free(st);
+    }
+}
+
+/* ---- messages --------------------------------------------------------- */
+
 static void rpc_conn_handle_message(RpcConn *conn, const guint8 *buf,
                                     guint len)
 {
@@ -331,8 +480,11 @@ static void rpc_conn_handle_message(RpcConn *conn, const guint8 *buf,
             rpc_conn_queue(conn, &pong, NULL, NULL);
         }
         /* PONG: last_rx is already refreshed, nothing else to do. */
+    } else if (hdr.type == REMOTE_STREAM) {
+        rpc_conn_handle_stream(conn, &hdr, buf + RPC_HEADER_LEN,
+                               len - RPC_HEADER_LEN);
     } else if (hdr.type != REMOTE_CALL) {
-        /* Streams are not served yet; other types are never sent to us. */
+        /* Replies, holes, calls with FDs: never sent to us. */
     } else if (hdr.prog != KREMOTE_PROGRAM ||
                hdr.vers != KREMOTE_PROTOCOL_VERSION) {
         g_autoptr(GError) err =
@@ -407,6 +559,8 @@ static gboolean rpc_conn_writable(int fd, GIOCondition cond, void *opaque)
             continue;
         }
         if (n < 0 && errno == EAGAIN) {
+            /* Still watched: what the streams queue goes out later. */
+            rpc_conn_wake_streams(conn);
             return G_SOURCE_CONTINUE;
         }
         if (n < 0) {
@@ -419,7 +573,10 @@ static gboolean rpc_conn_writable(int fd, GIOCondition cond, void *opaque)
     conn->out_watch = 0;
     if (conn->close_after_flush) {
         rpc_conn_close(conn);
+        return G_SOURCE_REMOVE;
     }
+    /* Queueing adds a new watch: ours is gone. */
+    rpc_conn_wake_streams(conn);
     return G_SOURCE_REMOVE;
 }
 
@@ -492,6 +649,12 @@ static void rpc_conn_close(RpcConn *conn)
     }
     close(conn->fd);
     conn->fd = -1;
+    while (conn->streams) {
+        RpcStream *st = conn->streams->data;
+
+        st->ops->close(st, true, st->opaque);
+        rpc_stream_free(st);
+    }
     srv->conns = g_list_remove(srv->conns, conn);
     if (srv->ops->conn_free) {
         srv->ops->conn_free(conn->data);

@@ -22,6 +22,7 @@
 typedef struct RpcServer RpcServer;
 typedef struct RpcConn RpcConn;
 typedef struct RpcCall RpcCall;
+typedef struct RpcStream RpcStream;
 
 typedef enum {
     RPC_RESULT_OK,          /* the ret struct is filled: reply now */
@@ -122,5 +123,45 @@ void rpc_call_redispatch(RpcCall *call);
  * Frees @call.
  */
 void rpc_call_finish(RpcCall *call, const GError *err);
+
+/*
+ * Streams (reference/libvirt-rpc.md section 11): STREAM packets carrying
+ * the proc and serial of the call that opened them.  The connection owns
+ * its streams; the layer above keeps a pointer until @close is called or
+ * it ends the stream itself with rpc_stream_abort().
+ */
+typedef struct {
+    /* Data from the client (a CONTINUE packet, never empty). */
+    void (*recv)(RpcStream *st, const guint8 *data, gsize len,
+                 void *opaque);
+    /* The stream is gone: the client finished it (@abort false, after a
+     * finish confirmation is queued), aborted it, or its connection
+     * closed (@abort true).  @st is freed once this returns. */
+    void (*close)(RpcStream *st, bool abort, void *opaque);
+    /* The client caught up after rpc_stream_send() returned false. */
+    void (*writable)(RpcStream *st, void *opaque);
+} RpcStreamOps;
+
+/*
+ * Open a stream on the proc and serial of @call, before the call is
+ * finished (its OK reply then precedes any data).  NULL if the client
+ * has gone already.
+ */
+RpcStream *rpc_stream_open(RpcCall *call, const RpcStreamOps *ops,
+                           void *opaque);
+
+/*
+ * Queue @len bytes (at most RPC_STREAM_CHUNK) for the client.  Returns
+ * false when the client is behind (too much queued): the caller should
+ * produce nothing more until ops->writable is called.
+ */
+#define RPC_STREAM_CHUNK 262120     /* libvirtd's largest data packet */
+bool rpc_stream_send(RpcStream *st, const void *data, gsize len);
+
+/* End of data: the stream stays until the client finishes it. */
+void rpc_stream_send_eof(RpcStream *st);
+
+/* Fail the stream with @err now; @st is freed, ops->close not called. */
+void rpc_stream_abort(RpcStream *st, const GError *err);
 
 #endif /* DRIVER_RPC_H */

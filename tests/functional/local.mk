@@ -15,7 +15,9 @@ FUNCTIONAL_TESTS = \
 	tests/functional/test_balloon_qemu.py \
 	tests/functional/test_linux.py \
 	tests/functional/test_libvirt_qemu.py \
-	tests/functional/test_daemon.py
+	tests/functional/test_daemon.py \
+	tests/functional/test_daemon_scale.py \
+	tests/functional/test_daemon_console.py
 
 TESTS += $(FUNCTIONAL_TESTS)
 EXTRA_DIST += $(FUNCTIONAL_TESTS) tests/functional/ktest.py \
