@@ -34,7 +34,15 @@ void domain_obj_unref(DomainObj *dom)
     g_free(dom->qmp_path);
     g_free(dom->pid_path);
     g_free(dom->log_path);
+    domain_obj_clear_ptys(dom);
     g_free(dom);
+}
+
+void domain_obj_clear_ptys(DomainObj *dom)
+{
+    for (unsigned int i = 0; i < DOMAIN_MAX_SERIALS; i++) {
+        g_clear_pointer(&dom->serial_ptys[i], g_free);
+    }
 }
 
 bool domain_obj_is_active(const DomainObj *dom)
@@ -545,6 +553,9 @@ char *domain_format_xml(DomainObj *dom, unsigned int flags, GError **errp)
     }
     live.id = dom->id;
     live.current_kib = dom->balloon_kib;
+    for (unsigned int i = 0; i < DOMAIN_MAX_SERIALS; i++) {
+        live.serial_ptys[i] = dom->serial_ptys[i];
+    }
     return domain_def_format(def, &live, flags);
 }
 

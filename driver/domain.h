@@ -126,6 +126,7 @@ struct DomainObj {
     goffset log_start;          /* size of the log when the VMM started */
     gint64 start_time;          /* monotonic µs, for cpu time estimates */
     guint64 balloon_kib;        /* guest memory now; 0: not known */
+    char *serial_ptys[DOMAIN_MAX_SERIALS];  /* from query-chardev; NULL */
 
     /* Job: one state-changing operation at a time. */
     bool job;
@@ -220,5 +221,8 @@ void domain_load_configs(Driver *drv);
 
 /* Paths of per-domain files. */
 char *domain_config_path(Driver *drv, const char *name);
+
+/* Forget the pty paths of a domain that stopped. */
+void domain_obj_clear_ptys(DomainObj *dom);
 
 #endif /* DRIVER_DOMAIN_H */

@@ -219,6 +219,7 @@ static void process_stopped(DomainObj *dom, DomainState state, int reason,
     }
     process_remove_files(dom);
     dom->pid = -1;
+    domain_obj_clear_ptys(dom);
     /* A second report of the same stop (the monitor closing, then a start
      * step failing) changes nothing more. */
     if (was_active) {
@@ -323,6 +324,45 @@ static void process_start_status(QmpClient *mon, JsonNode *ret,
                        process_start_resumed, op);
 }
 
+/* query-chardev: remember where each serial port's pty is, for the live
+ * XML (<serial><source path>, <console tty>). */
+static void process_chardev_reply(QmpClient *mon, JsonNode *ret,
+                                  const GError *err, void *opaque)
+{
+    DomainObj *dom = opaque;
+    JsonArray *arr;
+
+    if (!err && ret && JSON_NODE_HOLDS_ARRAY(ret) &&
+        domain_obj_is_active(dom)) {
+        arr = json_node_get_array(ret);
+        for (guint i = 0; i < json_array_get_length(arr); i++) {
+            JsonObject *o = json_array_get_object_element(arr, i);
+            const char *label, *file;
+            unsigned int port;
+
+            if (!o) {
+                continue;
+            }
+            label = json_object_get_string_member_with_default(o, "label",
+                                                               NULL);
+            file = json_object_get_string_member_with_default(o, "filename",
+                                                              NULL);
+            if (label && file && sscanf(label, "charserial%u", &port) == 1 &&
+                port < DOMAIN_MAX_SERIALS && g_str_has_prefix(file, "pty:")) {
+                g_free(dom->serial_ptys[port]);
+                dom->serial_ptys[port] = g_strdup(file + 4);
+            }
+        }
+    }
+    domain_obj_unref(dom);
+}
+
+static void process_query_ptys(DomainObj *dom, QmpClient *mon)
+{
+    qmp_client_execute(mon, "query-chardev", NULL, PROCESS_QMP_TIMEOUT_MS,
+                       process_chardev_reply, domain_obj_ref(dom));
+}
+
 static void process_start_monitor_ready(QmpClient *mon, const GError *err,
                                         void *opaque)
 {
@@ -340,6 +380,7 @@ static void process_start_monitor_ready(QmpClient *mon, const GError *err,
         return;
     }
     dom->balloon_kib = dom->def->current_kib;
+    process_query_ptys(dom, mon);
     if (dom->def->balloon.model == DOMAIN_BALLOON_VIRTIO &&
         dom->def->balloon.stats_period) {
         /* Not a -device property: set over QMP, as libvirt does. */
@@ -824,6 +865,7 @@ static void process_reconnect_one(Driver *drv, const char *status_path)
         }
     }
     process_monitor_attach(dom, g_steal_pointer(&mon));
+    process_query_ptys(dom, dom->mon);
     domain_save_status(dom);
     g_message("domain '%s' (id %d, pid %d) reconnected", name, dom->id,
               (int)dom->pid);

@@ -11,6 +11,7 @@ guest's UART received them is not observed."""
 
 import os
 import pty
+import re
 import select
 import signal
 import struct
@@ -171,6 +172,22 @@ class VirshConsoleTests(ConsoleCase):
         self.assertTrue(c2.read_until(b"TG DIRTY", 10), c2.out)
         c2.send(b"\x1d")
         self.assertEqual(c2.wait(10), 0, c2.out)
+
+    def test_live_xml_names_the_pty(self):
+        # dumpxml of the running domain tells where its console is, as
+        # libvirt does, and it is the pty virsh console reads.
+        name = self.start_guest()
+        deadline = time.monotonic() + 10
+        while True:
+            xml = self.virsh("dumpxml", name)
+            m = re.search(r"<console type='pty' tty='(/dev/pts/\d+)'>", xml)
+            if m or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertTrue(m, xml)
+        self.assertIn("<source path='%s'/>" % m.group(1), xml)
+        self.assertTrue(os.path.exists(m.group(1)))
+        self.assertNotIn("tty=", self.virsh("dumpxml", "--inactive", name))
 
     def test_guest_power_off_ends_virsh(self):
         name = self.start_guest()
