@@ -194,6 +194,37 @@ static gboolean process_free_monitor(void *opaque)
  * the live state, go back to the persistent definition, tell the clients
  * and anyone waiting for the stop.
  */
+/* True once @pid has exited: no such process, or a zombie (its memory
+ * and KVM VM are released by then). */
+#define PROCESS_KILL_WAIT_MS 5000
+
+static bool process_pid_gone(pid_t pid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/stat", (int)pid);
+    g_autofree char *stat = NULL;
+    const char *close_paren;
+
+    if (!g_file_get_contents(path, &stat, NULL, NULL)) {
+        return true;
+    }
+    close_paren = strrchr(stat, ')');
+    return close_paren && close_paren[1] == ' ' && close_paren[2] == 'Z';
+}
+
+/*
+ * Wait, boundedly, for a killed VMM to be gone, as libvirt's QEMU driver
+ * does: a destroy that returns while the process still holds the guest's
+ * memory would let a quick restart find it in use.
+ */
+static void process_wait_gone(pid_t pid, unsigned int timeout_ms)
+{
+    gint64 deadline = g_get_monotonic_time() + timeout_ms * 1000;
+
+    while (!process_pid_gone(pid) && g_get_monotonic_time() < deadline) {
+        g_usleep(1000);
+    }
+}
+
 static void process_stopped(DomainObj *dom, DomainState state, int reason,
                             int event_detail)
 {
@@ -204,6 +235,7 @@ static void process_stopped(DomainObj *dom, DomainState state, int reason,
     domain_obj_ref(dom);
     if (dom->pid > 0) {
         kill(dom->pid, SIGKILL);
+        process_wait_gone(dom->pid, PROCESS_KILL_WAIT_MS);
     }
     if (dom->mon) {
         qmp_client_set_closed_handler(dom->mon, NULL, NULL);

@@ -17,13 +17,14 @@ FUNCTIONAL_TESTS = \
 	tests/functional/test_libvirt_qemu.py \
 	tests/functional/test_daemon.py \
 	tests/functional/test_daemon_scale.py \
-	tests/functional/test_daemon_console.py
+	tests/functional/test_daemon_console.py \
+	tests/functional/test_virt_manager.py
 
 TESTS += $(FUNCTIONAL_TESTS)
 EXTRA_DIST += $(FUNCTIONAL_TESTS) tests/functional/ktest.py \
 	tests/linux/get-kernel.sh tests/libvirt/libvirtd-instance.sh bench/README.md bench/RESULTS.md \
 	bench/benchlib.py bench/startup.py bench/rss.py bench/exits.py \
-	bench/balloon.py
+	bench/balloon.py bench/daemon.py
 
 # House style, as a test: SPDX lines, no tabs, no trailing space, width.
 TESTS += tests/syntax-check.sh
