@@ -22,6 +22,8 @@ PACKAGES=(
     python3 python3-libvirt libvirt-clients libvirt-daemon-system
     qemu-system-x86 qemu-utils
     clang
+    virt-manager xvfb x11-apps tesseract-ocr tesseract-ocr-eng dbus
+    fonts-dejavu-core
     xz-utils zstd binutils acpica-tools util-linux man-db
 )
 

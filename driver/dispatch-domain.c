@@ -278,6 +278,19 @@ static RpcResult proc_lookup_by_uuid(RpcCall *call, void *a, void *r,
 
 /* ---- define / undefine ------------------------------------------------- */
 
+
+/* As libvirt does when a domain is defined: an XML without <emulator> gets
+ * the daemon's, so clients (virt-manager's details) show which binary runs
+ * it, in the live and the persistent XML alike. */
+static void dispatch_default_emulator(DomainDef *def)
+{
+    Driver *drv = dispatch_driver();
+
+    if (!def->emulator && drv->emulator) {
+        def->emulator = g_strdup(drv->emulator);
+    }
+}
+
 static RpcResult define_common(const char *xml, unsigned int flags,
                                remote_domain_ret *ret, GError **errp)
 {
@@ -295,6 +308,7 @@ static RpcResult define_common(const char *xml, unsigned int flags,
     if (!def) {
         return RPC_RESULT_ERROR;
     }
+    dispatch_default_emulator(def);
     dom = domain_define(dispatch_driver(), def, &added, errp);
     if (!dom) {
         return RPC_RESULT_ERROR;
@@ -465,6 +479,7 @@ static RpcResult proc_create_xml(RpcCall *call, void *a, void *r,
     if (!def) {
         return RPC_RESULT_ERROR;
     }
+    dispatch_default_emulator(def);
     dom = domain_add_transient(dispatch_driver(), def, errp);
     if (!dom) {
         return RPC_RESULT_ERROR;

@@ -34,23 +34,59 @@ enum {
     STAT_HUGETLB_PGFAIL = 12,
 };
 
-/* QEMU's guest-stats names, the tag and the divisor libvirt applies. */
+/* QEMU's guest-stats names, the tag and the divisor libvirt applies, and
+ * the field of the domstats "balloon" group (wire names: never rename). */
 static const struct {
     const char *name;
     int tag;
     guint64 div;
+    const char *field;
 } balloon_stats[] = {
-    { "stat-swap-in", STAT_SWAP_IN, 1024 },
-    { "stat-swap-out", STAT_SWAP_OUT, 1024 },
-    { "stat-major-faults", STAT_MAJOR_FAULT, 1 },
-    { "stat-minor-faults", STAT_MINOR_FAULT, 1 },
-    { "stat-free-memory", STAT_UNUSED, 1024 },
-    { "stat-total-memory", STAT_AVAILABLE, 1024 },
-    { "stat-available-memory", STAT_USABLE, 1024 },
-    { "stat-disk-caches", STAT_DISK_CACHES, 1024 },
-    { "stat-htlb-pgalloc", STAT_HUGETLB_PGALLOC, 1 },
-    { "stat-htlb-pgfail", STAT_HUGETLB_PGFAIL, 1 },
+    { "stat-swap-in", STAT_SWAP_IN, 1024, "balloon.swap_in" },
+    { "stat-swap-out", STAT_SWAP_OUT, 1024, "balloon.swap_out" },
+    { "stat-major-faults", STAT_MAJOR_FAULT, 1, "balloon.major_fault" },
+    { "stat-minor-faults", STAT_MINOR_FAULT, 1, "balloon.minor_fault" },
+    { "stat-free-memory", STAT_UNUSED, 1024, "balloon.unused" },
+    { "stat-total-memory", STAT_AVAILABLE, 1024, "balloon.available" },
+    { "stat-available-memory", STAT_USABLE, 1024, "balloon.usable" },
+    { "stat-disk-caches", STAT_DISK_CACHES, 1024, "balloon.disk_caches" },
+    { "stat-htlb-pgalloc", STAT_HUGETLB_PGALLOC, 1,
+      "balloon.hugetlb_pgalloc" },
+    { "stat-htlb-pgfail", STAT_HUGETLB_PGFAIL, 1, "balloon.hugetlb_pgfail" },
 };
+
+/* A guest stat QEMU reported, in libvirt's units; false if unset (QEMU's
+ * all-ones, or not a number). */
+static bool guest_stat_value(JsonObject *stats, size_t i, guint64 *v)
+{
+    JsonNode *n = json_object_get_member(stats, balloon_stats[i].name);
+    gint64 raw;
+
+    if (!n || !JSON_NODE_HOLDS_VALUE(n) ||
+        json_node_get_value_type(n) != G_TYPE_INT64) {
+        return false;
+    }
+    raw = json_node_get_int(n);
+    if (raw < 0) {
+        return false;
+    }
+    *v = (guint64)raw / balloon_stats[i].div;
+    return true;
+}
+
+void memory_guest_stats_foreach(JsonObject *stats,
+                                void (*fn)(const char *field, guint64 v,
+                                           void *opaque),
+                                void *opaque)
+{
+    for (size_t i = 0; stats && i < G_N_ELEMENTS(balloon_stats); i++) {
+        guint64 v;
+
+        if (guest_stat_value(stats, i, &v)) {
+            fn(balloon_stats[i].field, v, opaque);
+        }
+    }
+}
 
 /* CURRENT (0) means LIVE on a running domain, else CONFIG. */
 static bool memory_resolve_flags(DomainObj *dom, unsigned int *flags,
@@ -240,15 +276,10 @@ static void stats_guest_done(DomainObj *dom, JsonNode *node,
     ret->stats.stats_val = g_new0(remote_domain_memory_stat,
                                   G_N_ELEMENTS(balloon_stats) + 3);
     for (i = 0; stats && i < G_N_ELEMENTS(balloon_stats); i++) {
-        gint64 v;
+        guint64 v;
 
-        if (!json_object_has_member(stats, balloon_stats[i].name)) {
-            continue;
-        }
-        v = json_object_get_int_member(stats, balloon_stats[i].name);
-        if (v >= 0) {
-            stats_add(ret, op->max, balloon_stats[i].tag,
-                      (guint64)v / balloon_stats[i].div);
+        if (guest_stat_value(stats, i, &v)) {
+            stats_add(ret, op->max, balloon_stats[i].tag, v);
         }
     }
     stats_add(ret, op->max, STAT_ACTUAL_BALLOON, op->actual_kib);

@@ -84,6 +84,11 @@ static void stats_ullong(GArray *params, const char *field, guint64 v)
         .ul = v;
 }
 
+static void stats_guest_param(const char *field, guint64 v, void *opaque)
+{
+    stats_ullong(opaque, field, v);
+}
+
 static void stats_record(remote_domain_stats_record *rec, DomainObj *dom,
                          unsigned int stats)
 {
@@ -105,6 +110,20 @@ static void stats_record(remote_domain_stats_record *rec, DomainObj *dom,
 
         stats_ullong(params, "balloon.current", cur);
         stats_ullong(params, "balloon.maximum", dom->def->memory_kib);
+        if (active && dom->guest_stats) {
+            /* From the cache process.c refreshes: no monitor call here. */
+            guint64 rss = process_rss_kib(dom);
+
+            memory_guest_stats_foreach(dom->guest_stats, stats_guest_param,
+                                       params);
+            if (rss) {
+                stats_ullong(params, "balloon.rss", rss);
+            }
+            if (dom->guest_stats_update > 0) {
+                stats_ullong(params, "balloon.last-update",
+                             (guint64)dom->guest_stats_update);
+            }
+        }
     }
     if (stats & STATS_VCPU) {
         stats_uint(params, "vcpu.current", n);

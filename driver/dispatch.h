@@ -59,4 +59,12 @@ RpcResult dispatch_job_begin(RpcCall *call, DomainObj *dom, const char *job);
 DomainObj *dispatch_get_domain(const remote_nonnull_domain *dom,
                                GError **errp);
 
+/* Each guest balloon stat QEMU reported in @stats (a guest-stats "stats"
+ * object), as its domstats field ("balloon.unused"...) and value in
+ * libvirt's units (KiB for sizes). Unset stats are skipped. */
+void memory_guest_stats_foreach(JsonObject *stats,
+                                void (*fn)(const char *field, guint64 v,
+                                           void *opaque),
+                                void *opaque);
+
 #endif /* DRIVER_DISPATCH_H */

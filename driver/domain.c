@@ -35,6 +35,8 @@ void domain_obj_unref(DomainObj *dom)
     g_free(dom->pid_path);
     g_free(dom->log_path);
     domain_obj_clear_ptys(dom);
+    g_clear_handle_id(&dom->guest_stats_timer, g_source_remove);
+    g_clear_pointer(&dom->guest_stats, json_object_unref);
     g_free(dom);
 }
 

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <glib.h>
+#include <json-glib/json-glib.h>
 
 #include "domain-conf.h"
 #include "qmp-client.h"
@@ -127,6 +128,9 @@ struct DomainObj {
     gint64 start_time;          /* monotonic µs, for cpu time estimates */
     guint64 balloon_kib;        /* guest memory now; 0: not known */
     char *serial_ptys[DOMAIN_MAX_SERIALS];  /* from query-chardev; NULL */
+    JsonObject *guest_stats;    /* last guest-stats "stats", NULL: none */
+    gint64 guest_stats_update;  /* its "last-update", Unix seconds */
+    guint guest_stats_timer;    /* refreshes guest_stats while active */
 
     /* Job: one state-changing operation at a time. */
     bool job;

@@ -42,6 +42,7 @@ static GHashTable *kill_timers;     /* DomainObj * -> timer id */
 
 static void process_stopped(DomainObj *dom, DomainState reason_state,
                             int reason, int event_detail);
+static void process_guest_stats_stop(DomainObj *dom);
 
 static ProcessOp *process_op_new(DomainObj *dom, bool paused,
                                  ProcessDoneFunc done, void *opaque)
@@ -252,6 +253,7 @@ static void process_stopped(DomainObj *dom, DomainState state, int reason,
     process_remove_files(dom);
     dom->pid = -1;
     domain_obj_clear_ptys(dom);
+    process_guest_stats_stop(dom);
     /* A second report of the same stop (the monitor closing, then a start
      * step failing) changes nothing more. */
     if (was_active) {
@@ -395,6 +397,67 @@ static void process_query_ptys(DomainObj *dom, QmpClient *mon)
                        process_chardev_reply, domain_obj_ref(dom));
 }
 
+/*
+ * The guest's balloon statistics, fetched every few seconds while the
+ * domain runs, so that the stats group of virConnectGetAllDomainStats
+ * (what virt-manager and monitoring poll) answers without a monitor call.
+ */
+#define PROCESS_GUEST_STATS_PERIOD_S 2
+
+static void process_guest_stats_reply(DomainObj *dom, JsonNode *ret,
+                                      const GError *err, void *opaque)
+{
+    JsonObject *o;
+    JsonNode *stats;
+
+    if (err || !ret || !JSON_NODE_HOLDS_OBJECT(ret) ||
+        !domain_obj_is_active(dom)) {
+        return;     /* no stats yet (no polling period): keep none */
+    }
+    o = json_node_get_object(ret);
+    stats = json_object_get_member(o, "stats");
+    if (!stats || !JSON_NODE_HOLDS_OBJECT(stats)) {
+        return;
+    }
+    g_clear_pointer(&dom->guest_stats, json_object_unref);
+    dom->guest_stats = json_object_ref(json_node_get_object(stats));
+    dom->guest_stats_update =
+        json_object_get_int_member_with_default(o, "last-update", 0);
+}
+
+static gboolean process_guest_stats_tick(gpointer opaque)
+{
+    DomainObj *dom = opaque;
+    g_autoptr(JsonObject) args = NULL;
+    g_autofree char *path = NULL;
+
+    if (!dom->mon) {
+        return G_SOURCE_CONTINUE;
+    }
+    args = json_object_new();
+    path = process_balloon_path(dom);
+    json_object_set_string_member(args, "path", path);
+    json_object_set_string_member(args, "property", "guest-stats");
+    process_qmp_call(dom, "qom-get", args, process_guest_stats_reply, NULL);
+    return G_SOURCE_CONTINUE;
+}
+
+static void process_guest_stats_start(DomainObj *dom)
+{
+    if (dom->def->balloon.model == DOMAIN_BALLOON_VIRTIO &&
+        !dom->guest_stats_timer) {
+        dom->guest_stats_timer = g_timeout_add_seconds(
+            PROCESS_GUEST_STATS_PERIOD_S, process_guest_stats_tick, dom);
+    }
+}
+
+static void process_guest_stats_stop(DomainObj *dom)
+{
+    g_clear_handle_id(&dom->guest_stats_timer, g_source_remove);
+    g_clear_pointer(&dom->guest_stats, json_object_unref);
+    dom->guest_stats_update = 0;
+}
+
 static void process_start_monitor_ready(QmpClient *mon, const GError *err,
                                         void *opaque)
 {
@@ -413,6 +476,7 @@ static void process_start_monitor_ready(QmpClient *mon, const GError *err,
     }
     dom->balloon_kib = dom->def->current_kib;
     process_query_ptys(dom, mon);
+    process_guest_stats_start(dom);
     if (dom->def->balloon.model == DOMAIN_BALLOON_VIRTIO &&
         dom->def->balloon.stats_period) {
         /* Not a -device property: set over QMP, as libvirt does. */
@@ -898,6 +962,7 @@ static void process_reconnect_one(Driver *drv, const char *status_path)
     }
     process_monitor_attach(dom, g_steal_pointer(&mon));
     process_query_ptys(dom, dom->mon);
+    process_guest_stats_start(dom);
     domain_save_status(dom);
     g_message("domain '%s' (id %d, pid %d) reconnected", name, dom->id,
               (int)dom->pid);

@@ -339,6 +339,8 @@ class Lifecycle(DaemonCase):
         xml = self.virsh("dumpxml", "tg")
         self.assertIn("<domain type='kvm' id='1'>", xml)
         self.assertIn("<cmdline>tg.mode=idle</cmdline>", xml)
+        # No <emulator> in the XML defined: the daemon's is filled in.
+        self.assertRegex(xml, r"<emulator>/\S+kestrel</emulator>")
         self.virsh("suspend", "tg")
         self.assertEqual(self.state("tg"), "paused (user)")
         self.virsh("resume", "tg")
@@ -526,6 +528,36 @@ class Memory(DaemonCase):
         self.assertNotIn("st", out)
         self.assertIn("CPU Affinity", self.virsh("vcpuinfo", "st"))
         self.virsh("destroy", "st")
+
+    def test_domstats_balloon_has_guest_stats(self):
+        # What virt-manager and monitoring read: with a stats period the
+        # balloon group carries the guest's own numbers, as libvirt's QEMU
+        # driver reports them (sizes in KiB).
+        path = os.path.join(self.tmp, "gs.xml")
+        with open(path, "w") as f:
+            f.write(domain_xml("gs", "balloon", 128).replace(
+                "</domain>", "<devices><memballoon model='virtio'>"
+                "<stats period='1'/></memballoon></devices></domain>"))
+        self.virsh("define", path)
+        self.virsh("start", "gs")
+        deadline = time.monotonic() + 30
+        while True:
+            out = self.virsh("domstats", "--balloon", "gs")
+            if "balloon.unused=" in out or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        fields = dict(l.strip().split("=", 1) for l in out.splitlines()
+                      if "=" in l)
+        for key in ("balloon.unused", "balloon.available", "balloon.usable",
+                    "balloon.rss", "balloon.last-update"):
+            self.assertIn(key, fields, out)
+        self.assertLessEqual(int(fields["balloon.unused"]),
+                             int(fields["balloon.available"]))
+        self.assertLessEqual(int(fields["balloon.available"]), 128 * 1024)
+        self.assertGreater(int(fields["balloon.available"]), 64 * 1024)
+        self.virsh("destroy", "gs")
+        out = self.virsh("domstats", "--balloon", "gs")
+        self.assertNotIn("balloon.unused", out)
 
 
 class Errors(DaemonCase):

@@ -3,16 +3,19 @@
 X server (Xvfb), connected (a) to virtkestreld at
 kestrel+unix:///system?socket=PATH and (b) to a private libvirtd whose
 qemu:///system domain runs kestrel as <emulator>, lists the running test
-guest.  Checked twice: in virt-manager's --debug log (the connection goes
-Active, the domain is added as Running, stats polling raises no error)
-and in a screenshot of the X screen, which tesseract reads: the domain's
-name and "Running" must be on the screen.
+guest; on virtkestreld its details window shows it "Running (Booted)"
+and its performance page its memory.  Checked twice: in virt-manager's
+--debug log (the connection goes Active, the domain is added as Running,
+stats polling reports no error) and in screenshots of the X screen, which
+tesseract reads: the domain's name and state must be on the screen.
 
 virt-manager runs with HOME and the XDG directories in the test's
 temporary directory, its settings in a GLib keyfile there (every stats
-poll on, once a second) and a session bus of its own (dbus-run-session).
-Screenshots and logs stay in the temporary directory when a test fails
-(or always, with KESTREL_TEST_KEEP=1 in the environment).
+poll on, once a second; GDK_SCALE=2, large text for OCR) and a session
+bus of its own (dbus-run-session).  xwd takes the screenshots; they are
+turned into PNG here (no ImageMagick).  Screenshots and logs stay in the
+temporary directory when a test fails (or always, with KESTREL_TEST_KEEP=1
+in the environment).
 
 Needs Debian's virt-manager, xvfb, x11-apps (xwd), tesseract-ocr and
 tesseract-ocr-eng; the libvirtd case also what test_libvirt_qemu.py
@@ -23,9 +26,9 @@ import re
 import select
 import shutil
 import signal
+import struct
 import subprocess
 import time
-import struct
 import zlib
 
 import ktest
@@ -43,7 +46,7 @@ TOOLS = {
 }
 
 # GDK_SCALE=2 draws everything twice as large: text that OCR reads well.
-SCREEN = (1920, 1080)
+SCREEN = (2560, 1440)
 
 SETTINGS = """\
 [org/virt-manager/virt-manager]
@@ -77,7 +80,7 @@ def missing_tools():
     missing = ["%s (%s)" % (tool, pkg) for tool, pkg in TOOLS.items()
                if not shutil.which(tool, path=path)]
     if not missing:
-        status, out = ktest.run(["tesseract", "--list-langs"])
+        _, out = ktest.run(["tesseract", "--list-langs"])
         if "\neng\n" not in out + "\n":
             missing.append("tesseract's English (tesseract-ocr-eng)")
     return "not installed: " + ", ".join(missing) if missing else None
@@ -142,6 +145,83 @@ def normalize(text):
     return re.sub(r"\s+", "", text).lower()
 
 
+class Logged:
+    """A process in a session of its own whose stdout and stderr go to a
+    file (never a pipe that fills up while the test looks elsewhere)."""
+
+    def __init__(self, argv, path, **kw):
+        self.path = path
+        with open(path, "wb") as out:
+            self.proc = subprocess.Popen(
+                [str(a) for a in argv], stdin=subprocess.DEVNULL, stdout=out,
+                stderr=subprocess.STDOUT, start_new_session=True, **kw)
+
+    def text(self):
+        with open(self.path, errors="replace") as f:
+            return f.read()
+
+    def lines(self):
+        return self.text().splitlines()
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def wait_line(self, pattern, timeout):
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            exited = not self.alive()
+            for line in self.lines():
+                m = rx.search(line)
+                if m:
+                    return m
+            if exited or time.monotonic() > deadline:
+                raise AssertionError(
+                    "%s: no line matching /%s/ within %ss%s (log %s)"
+                    % (self.proc.args[0], pattern, timeout,
+                       ", it exited (%s)" % self.proc.returncode
+                       if exited else "", self.path))
+            time.sleep(0.1)
+
+    def children(self):
+        path = "/proc/%d/task/%d/children" % (self.proc.pid, self.proc.pid)
+        try:
+            with open(path) as f:
+                return [int(pid) for pid in f.read().split()]
+        except OSError:
+            return []
+
+    def stop(self, timeout=10):
+        """SIGTERM to its children (dbus-run-session then ends its bus and
+        exits), then to its process group, SIGKILL if it lingers."""
+        children = self.children()
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        if children:
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            if self.proc.poll() is not None:
+                break
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        try:                    # what else of its group is left
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 class VirtManagerCase(ktest.TestCase):
     """An X server, then virt-manager on self.uri; subclasses provide the
     hypervisor (start_backend, stop_backend) with one running domain."""
@@ -156,7 +236,7 @@ class VirtManagerCase(ktest.TestCase):
         self.keep = bool(os.environ.get("KESTREL_TEST_KEEP"))
         self.gui = self.xvfb = None
         self.shots = 0
-        self.name = "kestrel-gui-%d" % os.getpid()
+        self.name = "testguest-%d" % os.getpid()
         try:
             self.xvfb, self.display = self.start_xvfb()
             self.start_backend()
@@ -170,18 +250,20 @@ class VirtManagerCase(ktest.TestCase):
     def tearDown(self):
         try:
             if self.gui:
-                self.terminate(self.gui)
-            self.stop_backend()
-            if self.xvfb:
-                self.terminate(self.xvfb)   # SIGTERM: Xvfb removes its lock
+                self.gui.stop()
         finally:
-            for p in self._procs:
-                p.kill()
-            if self.keep:
-                print("# screenshots and logs kept in %s" % self.tmp,
-                      flush=True)
-            else:
-                shutil.rmtree(self.tmp, ignore_errors=True)
+            try:
+                self.stop_backend()
+            finally:
+                if self.xvfb:
+                    self.xvfb.stop()    # SIGTERM: Xvfb removes its lock
+                for p in self._procs:
+                    p.kill()
+                if self.keep:
+                    print("# screenshots and logs kept in %s" % self.tmp,
+                          flush=True)
+                else:
+                    shutil.rmtree(self.tmp, ignore_errors=True)
 
     def start_backend(self):
         raise NotImplementedError
@@ -191,7 +273,7 @@ class VirtManagerCase(ktest.TestCase):
 
     @staticmethod
     def terminate(proc, timeout=10):
-        """SIGTERM to the process group, SIGKILL if it lingers."""
+        """SIGTERM to a ktest.Process's group, SIGKILL if it lingers."""
         if proc.alive():
             try:
                 os.killpg(proc.proc.pid, signal.SIGTERM)
@@ -207,9 +289,10 @@ class VirtManagerCase(ktest.TestCase):
         """Xvfb on the first free display (it picks it: -displayfd)."""
         rfd, wfd = os.pipe()
         try:
-            xvfb = self.spawn(["Xvfb", "-displayfd", str(wfd), "-screen", "0",
-                               "%dx%dx24" % SCREEN, "-nolisten", "tcp",
-                               "-noreset"], pass_fds=(wfd,))
+            xvfb = Logged(["Xvfb", "-displayfd", wfd, "-screen", "0",
+                           "%dx%dx24" % SCREEN, "-nolisten", "tcp",
+                           "-noreset"], os.path.join(self.tmp, "Xvfb.log"),
+                          pass_fds=(wfd,))
         finally:
             os.close(wfd)
         try:
@@ -218,13 +301,11 @@ class VirtManagerCase(ktest.TestCase):
             while not digits.endswith(b"\n"):
                 left = deadline - time.monotonic()
                 r, _, _ = select.select([rfd], [], [], max(0, left))
-                if not r:
-                    self.fail("Xvfb chose no display within 30s: %s"
-                              % xvfb.text())
-                data = os.read(rfd, 16)
+                data = os.read(rfd, 16) if r else b""
                 if not data:
-                    xvfb.collect(0.5)
-                    self.fail("Xvfb exited: %s" % xvfb.text())
+                    time.sleep(0.2)
+                    xvfb.stop()
+                    self.fail("Xvfb chose no display: %s" % xvfb.text())
                 digits += data
         finally:
             os.close(rfd)
@@ -247,25 +328,14 @@ class VirtManagerCase(ktest.TestCase):
                    XDG_DATA_HOME=os.path.join(home, ".local", "share"),
                    XDG_RUNTIME_DIR=runtime, GSETTINGS_BACKEND="keyfile",
                    NO_AT_BRIDGE="1", GDK_SCALE="2", LC_ALL="C.UTF-8")
-        self.gui = self.spawn(["dbus-run-session", "--", "virt-manager",
-                               "--debug", "--no-fork", "-c", self.uri] +
-                              list(args), env=env)
-        return self.gui
-
-    def log(self):
-        return "\n".join(self.gui.lines)
+        self.gui = Logged(["dbus-run-session", "--", "virt-manager",
+                           "--debug", "--no-fork", "-c", self.uri] +
+                          list(args), os.path.join(self.tmp,
+                                                   "virt-manager.log"),
+                          env=env)
 
     def wait_log(self, pattern, timeout):
-        try:
-            return self.gui.wait_line(pattern, timeout)
-        except AssertionError:
-            self.save_log()
-            raise
-
-    def save_log(self):
-        if self.gui:
-            with open(os.path.join(self.tmp, "virt-manager.log"), "w") as f:
-                f.write(self.log() + "\n")
+        return self.gui.wait_line(pattern, timeout)
 
     def screenshot(self):
         """The whole X screen as a PNG in the temporary directory."""
@@ -317,8 +387,6 @@ class VirtManagerCase(ktest.TestCase):
             if not missing:
                 return text, rows
             if time.monotonic() > deadline or not self.gui.alive():
-                self.gui.collect(0.2)
-                self.save_log()
                 self.fail("not on the screen (%s): %s; tesseract read:\n%s"
                           % (path, missing, text))
             os.unlink(path)
@@ -329,7 +397,7 @@ class VirtManagerCase(ktest.TestCase):
         """virt-manager's records that report an error, as (module, text)
         with their continuation lines, less those backend_errors match."""
         records, cur = [], None
-        for line in self.gui.lines:
+        for line in self.gui.lines():
             m = RECORD.match(line)
             if m:
                 cur = [m.group(2), line[m.end():]]
@@ -340,31 +408,32 @@ class VirtManagerCase(ktest.TestCase):
                 if FAILURE.search(text) and
                 not any(re.search(rx, text) for rx in self.backend_errors)]
 
-    def check_manager(self, want_on_screen):
-        """The manager window on self.uri: connection Active, the domain
-        listed as Running in the log and on the screen, no stats errors
-        over a few polls."""
+    def check_window(self, args, window, want, later=()):
+        """virt-manager with @args on self.uri: the connection goes
+        Active, the domain is added as Running, the log shows @window
+        (a regex) and tesseract reads @want on the screen; after a few
+        stats polls (one a second) no error is reported, virt-manager
+        still runs and the screen shows @later."""
         try:
-            self.start_virt_manager()
+            self.start_virt_manager(*args)
             self.wait_log(r"\(connection:\d+\) conn=%s changed to "
                           r"state=Active$" % re.escape(self.uri), 90)
             self.wait_log(r"\(connection:\d+\) domain=%s status=Running "
                           r"added$" % re.escape(self.name), 10)
-            self.wait_log(r"\(manager:\d+\) Showing manager$", 10)
-            text, rows = self.wait_screen(want_on_screen)
+            self.wait_log(window, 20)
+            _, rows = self.wait_screen(want)
             # not a blank screen: more than a handful of colours
             colours = {r[i:i + 3] for r in rows[::8] for i in
                        range(0, len(r), 24)}
             self.assertGreater(len(colours), 8, "a blank screen")
-            # let virt-manager poll the stats (every second) a few times
-            self.gui.collect(4)
-            self.assertTrue(self.gui.alive(), self.log())
+            time.sleep(4)
+            self.assertTrue(self.gui.alive(), "virt-manager exited")
+            text, _ = self.wait_screen(later, 20)
             self.assertEqual(self.failures(), [], "virt-manager reports "
-                             "errors (log in %s)" % self.tmp)
+                             "errors")
             return text
         except BaseException:
             self.keep = True
-            self.save_log()
             raise
 
 
@@ -427,7 +496,18 @@ class Virtkestreld(VirtManagerCase):
                     pass
 
     def test_manager_lists_running_domain(self):
-        self.check_manager([self.name, "Running"])
+        self.check_window([], r"\(manager:\d+\) Showing manager$",
+                          ["kestrel", self.name, "Running"])
+
+    def test_details_window(self):
+        self.check_window(["--show-domain-editor", self.name],
+                          r"\(vmwindow:\d+\) Showing VM details: ",
+                          [self.name, "Running (Booted)"])
+
+    def test_performance_window(self):
+        self.check_window(["--show-domain-performance", self.name],
+                          r"\(vmwindow:\d+\) Showing VM details: ",
+                          ["CPU usage", "Memory usage"], ["of 64 MiB"])
 
 
 class LibvirtdQemu(VirtManagerCase):
@@ -486,7 +566,8 @@ class LibvirtdQemu(VirtManagerCase):
             os.kill(pid, signal.SIGKILL)
 
     def test_manager_lists_running_domain(self):
-        self.check_manager(["QEMU/KVM", self.name, "Running"])
+        self.check_window([], r"\(manager:\d+\) Showing manager$",
+                          ["QEMU/KVM", self.name, "Running"])
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ static bool qemu_start(Qemu *q)
                                bin, "-machine", "none", "-nodefaults",
                                "-display", "none", "-qmp", qmparg, NULL);
     g_assert_no_error(err);
-    for (int i = 0; i < 500 && !g_file_test(q->path, G_FILE_TEST_EXISTS);
+    for (int i = 0; i < 3000 && !g_file_test(q->path, G_FILE_TEST_EXISTS);
          i++) {
         g_usleep(10000);
     }
@@ -133,7 +133,7 @@ static const Probe command_probes[] = {
 static char *next_reply(TestPeer *p)
 {
     for (;;) {
-        char *line = test_peer_recv(p, 5000);
+        char *line = test_peer_recv(p, 30000);
 
         g_assert_nonnull(line);
         if (!strstr(line, "\"event\": ")) {
@@ -184,8 +184,8 @@ static void test_error_texts_match_qemu(void)
     server = test_qmp_server_new(&vm);
     qp = test_peer_new_unix(q.path);
     op = test_peer_new_pair(server);
-    qg = test_peer_recv(qp, 5000);
-    og = test_peer_recv(op, 5000);
+    qg = test_peer_recv(qp, 30000);
+    og = test_peer_recv(op, 30000);
     g_test_message("qemu greeting: %s\nour greeting:  %s", qg, og);
     g_assert_true(g_str_has_prefix(qg, "{\"QMP\": {\"version\": {\"qemu\": "
                                    "{\"micro\": "));
@@ -354,7 +354,7 @@ static void test_schema_matches_qemu(void)
         return;
     }
     c = qmp_client_new();
-    g_assert_true(qmp_client_connect_unix_sync(c, q.path, 5000, &err));
+    g_assert_true(qmp_client_connect_unix_sync(c, q.path, 30000, &err));
     g_assert_no_error(err);
     theirs = qmp_client_execute_sync(c, "query-qmp-schema", NULL, 10000,
                                      &err);
@@ -407,8 +407,8 @@ static void test_client_against_qemu(void)
         return;
     }
     c = qmp_client_new();
-    g_assert_true(qmp_client_connect_unix_sync(c, q.path, 5000, &err));
-    v = qmp_client_execute_sync(c, "query-version", NULL, 5000, &err);
+    g_assert_true(qmp_client_connect_unix_sync(c, q.path, 30000, &err));
+    v = qmp_client_execute_sync(c, "query-version", NULL, 30000, &err);
     g_assert_no_error(err);
     qemu = json_object_get_object_member(json_node_get_object(v), "qemu");
     g_assert_cmpint(json_object_get_int_member(qemu, "major"), >=, 7);
