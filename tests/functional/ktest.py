@@ -117,6 +117,13 @@ class Process:
             self.proc.stdout.close()
 
 
+def missing_prerequisite(why):
+    """A prerequisite ./dev.sh installs is absent. That is a broken set-up,
+    so it fails the test rather than skipping it."""
+    raise AssertionError("missing prerequisite (./dev.sh setup installs "
+                         "it): " + why)
+
+
 def run(argv, timeout=30, env=None):
     """Run to completion; return (status, combined output)."""
     p = subprocess.run([str(a) for a in argv], stdin=subprocess.DEVNULL,

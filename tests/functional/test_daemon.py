@@ -120,7 +120,7 @@ class DaemonCase(ktest.TestCase):
     def setUp(self):
         super().setUp()
         if not os.access(DAEMON, os.X_OK):
-            self.skipTest("no virtkestreld at %s" % DAEMON)
+            ktest.missing_prerequisite("no virtkestreld at %s" % DAEMON)
         self.sock = os.path.join(self.tmp, "sock")
         self.uri = "kestrel+unix:///system?socket=%s" % self.sock
         self.uri_ro = "kestrel+unix:///system?socket=%s-ro" % self.sock
@@ -181,7 +181,7 @@ class DaemonCase(ktest.TestCase):
 
     def virsh(self, *args, uri=None, ok=True):
         if not VIRSH:
-            self.skipTest("virsh is not installed (libvirt-clients)")
+            ktest.missing_prerequisite("virsh is not installed (libvirt-clients)")
         status, out = ktest.run([VIRSH, "-c", uri or self.uri] + list(args),
                                 timeout=60)
         if ok:
@@ -194,7 +194,7 @@ class DaemonCase(ktest.TestCase):
         try:
             import libvirt
         except ImportError:
-            self.skipTest("python3-libvirt is not available to this Python")
+            ktest.missing_prerequisite("python3-libvirt is not available to this Python")
         return libvirt
 
     def define(self, name="tg", mode="idle", mib=64):

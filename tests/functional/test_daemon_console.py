@@ -122,7 +122,7 @@ class ConsoleCase(DaemonCase):
 
     def virsh_console(self, name, *extra):
         if not VIRSH:
-            self.skipTest("virsh is not installed (libvirt-clients)")
+            ktest.missing_prerequisite("virsh is not installed (libvirt-clients)")
         c = VirshConsole(self.uri, name, *extra)
         self.addCleanup(c.close)
         return c

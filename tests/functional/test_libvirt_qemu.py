@@ -143,7 +143,7 @@ class Probe(ktest.TestCase):
 
     def setUp(self):
         if not os.access("/dev/kvm", os.R_OK | os.W_OK):
-            self.skipTest("no usable /dev/kvm")
+            ktest.missing_prerequisite("no usable /dev/kvm")
         super().setUp()
 
     def probe(self, accel):
@@ -235,7 +235,7 @@ class LibvirtQemuDriver(ktest.TestCase):
     def setUp(self):
         why = missing_prerequisite()
         if why:
-            self.skipTest(why)
+            ktest.missing_prerequisite(why)
         super().setUp()
         # libvirt-qemu reads the kernel: a directory it can traverse
         os.chmod(self.tmp, 0o755)

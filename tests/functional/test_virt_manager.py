@@ -231,7 +231,7 @@ class VirtManagerCase(ktest.TestCase):
     def setUp(self):
         why = missing_tools() or self.missing_prerequisite()
         if why:
-            self.skipTest(why)
+            ktest.missing_prerequisite(why)
         super().setUp()
         self.keep = bool(os.environ.get("KESTREL_TEST_KEEP"))
         self.gui = self.xvfb = None
