@@ -96,7 +96,7 @@ typedef struct {
 } PciMsix;
 
 typedef struct {
-    uint64_t size;                      /* 0: not implemented */
+    uint64_t size;                      /* 0: the device has no such BAR */
     uint8_t flags;                      /* low bits of the BAR register */
     uint64_t mapped;                    /* address on the bus, or UINT64_MAX */
     uint64_t reset_addr;                /* where the "firmware" put it */
