@@ -7,6 +7,8 @@ noinst_LIBRARIES += driver/libkestreldrv-conf.a
 driver_libkestreldrv_conf_a_SOURCES = \
 	driver/drv-error.h \
 	driver/domain-conf.c driver/domain-conf.h \
+	driver/domain-conf-schema.c driver/domain-conf-schema.h \
+	driver/domain-conf-format.c \
 	driver/command.c driver/command.h
 nodist_driver_libkestreldrv_conf_a_SOURCES = driver/domain-rng.c
 driver_libkestreldrv_conf_a_CFLAGS = $(AM_CFLAGS) $(LIBXML2_CFLAGS)

@@ -7,7 +7,8 @@ src_libkestrel_a_SOURCES = \
 	src/layout.h \
 	src/vmconfig.c src/vmconfig.h \
 	src/keyval.c src/keyval.h \
-	src/cmdline.c src/cmdline.h \
+	src/cmdline.c src/cmdline.h src/cmdline-internal.h \
+	src/cmdline-chardev.c src/cmdline-devices.c src/cmdline-machine.c \
 	src/memmap.c src/memmap.h \
 	src/acpi.c src/acpi.h \
 	src/loader.c src/loader.h \
