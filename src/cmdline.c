@@ -38,7 +38,7 @@ typedef bool (*CmdlineHandler)(CmdlineState *s, const char *arg,
 typedef struct {
     const char *name;           /* without the dash */
     bool has_arg;
-    CmdlineHandler handler;     /* NULL: QEMU's, not implemented by kestrel */
+    CmdlineHandler handler;     /* NULL: a QEMU option kestrel refuses */
     const char *args;           /* for -help */
     const char *help;
 } CmdlineOption;
