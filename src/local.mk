@@ -29,7 +29,8 @@ src_libkestrel_a_SOURCES = \
 	src/virtio/virtqueue.c src/virtio/virtqueue.h \
 	src/virtio/virtio.c src/virtio/virtio.h \
 	src/virtio/virtio-pci.c src/virtio/virtio-pci.h \
-	src/virtio/virtio-balloon.c src/virtio/virtio-balloon.h
+	src/virtio/virtio-balloon.c src/virtio/virtio-balloon.h \
+	src/migration/vmstate.c src/migration/vmstate.h
 src_libkestrel_a_CFLAGS = $(AM_CFLAGS) $(JSONGLIB_CFLAGS)
 
 bin_PROGRAMS += src/kestrel

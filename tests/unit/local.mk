@@ -13,7 +13,8 @@ UNIT_TESTS = \
 	tests/unit/test-virtqueue \
 	tests/unit/test-pci \
 	tests/unit/test-virtio-kvm \
-	tests/unit/test-qmp-cmds
+	tests/unit/test-qmp-cmds \
+	tests/unit/test-vmstate
 
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -31,3 +32,4 @@ tests_unit_test_virtqueue_LDADD = $(UNIT_LDADD)
 tests_unit_test_pci_LDADD = $(UNIT_LDADD)
 tests_unit_test_virtio_kvm_LDADD = $(UNIT_LDADD)
 tests_unit_test_qmp_cmds_LDADD = $(UNIT_LDADD)
+tests_unit_test_vmstate_LDADD = $(UNIT_LDADD)
