@@ -209,9 +209,10 @@ void mode_dirty(void)
         smp_call(c, dirty_ap);
     }
     dirty_run(&dirty[0]);
-    /* The others stop at the same end_ns; let their last lines out. */
+    /* The others stop at the same end_ns; let their last lines out (a
+     * vCPU may be waiting for a host core: give it time). */
     for (c = 1; c < ncpus; c++) {
-        if (!smp_wait(c, NS_PER_SEC)) {
+        if (!smp_wait(c, 2 * NS_PER_SEC)) {
             con_printf("TG ERROR dirty: cpu %u did not stop\n", c);
         }
     }
