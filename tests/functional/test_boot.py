@@ -53,13 +53,17 @@ class Hello(ktest.TestCase):
         self.assertEqual(p.wait_exit(30), 0)
 
 
+DIRTY = (r"^TG DIRTY cpu=(\d+) gen=(\d+) written_mb=(\d+) verified=(\d+) "
+         r"errors=(\d+)$")
+
+
 class Workloads(ktest.TestCase):
     def test_dirty_runs_without_errors(self):
         p = self.guest("tg.mode=dirty tg.mb=64 tg.secs=4")
         p.wait_line(READY, timeout=30)
         lines = []
         for _ in range(3):
-            m = p.wait_line(r"TG DIRTY gen=(\d+) written_mb=(\d+) "
+            m = p.wait_line(r"TG DIRTY cpu=0 gen=(\d+) written_mb=(\d+) "
                             r"verified=(\d+) errors=(\d+)", timeout=20,
                             start=len(p.lines) if not lines else lines[-1] + 1)
             idx = next(i for i in range(len(p.lines) - 1, -1, -1)
@@ -72,6 +76,64 @@ class Workloads(ktest.TestCase):
         self.assertEqual(p.wait_exit(30), 0, p.text())
         self.assertFalse(any("CORRUPT" in l or "TG ERROR" in l
                              for l in p.lines), p.text())
+
+    def dirty_by_cpu(self, p):
+        """{cpu: [(gen, written_mb, verified, errors), ...]}"""
+        out = {}
+        for ln in p.lines:
+            m = re.match(DIRTY, ln)
+            if m:
+                v = [int(x) for x in m.groups()]
+                out.setdefault(v[0], []).append(tuple(v[1:]))
+            elif ln.startswith("TG DIRTY") and "CORRUPT" not in ln:
+                self.fail("unexpected line %r:\n%s" % (ln, p.text()))
+        return out
+
+    def run_dirty(self, append, smp, cpus, secs=3):
+        """Run dirty mode to its end: CPUs 0..@cpus-1 each print a line a
+        second with rising generations and no errors."""
+        p = self.guest("tg.mode=dirty tg.secs=%d %s" % (secs, append), smp=smp)
+        m = p.wait_line(READY, timeout=30)
+        self.assertEqual(m.group(2), str(smp), p.text())
+        p.wait_line(r"^TG DONE", timeout=30)
+        self.assertEqual(p.wait_exit(30), 0, p.text())
+        self.assertFalse(any("CORRUPT" in l or "TG ERROR" in l
+                             for l in p.lines), p.text())
+        by_cpu = self.dirty_by_cpu(p)
+        self.assertEqual(sorted(by_cpu), list(range(cpus)), p.text())
+        for lines in by_cpu.values():
+            # A vCPU stalled across a second boundary may merge two lines.
+            self.assertIn(len(lines), (secs - 1, secs), p.text())
+            prev = (0, 0, 0, 0)
+            for cur in lines:
+                self.assertEqual(cur[3], 0, p.text())
+                self.assertGreaterEqual(cur[0], prev[0], p.text())
+                self.assertGreater(cur[1], prev[1], p.text())
+                prev = cur
+            self.assertGreater(prev[0], 1, p.text())
+            self.assertGreater(prev[2], 0, p.text())
+        return p
+
+    def test_dirty_smp2(self):
+        # The guest starts the AP (INIT-SIPI-SIPI) and both CPUs write.
+        self.run_dirty("tg.mb=64", smp=2, cpus=2)
+
+    def test_dirty_smp4(self):
+        self.run_dirty("tg.mb=64", smp=4, cpus=4)
+
+    def test_dirty_cpus1_smp2(self):
+        self.run_dirty("tg.mb=32 tg.cpus=1", smp=2, cpus=1, secs=2)
+
+    def test_dirty_detects_stale_page_smp2(self):
+        p = self.guest("tg.mode=dirty tg.mb=16 tg.secs=1 tg.corrupt=5", smp=2)
+        p.wait_line(r"^TG DIRTY CORRUPT cpu=0 page=5 want=2 got=1$",
+                    timeout=30)
+        p.wait_line(r"^TG DONE", timeout=30)
+        self.assertEqual(p.wait_exit(30), 0, p.text())
+        by_cpu = self.dirty_by_cpu(p)
+        self.assertEqual(by_cpu[0][-1][3], 1, p.text())
+        self.assertEqual(by_cpu[1][-1][3], 0, p.text())
+        self.assertEqual(p.text().count("CORRUPT"), 1, p.text())
 
     def test_pio_exits(self):
         p = self.guest("tg.mode=pio tg.count=2000")

@@ -216,8 +216,8 @@ class StreamTests(ConsoleCase):
                          "character device parallel0")
         st = conn.newStream(0)
         dom.openConsole("serial0", st, 0)       # the alias of port 0
-        data = self.recv_until(st, b"TG DIRTY gen=")
-        self.assertIn(b"TG DIRTY gen=", data)
+        data = self.recv_until(st, b"TG DIRTY cpu=0 gen=")
+        self.assertIn(b"TG DIRTY cpu=0 gen=", data)
         in_thread(st.finish, 10)
 
     def test_send_keystrokes(self):

@@ -23,7 +23,8 @@ PC = ["-M", "pc"]
 Q35 = ["-M", "q35"]
 
 READY = r"^TG READY mem=(\d+) cpus=(\d+) boot=(\S+) mode=(\S+)$"
-DIRTY = r"^TG DIRTY gen=(\d+) written_mb=(\d+) verified=(\d+) errors=(\d+)$"
+DIRTY = (r"^TG DIRTY cpu=(\d+) gen=(\d+) written_mb=(\d+) verified=(\d+) "
+         r"errors=(\d+)$")
 
 
 def qemu_usable():
@@ -126,37 +127,88 @@ class QemuOracle(ktest.TestCase):
         self.assertGreater(int(m.group(2)), 0)
         self.finished(p)
 
-    def dirty_lines(self, p):
-        """The TG DIRTY lines as (gen, written_mb, verified, errors)."""
-        out = []
+    def dirty_lines(self, p, cpu=0):
+        """CPU @cpu's TG DIRTY lines as (gen, written_mb, verified, errors)."""
+        return self.dirty_by_cpu(p).get(cpu, [])
+
+    def dirty_by_cpu(self, p):
+        """Every CPU's TG DIRTY lines: {cpu: [(gen, written_mb, verified,
+        errors), ...]}."""
+        out = {}
         for ln in p.lines:
             m = re.match(DIRTY, ln)
             if m:
-                out.append(tuple(int(x) for x in m.groups()))
+                v = [int(x) for x in m.groups()]
+                out.setdefault(v[0], []).append(tuple(v[1:]))
             elif ln.startswith("TG DIRTY") and "CORRUPT" not in ln:
                 self.fail("unexpected line %r:\n%s" % (ln, p.text()))
         return out
+
+    def check_dirty(self, p, cpus, secs):
+        """@cpus CPUs each printed a line a second, generations rising,
+        no errors."""
+        by_cpu = self.dirty_by_cpu(p)
+        self.assertEqual(sorted(by_cpu), list(range(cpus)), p.text())
+        for lines in by_cpu.values():
+            # One line a second, the last when tg.secs is up (a vCPU
+            # stalled across a second boundary may merge two).
+            self.assertIn(len(lines), (secs - 1, secs), p.text())
+            prev = (0, 0, 0, 0)
+            for cur in lines:
+                self.assertEqual(cur[3], 0, p.text())
+                self.assertGreaterEqual(cur[0], prev[0])
+                self.assertGreater(cur[1], prev[1])
+                self.assertGreaterEqual(cur[2], prev[2])
+                prev = cur
+            # The first pass writes, every later one verifies as it goes.
+            self.assertGreater(prev[0], 1, p.text())
+            self.assertGreater(prev[2], 0, p.text())
+        self.assertNotIn("CORRUPT", p.text())
 
     def test_dirty(self):
         start = time.monotonic()
         p = self.qemu("tg.mode=dirty tg.mb=32 tg.secs=3")
         self.ready(p, "dirty")
         self.finished(p)
-        lines = self.dirty_lines(p)
-        # One line a second, the last when tg.secs is up (a vCPU stalled
-        # across a second boundary may merge two).
-        self.assertIn(len(lines), (2, 3), p.text())
-        prev = (0, 0, 0, 0)
-        for cur in lines:
-            self.assertEqual(cur[3], 0, p.text())
-            self.assertGreaterEqual(cur[0], prev[0])
-            self.assertGreater(cur[1], prev[1])
-            self.assertGreaterEqual(cur[2], prev[2])
-            prev = cur
-        # The first pass writes, every later one verifies as it goes.
-        self.assertGreater(prev[0], 1, p.text())
-        self.assertGreater(prev[2], 0, p.text())
+        self.check_dirty(p, 1, 3)
         self.assertLess(time.monotonic() - start, 15)
+
+    def test_dirty_smp2(self):
+        # Every CPU writes its own range and reports on its own line.
+        p = self.qemu("tg.mode=dirty tg.mb=64 tg.secs=3", smp=2)
+        self.ready(p, "dirty", cpus=2)
+        self.finished(p)
+        self.check_dirty(p, 2, 3)
+
+    def test_dirty_smp4(self):
+        p = self.qemu("tg.mode=dirty tg.mb=64 tg.secs=3", smp=4)
+        self.ready(p, "dirty", cpus=4)
+        self.finished(p)
+        self.check_dirty(p, 4, 3)
+
+    def test_dirty_smp3_pc(self):
+        # SeaBIOS has started (and parked) the APs before us: INIT resets
+        # them.
+        p = self.qemu("tg.mode=dirty tg.mb=48 tg.secs=3", machine=PC, smp=3)
+        self.ready(p, "dirty", cpus=3)
+        self.finished(p)
+        self.check_dirty(p, 3, 3)
+
+    def test_dirty_smp_no_acpi(self):
+        # The APs come from the MP table.
+        p = self.qemu("tg.mode=dirty tg.mb=32 tg.secs=2",
+                      machine=["-M", "microvm,acpi=off"], smp=2)
+        self.ready(p, "dirty", cpus=2)
+        p.wait_line(r"^TG DONE$")
+        self.assertEqual(p.wait_exit(timeout=10), 0, p.text())
+        self.check_dirty(p, 2, 2)
+
+    def test_dirty_cpus1(self):
+        # tg.cpus=1: the APs are started but only the boot CPU writes.
+        p = self.qemu("tg.mode=dirty tg.mb=32 tg.secs=2 tg.cpus=1", smp=2)
+        self.ready(p, "dirty", cpus=2)
+        self.finished(p)
+        self.check_dirty(p, 1, 2)
 
     def test_dirty_rate(self):
         p = self.qemu("tg.mode=dirty tg.mb=16 tg.rate=20 tg.secs=2")
@@ -166,15 +218,36 @@ class QemuOracle(ktest.TestCase):
         # 20 MiB/s for 2 s, give or take the last 1 MiB chunk.
         self.assertTrue(38 <= written <= 42, p.text())
 
+    def test_dirty_rate_smp2(self):
+        # tg.rate is the total: each of 2 CPUs writes 10 MiB/s.
+        p = self.qemu("tg.mode=dirty tg.mb=16 tg.rate=20 tg.secs=2", smp=2)
+        self.ready(p, "dirty", cpus=2)
+        self.finished(p)
+        by_cpu = self.dirty_by_cpu(p)
+        self.assertEqual(sorted(by_cpu), [0, 1], p.text())
+        for lines in by_cpu.values():
+            self.assertTrue(18 <= lines[-1][1] <= 22, p.text())
+
     def test_dirty_detects_stale_page(self):
         # tg.corrupt=N puts generation 1 back into page N after the second
         # pass: the checker must not be vacuous.
         p = self.qemu("tg.mode=dirty tg.mb=8 tg.secs=1 tg.corrupt=5")
         self.ready(p, "dirty")
-        p.wait_line(r"^TG DIRTY CORRUPT page=5 want=2 got=1$")
+        p.wait_line(r"^TG DIRTY CORRUPT cpu=0 page=5 want=2 got=1$")
         p.wait_line(r"^TG DONE$")
         self.assertEqual(self.dirty_lines(p)[-1][3], 1, p.text())
         self.assertEqual(p.wait_exit(timeout=10), 0, p.text())
+
+    def test_dirty_detects_stale_page_smp2(self):
+        # With 2 CPUs, page 5 is in CPU 0's range; CPU 1 stays clean.
+        p = self.qemu("tg.mode=dirty tg.mb=16 tg.secs=1 tg.corrupt=5", smp=2)
+        self.ready(p, "dirty", cpus=2)
+        p.wait_line(r"^TG DIRTY CORRUPT cpu=0 page=5 want=2 got=1$")
+        p.wait_line(r"^TG DONE$")
+        self.assertEqual(p.wait_exit(timeout=10), 0, p.text())
+        self.assertEqual(self.dirty_lines(p, 0)[-1][3], 1, p.text())
+        self.assertEqual(self.dirty_lines(p, 1)[-1][3], 0, p.text())
+        self.assertEqual(p.text().count("CORRUPT"), 1, p.text())
 
     def test_unknown_mode(self):
         p = self.qemu("tg.mode=nosuchmode")
@@ -189,10 +262,11 @@ class QemuOracle(ktest.TestCase):
         self.powerbutton(p, qmp)
 
     def test_powerbutton_dirty(self):
+        # The boot CPU polls the button while the AP writes too.
         qmp = os.path.join(self.tmp, "qmp.sock")
-        p = self.qemu("tg.mode=dirty tg.mb=16", machine=PC, qmp=qmp)
-        self.ready(p, "dirty")
-        p.wait_line(r"^TG DIRTY gen=")
+        p = self.qemu("tg.mode=dirty tg.mb=16", machine=PC, qmp=qmp, smp=2)
+        self.ready(p, "dirty", cpus=2)
+        p.wait_line(r"^TG DIRTY cpu=1 gen=")
         self.powerbutton(p, qmp)
         self.assertNotIn("errors=1", p.text())
 

@@ -115,7 +115,7 @@ class RunControl(QmpCase):
 
     def test_stop_pauses_guest(self):
         p, q = self.start("tg.mode=dirty tg.mb=16", paused=False)
-        p.wait_line(r"TG DIRTY gen=", timeout=30)
+        p.wait_line(r"TG DIRTY cpu=0 gen=", timeout=30)
         q.cmd("stop")
         q.wait_event("STOP")
         self.assertEqual(q.cmd("query-status")["status"], "paused")
@@ -125,7 +125,8 @@ class RunControl(QmpCase):
                          "guest ran while paused")
         q.cmd("cont")
         q.wait_event("RESUME")
-        p.wait_line(r"TG DIRTY gen=\d+ .* errors=0", timeout=10, start=n)
+        p.wait_line(r"TG DIRTY cpu=\d+ gen=\d+ .* errors=0", timeout=10,
+                    start=n)
 
     def test_system_powerdown_shuts_guest_down(self):
         p, q = self.start("tg.mode=idle", paused=False)
@@ -142,7 +143,7 @@ class RunControl(QmpCase):
     def test_powerdown_busy_guest(self):
         # The dirty workload never halts: the button is still answered.
         p, q = self.start("tg.mode=dirty tg.mb=16", paused=False)
-        p.wait_line(r"TG DIRTY gen=", timeout=30)
+        p.wait_line(r"TG DIRTY cpu=0 gen=", timeout=30)
         q.cmd("system_powerdown")
         q.wait_event("SHUTDOWN", timeout=20)
         self.assertEqual(p.wait_exit(20), 0)
@@ -301,11 +302,12 @@ class BadInput(QmpCase):
         self.assertTrue(p.alive())
         self.assertEqual(q.cmd("query-status")["status"], "running")
         n = len(p.lines)
-        p.wait_line(r"TG DIRTY gen=\d+ .* errors=0", timeout=10, start=n)
+        p.wait_line(r"TG DIRTY cpu=\d+ gen=\d+ .* errors=0", timeout=10,
+                    start=n)
 
     def busy(self):
         p, q = self.start("tg.mode=dirty tg.mb=16", paused=False)
-        p.wait_line(r"TG DIRTY gen=", timeout=30)
+        p.wait_line(r"TG DIRTY cpu=0 gen=", timeout=30)
         return p, q
 
     def replies_until_sync(self, q, data):

@@ -136,6 +136,15 @@ static uint64_t sdt_check(uint64_t a, const char *sig)
     return rd32(a + 4) >= SDT_HEADER_LEN ? a : 0;
 }
 
+/* Counted in any case; started (smp.c) only if the xAPIC can address it. */
+static void madt_add_cpu(uint32_t apic_id)
+{
+    acpi.cpus++;
+    if (apic_id < 0xff && acpi.nr_apic_ids < TG_MAX_CPUS) {
+        acpi.apic_ids[acpi.nr_apic_ids++] = (uint8_t)apic_id;
+    }
+}
+
 static void madt_parse(uint64_t t)
 {
     uint64_t end = t + rd32(t + 4);
@@ -145,10 +154,14 @@ static void madt_parse(uint64_t t)
     for (p = t + 44; p + 2 <= end && rd8(p + 1) >= 2; p += rd8(p + 1)) {
         switch (rd8(p)) {
         case MADT_LAPIC:
-            acpi.cpus += (rd32(p + 4) & MADT_ENABLED) != 0;
+            if (rd32(p + 4) & MADT_ENABLED) {
+                madt_add_cpu(rd8(p + 3));
+            }
             break;
         case MADT_X2APIC:
-            acpi.cpus += (rd32(p + 8) & MADT_ENABLED) != 0;
+            if (rd32(p + 8) & MADT_ENABLED) {
+                madt_add_cpu(rd32(p + 4));
+            }
             break;
         case MADT_IOAPIC:
             if (!acpi.ioapic) {

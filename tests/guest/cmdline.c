@@ -76,6 +76,8 @@ void cmdline_parse(const char *cmdline)
             tg_args.pressure = parse_u64(val, len - (size_t)(val - word));
         } else if (key_is(word, len, "tg.report=", &val)) {
             tg_args.report = parse_u64(val, len - (size_t)(val - word)) != 0;
+        } else if (key_is(word, len, "tg.cpus=", &val)) {
+            tg_args.cpus = parse_u64(val, len - (size_t)(val - word));
         } else if (key_is(word, len, "tg.debug=", &val)) {
             tg_args.debug = parse_u64(val, len - (size_t)(val - word)) != 0;
         }

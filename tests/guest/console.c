@@ -2,7 +2,8 @@
 /*
  * The console: COM1, polled, from user mode (IOPL=3). Every port access is
  * a VM exit (~25 us here), so with the FIFO on, the line status register
- * is read once per 16 bytes rather than once per byte.
+ * is read once per 16 bytes rather than once per byte. con_printf() holds a
+ * spinlock for its line, so the lines of several CPUs never interleave.
  */
 #include "tg.h"
 
@@ -20,6 +21,9 @@
 #define UART_FIFO_SIZE  16
 
 static unsigned int con_burst = 1;
+
+/* Several CPUs print (dirty mode): one line at a time. */
+static Spinlock con_lock;
 
 void con_init(void)
 {
@@ -65,5 +69,7 @@ void con_printf(const char *fmt, ...)
     if (n > (int)sizeof(buf) - 1) {
         n = sizeof(buf) - 1;
     }
+    spin_lock(&con_lock);
     con_write(buf, (size_t)n);
+    spin_unlock(&con_lock);
 }

@@ -11,6 +11,8 @@
 
 #define SEL_KCODE   0x08
 #define SEL_KDATA   0x10
+#define SEL_KCODE32 0x28
+#define TG_MAX_CPUS 255
 #define BOOT_LINUX64 1
 #define BOOT_PVH    2
 
@@ -104,6 +106,57 @@ common64:
 2:
     hlt
     jmp 2b
+
+/*
+ * AP start-up. The boot CPU (smp.c, user mode) copies ap_trampoline to a
+ * page below 1 MiB, fills ap_boot_* and the AP's TSS and GDT slot, and
+ * sends INIT-SIPI-SIPI; the AP starts there in real mode with CS = the
+ * page >> 4, IP = 0. All of this is emulated here, instruction by
+ * instruction: real mode -> protected mode on our GDT -> long mode on our
+ * page tables -> user mode, about 30 instructions in all.
+ */
+    .code16
+    .globl ap_trampoline, ap_trampoline_end
+ap_trampoline:
+    cli
+    lgdtl %cs:(ap_trampoline_gdt - ap_trampoline)
+    movl $(CR0_PE | CR0_NE), %eax       /* also clears INIT's CD and NW */
+    movl %eax, %cr0
+    ljmpl $SEL_KCODE32, $ap_entry32
+    .p2align 2
+ap_trampoline_gdt:                      /* our GDT: its base fits 32 bits */
+    .word gdt_end - gdt - 1
+    .long gdt
+ap_trampoline_end:
+
+    .code32
+ap_entry32:
+    movl $pml4, %eax
+    movl %eax, %cr3
+    movl $CR4_PAE, %eax
+    movl %eax, %cr4
+    movl $MSR_EFER, %ecx
+    movl $EFER_LME, %eax                /* EFER is 0 after INIT */
+    xorl %edx, %edx
+    wrmsr
+    movl $(CR0_PE | CR0_NE | CR0_WP | CR0_PG), %eax
+    movl %eax, %cr0
+    ljmp $SEL_KCODE, $ap_entry64
+
+    .code64
+ap_entry64:
+    movl $SEL_KDATA, %eax
+    movl %eax, %ds
+    movl %eax, %es
+    movl %eax, %ss
+    movq ap_boot_kstack, %rsp
+    movw ap_boot_tss, %ax
+    ltr %ax
+    lidt idt_ptr
+    movl ap_boot_cpu, %edi
+    movq ap_boot_ustack, %rcx
+    movq $ap_main, %rdx
+    jmp enter_user
 
 /*
  * enter_user(kind, info, rip, rsp): iretq to CPL3 with IOPL=3 (so user mode
@@ -208,8 +261,10 @@ pd:
     .endr
 
 /*
- * GDT. Accessed bits preset (no descriptor write-back). The TSS descriptor
- * (0x28, 16 bytes) is filled in by kernel_setup().
+ * GDT. Accessed bits preset (no descriptor write-back). 0x28 is 32-bit
+ * code, only for an AP on its way from real to long mode. Then one TSS
+ * descriptor (16 bytes) per CPU from 0x30: kernel_setup() fills the boot
+ * CPU's, smp.c (in user mode) each AP's before starting it.
  */
     .section .data, "aw"
     .p2align 4
@@ -220,12 +275,18 @@ gdt:
     .quad 0x00cf93000000ffff    /* 0x10: kernel data */
     .quad 0x00cff3000000ffff    /* 0x18: user data */
     .quad 0x00affb000000ffff    /* 0x20: user code, 64-bit */
-    .quad 0, 0                  /* 0x28: TSS */
+    .quad 0x00cf9b000000ffff    /* 0x28: kernel code, 32-bit (APs) */
+    .fill 2 * TG_MAX_CPUS, 8, 0 /* 0x30: TSS of each CPU */
 gdt_end:
     .p2align 4
 gdt_ptr:
     .word gdt_end - gdt - 1
     .quad gdt
+    .p2align 4
+    .globl idt_ptr
+idt_ptr:
+    .word 4095
+    .quad idt
 
 /*
  * TSS with an all-zero I/O permission bitmap (every port allowed) and the

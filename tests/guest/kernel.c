@@ -8,12 +8,10 @@
 #include "tg.h"
 
 /* entry.S */
-extern uint64_t gdt[];
 extern uint8_t tss[];
 extern char trap_stubs[];
+extern const char idt_ptr[];
 
-#define TSS_IOMAP       104     /* the I/O bitmap follows the 104-byte TSS */
-#define TSS_LIMIT       (TSS_IOMAP + 8192)  /* the bitmap's last byte, 0xff */
 #define TRAP_STUB_SIZE  16
 #define GATE_INTR       0x8e    /* present, DPL 0, 64-bit interrupt gate */
 
@@ -71,24 +69,18 @@ void kernel_setup(uint64_t kind, uint64_t info)
 {
     uint64_t base = (uint64_t)(uintptr_t)tss;
     uint64_t stubs = (uint64_t)(uintptr_t)trap_stubs;
-    struct {
-        uint16_t limit;
-        uint64_t base;
-    } __attribute__((packed)) idtr = { sizeof(idt) - 1, (uintptr_t)idt };
     unsigned int v;
 
     /* TSS: RSP0 for traps from user mode, and the I/O bitmap (entry.S). */
     *(uint64_t *)(tss + 4) = (uint64_t)(uintptr_t)kstack_top;
     *(uint16_t *)(tss + 102) = TSS_IOMAP;
-    gdt[5] = TSS_LIMIT | ((base & 0xffffff) << 16) | (0x89ULL << 40) |
-             (((base >> 24) & 0xff) << 56);
-    gdt[6] = base >> 32;
+    gdt_set_tss(0, base);
     __asm__ volatile("ltr %w0" : : "r"(SEL_TSS));
 
     for (v = 0; v < 256; v++) {
         idt_set_gate(v, stubs + v * TRAP_STUB_SIZE, GATE_INTR);
     }
-    __asm__ volatile("lidt %0" : : "m"(idtr));
+    __asm__ volatile("lidt (%0)" : : "r"(idt_ptr) : "memory");
 
     for (v = 0; v < ARRAY_SIZE(cpuid_snapshot); v++) {
         CpuidLeaf *l = &cpuid_snapshot[v];

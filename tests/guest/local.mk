@@ -17,6 +17,7 @@ tests_guest_testguest_elf_SOURCES = \
 	tests/guest/cmdline.c \
 	tests/guest/acpi.c \
 	tests/guest/mptable.c \
+	tests/guest/smp.c \
 	tests/guest/clock.c \
 	tests/guest/pm.c \
 	tests/guest/main.c \

@@ -2,7 +2,8 @@
 /*
  * The user-mode half of the test guest: entered from kernel_setup() at
  * CPL3 with IOPL=3 and interrupts off. Reads the boot data and ACPI,
- * prints READY, runs the mode, powers off.
+ * starts the other CPUs (they wait for work), prints READY, runs the mode,
+ * powers off.
  */
 #include "tg.h"
 
@@ -120,6 +121,7 @@ void user_main(uint64_t kind, uint64_t info)
     clock_init();
     pm_init();
     ram_init();
+    smp_init();
 
     /* mem= is the e820 RAM total rounded up to a whole MiB. Firmware keeps
      * a little of -m for itself (the EBDA, SeaBIOS 128 KiB for its tables)
@@ -129,7 +131,7 @@ void user_main(uint64_t kind, uint64_t info)
         print_info();
     }
     /* Without a MADT, the MP table; without either, the CPU we run on. */
-    cpus = acpi.cpus ? acpi.cpus : mptable_cpus();
+    cpus = acpi.cpus ? acpi.cpus : mptable_cpus(NULL, 0);
     con_printf("TG READY mem=%lu cpus=%u boot=%s mode=%s\n",
                (boot_info.ram_bytes + MIB - 1) / MIB, cpus ? cpus : 1,
                boot_name(boot_info.kind), tg_args.mode);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The Intel MultiProcessor table, for machines without ACPI (QEMU's
- * microvm with acpi=off, -no-acpi): only to count the processors, as Linux
- * falls back to it for the same reason.
+ * microvm with acpi=off, -no-acpi): only to find the processors (their
+ * count and APIC ids), as Linux falls back to it for the same reason.
  */
 #include "tg.h"
 
@@ -69,7 +69,7 @@ static uint64_t mpf_find(void)
     return a;
 }
 
-unsigned int mptable_cpus(void)
+unsigned int mptable_cpus(uint8_t *ids, unsigned int max)
 {
     uint64_t mpf = mpf_find(), mpc, p, end;
     unsigned int cpus = 0;
@@ -85,7 +85,12 @@ unsigned int mptable_cpus(void)
     end = mpc + rd16(mpc + 4);
     for (p = mpc + MPC_HEADER_LEN; p < end;) {
         if (rd8(p) == MPC_PROCESSOR) {
-            cpus += (rd8(p + 3) & MPC_CPU_ENABLED) != 0;
+            if (rd8(p + 3) & MPC_CPU_ENABLED) {
+                if (cpus < max) {
+                    ids[cpus] = rd8(p + 1);
+                }
+                cpus++;
+            }
             p += MPC_PROCESSOR_LEN;
         } else {
             p += MPC_OTHER_LEN;

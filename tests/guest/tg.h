@@ -40,11 +40,16 @@ enum {
 #define SEL_KDATA       0x10
 #define SEL_UDATA       0x1b    /* 0x18 | RPL 3 */
 #define SEL_UCODE       0x23    /* 0x20 | RPL 3 */
-#define SEL_TSS         0x28
+#define SEL_KCODE32     0x28    /* 32-bit kernel code: AP start-up only */
+#define SEL_TSS         0x30    /* TSS of CPU i: SEL_TSS + 16 * i */
+
+/* Processors the guest can start (the xAPIC MADT entry's limit). */
+#define TG_MAX_CPUS     255
 
 /* Interrupt vectors. */
 #define VEC_SCI         0x30    /* ACPI SCI through the IOAPIC */
 #define VEC_TIMER       0x31    /* LAPIC timer (idle with tg.secs) */
+#define VEC_WAKE        0x32    /* IPI: an AP has work in its mailbox */
 #define VEC_SPURIOUS    0xff    /* LAPIC spurious vector */
 
 /* ---- low-level helpers, usable at any CPL (port I/O needs IOPL=3) ---- */
@@ -220,6 +225,7 @@ typedef struct {
     int64_t corrupt;                /* tg.corrupt=<page> self-test; -1: off */
     uint64_t pressure;              /* balloon: MiB to allocate, 0: none */
     bool report;                    /* balloon: free page reporting (1) */
+    uint64_t cpus;                  /* CPUs running the workload, 0: all */
 } TgArgs;
 
 extern TgArgs tg_args;
@@ -235,6 +241,8 @@ typedef struct {
 typedef struct {
     bool found;                     /* RSDP found and valid */
     unsigned int cpus;              /* enabled processors in the MADT */
+    unsigned int nr_apic_ids;       /* their APIC ids (xAPIC-reachable) */
+    uint8_t apic_ids[TG_MAX_CPUS];
     uint64_t lapic;                 /* Local APIC base */
     uint64_t ioapic;                /* first IOAPIC, 0: none */
     uint32_t ioapic_gsi_base;
@@ -262,8 +270,51 @@ typedef struct {
 extern AcpiInfo acpi;
 void acpi_parse(uint64_t rsdp_hint);
 
-/* ---- mptable.c: enabled processors in the MP table, 0 if none ---- */
-unsigned int mptable_cpus(void);
+/* ---- mptable.c: enabled processors in the MP table, 0 if none; their
+ * APIC ids go to @ids (up to @max of them) ---- */
+unsigned int mptable_cpus(uint8_t *ids, unsigned int max);
+
+/* ---- smp.c: the application processors ---- */
+typedef void (*SmpWork)(unsigned int cpu);
+
+/* Start every processor the MADT (else the MP table) describes; they wait
+ * in user mode, halted, for work. Returns the CPUs running (boot CPU
+ * included); CPU 0 is the boot CPU, 1.. the APs in table order. */
+unsigned int smp_init(void);
+unsigned int smp_cpus(void);
+/* Run @fn(cpu) on AP @cpu (>= 1); it must be idle. */
+void smp_call(unsigned int cpu, SmpWork fn);
+/* Wait until AP @cpu is idle again, at most @ns; false on timeout. */
+bool smp_wait(unsigned int cpu, uint64_t ns);
+void ap_main(uint64_t cpu, uint64_t unused) __attribute__((noreturn));
+
+/* A spinlock for user mode (xchg is atomic; no kernel help needed). */
+typedef struct {
+    volatile uint32_t locked;
+} Spinlock;
+
+static inline void spin_lock(Spinlock *l)
+{
+    uint32_t v;
+
+    for (;;) {
+        v = 1;
+        __asm__ volatile("xchgl %0, %1" : "+r"(v), "+m"(l->locked)
+                         : : "memory");
+        if (!v) {
+            return;
+        }
+        while (l->locked) {
+            __asm__ volatile("pause" ::: "memory");
+        }
+    }
+}
+
+static inline void spin_unlock(Spinlock *l)
+{
+    __asm__ volatile("" ::: "memory");
+    l->locked = 0;
+}
 
 /* ---- clock.c: time in nanoseconds since boot, from the TSC ---- */
 void clock_init(void);
@@ -405,6 +456,24 @@ extern volatile uint64_t irq_lapic_base;
 extern volatile uint64_t irq_ioapic_base;
 
 extern uint8_t idt[4096];                   /* entry.S */
+extern uint64_t gdt[];                      /* entry.S: TSS slots at the end */
+extern char ap_trampoline[], ap_trampoline_end[];   /* entry.S, 16-bit */
+#define TSS_IOMAP       104     /* the I/O bitmap follows the 104-byte TSS */
+#define TSS_LIMIT       (TSS_IOMAP + 8192)  /* the bitmap's last byte, 0xff */
+#define TSS_SIZE        (TSS_LIMIT + 1)
+
+/* The GDT's TSS descriptor of CPU @cpu (selector SEL_TSS + 16 * cpu). */
+static inline void gdt_set_tss(unsigned int cpu, uint64_t base)
+{
+    gdt[6 + 2 * cpu] = TSS_LIMIT | ((base & 0xffffff) << 16) |
+                       (0x89ULL << 40) | (((base >> 24) & 0xff) << 56);
+    gdt[7 + 2 * cpu] = base >> 32;
+}
+
+/* What the AP being started loads at CPL0 (smp.c sets them). */
+extern volatile uint64_t ap_boot_kstack, ap_boot_ustack;
+extern volatile uint32_t ap_boot_cpu;
+extern volatile uint16_t ap_boot_tss;
 
 /* Linker symbols. */
 extern char __image_start[], __image_end[], __bss_start[], __bss_end[];
