@@ -45,6 +45,8 @@ typedef struct QmpSession {
     GString *out;
     gsize out_pos;              /* written part of out */
     GQueue inputs;              /* QmpInput, waiting while busy */
+    bool not_socket;            /* recvmsg said ENOTSOCK: plain reads */
+    int passed_fd;              /* last fd sent with SCM_RIGHTS, or -1 */
 } QmpSession;
 
 typedef struct {
@@ -59,6 +61,7 @@ struct QmpServer {
     GMainContext *context;
     GPtrArray *sessions;        /* QmpSession *, one reference each */
     GPtrArray *listeners;       /* QmpListener * */
+    QmpSession *current;        /* the session whose command runs now */
 };
 
 static void session_update_sources(QmpSession *sess);
@@ -109,6 +112,10 @@ static void session_close(QmpSession *sess)
         return;
     }
     sess->server = NULL;
+    if (sess->passed_fd >= 0) {
+        close(sess->passed_fd);
+        sess->passed_fd = -1;
+    }
     source_drop(&sess->in_src);
     source_drop(&sess->out_src);
     if (sess->in_fd > 2) {
@@ -221,10 +228,14 @@ static void session_reply_cb(JsonNode *reply, void *opaque)
 static void session_dispatch(QmpSession *sess, JsonNode *value,
                              const GError *err)
 {
+    QmpServer *server = sess->server;
+
     sess->dispatching = true;
     sess->replied = false;
-    qmp_dispatch(sess->server->dispatcher, &sess->negotiated, value, err,
+    server->current = sess;
+    qmp_dispatch(server->dispatcher, &sess->negotiated, value, err,
                  session_reply_cb, sess);
+    server->current = NULL;
     sess->dispatching = false;
     if (!sess->replied) {
         /* deferred: reads stop until qmp_request_complete */
@@ -272,6 +283,63 @@ static void session_input(JsonNode *value, const GError *err, void *opaque)
     session_process(sess);
 }
 
+/*
+ * Read from the session; on a socket, keep a descriptor the client passed
+ * with SCM_RIGHTS (libvirt's getfd), as QEMU does: the newest one wins.
+ */
+static ssize_t session_recv(QmpSession *sess, int fd, char *buf, size_t len)
+{
+    union {
+        char buf[CMSG_SPACE(16 * sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = { .iov_base = buf, .iov_len = len };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+                          .msg_control = ctl.buf,
+                          .msg_controllen = sizeof(ctl.buf) };
+    ssize_t n;
+
+    if (sess->not_socket) {
+        return read(fd, buf, len);
+    }
+    n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+    if (n < 0 && errno == ENOTSOCK) {
+        sess->not_socket = true;
+        return read(fd, buf, len);
+    }
+    for (struct cmsghdr *c = n >= 0 ? CMSG_FIRSTHDR(&msg) : NULL; c;
+         c = CMSG_NXTHDR(&msg, c)) {
+        size_t nfds;
+        int *fds;
+
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
+            continue;
+        }
+        nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        fds = (int *)CMSG_DATA(c);
+        for (size_t i = 0; i < nfds; i++) {
+            if (sess->passed_fd >= 0) {
+                close(sess->passed_fd);
+            }
+            sess->passed_fd = fds[i];
+        }
+    }
+    return n;
+}
+
+int qmp_server_take_passed_fd(QmpServer *server)
+{
+    QmpSession *sess = server->current;
+    int fd;
+
+    if (!sess) {
+        return -1;
+    }
+    fd = sess->passed_fd;
+    sess->passed_fd = -1;
+    return fd;
+}
+
 static gboolean session_readable(int fd, GIOCondition cond, void *opaque)
 {
     QmpSession *sess = opaque;
@@ -285,7 +353,7 @@ static gboolean session_readable(int fd, GIOCondition cond, void *opaque)
         session_unref(sess);
         return G_SOURCE_CONTINUE;
     }
-    n = read(fd, buf, sizeof(buf));
+    n = session_recv(sess, fd, buf, sizeof(buf));
     if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) {
         return G_SOURCE_CONTINUE;
     }
@@ -376,6 +444,7 @@ static bool session_start(QmpServer *server, int in_fd, int out_fd,
     sess->server = server;
     sess->in_fd = in_fd;
     sess->out_fd = out_fd;
+    sess->passed_fd = -1;
     sess->pretty = pretty;
     sess->stream = json_stream_new(session_input, sess);
     sess->out = g_string_sized_new(4096);

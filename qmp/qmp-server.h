@@ -82,4 +82,11 @@ guint qmp_server_count_sessions(const QmpServer *server);
 
 QmpDispatcher *qmp_server_get_dispatcher(QmpServer *server);
 
+/*
+ * The descriptor the client of the command being dispatched passed with
+ * SCM_RIGHTS (the newest), now owned by the caller; -1 if none. Only
+ * from inside a command handler (getfd).
+ */
+int qmp_server_take_passed_fd(QmpServer *server);
+
 #endif /* QMP_SERVER_H */

@@ -63,7 +63,7 @@ bool cmdline_opt_accel(CmdlineState *s, const char *arg, GError **errp)
     }
     accel = keyval_get_str(kv, "accel");
     if (keyval_is_help(accel)) {
-        fprintf(s->out, "Accelerators supported by kestrel:\nkvm\n");
+        fprintf(s->out, "Accelerators supported by kestrel:\nkvm\nqtest\n");
         s->exit = true;
         return true;
     }
@@ -71,6 +71,15 @@ bool cmdline_opt_accel(CmdlineState *s, const char *arg, GError **errp)
         g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
                     "Parameter 'accel' is missing");
         return false;
+    }
+    if (g_str_equal(accel, "qtest")) {
+        /* QEMU's test accelerator: the machine without running vCPUs,
+         * driven through -qtest (src/qtest.h). */
+        if (!keyval_check_unused(kv, errp)) {
+            return false;
+        }
+        s->cfg->qtest_accel = true;
+        return true;
     }
     if (!g_str_equal(accel, "kvm")) {
         g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_UNSUPPORTED,
@@ -220,7 +229,9 @@ bool cmdline_opt_machine(CmdlineState *s, const char *arg, GError **errp)
     if (accel) {
         g_auto(GStrv) list = g_strsplit(accel, ":", -1);
 
-        if (!g_strv_contains((const char *const *)list, "kvm")) {
+        if (g_str_equal(accel, "qtest")) {
+            s->cfg->qtest_accel = true;
+        } else if (!g_strv_contains((const char *const *)list, "kvm")) {
             g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_UNSUPPORTED,
                         "accelerator list '%s' does not contain kvm, the only "
                         "accelerator kestrel supports", accel);
@@ -235,7 +246,7 @@ bool cmdline_opt_machine(CmdlineState *s, const char *arg, GError **errp)
         g_free(s->cfg->machine);
         s->cfg->machine = g_strdup(type);
     }
-    if (accel) {
+    if (accel && !s->cfg->qtest_accel) {
         s->cfg->kvm_requested = true;
     }
     return true;

@@ -28,6 +28,7 @@
 #include "cmdline-internal.h"
 #include "error.h"
 #include "keyval.h"
+#include "migration/channel.h"
 
 /* The QEMU release whose command line and QMP kestrel follows. */
 #define CMDLINE_QEMU_VERSION "7.2.0"
@@ -186,14 +187,30 @@ static bool opt_help(CmdlineState *s, const char *arg, GError **errp);
 
 static bool opt_incoming(CmdlineState *s, const char *arg, GError **errp)
 {
-    if (!g_str_equal(arg, "defer")) {
-        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_UNSUPPORTED,
-                    "incoming migration from '%s' is not supported by "
-                    "kestrel: only -incoming defer is accepted, and kestrel "
-                    "has no migrate-incoming yet", arg);
+    MigUri u;
+
+    if (g_str_equal(arg, "defer")) {
+        s->cfg->incoming_defer = true;
+        return true;
+    }
+    if (!mig_uri_parse(arg, &u, errp)) {
+        if (g_str_has_prefix((*errp)->message, "Parameter 'uri'")) {
+            g_clear_error(errp);
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                        "unknown migration protocol: %s", arg);
+        }
         return false;
     }
-    s->cfg->incoming_defer = true;
+    mig_uri_clear(&u);
+    g_free(s->cfg->incoming_uri);
+    s->cfg->incoming_uri = g_strdup(arg);
+    return true;
+}
+
+static bool opt_qtest(CmdlineState *s, const char *arg, GError **errp)
+{
+    g_free(s->cfg->qtest);
+    s->cfg->qtest = g_strdup(arg);
     return true;
 }
 
@@ -498,8 +515,9 @@ static const CmdlineOption cmdline_options[] = {
     { "hdd", true, NULL, NULL, NULL },
     { "help", false, opt_help, NULL, "print this help and exit" },
     { "icount", true, NULL, NULL, NULL },
-    { "incoming", true, opt_incoming, "defer",
-      "wait in state inmigrate (migration itself is not there yet)" },
+    { "incoming", true, opt_incoming, "URI",
+      "wait in state inmigrate for a migration from tcp:HOST:PORT, "
+      "unix:PATH, fd:N, exec:CMD, file:PATH, or defer (migrate-incoming)" },
     { "initrd", true, opt_initrd, "FILE", "initial ramdisk" },
     { "iscsi", true, NULL, NULL, NULL },
     { "k", true, NULL, NULL, NULL },
@@ -556,6 +574,8 @@ static const CmdlineOption cmdline_options[] = {
     { "qmp", true, cmdline_opt_qmp, "DEV", "QMP monitor on DEV" },
     { "qmp-pretty", true, cmdline_opt_qmp_pretty, "DEV",
       "QMP monitor on DEV, pretty-printed" },
+    { "qtest", true, opt_qtest, "unix:PATH[,server=on[,wait=off]]",
+      "the qtest protocol on a socket (with -accel qtest)" },
     { "readconfig", true, NULL, NULL, NULL },
     { "rotate", true, NULL, NULL, NULL },
     { "rtc", true, opt_rtc, "base=utc[,clock=host][,driftfix=none]",

@@ -30,7 +30,12 @@ src_libkestrel_a_SOURCES = \
 	src/virtio/virtio.c src/virtio/virtio.h \
 	src/virtio/virtio-pci.c src/virtio/virtio-pci.h \
 	src/virtio/virtio-balloon.c src/virtio/virtio-balloon.h \
-	src/migration/vmstate.c src/migration/vmstate.h
+	src/migration/vmstate.c src/migration/vmstate.h \
+	src/migration/stream.c src/migration/stream.h \
+	src/migration/channel.c src/migration/channel.h \
+	src/migration/params.c src/migration/params.h \
+	src/migration/ram.c src/migration/ram.h \
+	src/migration/migration.c src/migration/migration.h
 src_libkestrel_a_CFLAGS = $(AM_CFLAGS) $(JSONGLIB_CFLAGS)
 
 bin_PROGRAMS += src/kestrel

@@ -19,6 +19,7 @@
 #include "chardev.h"
 #include "cmdline.h"
 #include "error.h"
+#include "migration/migration.h"
 #include "monitor.h"
 #include "vm.h"
 
@@ -221,12 +222,22 @@ int main(int argc, char **argv)
     g_unix_signal_add(SIGINT, on_terminate_signal, &sig_int);
     g_unix_signal_add(SIGHUP, on_terminate_signal, &sig_hup);
 
-    if (cfg->incoming_defer &&
+    vm->migration = migration_new(vm);
+    if ((cfg->incoming_defer || cfg->incoming_uri) &&
         !vm_set_run_state(vm, RUN_STATE_INMIGRATE, &err)) {
         die(err->message);
     }
+    if (cfg->incoming_uri &&
+        !migration_incoming_start(vm, cfg->incoming_uri, &err)) {
+        g_autofree char *msg = g_strdup_printf("-incoming %s: %s",
+                                               cfg->incoming_uri,
+                                               err->message);
+
+        die(msg);
+    }
     /* -incoming: the VM runs once the migration is in, not before. */
-    if (!cfg->start_paused && !cfg->incoming_defer && !vm_start(vm, &err)) {
+    if (!cfg->start_paused && !cfg->incoming_defer && !cfg->incoming_uri &&
+        !vm_start(vm, &err)) {
         die(err->message);
     }
     daemonize_finish(cfg->logfile != NULL);
@@ -234,6 +245,8 @@ int main(int argc, char **argv)
     g_main_loop_run(vm->loop);
 
     status = vm->exit_status;
+    /* Join the migration threads before the VM they read goes away. */
+    g_clear_pointer(&vm->migration, migration_free);
     /* The last replies and events (quit, SHUTDOWN) reach the clients. */
     monitor_flush(vm->monitor);
     g_clear_pointer(&vm->monitor, monitor_free);

@@ -9,6 +9,7 @@
 #include "error.h"
 #include "monitor.h"
 #include "qmp-cmds.h"
+#include "qmp-error.h"
 #include "qmp-server.h"
 #include "virtio/virtio-balloon.h"
 #include "vm.h"
@@ -22,7 +23,63 @@ struct Monitor {
     gint64 balloon_last_sent;       /* monotonic us, 0: never */
     guint balloon_timer;            /* pending delayed event */
     uint64_t balloon_pending;       /* its value */
+    GHashTable *fds;                /* getfd: name -> fd (GINT_TO_POINTER) */
 };
+
+bool monitor_getfd(Monitor *mon, const char *name, GError **errp)
+{
+    int fd = mon ? qmp_server_take_passed_fd(mon->server) : -1;
+    gpointer old;
+
+    if (fd < 0) {
+        g_set_error(errp, QMP_ERROR, QMP_ERROR_GENERIC,
+                    "No file descriptor supplied via SCM_RIGHTS");
+        return false;
+    }
+    if (g_ascii_isdigit(name[0])) {
+        close(fd);
+        g_set_error(errp, QMP_ERROR, QMP_ERROR_GENERIC,
+                    "Parameter 'fdname' expects a name not starting with a "
+                    "digit");
+        return false;
+    }
+    /* A name given again replaces its descriptor, as in QEMU. */
+    if (g_hash_table_lookup_extended(mon->fds, name, NULL, &old)) {
+        close(GPOINTER_TO_INT(old));
+    }
+    g_hash_table_insert(mon->fds, g_strdup(name), GINT_TO_POINTER(fd));
+    return true;
+}
+
+bool monitor_closefd(Monitor *mon, const char *name, GError **errp)
+{
+    gpointer fd;
+
+    if (!mon || !g_hash_table_lookup_extended(mon->fds, name, NULL, &fd)) {
+        g_set_error(errp, QMP_ERROR, QMP_ERROR_GENERIC,
+                    "File descriptor named '%s' not found", name);
+        return false;
+    }
+    close(GPOINTER_TO_INT(fd));
+    g_hash_table_remove(mon->fds, name);
+    return true;
+}
+
+int monitor_take_fd(Monitor *mon, const char *name)
+{
+    gpointer fd;
+
+    if (!mon || !g_hash_table_lookup_extended(mon->fds, name, NULL, &fd)) {
+        return -1;
+    }
+    g_hash_table_remove(mon->fds, name);
+    return GPOINTER_TO_INT(fd);
+}
+
+static void close_named_fd(gpointer key, gpointer value, gpointer opaque)
+{
+    close(GPOINTER_TO_INT(value));
+}
 
 bool monitor_owns_chardev(const Vm *vm, const char *id)
 {
@@ -170,6 +227,7 @@ Monitor *monitor_new(Vm *vm, GError **errp)
     QmpDispatchConfig dc;
 
     mon->vm = vm;
+    mon->fds = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     qmp_cmds_dispatch_config(vm, &dc);
     mon->server = qmp_server_new(&dc, errp);
     if (!mon->server) {
@@ -212,5 +270,7 @@ void monitor_free(Monitor *mon)
         balloon_set_change_hook(balloon_find(mon->vm), NULL, NULL);
     }
     qmp_server_free(mon->server);
+    g_hash_table_foreach(mon->fds, close_named_fd, NULL);
+    g_hash_table_unref(mon->fds);
     g_free(mon);
 }

@@ -25,6 +25,13 @@ void monitor_flush(Monitor *mon);
 /* Emit an event to every negotiated client; @data borrowed, may be NULL. */
 void monitor_emit(Monitor *mon, const char *name, JsonObject *data);
 
+/* getfd: keep the descriptor the client just passed under @name. */
+bool monitor_getfd(Monitor *mon, const char *name, GError **errp);
+/* closefd: close and forget @name. */
+bool monitor_closefd(Monitor *mon, const char *name, GError **errp);
+/* Take the descriptor named @name (the caller owns it now); -1 if none. */
+int monitor_take_fd(Monitor *mon, const char *name);
+
 /* Whether chardev @id belongs to a monitor (so the VM does not open it). */
 bool monitor_owns_chardev(const Vm *vm, const char *id);
 

@@ -15,6 +15,7 @@
 #include "chardev.h"
 #include "device.h"
 #include "json-stream.h"
+#include "migration/migration.h"
 #include "monitor.h"
 #include "qmp-cmds.h"
 #include "qmp-error.h"
@@ -86,8 +87,12 @@ static bool qmp_cont(void *ctx, JsonObject *args, JsonNode **ret,
                     "Resetting the Virtual Machine is required");
         return false;
     case RUN_STATE_INMIGRATE:
+        /* As QEMU: run once the incoming migration is in. */
+        migration_set_autostart(vm);
+        return true;
+    case RUN_STATE_FINISH_MIGRATE:
         g_set_error(errp, QMP_ERROR, QMP_ERROR_GENERIC,
-                    "Migration is not finished yet");
+                    "Migration is not finalized yet");
         return false;
     default:
         return vm_start(vm, errp);
@@ -955,42 +960,25 @@ static bool qmp_query_block(void *ctx, JsonObject *args, JsonNode **ret,
     return true;
 }
 
-/* --- migration: capabilities only ----------------------------------------- */
+/* --- file descriptors passed over the monitor (getfd, closefd) ---------- */
 
-static bool qmp_query_migrate_capabilities(void *ctx, JsonObject *args,
-                                           JsonNode **ret, GError **errp)
+static bool qmp_getfd(void *ctx, JsonObject *args, JsonNode **ret,
+                      GError **errp)
 {
     Vm *vm = ctx;
-    JsonArray *a = json_array_new();
-    JsonObject *o = json_object_new();
 
-    json_object_set_string_member(o, "capability", "events");
-    json_object_set_boolean_member(o, "state", vm->migration_events);
-    json_array_add_object_element(a, o);
-    *ret = node_array(a);
-    return true;
+    return monitor_getfd(vm->monitor,
+                         json_object_get_string_member(args, "fdname"), errp);
 }
 
-static bool qmp_migrate_set_capabilities(void *ctx, JsonObject *args,
-                                         JsonNode **ret, GError **errp)
+static bool qmp_closefd(void *ctx, JsonObject *args, JsonNode **ret,
+                        GError **errp)
 {
     Vm *vm = ctx;
-    JsonArray *caps = json_object_get_array_member(args, "capabilities");
 
-    /* The schema allows only "events". */
-    for (guint i = 0; i < json_array_get_length(caps); i++) {
-        JsonObject *c = json_array_get_object_element(caps, i);
-
-        vm->migration_events = json_object_get_boolean_member(c, "state");
-    }
-    return true;
-}
-
-static bool qmp_empty_object(void *ctx, JsonObject *args, JsonNode **ret,
-                             GError **errp)
-{
-    *ret = node_object(json_object_new());
-    return true;
+    return monitor_closefd(vm->monitor,
+                           json_object_get_string_member(args, "fdname"),
+                           errp);
 }
 
 /* --- balloon ---------------------------------------------------------------- */
@@ -1045,11 +1033,18 @@ static bool qmp_query_balloon(void *ctx, JsonObject *args, JsonNode **ret,
 /* Sorted by name (strcmp); checked against schemas/ by a unit test. */
 static const QmpCommand qmp_commands[] = {
     { "balloon", qmp_balloon, NULL, 0 },
+    { "closefd", qmp_closefd, NULL, 0 },
     { "cont", qmp_cont, NULL, 0 },
     { "device-list-properties", qmp_device_list_properties, NULL, 0 },
     { "device_add", qmp_device_add, NULL, 0 },
+    { "getfd", qmp_getfd, NULL, 0 },
     { "human-monitor-command", qmp_human_monitor_command, NULL, 0 },
+    { "migrate", qmp_migrate, NULL, 0 },
+    { "migrate-continue", qmp_migrate_continue, NULL, 0 },
+    { "migrate-incoming", qmp_migrate_incoming, NULL, 0 },
     { "migrate-set-capabilities", qmp_migrate_set_capabilities, NULL, 0 },
+    { "migrate-set-parameters", qmp_migrate_set_parameters, NULL, 0 },
+    { "migrate_cancel", qmp_migrate_cancel, NULL, 0 },
     { "object-add", qmp_object_add, NULL, 0 },
     { "object-del", qmp_object_del, NULL, 0 },
     { "qom-get", qmp_qom_get, NULL, 0 },
@@ -1066,10 +1061,10 @@ static const QmpCommand qmp_commands[] = {
     { "query-cpus-fast", qmp_query_cpus_fast, NULL, 0 },
     { "query-kvm", qmp_query_kvm, NULL, 0 },
     { "query-machines", qmp_query_machines, NULL, 0 },
-    { "query-migrate", qmp_empty_object, NULL, 0 },
+    { "query-migrate", qmp_query_migrate, NULL, 0 },
     { "query-migrate-capabilities", qmp_query_migrate_capabilities, NULL,
       0 },
-    { "query-migrate-parameters", qmp_empty_object, NULL, 0 },
+    { "query-migrate-parameters", qmp_query_migrate_parameters, NULL, 0 },
     { "query-name", qmp_query_name, NULL, 0 },
     { "query-named-block-nodes", qmp_query_block, NULL, 0 },
     { "query-status", qmp_query_status, NULL, 0 },

@@ -25,6 +25,7 @@ typedef struct Rtc Rtc;
 typedef struct Pm Pm;
 typedef struct PciHost PciHost;
 typedef struct Monitor Monitor;
+typedef struct Migration Migration;
 
 /* QEMU's RunState names (qapi/run-state.json): never rename. */
 typedef enum {
@@ -98,7 +99,7 @@ typedef struct Vm {
     /* Secrets by id (char* -> GBytes*): -object secret, then object-add
      * and object-del (main thread). */
     GHashTable *secrets;
-    bool migration_events;      /* migrate-set-capabilities "events" */
+    Migration *migration;       /* migration state (main.c creates it) */
 
     /* Observers, set by the monitor (QMP events). May be NULL. */
     void (*on_state_change)(struct Vm *vm, RunState old, RunState now);

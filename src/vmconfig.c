@@ -132,6 +132,8 @@ void vm_config_free(VmConfig *cfg)
     g_ptr_array_unref(cfg->secrets);
     g_free(cfg->pidfile);
     g_free(cfg->logfile);
+    g_free(cfg->incoming_uri);
+    g_free(cfg->qtest);
     g_free(cfg);
 }
 

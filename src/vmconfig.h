@@ -63,6 +63,8 @@ typedef struct {
     /* -machine / -M / -accel / -enable-kvm */
     char *machine;              /* "kestrel" (the default; "none" for probing) */
     bool kvm_requested;         /* accel list was given and contained kvm */
+    bool qtest_accel;           /* -accel qtest: no vCPU runs, no KVM */
+    char *qtest;                /* -qtest unix:PATH[,server=on], or NULL */
 
     /* -cpu */
     char *cpu_model;            /* "host" (default) or "max" */
@@ -100,6 +102,7 @@ typedef struct {
     /* run control */
     bool start_paused;          /* -S */
     bool incoming_defer;        /* -incoming defer: wait in inmigrate */
+    char *incoming_uri;         /* -incoming URI (not defer), or NULL */
     bool msg_timestamp;         /* -msg timestamp=on */
     bool no_reboot;             /* guest reset ends the VM (exit 0) */
     bool no_shutdown;           /* guest power-off pauses in state shutdown */

@@ -18,7 +18,8 @@ FUNCTIONAL_TESTS = \
 	tests/functional/test_daemon.py \
 	tests/functional/test_daemon_scale.py \
 	tests/functional/test_daemon_console.py \
-	tests/functional/test_virt_manager.py
+	tests/functional/test_virt_manager.py \
+	tests/functional/test_migration.py
 
 TESTS += $(FUNCTIONAL_TESTS)
 EXTRA_DIST += $(FUNCTIONAL_TESTS) tests/functional/ktest.py \

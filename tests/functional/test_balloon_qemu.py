@@ -46,7 +46,7 @@ class BalloonQemu(ktest.TestCase):
         """Start QEMU with the balloon; return (process, qmp, pool pages,
         START line groups) once the guest's driver is up."""
         sock = os.path.join(self.tmp, "qmp.sock")
-        argv = [ktest.QEMU, "-enable-kvm", "-M", "pc", "-nodefaults",
+        argv = [ktest.QEMU] + ktest.QEMU_ACCEL + ["-M", "pc", "-nodefaults",
                 "-nographic", "-serial", "stdio", "-no-reboot",
                 "-m", str(MEM_MIB), "-kernel", ktest.TESTGUEST,
                 "-append", ("tg.mode=balloon " + append).strip(),

@@ -76,7 +76,7 @@ def get_kernel():
 def vmm_argv(kernel, mem=MEM_MIB, smp=None, cmdline=CMDLINE, vmm=VMM):
     """The command line booting @kernel under @vmm with our console."""
     if vmm == "qemu":
-        argv = [ktest.QEMU, "-enable-kvm", "-M", "pc", "-nodefaults",
+        argv = [ktest.QEMU] + ktest.QEMU_ACCEL + ["-M", "pc", "-nodefaults",
                 "-nographic", "-serial", "stdio"]
     else:
         argv = [ktest.KESTREL, "-nographic"]

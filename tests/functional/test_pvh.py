@@ -91,7 +91,7 @@ class Pvh(ktest.TestCase):
         # The oracle: QEMU's pc machine boots the same file through PVH and
         # hands it a valid start_info. (Its PIIX4 _S5 is type 0, not ours,
         # so this kernel cannot power it off: it is killed instead.)
-        p = self.spawn([QEMU, "-enable-kvm", "-M", "pc", "-nodefaults",
+        p = self.spawn([QEMU] + ktest.QEMU_ACCEL + ["-M", "pc", "-nodefaults",
                         "-nographic", "-serial", "stdio", "-m", "64",
                         "-kernel", self.write_kernel()])
         p.wait_line(r"PVH OK$", timeout=60)

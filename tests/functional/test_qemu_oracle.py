@@ -41,7 +41,7 @@ def qemu_usable():
 class QemuOracle(ktest.TestCase):
 
     def qemu(self, append, machine=MICROVM, smp=None, qmp=None, mem="128"):
-        argv = [ktest.QEMU, "-enable-kvm"] + machine + [
+        argv = [ktest.QEMU] + ktest.QEMU_ACCEL + machine + [
             "-nodefaults", "-nographic", "-serial", "stdio", "-no-reboot",
             "-m", mem, "-kernel", ktest.TESTGUEST, "-append", append]
         if smp:

@@ -422,7 +422,7 @@ class SameShapesAsQemu(QmpCase):
 
     def test_replay_against_qemu(self):
         qsock = os.path.join(self.tmp, "qemu.sock")
-        qemu = self.spawn([QEMU, "-enable-kvm", "-M", "pc", "-nodefaults",
+        qemu = self.spawn([QEMU] + ktest.QEMU_ACCEL + ["-M", "pc", "-nodefaults",
                            "-display", "none", "-m", "64", "-S", "-name",
                            "vm1", "-qmp", "unix:%s,server=on,wait=off"
                            % qsock])

@@ -1,0 +1,1560 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Live migration: status machine, source and destination threads, the
+ * switch-over, and the QMP commands (see migration.h). Status changes go
+ * through compare-and-swap (STYLE.md); events and run-state changes
+ * happen on the main thread only, posted there by the threads.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <glib-unix.h>
+
+#include "device.h"
+#include "error.h"
+#include "migration/channel.h"
+#include "migration/migration.h"
+#include "migration/params.h"
+#include "migration/ram.h"
+#include "migration/stream.h"
+#include "monitor.h"
+#include "qmp-error.h"
+#include "vm.h"
+
+/* The destination's verdict on the return path: tag, u32 length, text. */
+#define MIG_VERDICT_OK "KACK"
+#define MIG_VERDICT_ERR "KERR"
+#define MIG_VERDICT_MAX 4096
+
+static const char *const status_names[MIG_STATUS__MAX] = {
+    [MIG_STATUS_NONE] = "none",
+    [MIG_STATUS_SETUP] = "setup",
+    [MIG_STATUS_CANCELLING] = "cancelling",
+    [MIG_STATUS_CANCELLED] = "cancelled",
+    [MIG_STATUS_ACTIVE] = "active",
+    [MIG_STATUS_POSTCOPY_ACTIVE] = "postcopy-active",
+    [MIG_STATUS_POSTCOPY_PAUSED] = "postcopy-paused",
+    [MIG_STATUS_POSTCOPY_RECOVER] = "postcopy-recover",
+    [MIG_STATUS_COMPLETED] = "completed",
+    [MIG_STATUS_FAILED] = "failed",
+    [MIG_STATUS_COLO] = "colo",
+    [MIG_STATUS_PRE_SWITCHOVER] = "pre-switchover",
+    [MIG_STATUS_DEVICE] = "device",
+    [MIG_STATUS_WAIT_UNPLUG] = "wait-unplug",
+};
+
+const char *migration_status_name(MigrationStatus s)
+{
+    return s < MIG_STATUS__MAX ? status_names[s] : "none";
+}
+
+/* Where the switch-over stands (the thread waits on it). */
+typedef enum {
+    SW_NONE,
+    SW_REQUESTED,               /* the thread asked the main loop to stop */
+    SW_WAIT_CONTINUE,           /* stopped; pause-before-switchover */
+    SW_STOPPED,                 /* stopped, device and CPU state saved */
+    SW_FAILED,
+} Switchover;
+
+struct Migration {
+    Vm *vm;
+    MigrationParams params;     /* main thread; the two the sender reads
+                                 * live are mirrored below */
+    int64_t max_bandwidth;      /* atomic mirror of params */
+    int64_t downtime_limit;     /* atomic mirror, ms */
+    int status;                 /* MigrationStatus, changed by CAS */
+    bool ran;                   /* query-migrate reports a status */
+    bool incoming;              /* this side receives */
+
+    GMutex lock;                /* protects the (L) fields */
+    GCond cond;
+    char *error;                /* (L) error-desc of a failed migration */
+
+    /* --- source --- */
+    GThread *thread;
+    MigUri uri;
+    int fd;                     /* the channel, -1 when none */
+    pid_t child;                /* exec: the command, 0 if none */
+    volatile int cancel;
+    bool was_running;           /* the VM ran before the switch-over */
+    bool stopped_vm;            /* we stopped it: restart it on failure */
+    Switchover sw;              /* (L) */
+    GByteArray *dev_state;      /* (L) saved at the switch-over */
+    GByteArray *cpu_state;      /* (L) */
+    gint64 t_start, t_setup, t_stop, t_end;     /* µs, monotonic */
+    /* Statistics: written by the thread, read by query-migrate. */
+    uint64_t transferred, precopy_bytes, downtime_bytes;
+    uint64_t normal, duplicate, remaining, dirty_rate, pages_per_second;
+    uint64_t sync_count;
+    double mbps;
+    int64_t expected_downtime, downtime, setup_time, total_time; /* ms */
+    int throttle;               /* current auto-converge percentage */
+
+    /* --- destination --- */
+    bool incoming_started;
+    bool autostart;             /* 'cont' during inmigrate */
+    int listen_fd;
+    guint listen_src;
+    char *unlink_path;          /* unix socket to remove at the end */
+    char *sock_host, *sock_port, *sock_path;
+    GThread *in_thread;
+    int in_fd;
+    pid_t in_child;
+    bool in_ack;                /* the source waits for our verdict */
+    GByteArray *in_dev, *in_cpu;
+};
+
+static uint64_t ld(const uint64_t *p)
+{
+    return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+static void st(uint64_t *p, uint64_t v)
+{
+    __atomic_store_n(p, v, __ATOMIC_RELAXED);
+}
+
+static MigrationStatus get_status(const Migration *m)
+{
+    return (MigrationStatus)__atomic_load_n(&m->status, __ATOMIC_ACQUIRE);
+}
+
+/* --- events (main thread) ------------------------------------------------- */
+
+typedef struct {
+    Migration *m;
+    const char *event;
+    gint64 value;
+    bool always;                /* the destination's setup: no capability */
+} MigEvent;
+
+static gboolean emit_cb(gpointer opaque)
+{
+    MigEvent *e = opaque;
+    Vm *vm = e->m->vm;
+
+    if (vm->monitor && (e->always || e->m->params.caps[MIG_CAP_EVENTS])) {
+        g_autoptr(JsonObject) data = json_object_new();
+
+        if (!strcmp(e->event, "MIGRATION")) {
+            json_object_set_string_member(data, "status",
+                                          migration_status_name(
+                                              (MigrationStatus)e->value));
+        } else {
+            json_object_set_int_member(data, "pass", e->value);
+        }
+        monitor_emit(vm->monitor, e->event, data);
+    }
+    g_free(e);
+    return G_SOURCE_REMOVE;
+}
+
+/* Post an event to the main loop (in order with every other post). */
+static void post_event(Migration *m, const char *event, gint64 value,
+                       bool always)
+{
+    MigEvent *e = g_new0(MigEvent, 1);
+
+    e->m = m;
+    e->event = event;
+    e->value = value;
+    e->always = always;
+    g_idle_add(emit_cb, e);
+}
+
+static bool set_status(Migration *m, MigrationStatus from,
+                       MigrationStatus to)
+{
+    int expect = (int)from;
+
+    if (!__atomic_compare_exchange_n(&m->status, &expect, (int)to, false,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        return false;
+    }
+    post_event(m, "MIGRATION", to, false);
+    return true;
+}
+
+static void set_error(Migration *m, const char *msg)
+{
+    g_mutex_lock(&m->lock);
+    if (!m->error) {
+        m->error = g_strdup(msg);
+    }
+    g_mutex_unlock(&m->lock);
+}
+
+/* --- life cycle ------------------------------------------------------------ */
+
+Migration *migration_new(Vm *vm)
+{
+    Migration *m = g_new0(Migration, 1);
+
+    m->vm = vm;
+    migration_params_init(&m->params);
+    m->max_bandwidth = m->params.max_bandwidth;
+    m->downtime_limit = m->params.downtime_limit;
+    g_mutex_init(&m->lock);
+    g_cond_init(&m->cond);
+    m->fd = m->listen_fd = m->in_fd = -1;
+    return m;
+}
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0) {
+        close(*fd);
+        *fd = -1;
+    }
+}
+
+static gboolean reap_cb(gpointer opaque)
+{
+    pid_t pid = GPOINTER_TO_INT(opaque);
+
+    return waitpid(pid, NULL, WNOHANG) == 0 ? G_SOURCE_CONTINUE
+                                             : G_SOURCE_REMOVE;
+}
+
+/* exec: children are reaped without blocking the main loop. */
+static void reap_later(pid_t *pid)
+{
+    if (*pid > 0 && waitpid(*pid, NULL, WNOHANG) == 0) {
+        g_timeout_add(100, reap_cb, GINT_TO_POINTER(*pid));
+    }
+    *pid = 0;
+}
+
+void migration_free(Migration *m)
+{
+    if (!m) {
+        return;
+    }
+    m->cancel = 1;
+    if (m->fd >= 0) {
+        shutdown(m->fd, SHUT_RDWR);
+    }
+    if (m->in_fd >= 0) {
+        shutdown(m->in_fd, SHUT_RDWR);
+    }
+    g_mutex_lock(&m->lock);
+    if (m->sw == SW_REQUESTED || m->sw == SW_WAIT_CONTINUE) {
+        m->sw = SW_FAILED;
+    }
+    g_cond_broadcast(&m->cond);
+    g_mutex_unlock(&m->lock);
+    if (m->thread) {
+        g_thread_join(m->thread);
+    }
+    if (m->in_thread) {
+        g_thread_join(m->in_thread);
+    }
+    if (m->listen_src) {
+        g_source_remove(m->listen_src);
+    }
+    if (m->unlink_path) {
+        unlink(m->unlink_path);
+    }
+    close_fd(&m->fd);
+    close_fd(&m->in_fd);
+    close_fd(&m->listen_fd);
+    if (m->child > 0) {
+        kill(m->child, SIGTERM);
+        waitpid(m->child, NULL, 0);
+    }
+    if (m->in_child > 0) {
+        kill(m->in_child, SIGTERM);
+        waitpid(m->in_child, NULL, 0);
+    }
+    mig_uri_clear(&m->uri);
+    migration_params_clear(&m->params);
+    if (m->dev_state) {
+        g_byte_array_unref(m->dev_state);
+    }
+    if (m->cpu_state) {
+        g_byte_array_unref(m->cpu_state);
+    }
+    if (m->in_dev) {
+        g_byte_array_unref(m->in_dev);
+    }
+    if (m->in_cpu) {
+        g_byte_array_unref(m->in_cpu);
+    }
+    g_free(m->error);
+    g_free(m->unlink_path);
+    g_free(m->sock_host);
+    g_free(m->sock_port);
+    g_free(m->sock_path);
+    g_mutex_clear(&m->lock);
+    g_cond_clear(&m->cond);
+    g_free(m);
+}
+
+bool migration_events_enabled(const Migration *m)
+{
+    return m->params.caps[MIG_CAP_EVENTS];
+}
+
+bool migration_in_progress(const Migration *m)
+{
+    switch (get_status(m)) {
+    case MIG_STATUS_NONE:
+    case MIG_STATUS_COMPLETED:
+    case MIG_STATUS_FAILED:
+    case MIG_STATUS_CANCELLED:
+        return m->incoming_started && !m->ran ? true : false;
+    default:
+        return true;
+    }
+}
+
+static Migration *mig(Vm *vm)
+{
+    if (!vm->migration) {
+        vm->migration = migration_new(vm);
+    }
+    return vm->migration;
+}
+
+/* --- what the destination must match ---------------------------------------- */
+
+static char *config_json(Vm *vm)
+{
+    const VmConfig *cfg = vm->cfg;
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    g_autoptr(JsonGenerator) gen = json_generator_new();
+    g_autoptr(JsonNode) root = NULL;
+
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "machine");
+    json_builder_add_string_value(b, "kestrel");
+    json_builder_set_member_name(b, "ram-size");
+    json_builder_add_int_value(b, (gint64)cfg->ram_size);
+    json_builder_set_member_name(b, "vcpus");
+    json_builder_add_int_value(b, vm->nr_vcpus);
+    json_builder_set_member_name(b, "serials");
+    json_builder_add_int_value(b, cfg->serials->len);
+    json_builder_set_member_name(b, "devices");
+    json_builder_begin_array(b);
+    for (guint i = 0; i < cfg->devices->len; i++) {
+        const DeviceConfig *d = g_ptr_array_index(cfg->devices, i);
+        const DeviceClass *cls = devices_find_driver(d->driver);
+
+        json_builder_add_string_value(b, cls ? cls->name : d->driver);
+    }
+    json_builder_end_array(b);
+    if (cfg->has_uuid) {
+        char uuid[37];
+
+        snprintf(uuid, sizeof(uuid),
+                 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+                 "%02x%02x%02x%02x%02x%02x", cfg->uuid[0], cfg->uuid[1],
+                 cfg->uuid[2], cfg->uuid[3], cfg->uuid[4], cfg->uuid[5],
+                 cfg->uuid[6], cfg->uuid[7], cfg->uuid[8], cfg->uuid[9],
+                 cfg->uuid[10], cfg->uuid[11], cfg->uuid[12], cfg->uuid[13],
+                 cfg->uuid[14], cfg->uuid[15]);
+        json_builder_set_member_name(b, "uuid");
+        json_builder_add_string_value(b, uuid);
+    }
+    json_builder_end_object(b);
+    root = json_builder_get_root(b);
+    json_generator_set_root(gen, root);
+    return json_generator_to_data(gen, NULL);
+}
+
+static gint64 member_int(JsonObject *o, const char *name)
+{
+    JsonNode *n = json_object_get_member(o, name);
+
+    return n && JSON_NODE_HOLDS_VALUE(n) &&
+           json_node_get_value_type(n) == G_TYPE_INT64 ?
+           json_node_get_int(n) : -1;
+}
+
+/* Compare the source's configuration with ours; the error says what
+ * differs and which option must change. */
+static bool config_check(Vm *vm, const char *text, size_t len,
+                         bool check_uuid, GError **errp)
+{
+    g_autoptr(JsonParser) p = json_parser_new();
+    g_autofree char *ours = config_json(vm);
+    g_autoptr(JsonParser) q = json_parser_new();
+    JsonObject *theirs, *mine;
+    JsonArray *td, *md;
+    gint64 v;
+
+    if (!json_parser_load_from_data(p, text, (gssize)len, NULL) ||
+        !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p))) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "migration stream: the configuration section is not a "
+                    "JSON object");
+        return false;
+    }
+    json_parser_load_from_data(q, ours, -1, NULL);
+    theirs = json_node_get_object(json_parser_get_root(p));
+    mine = json_node_get_object(json_parser_get_root(q));
+    v = member_int(theirs, "ram-size");
+    if (v != member_int(mine, "ram-size")) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "the source VM has %" G_GINT64_FORMAT " MiB of RAM, this "
+                    "one has %" PRIu64 " MiB: start it with the same -m",
+                    v < 0 ? v : v >> 20, vm->cfg->ram_size >> 20);
+        return false;
+    }
+    v = member_int(theirs, "vcpus");
+    if (v != (gint64)vm->nr_vcpus) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "the source VM has %" G_GINT64_FORMAT " vCPUs, this one "
+                    "has %u: start it with the same -smp", v, vm->nr_vcpus);
+        return false;
+    }
+    v = member_int(theirs, "serials");
+    if (v != member_int(mine, "serials")) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "the source VM has %" G_GINT64_FORMAT " serial ports, "
+                    "this one has %u: use the same -serial options", v,
+                    vm->cfg->serials->len);
+        return false;
+    }
+    td = json_object_has_member(theirs, "devices") &&
+         JSON_NODE_HOLDS_ARRAY(json_object_get_member(theirs, "devices")) ?
+         json_object_get_array_member(theirs, "devices") : NULL;
+    md = json_object_get_array_member(mine, "devices");
+    for (guint i = 0; !td || i < MAX(json_array_get_length(td),
+                                     json_array_get_length(md)); i++) {
+        const char *a = td && i < json_array_get_length(td) ?
+                        json_array_get_string_element(td, i) : NULL;
+        const char *b = i < json_array_get_length(md) ?
+                        json_array_get_string_element(md, i) : NULL;
+
+        if (!td || g_strcmp0(a, b)) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                        "device %u differs: the source VM has %s, this one "
+                        "has %s: use the same -device options", i,
+                        a ? a : "none", b ? b : "none");
+            return false;
+        }
+    }
+    if (check_uuid && json_object_has_member(theirs, "uuid") &&
+        g_strcmp0(json_object_get_string_member(theirs, "uuid"),
+                  json_object_has_member(mine, "uuid") ?
+                  json_object_get_string_member(mine, "uuid") : NULL)) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "UUID of the migration source differs from this VM's "
+                    "(validate-uuid is on)");
+        return false;
+    }
+    return true;
+}
+
+/* --- the return path ------------------------------------------------------ */
+
+static bool write_all(int fd, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+
+    while (len) {
+        ssize_t n = write(fd, p, len);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return false;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+static void send_verdict(int fd, const char *msg)
+{
+    uint8_t head[8];
+    size_t len = msg ? MIN(strlen(msg), MIG_VERDICT_MAX) : 0;
+
+    memcpy(head, msg ? MIG_VERDICT_ERR : MIG_VERDICT_OK, 4);
+    for (int i = 0; i < 4; i++) {
+        head[4 + i] = (uint8_t)(len >> (8 * i));
+    }
+    if (write_all(fd, head, 8) && len) {
+        write_all(fd, msg, len);
+    }
+}
+
+/*
+ * Read the destination's verdict: true for OK; false with @errp naming
+ * the destination's error (or the failure to read it). @wait_ms < 0
+ * blocks; 0 only looks whether one has arrived (*arrived says so).
+ */
+static bool read_verdict(Migration *m, int fd, int wait_ms, bool *arrived,
+                         GError **errp)
+{
+    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+    uint8_t head[8];
+    char msg[MIG_VERDICT_MAX + 1];
+    size_t got = 0, len;
+
+    *arrived = false;
+    for (;;) {
+        int rc = poll(&pfd, 1, wait_ms < 0 ? 200 : wait_ms);
+
+        if (rc > 0) {
+            break;
+        }
+        if (rc < 0 && errno != EINTR) {
+            break;
+        }
+        if (wait_ms >= 0) {
+            return true;
+        }
+        if (m->cancel) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_FAILED,
+                        "migration cancelled");
+            return false;
+        }
+    }
+    *arrived = true;
+    while (got < sizeof(head)) {
+        ssize_t n = read(fd, head + got, sizeof(head) - got);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_FAILED,
+                        "the destination closed the connection without "
+                        "loading the VM");
+            return false;
+        }
+        got += (size_t)n;
+    }
+    if (!memcmp(head, MIG_VERDICT_OK, 4)) {
+        return true;
+    }
+    len = (size_t)head[4] | (size_t)head[5] << 8 | (size_t)head[6] << 16 |
+          (size_t)head[7] << 24;
+    if (memcmp(head, MIG_VERDICT_ERR, 4) || len > MIG_VERDICT_MAX) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_FAILED,
+                    "the destination sent a malformed answer");
+        return false;
+    }
+    got = 0;
+    while (got < len) {
+        ssize_t n = read(fd, msg + got, len - got);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        got += (size_t)n;
+    }
+    msg[got] = 0;
+    g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_FAILED,
+                "the destination refused the migration: %s",
+                g_strcanon(msg, G_CSET_a_2_z G_CSET_A_2_Z G_CSET_DIGITS
+                           " !\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~", '?'));
+    return false;
+}
+
+/* --- source: the switch-over (main thread) ---------------------------------- */
+
+static void save_state(Migration *m)
+{
+    Vm *vm = m->vm;
+    g_autoptr(GError) err = NULL;
+    GByteArray *dev = g_byte_array_new(), *cpu = g_byte_array_new();
+    bool ok = devices_save_state(vm, dev, &err) &&
+              vm_save_cpus(vm, cpu, &err);
+
+    g_mutex_lock(&m->lock);
+    if (ok) {
+        m->dev_state = dev;
+        m->cpu_state = cpu;
+        m->sw = SW_STOPPED;
+    } else {
+        g_byte_array_unref(dev);
+        g_byte_array_unref(cpu);
+        g_free(m->error);
+        m->error = g_strdup_printf("saving the VM's state failed: %s",
+                                   err->message);
+        m->sw = SW_FAILED;
+    }
+    g_cond_broadcast(&m->cond);
+    g_mutex_unlock(&m->lock);
+}
+
+static gboolean switchover_cb(gpointer opaque)
+{
+    Migration *m = opaque;
+    Vm *vm = m->vm;
+    g_autoptr(GError) err = NULL;
+
+    g_mutex_lock(&m->lock);
+    if (m->sw != SW_REQUESTED) {
+        g_mutex_unlock(&m->lock);
+        return G_SOURCE_REMOVE;
+    }
+    g_mutex_unlock(&m->lock);
+    m->was_running = vm_get_run_state(vm) == RUN_STATE_RUNNING;
+    m->t_stop = g_get_monotonic_time();
+    if (!vm_pause(vm, RUN_STATE_FINISH_MIGRATE, &err)) {
+        g_mutex_lock(&m->lock);
+        g_free(m->error);
+        m->error = g_strdup(err->message);
+        m->sw = SW_FAILED;
+        g_cond_broadcast(&m->cond);
+        g_mutex_unlock(&m->lock);
+        return G_SOURCE_REMOVE;
+    }
+    m->stopped_vm = true;
+    devices_pause(vm);
+    if (m->params.caps[MIG_CAP_PAUSE_BEFORE_SWITCHOVER] &&
+        set_status(m, MIG_STATUS_ACTIVE, MIG_STATUS_PRE_SWITCHOVER)) {
+        g_mutex_lock(&m->lock);
+        m->sw = SW_WAIT_CONTINUE;
+        g_mutex_unlock(&m->lock);
+        return G_SOURCE_REMOVE;
+    }
+    save_state(m);
+    return G_SOURCE_REMOVE;
+}
+
+/* The thread: ask for the switch-over and wait for it. */
+static bool request_switchover(Migration *m)
+{
+    bool ok;
+
+    g_mutex_lock(&m->lock);
+    m->sw = SW_REQUESTED;
+    g_idle_add(switchover_cb, m);
+    while (m->sw == SW_REQUESTED || m->sw == SW_WAIT_CONTINUE) {
+        gint64 deadline = g_get_monotonic_time() + 100 * 1000;
+
+        g_cond_wait_until(&m->cond, &m->lock, deadline);
+        if (m->cancel && m->sw == SW_REQUESTED) {
+            /* Not stopped yet: the main loop will see SW_FAILED. */
+            m->sw = SW_FAILED;
+        }
+    }
+    ok = m->sw == SW_STOPPED;
+    g_mutex_unlock(&m->lock);
+    return ok;
+}
+
+/* --- source: the thread -------------------------------------------------------- */
+
+typedef struct {
+    Migration *m;
+    bool ok;
+    char *error;
+} MigDone;
+
+static gboolean source_done_cb(gpointer opaque);
+
+static void post_done(Migration *m, bool ok, const char *error)
+{
+    MigDone *d = g_new0(MigDone, 1);
+
+    d->m = m;
+    d->ok = ok;
+    d->error = g_strdup(error);
+    g_idle_add(source_done_cb, d);
+}
+
+static bool is_socket(int fd)
+{
+    struct stat sb;
+
+    return fstat(fd, &sb) == 0 && S_ISSOCK(sb.st_mode);
+}
+
+/* Auto-converge: after two syncs in a row where the guest dirtied more
+ * than throttle-trigger-threshold % of what was sent, slow its vCPUs
+ * down by cpu-throttle-initial %, then by cpu-throttle-increment % more
+ * each time, up to max-cpu-throttle. */
+static void maybe_throttle(Migration *m, uint64_t dirtied, uint64_t sent,
+                           int *high)
+{
+    MigrationParams *p = &m->params;
+    int next;
+
+    if (!p->caps[MIG_CAP_AUTO_CONVERGE]) {
+        return;
+    }
+    if (dirtied * 100 <= sent * (uint64_t)p->throttle_trigger_threshold) {
+        *high = 0;
+        return;
+    }
+    if (++*high < 2) {
+        return;
+    }
+    *high = 0;
+    next = m->throttle ? m->throttle + (int)p->cpu_throttle_increment
+                       : (int)p->cpu_throttle_initial;
+    next = MIN(next, (int)p->max_cpu_throttle);
+    if (next != m->throttle) {
+        __atomic_store_n(&m->throttle, next, __ATOMIC_RELAXED);
+        vm_set_cpu_throttle(m->vm, (unsigned int)next);
+    }
+}
+
+static bool check_return_path(Migration *m, bool ack, GError **errp)
+{
+    bool arrived;
+
+    if (!ack) {
+        return true;
+    }
+    /* The destination refuses by writing its verdict early; notice it
+     * between batches rather than writing on into a closed connection. */
+    if (!read_verdict(m, m->fd, 0, &arrived, errp)) {
+        return false;
+    }
+    if (arrived) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_FAILED,
+                    "the destination answered before the end of the "
+                    "stream");
+        return false;
+    }
+    return true;
+}
+
+static void writer_error(Migration *m, MigWriter *w, bool ack,
+                         GError **errp)
+{
+    bool arrived;
+
+    if (m->cancel) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_FAILED,
+                    "migration cancelled");
+        return;
+    }
+    /* A destination that refused may have said why. */
+    if (ack && !read_verdict(m, m->fd, 500, &arrived, errp)) {
+        return;
+    }
+    g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_FAILED,
+                "writing the migration stream failed: %s",
+                g_strerror(w->error ? w->error : EIO));
+}
+
+static void update_stats(Migration *m, MigWriter *w, RamStats *rs)
+{
+    st(&m->transferred, w->bytes + w->len);
+    st(&m->normal, rs->normal);
+    st(&m->duplicate, rs->duplicate);
+}
+
+static gpointer source_thread(gpointer opaque)
+{
+    Migration *m = opaque;
+    Vm *vm = m->vm;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *config = NULL;
+    RamSender *ram = NULL;
+    RamStats rs = { 0 };
+    RamRateLimit rl = { .max_bandwidth = &m->max_bandwidth };
+    MigWriter w;
+    bool ack, ok = false;
+    int high = 0;
+    uint32_t pass = 0;
+
+    mig_writer_init(&w, -1, &m->cancel);
+    if (m->fd < 0) {
+        int fd = mig_channel_connect(&m->uri, &m->child, &err);
+
+        if (fd < 0) {
+            goto out;
+        }
+        g_mutex_lock(&m->lock);
+        m->fd = fd;
+        g_mutex_unlock(&m->lock);
+        if (m->cancel) {
+            shutdown(fd, SHUT_RDWR);
+        }
+    }
+    w.fd = m->fd;
+    ack = is_socket(m->fd);
+    config = config_json(vm);
+    ram = ram_sender_new(vm->kvm, vm->mem);
+    if (!mig_write_header(&w, ack ? MIG_FLAG_ACK : 0) ||
+        !mig_write_record(&w, MIG_REC_CONFIG, config,
+                          (uint32_t)strlen(config))) {
+        writer_error(m, &w, ack, &err);
+        goto out;
+    }
+    if (!ram_sender_start(ram, &err)) {
+        goto out;
+    }
+    m->t_setup = g_get_monotonic_time();
+    m->setup_time = (m->t_setup - m->t_start) / 1000;
+    st(&m->sync_count, 1);
+    st(&m->remaining, ram_sender_pending(ram) * MIG_PAGE_SIZE);
+    if (!set_status(m, MIG_STATUS_SETUP, MIG_STATUS_ACTIVE)) {
+        goto out;               /* cancelled */
+    }
+
+    /* Pre-copy: whole passes while the guest runs. */
+    for (;;) {
+        gint64 t0 = g_get_monotonic_time(), dt;
+        uint64_t b0 = w.bytes + w.len, sent, pending, bw;
+        uint32_t le_pass;
+
+        pass++;
+        post_event(m, "MIGRATION_PASS", pass, false);
+        le_pass = GUINT32_TO_LE(pass);
+        if (!mig_write_record(&w, MIG_REC_PASS, &le_pass, 4) ||
+            !ram_sender_pass(ram, &w, &rl, &rs) || !mig_writer_flush(&w)) {
+            writer_error(m, &w, ack, &err);
+            goto out;
+        }
+        update_stats(m, &w, &rs);
+        if (!check_return_path(m, ack, &err)) {
+            goto out;
+        }
+        dt = MAX(g_get_monotonic_time() - t0, 1);
+        sent = w.bytes - b0;
+        pending = ram_sender_sync(ram);
+        st(&m->sync_count, ld(&m->sync_count) + 1);
+        bw = MAX(sent * G_USEC_PER_SEC / (uint64_t)dt, 1);  /* bytes/s */
+        st(&m->remaining, pending * MIG_PAGE_SIZE);
+        st(&m->dirty_rate, pending * G_USEC_PER_SEC / (uint64_t)dt);
+        st(&m->pages_per_second, (rs.normal + rs.duplicate) *
+                                 G_USEC_PER_SEC /
+                                 (uint64_t)MAX(g_get_monotonic_time() -
+                                               m->t_setup, 1));
+        m->mbps = (double)sent * 8 / (double)dt;
+        __atomic_store_n(&m->expected_downtime,
+                         (int64_t)(pending * MIG_PAGE_SIZE * 1000 / bw),
+                         __ATOMIC_RELAXED);
+        if (pending * MIG_PAGE_SIZE * 1000 <=
+            bw * (uint64_t)__atomic_load_n(&m->downtime_limit,
+                                           __ATOMIC_RELAXED)) {
+            break;
+        }
+        maybe_throttle(m, pending * MIG_PAGE_SIZE, sent, &high);
+        if (m->cancel) {
+            writer_error(m, &w, ack, &err);
+            goto out;
+        }
+    }
+    st(&m->precopy_bytes, w.bytes);
+
+    /* Stop-and-copy. */
+    if (!request_switchover(m)) {
+        g_mutex_lock(&m->lock);
+        g_set_error(&err, KESTREL_ERROR, KESTREL_ERROR_FAILED, "%s",
+                    m->error ? m->error : "migration cancelled");
+        g_mutex_unlock(&m->lock);
+        goto out;
+    }
+    ram_sender_sync(ram);
+    st(&m->sync_count, ld(&m->sync_count) + 1);
+    if (!ram_sender_pass(ram, &w, NULL, &rs) ||
+        !mig_write_record(&w, MIG_REC_DEVICES, m->dev_state->data,
+                          m->dev_state->len) ||
+        !mig_write_record(&w, MIG_REC_CPUS, m->cpu_state->data,
+                          m->cpu_state->len) ||
+        !mig_write_record(&w, MIG_REC_END, NULL, 0) ||
+        !mig_writer_flush(&w)) {
+        writer_error(m, &w, ack, &err);
+        goto out;
+    }
+    update_stats(m, &w, &rs);
+    st(&m->remaining, 0);
+    st(&m->downtime_bytes, w.bytes - ld(&m->precopy_bytes));
+    if (ack) {
+        bool arrived;
+
+        if (!read_verdict(m, m->fd, -1, &arrived, &err)) {
+            goto out;
+        }
+    } else if (fsync(m->fd) < 0 && errno != EINVAL && errno != EROFS) {
+        g_set_error(&err, KESTREL_ERROR, KESTREL_ERROR_FAILED,
+                    "writing the migration stream failed: %s",
+                    g_strerror(errno));
+        goto out;
+    }
+    ok = true;
+out:
+    if (ram) {
+        ram_sender_free(ram);
+    }
+    mig_writer_clear(&w);
+    post_done(m, ok, ok ? NULL : err ? err->message : "migration failed");
+    return NULL;
+}
+
+/* Main thread: the end of an outgoing migration, good or bad. */
+static gboolean source_done_cb(gpointer opaque)
+{
+    MigDone *d = opaque;
+    Migration *m = d->m;
+    Vm *vm = m->vm;
+
+    g_thread_join(m->thread);
+    m->thread = NULL;
+    if (m->throttle) {
+        m->throttle = 0;
+        vm_set_cpu_throttle(vm, 0);
+    }
+    close_fd(&m->fd);
+    reap_later(&m->child);
+    m->t_end = g_get_monotonic_time();
+    m->total_time = (m->t_end - m->t_start) / 1000;
+    g_mutex_lock(&m->lock);
+    g_clear_pointer(&m->dev_state, g_byte_array_unref);
+    g_clear_pointer(&m->cpu_state, g_byte_array_unref);
+    m->sw = SW_NONE;
+    g_mutex_unlock(&m->lock);
+
+    if (d->ok) {
+        m->downtime = m->t_stop ? (m->t_end - m->t_stop) / 1000 : 0;
+        vm_set_run_state(vm, RUN_STATE_POSTMIGRATE, NULL);
+        set_status(m, get_status(m), MIG_STATUS_COMPLETED);
+    } else {
+        /* The guest goes on where it was, whatever went wrong. */
+        if (m->stopped_vm) {
+            devices_resume(vm);
+            if (m->was_running) {
+                vm_start(vm, NULL);
+            } else {
+                vm_set_run_state(vm, RUN_STATE_PAUSED, NULL);
+            }
+        }
+        if (m->cancel) {
+            set_status(m, MIG_STATUS_CANCELLING, MIG_STATUS_CANCELLED);
+        } else {
+            set_error(m, d->error);
+            fprintf(stderr, "kestrel: %s\n", d->error);
+            set_status(m, get_status(m), MIG_STATUS_FAILED);
+        }
+    }
+    m->stopped_vm = false;
+    g_free(d->error);
+    g_free(d);
+    return G_SOURCE_REMOVE;
+}
+
+/* --- QMP: outgoing ---------------------------------------------------------- */
+
+static bool generic(GError **errp, const char *msg)
+{
+    g_set_error(errp, QMP_ERROR, QMP_ERROR_GENERIC, "%s", msg);
+    return false;
+}
+
+bool qmp_migrate(void *ctx, JsonObject *args, JsonNode **ret, GError **errp)
+{
+    Vm *vm = ctx;
+    Migration *m = mig(vm);
+    const char *uri = json_object_get_string_member(args, "uri");
+    RunState rs = vm_get_run_state(vm);
+    MigUri u;
+
+    if (json_object_has_member(args, "blk") &&
+        json_object_get_boolean_member(args, "blk")) {
+        return generic(errp, "Block migration is not supported by kestrel: "
+                             "it has no disks to copy");
+    }
+    if (json_object_has_member(args, "inc") &&
+        json_object_get_boolean_member(args, "inc")) {
+        return generic(errp, "Incremental block migration is not supported "
+                             "by kestrel");
+    }
+    if (json_object_has_member(args, "resume") &&
+        json_object_get_boolean_member(args, "resume")) {
+        return generic(errp, "Cannot resume if there is no paused "
+                             "migration");
+    }
+    if (migration_in_progress(m)) {
+        return generic(errp, "There's a migration process in progress");
+    }
+    if (rs == RUN_STATE_INMIGRATE) {
+        return generic(errp, "Guest is waiting for an incoming migration");
+    }
+    if (rs == RUN_STATE_POSTMIGRATE) {
+        return generic(errp, "Can't migrate the vm that was paused due to "
+                             "previous migration");
+    }
+    if (!vm->mem) {
+        return generic(errp, "There is no VM to migrate (-machine none)");
+    }
+    if (!mig_uri_parse(uri, &u, errp)) {
+        return false;
+    }
+    mig_uri_clear(&m->uri);
+    m->uri = u;
+    if (u.kind == MIG_URI_FD) {
+        m->fd = monitor_take_fd(vm->monitor, u.fdname);
+        if (m->fd < 0) {
+            g_set_error(errp, QMP_ERROR, QMP_ERROR_GENERIC,
+                        "File descriptor named '%s' has not been found",
+                        u.fdname);
+            return false;
+        }
+    }
+    /* A fresh migration: forget the last one's figures. */
+    g_mutex_lock(&m->lock);
+    g_clear_pointer(&m->error, g_free);
+    g_mutex_unlock(&m->lock);
+    m->cancel = 0;
+    m->ran = true;
+    m->t_start = g_get_monotonic_time();
+    m->t_setup = m->t_stop = m->t_end = 0;
+    m->downtime = m->expected_downtime = m->setup_time = m->total_time = 0;
+    m->transferred = m->precopy_bytes = m->downtime_bytes = 0;
+    m->normal = m->duplicate = m->remaining = m->dirty_rate = 0;
+    m->pages_per_second = m->sync_count = 0;
+    m->mbps = 0;
+    m->stopped_vm = false;
+    __atomic_store_n(&m->status, MIG_STATUS_NONE, __ATOMIC_RELEASE);
+    set_status(m, MIG_STATUS_NONE, MIG_STATUS_SETUP);
+    m->thread = g_thread_new("migration", source_thread, m);
+    return true;
+}
+
+bool qmp_migrate_cancel(void *ctx, JsonObject *args, JsonNode **ret,
+                        GError **errp)
+{
+    Migration *m = mig(ctx);
+    MigrationStatus s = get_status(m);
+
+    if (m->incoming || !m->thread) {
+        return true;            /* as QEMU: nothing to cancel is fine */
+    }
+    if (s == MIG_STATUS_SETUP || s == MIG_STATUS_ACTIVE ||
+        s == MIG_STATUS_PRE_SWITCHOVER || s == MIG_STATUS_DEVICE) {
+        if (!set_status(m, s, MIG_STATUS_CANCELLING)) {
+            return true;
+        }
+        m->cancel = 1;
+        g_mutex_lock(&m->lock);
+        if (m->fd >= 0) {
+            /* Wake the thread out of a blocking write or read. */
+            shutdown(m->fd, SHUT_RDWR);
+        }
+        if (m->sw == SW_WAIT_CONTINUE) {
+            m->sw = SW_FAILED;
+            g_cond_broadcast(&m->cond);
+        }
+        g_mutex_unlock(&m->lock);
+    }
+    return true;
+}
+
+bool qmp_migrate_continue(void *ctx, JsonObject *args, JsonNode **ret,
+                          GError **errp)
+{
+    Migration *m = mig(ctx);
+    const char *want = json_object_get_string_member(args, "state");
+    MigrationStatus s = get_status(m);
+
+    if (strcmp(want, migration_status_name(s)) ||
+        s != MIG_STATUS_PRE_SWITCHOVER) {
+        g_set_error(errp, QMP_ERROR, QMP_ERROR_GENERIC,
+                    "Migration not in expected state: %s",
+                    migration_status_name(s));
+        return false;
+    }
+    if (!set_status(m, MIG_STATUS_PRE_SWITCHOVER, MIG_STATUS_DEVICE)) {
+        return generic(errp, "Migration not in expected state: "
+                             "pre-switchover");
+    }
+    save_state(m);
+    return true;
+}
+
+/* --- destination --------------------------------------------------------------- */
+
+typedef struct {
+    Migration *m;
+    char *error;
+} MigIn;
+
+static gboolean incoming_done_cb(gpointer opaque);
+
+static void post_incoming(Migration *m, const char *error)
+{
+    MigIn *d = g_new0(MigIn, 1);
+
+    d->m = m;
+    d->error = g_strdup(error);
+    g_idle_add(incoming_done_cb, d);
+}
+
+static bool read_blob(MigReader *r, uint32_t type, uint32_t len,
+                      MigSum *sum, GByteArray **out, GError **errp)
+{
+    GByteArray *b = g_byte_array_sized_new(len);
+
+    g_byte_array_set_size(b, len);
+    if (!mig_read_exact(r, b->data, len, mig_record_name(type), errp)) {
+        g_byte_array_unref(b);
+        return false;
+    }
+    mig_sum_add(sum, b->data, len);
+    if (!mig_read_record_tail(r, type, sum, errp)) {
+        g_byte_array_unref(b);
+        return false;
+    }
+    if (*out) {
+        g_byte_array_unref(*out);
+    }
+    *out = b;
+    return true;
+}
+
+/* Tell the source why we refuse, then let it see that before we go: a
+ * close with unread data would reset the connection and lose the text. */
+static void refuse_early(Migration *m, const char *msg)
+{
+    char sink[65536];
+    gint64 deadline = g_get_monotonic_time() + 2 * G_USEC_PER_SEC;
+
+    if (!m->in_ack) {
+        return;
+    }
+    send_verdict(m->in_fd, msg);
+    shutdown(m->in_fd, SHUT_WR);
+    while (g_get_monotonic_time() < deadline) {
+        struct pollfd pfd = { .fd = m->in_fd, .events = POLLIN };
+
+        if (poll(&pfd, 1, 100) > 0 && read(m->in_fd, sink, sizeof(sink)) <= 0) {
+            break;
+        }
+    }
+}
+
+static gpointer incoming_thread(gpointer opaque)
+{
+    Migration *m = opaque;
+    Vm *vm = m->vm;
+    g_autoptr(GError) err = NULL;
+    RamStats rs = { 0 };
+    MigReader r;
+    uint32_t flags, type, len;
+    bool configured = false;
+
+    mig_reader_init(&r, m->in_fd);
+    set_status(m, MIG_STATUS_NONE, MIG_STATUS_SETUP);
+    if (!mig_read_header(&r, &flags, &err)) {
+        goto fail;
+    }
+    m->in_ack = flags & MIG_FLAG_ACK;
+    for (;;) {
+        MigSum sum;
+
+        if (!mig_read_record_head(&r, &type, &len, &sum, &err)) {
+            goto fail;
+        }
+        if (!configured && type != MIG_REC_CONFIG) {
+            g_set_error(&err, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                        "migration stream: %s section before the "
+                        "configuration", mig_record_name(type));
+            goto fail;
+        }
+        switch (type) {
+        case MIG_REC_CONFIG: {
+            g_autofree char *text = g_malloc(len + 1);
+
+            if (configured) {
+                g_set_error(&err, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                            "migration stream: a second configuration "
+                            "section");
+                goto fail;
+            }
+            if (!mig_read_exact(&r, text, len, "config", &err)) {
+                goto fail;
+            }
+            text[len] = 0;
+            mig_sum_add(&sum, text, len);
+            if (!mig_read_record_tail(&r, type, &sum, &err) ||
+                !config_check(vm, text, len,
+                              m->params.caps[MIG_CAP_VALIDATE_UUID], &err)) {
+                goto fail;
+            }
+            configured = true;
+            set_status(m, MIG_STATUS_SETUP, MIG_STATUS_ACTIVE);
+            break;
+        }
+        case MIG_REC_RAM:
+        case MIG_REC_ZERO:
+            if (!ram_receive(vm->mem, &r, type, len, &sum, &rs, &err)) {
+                goto fail;
+            }
+            break;
+        case MIG_REC_PASS: {
+            uint8_t b[4];
+
+            if (len != 4 || !mig_read_exact(&r, b, 4, "pass", &err)) {
+                if (!err) {
+                    g_set_error(&err, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                                "migration stream: pass section of %u "
+                                "bytes", len);
+                }
+                goto fail;
+            }
+            mig_sum_add(&sum, b, 4);
+            if (!mig_read_record_tail(&r, type, &sum, &err)) {
+                goto fail;
+            }
+            break;
+        }
+        case MIG_REC_DEVICES:
+            if (!read_blob(&r, type, len, &sum, &m->in_dev, &err)) {
+                goto fail;
+            }
+            break;
+        case MIG_REC_CPUS:
+            if (!read_blob(&r, type, len, &sum, &m->in_cpu, &err)) {
+                goto fail;
+            }
+            break;
+        case MIG_REC_END:
+            if (!mig_read_record_tail(&r, type, &sum, &err)) {
+                goto fail;
+            }
+            if (!m->in_dev || !m->in_cpu) {
+                g_set_error(&err, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                            "migration stream: it ended without the %s "
+                            "state", !m->in_dev ? "device" : "CPU");
+                goto fail;
+            }
+            st(&m->transferred, r.bytes);
+            mig_reader_clear(&r);
+            post_incoming(m, NULL);
+            return NULL;
+        }
+    }
+fail:
+    mig_reader_clear(&r);
+    refuse_early(m, err->message);
+    post_incoming(m, err->message);
+    return NULL;
+}
+
+static void incoming_fail(Migration *m, const char *error)
+{
+    set_error(m, error);
+    set_status(m, get_status(m), MIG_STATUS_FAILED);
+    fprintf(stderr, "kestrel: load of migration failed: %s\n", error);
+    if (m->unlink_path) {
+        unlink(m->unlink_path);
+    }
+    vm_quit(m->vm, 1);
+}
+
+/* Main thread: load what the thread collected, then run (or not). */
+static gboolean incoming_done_cb(gpointer opaque)
+{
+    MigIn *d = opaque;
+    Migration *m = d->m;
+    Vm *vm = m->vm;
+    g_autoptr(GError) err = NULL;
+
+    g_thread_join(m->in_thread);
+    m->in_thread = NULL;
+    if (d->error) {
+        close_fd(&m->in_fd);
+        incoming_fail(m, d->error);
+        goto out;
+    }
+    if (!devices_load_state(vm, m->in_dev->data, m->in_dev->len, &err) ||
+        !vm_load_cpus(vm, m->in_cpu->data, m->in_cpu->len, &err)) {
+        if (m->in_ack) {
+            send_verdict(m->in_fd, err->message);
+        }
+        close_fd(&m->in_fd);
+        incoming_fail(m, err->message);
+        goto out;
+    }
+    /* The verdict goes out before the vCPUs run: the source keeps its
+     * guest until it hears that this one has everything. */
+    if (m->in_ack) {
+        send_verdict(m->in_fd, NULL);
+    }
+    close_fd(&m->in_fd);
+    reap_later(&m->in_child);
+    if (m->unlink_path) {
+        unlink(m->unlink_path);
+        g_clear_pointer(&m->unlink_path, g_free);
+    }
+    m->ran = true;
+    set_status(m, MIG_STATUS_ACTIVE, MIG_STATUS_COMPLETED);
+    if (m->autostart || !vm->cfg->start_paused) {
+        if (!vm_start(vm, &err)) {
+            fprintf(stderr, "kestrel: %s\n", err->message);
+            vm_quit(vm, 1);
+        }
+    } else {
+        vm_set_run_state(vm, RUN_STATE_PAUSED, NULL);
+    }
+out:
+    g_clear_pointer(&m->in_dev, g_byte_array_unref);
+    g_clear_pointer(&m->in_cpu, g_byte_array_unref);
+    g_free(d->error);
+    g_free(d);
+    return G_SOURCE_REMOVE;
+}
+
+static void start_receiving(Migration *m, int fd)
+{
+    m->in_fd = fd;
+    m->in_thread = g_thread_new("migration-in", incoming_thread, m);
+}
+
+static gboolean accept_cb(gint fd, GIOCondition cond, gpointer opaque)
+{
+    Migration *m = opaque;
+    int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+
+    if (c < 0) {
+        return errno == EINTR || errno == EAGAIN ? G_SOURCE_CONTINUE
+                                                  : G_SOURCE_REMOVE;
+    }
+    /* One connection is the migration; stop listening, as QEMU does. */
+    m->listen_src = 0;
+    close_fd(&m->listen_fd);
+    start_receiving(m, c);
+    return G_SOURCE_REMOVE;
+}
+
+static bool incoming_start(Vm *vm, const char *uri, GError **errp)
+{
+    Migration *m = mig(vm);
+    MigUri u;
+    bool listening;
+    int fd;
+
+    if (m->incoming_started) {
+        return generic(errp, "The incoming migration has already been "
+                             "started");
+    }
+    if (!mig_uri_parse(uri, &u, errp)) {
+        return false;
+    }
+    fd = mig_channel_listen(&u, &listening, &m->in_child, errp);
+    if (fd < 0) {
+        mig_uri_clear(&u);
+        return false;
+    }
+    m->incoming = true;
+    m->incoming_started = true;
+    if (listening) {
+        m->listen_fd = fd;
+        mig_channel_local_address(fd, &m->sock_host, &m->sock_port,
+                                  &m->sock_path);
+        if (u.kind == MIG_URI_UNIX) {
+            m->unlink_path = g_strdup(u.path);
+        }
+        m->listen_src = g_unix_fd_add(fd, G_IO_IN, accept_cb, m);
+    } else {
+        start_receiving(m, fd);
+    }
+    mig_uri_clear(&u);
+    /* QEMU announces the set-up at once, capability or not. */
+    post_event(m, "MIGRATION", MIG_STATUS_SETUP, true);
+    return true;
+}
+
+bool migration_incoming_start(Vm *vm, const char *uri, GError **errp)
+{
+    return incoming_start(vm, uri, errp);
+}
+
+bool qmp_migrate_incoming(void *ctx, JsonObject *args, JsonNode **ret,
+                          GError **errp)
+{
+    Vm *vm = ctx;
+    Migration *m = mig(vm);
+
+    if (!m->incoming_started && vm_get_run_state(vm) != RUN_STATE_INMIGRATE) {
+        return generic(errp, "'-incoming' was not specified on the command "
+                             "line");
+    }
+    return incoming_start(vm, json_object_get_string_member(args, "uri"),
+                          errp);
+}
+
+void migration_set_autostart(Vm *vm)
+{
+    mig(vm)->autostart = true;
+}
+
+/* --- query-migrate -------------------------------------------------------------- */
+
+static JsonObject *ram_stats(Migration *m)
+{
+    JsonObject *o = json_object_new();
+    uint64_t normal = ld(&m->normal);
+
+    json_object_set_int_member(o, "transferred", (gint64)ld(&m->transferred));
+    json_object_set_int_member(o, "remaining", (gint64)ld(&m->remaining));
+    json_object_set_int_member(o, "total",
+                               (gint64)m->vm->cfg->ram_size);
+    json_object_set_int_member(o, "duplicate", (gint64)ld(&m->duplicate));
+    json_object_set_int_member(o, "skipped", 0);
+    json_object_set_int_member(o, "normal", (gint64)normal);
+    json_object_set_int_member(o, "normal-bytes",
+                               (gint64)(normal * MIG_PAGE_SIZE));
+    json_object_set_int_member(o, "dirty-pages-rate",
+                               (gint64)ld(&m->dirty_rate));
+    json_object_set_double_member(o, "mbps", m->mbps);
+    json_object_set_int_member(o, "dirty-sync-count",
+                               (gint64)ld(&m->sync_count));
+    json_object_set_int_member(o, "postcopy-requests", 0);
+    json_object_set_int_member(o, "page-size", MIG_PAGE_SIZE);
+    json_object_set_int_member(o, "multifd-bytes", 0);
+    json_object_set_int_member(o, "pages-per-second",
+                               (gint64)ld(&m->pages_per_second));
+    json_object_set_int_member(o, "precopy-bytes",
+                               (gint64)ld(&m->precopy_bytes));
+    json_object_set_int_member(o, "downtime-bytes",
+                               (gint64)ld(&m->downtime_bytes));
+    json_object_set_int_member(o, "postcopy-bytes", 0);
+    json_object_set_int_member(o, "dirty-sync-missed-zero-copy", 0);
+    return o;
+}
+
+static void add_socket_address(Migration *m, JsonObject *o)
+{
+    JsonArray *a;
+    JsonObject *s;
+
+    if (m->listen_fd < 0 || (!m->sock_host && !m->sock_path)) {
+        return;
+    }
+    a = json_array_new();
+    s = json_object_new();
+    if (m->sock_path) {
+        json_object_set_string_member(s, "type", "unix");
+        json_object_set_string_member(s, "path", m->sock_path);
+    } else {
+        json_object_set_string_member(s, "type", "inet");
+        json_object_set_string_member(s, "host", m->sock_host);
+        json_object_set_string_member(s, "port", m->sock_port);
+        json_object_set_boolean_member(s, strchr(m->sock_host, ':') ?
+                                       "ipv6" : "ipv4", TRUE);
+    }
+    json_array_add_object_element(a, s);
+    json_object_set_array_member(o, "socket-address", a);
+}
+
+bool qmp_query_migrate(void *ctx, JsonObject *args, JsonNode **ret,
+                       GError **errp)
+{
+    Migration *m = mig(ctx);
+    MigrationStatus s = get_status(m);
+    JsonObject *o = json_object_new();
+    gint64 now = g_get_monotonic_time();
+
+    *ret = json_node_new(JSON_NODE_OBJECT);
+    if (m->incoming) {
+        if (s != MIG_STATUS_NONE) {
+            json_object_set_string_member(o, "status",
+                                          migration_status_name(s));
+        }
+        add_socket_address(m, o);
+        json_node_take_object(*ret, o);
+        return true;
+    }
+    if (!m->ran) {
+        json_node_take_object(*ret, o);
+        return true;
+    }
+    json_object_set_string_member(o, "status", migration_status_name(s));
+    switch (s) {
+    case MIG_STATUS_ACTIVE:
+    case MIG_STATUS_CANCELLING:
+    case MIG_STATUS_PRE_SWITCHOVER:
+    case MIG_STATUS_DEVICE:
+        json_object_set_int_member(o, "total-time",
+                                   (now - m->t_start) / 1000);
+        json_object_set_int_member(o, "setup-time", m->setup_time);
+        json_object_set_int_member(o, "expected-downtime",
+                                   __atomic_load_n(&m->expected_downtime,
+                                                   __ATOMIC_RELAXED));
+        json_object_set_object_member(o, "ram", ram_stats(m));
+        if (__atomic_load_n(&m->throttle, __ATOMIC_RELAXED)) {
+            json_object_set_int_member(o, "cpu-throttle-percentage",
+                                       __atomic_load_n(&m->throttle,
+                                                       __ATOMIC_RELAXED));
+        }
+        break;
+    case MIG_STATUS_COMPLETED:
+        json_object_set_int_member(o, "total-time", m->total_time);
+        json_object_set_int_member(o, "setup-time", m->setup_time);
+        json_object_set_int_member(o, "downtime", m->downtime);
+        json_object_set_object_member(o, "ram", ram_stats(m));
+        break;
+    case MIG_STATUS_FAILED:
+        g_mutex_lock(&m->lock);
+        json_object_set_string_member(o, "error-desc",
+                                      m->error ? m->error : "");
+        g_mutex_unlock(&m->lock);
+        break;
+    default:
+        break;
+    }
+    json_node_take_object(*ret, o);
+    return true;
+}
+
+/* --- capabilities and parameters --------------------------------------------------- */
+
+bool qmp_migrate_set_capabilities(void *ctx, JsonObject *args,
+                                  JsonNode **ret, GError **errp)
+{
+    Migration *m = mig(ctx);
+
+    if (migration_in_progress(m) && !m->incoming) {
+        return generic(errp, "There's a migration process in progress");
+    }
+    return migration_params_set_caps(&m->params,
+                                     json_object_get_array_member(
+                                         args, "capabilities"),
+                                     errp);
+}
+
+bool qmp_query_migrate_capabilities(void *ctx, JsonObject *args,
+                                    JsonNode **ret, GError **errp)
+{
+    *ret = migration_params_query_caps(&mig(ctx)->params);
+    return true;
+}
+
+bool qmp_migrate_set_parameters(void *ctx, JsonObject *args, JsonNode **ret,
+                                GError **errp)
+{
+    Migration *m = mig(ctx);
+
+    if (!migration_params_set(&m->params, args, errp)) {
+        return false;
+    }
+    /* The two a running migration reads at once. */
+    __atomic_store_n(&m->max_bandwidth, m->params.max_bandwidth,
+                     __ATOMIC_RELAXED);
+    __atomic_store_n(&m->downtime_limit, m->params.downtime_limit,
+                     __ATOMIC_RELAXED);
+    return true;
+}
+
+bool qmp_query_migrate_parameters(void *ctx, JsonObject *args,
+                                  JsonNode **ret, GError **errp)
+{
+    *ret = migration_params_query(&mig(ctx)->params);
+    return true;
+}
