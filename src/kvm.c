@@ -356,27 +356,6 @@ bool kvm_set_pit2(Kvm *kvm, const struct kvm_pit_state2 *pit)
     return kvm_ioctl(kvm->vm_fd, KVM_SET_PIT2, (void *)pit) == 0;
 }
 
-bool kvm_get_irq_state(Kvm *kvm, KvmIrqState *st)
-{
-    for (unsigned int i = 0; i < 3; i++) {
-        st->chips[i].chip_id = i;
-        if (kvm_ioctl(kvm->vm_fd, KVM_GET_IRQCHIP, &st->chips[i]) < 0) {
-            return false;
-        }
-    }
-    return kvm_ioctl(kvm->vm_fd, KVM_GET_PIT2, &st->pit) == 0;
-}
-
-bool kvm_set_irq_state(Kvm *kvm, const KvmIrqState *st)
-{
-    for (unsigned int i = 0; i < 3; i++) {
-        if (kvm_ioctl(kvm->vm_fd, KVM_SET_IRQCHIP, (void *)&st->chips[i]) < 0) {
-            return false;
-        }
-    }
-    return kvm_ioctl(kvm->vm_fd, KVM_SET_PIT2, (void *)&st->pit) == 0;
-}
-
 /* --- ioeventfd, irqfd, GSI routing -------------------------------------- */
 
 bool kvm_ioeventfd(Kvm *kvm, int fd, uint64_t addr, uint32_t len,

@@ -94,15 +94,6 @@ bool kvm_set_irqchip(Kvm *kvm, const struct kvm_irqchip *chip);
 bool kvm_get_pit2(Kvm *kvm, struct kvm_pit_state2 *pit);
 bool kvm_set_pit2(Kvm *kvm, const struct kvm_pit_state2 *pit);
 
-/* In-kernel irqchip and PIT state, to put them back on a system reset. */
-typedef struct {
-    struct kvm_irqchip chips[3];    /* PIC master, PIC slave, IOAPIC */
-    struct kvm_pit_state2 pit;
-} KvmIrqState;
-
-bool kvm_get_irq_state(Kvm *kvm, KvmIrqState *st);
-bool kvm_set_irq_state(Kvm *kvm, const KvmIrqState *st);
-
 /*
  * Notifications and interrupts without a trip through userspace.
  * kvm_ioeventfd: writes of any length (or of @len bytes where KVM cannot
