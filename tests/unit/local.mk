@@ -15,7 +15,8 @@ UNIT_TESTS = \
 	tests/unit/test-virtio-kvm \
 	tests/unit/test-qmp-cmds \
 	tests/unit/test-vmstate \
-	tests/unit/test-vcpu
+	tests/unit/test-vcpu \
+	tests/unit/test-vcpu-kvm
 
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -34,6 +35,7 @@ tests_unit_test_pci_LDADD = $(UNIT_LDADD)
 tests_unit_test_virtio_kvm_LDADD = $(UNIT_LDADD)
 tests_unit_test_qmp_cmds_LDADD = $(UNIT_LDADD)
 tests_unit_test_vmstate_LDADD = $(UNIT_LDADD)
+tests_unit_test_vcpu_kvm_LDADD = $(UNIT_LDADD)
 tests_unit_test_vcpu_SOURCES = tests/unit/test-vcpu.c tests/unit/fake-kvm.h
 tests_unit_test_vcpu_LDADD = $(UNIT_LDADD)
 # vcpu.c against a stand-in for KVM_RUN (fake-kvm.h): runs without /dev/kvm.
