@@ -121,6 +121,8 @@ Kvm *kvm_open(const char *path, GError **errp)
     if (!kvm->msrs) {
         return NULL;
     }
+    kvm->has_xsave = ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE) > 0;
+    kvm->has_xcrs = ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) > 0;
 
     do {
         kvm->vm_fd = ioctl(kvm->fd, KVM_CREATE_VM, 0);
@@ -293,6 +295,14 @@ KVM_VCPU_GETSET(mp_state, struct kvm_mp_state, KVM_GET_MP_STATE,
 KVM_VCPU_GETSET(events, struct kvm_vcpu_events, KVM_GET_VCPU_EVENTS,
                 KVM_SET_VCPU_EVENTS)
 KVM_VCPU_GETSET(xcrs, struct kvm_xcrs, KVM_GET_XCRS, KVM_SET_XCRS)
+KVM_VCPU_GETSET(xsave, struct kvm_xsave, KVM_GET_XSAVE, KVM_SET_XSAVE)
+KVM_VCPU_GETSET(debugregs, struct kvm_debugregs, KVM_GET_DEBUGREGS,
+                KVM_SET_DEBUGREGS)
+
+int kvm_vcpu_kvmclock_ctrl(KvmVcpu *cpu)
+{
+    return kvm_ioctl(cpu->fd, KVM_KVMCLOCK_CTRL, NULL) < 0 ? -errno : 0;
+}
 
 bool kvm_vcpu_set_cpuid(KvmVcpu *cpu, const struct kvm_cpuid2 *c,
                         GError **errp)
@@ -326,25 +336,24 @@ int kvm_vcpu_get_tsc_khz(KvmVcpu *cpu)
     return ioctl(cpu->fd, KVM_GET_TSC_KHZ, 0);
 }
 
-bool kvm_get_irq_state(Kvm *kvm, KvmIrqState *st)
+bool kvm_get_irqchip(Kvm *kvm, struct kvm_irqchip *chip)
 {
-    for (unsigned int i = 0; i < 3; i++) {
-        st->chips[i].chip_id = i;
-        if (kvm_ioctl(kvm->vm_fd, KVM_GET_IRQCHIP, &st->chips[i]) < 0) {
-            return false;
-        }
-    }
-    return kvm_ioctl(kvm->vm_fd, KVM_GET_PIT2, &st->pit) == 0;
+    return kvm_ioctl(kvm->vm_fd, KVM_GET_IRQCHIP, chip) == 0;
 }
 
-bool kvm_set_irq_state(Kvm *kvm, const KvmIrqState *st)
+bool kvm_set_irqchip(Kvm *kvm, const struct kvm_irqchip *chip)
 {
-    for (unsigned int i = 0; i < 3; i++) {
-        if (kvm_ioctl(kvm->vm_fd, KVM_SET_IRQCHIP, (void *)&st->chips[i]) < 0) {
-            return false;
-        }
-    }
-    return kvm_ioctl(kvm->vm_fd, KVM_SET_PIT2, (void *)&st->pit) == 0;
+    return kvm_ioctl(kvm->vm_fd, KVM_SET_IRQCHIP, (void *)chip) == 0;
+}
+
+bool kvm_get_pit2(Kvm *kvm, struct kvm_pit_state2 *pit)
+{
+    return kvm_ioctl(kvm->vm_fd, KVM_GET_PIT2, pit) == 0;
+}
+
+bool kvm_set_pit2(Kvm *kvm, const struct kvm_pit_state2 *pit)
+{
+    return kvm_ioctl(kvm->vm_fd, KVM_SET_PIT2, (void *)pit) == 0;
 }
 
 /* --- ioeventfd, irqfd, GSI routing -------------------------------------- */

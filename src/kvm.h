@@ -18,6 +18,8 @@ typedef struct Kvm {
     struct kvm_cpuid2 *cpuid;       /* KVM_GET_SUPPORTED_CPUID */
     struct kvm_msr_list *msrs;      /* KVM_GET_MSR_INDEX_LIST */
     int max_vcpus;
+    bool has_xsave;                 /* KVM_CAP_XSAVE: else KVM_GET_FPU */
+    bool has_xcrs;                  /* KVM_CAP_XCRS */
 } Kvm;
 
 typedef struct {
@@ -71,19 +73,26 @@ bool kvm_vcpu_get_events(KvmVcpu *cpu, struct kvm_vcpu_events *e);
 bool kvm_vcpu_set_events(KvmVcpu *cpu, const struct kvm_vcpu_events *e);
 bool kvm_vcpu_get_xcrs(KvmVcpu *cpu, struct kvm_xcrs *x);
 bool kvm_vcpu_set_xcrs(KvmVcpu *cpu, const struct kvm_xcrs *x);
+bool kvm_vcpu_get_xsave(KvmVcpu *cpu, struct kvm_xsave *x);
+bool kvm_vcpu_set_xsave(KvmVcpu *cpu, const struct kvm_xsave *x);
+bool kvm_vcpu_get_debugregs(KvmVcpu *cpu, struct kvm_debugregs *d);
+bool kvm_vcpu_set_debugregs(KvmVcpu *cpu, const struct kvm_debugregs *d);
 bool kvm_vcpu_set_tsc_khz(KvmVcpu *cpu, uint32_t khz);
 int kvm_vcpu_get_tsc_khz(KvmVcpu *cpu);
 
+/*
+ * kvm_vcpu_kvmclock_ctrl: tell KVM the guest was paused by the host, so
+ * its soft-lockup watchdog does not fire on resume. 0, or -errno:
+ * -EINVAL when the guest has not enabled kvmclock (not an error).
+ */
+int kvm_vcpu_kvmclock_ctrl(KvmVcpu *cpu);
 
-
-/* In-kernel irqchip and PIT state, to put them back on a system reset. */
-typedef struct {
-    struct kvm_irqchip chips[3];    /* PIC master, PIC slave, IOAPIC */
-    struct kvm_pit_state2 pit;
-} KvmIrqState;
-
-bool kvm_get_irq_state(Kvm *kvm, KvmIrqState *st);
-bool kvm_set_irq_state(Kvm *kvm, const KvmIrqState *st);
+/* The in-kernel irqchip (@chip->chip_id: KVM_IRQCHIP_PIC_MASTER,
+ * KVM_IRQCHIP_PIC_SLAVE, KVM_IRQCHIP_IOAPIC) and PIT. */
+bool kvm_get_irqchip(Kvm *kvm, struct kvm_irqchip *chip);
+bool kvm_set_irqchip(Kvm *kvm, const struct kvm_irqchip *chip);
+bool kvm_get_pit2(Kvm *kvm, struct kvm_pit_state2 *pit);
+bool kvm_set_pit2(Kvm *kvm, const struct kvm_pit_state2 *pit);
 
 /*
  * Notifications and interrupts without a trip through userspace.

@@ -14,9 +14,33 @@
 /* The kick: a signal whose only job is to make KVM_RUN return -EINTR. */
 #define VCPU_KICK_SIGNAL SIGUSR1
 
+/* This thread's kvm_run, for the kick handler; NULL off vCPU threads. */
+static __thread struct kvm_run *vcpu_own_run;
+
+/*
+ * The kick handler marks immediate_exit in the kvm_run of the thread it
+ * interrupts. A requester posts its request (under cpu->lock) and then
+ * signals the vCPU thread, which checks for requests before each KVM_RUN:
+ * - a kick landing before that check changes nothing: the check sees the
+ *   request, posted before the signal was sent;
+ * - a kick landing inside KVM_RUN makes it return -EINTR;
+ * - a kick landing after the check but before the ioctl reaches KVM would
+ *   be lost (the handler consumed the signal, so KVM sees none pending)
+ *   and the guest would run on with a request waiting. immediate_exit
+ *   closes that window: KVM reads it on entry and returns -EINTR at once.
+ * The flag is set here, on the vCPU's own thread, and cleared by that same
+ * thread after KVM_RUN returns, so no store from another thread can be
+ * undone by the clear; that is why the requester no longer sets it and
+ * why no re-kick polling is needed. A store to a byte is async-signal-safe.
+ */
 static void vcpu_kick_handler(int sig)
 {
+    struct kvm_run *run = vcpu_own_run;
+
     (void)sig;
+    if (run) {
+        __atomic_store_n(&run->immediate_exit, 1, __ATOMIC_RELAXED);
+    }
 }
 
 void vcpu_signals_init(void)
@@ -63,6 +87,7 @@ static VcpuExit vcpu_enter_guest(Vcpu *cpu)
     int rc;
 
     rc = kvm_vcpu_run(&cpu->kvm);
+    cpu->io_pending = false;            /* KVM completed it on entry */
     if (rc == -EINTR || rc == -EAGAIN) {
         __atomic_store_n(&run->immediate_exit, 0, __ATOMIC_RELAXED);
         return VCPU_EXIT_KICKED;
@@ -75,8 +100,10 @@ static VcpuExit vcpu_enter_guest(Vcpu *cpu)
 
     switch (run->exit_reason) {
     case KVM_EXIT_IO:
+        cpu->io_pending = true;
         return vcpu_handle_io(cpu, run);
     case KVM_EXIT_MMIO:
+        cpu->io_pending = true;
         vm_mmio(cpu->vm, run->mmio.phys_addr, run->mmio.data,
                 run->mmio.len, run->mmio.is_write);
         return VCPU_EXIT_OK;
@@ -136,33 +163,116 @@ static void vcpu_ack(Vcpu *cpu, VcpuState state)
     g_mutex_unlock(&cpu->lock);
 }
 
+/*
+ * Before a vCPU that left KVM_RUN on an I/O exit may be reported paused,
+ * re-enter KVM_RUN once with immediate_exit set. The KVM API documentation
+ * (api.rst, "NOTE: For KVM_EXIT_IO, KVM_EXIT_MMIO, ..."): "the
+ * corresponding operations are complete (and guest state is consistent)
+ * only after userspace has re-entered the kernel with KVM_RUN. The kernel
+ * side will first finish incomplete operations and then check for pending
+ * signals. [...] userspace should ensure that the operation is completed
+ * before performing a live migration. Userspace can re-enter the guest
+ * with an unmasked signal pending or with the immediate_exit field set to
+ * complete pending operations without allowing any further instructions
+ * to be executed." Until then the data of an IN or MMIO read is not in
+ * the guest's registers and RIP still points at the instruction: a
+ * destination would execute it again, and a second read of a
+ * read-to-clear register (the virtio ISR) loses an interrupt.
+ * String I/O may need more than one trip, hence the loop.
+ */
+static VcpuExit vcpu_complete_io(Vcpu *cpu)
+{
+    while (cpu->io_pending) {
+        __atomic_store_n(&cpu->kvm.run->immediate_exit, 1, __ATOMIC_RELAXED);
+        if (vcpu_enter_guest(cpu) == VCPU_EXIT_STOP) {
+            return VCPU_EXIT_STOP;
+        }
+    }
+    return VCPU_EXIT_OK;
+}
+
+/* Sleep @ns (throttling), cut short by any request. */
+static void vcpu_throttle_sleep(Vcpu *cpu, gint64 ns)
+{
+    gint64 deadline = g_get_monotonic_time() + ns / 1000;
+
+    g_mutex_lock(&cpu->lock);
+    while (cpu->req == VCPU_REQ_NONE &&
+           g_cond_wait_until(&cpu->cond, &cpu->lock, deadline)) {
+        /* woken early: re-check for a request */
+    }
+    g_mutex_unlock(&cpu->lock);
+}
+
+static void vcpu_refuse_transfer(Vcpu *cpu, VcpuRequest req)
+{
+    g_mutex_lock(&cpu->lock);
+    g_set_error(&cpu->xfer_err, KESTREL_ERROR, KESTREL_ERROR_FAILED,
+                "vCPU state can only be %s while paused",
+                req == VCPU_REQ_SAVE ? "saved" : "restored");
+    g_mutex_unlock(&cpu->lock);
+}
+
 /* RUNNING: enter the guest until a request arrives. */
 static VcpuState vcpu_running(Vcpu *cpu)
 {
+    VcpuRequest req;
+
     for (;;) {
-        VcpuExit rc;
+        gint64 nap;
 
         if (vcpu_request_pending(cpu)) {
             break;
         }
-        rc = vcpu_enter_guest(cpu);
-        if (rc == VCPU_EXIT_STOP) {
+        nap = __atomic_exchange_n(&cpu->throttle_ns, 0, __ATOMIC_ACQ_REL);
+        if (nap > 0) {
+            vcpu_throttle_sleep(cpu, nap);
+            continue;
+        }
+        if (vcpu_enter_guest(cpu) == VCPU_EXIT_STOP) {
             /* The main loop will pause everyone; wait here for it. */
             vcpu_ack(cpu, VCPU_PAUSED);
             return VCPU_PAUSED;
         }
     }
-    switch (vcpu_take_request(cpu)) {
+    req = vcpu_take_request(cpu);
+    switch (req) {
     case VCPU_REQ_EXIT:
         return VCPU_EXITED;
     case VCPU_REQ_PAUSE:
+        if (vcpu_complete_io(cpu) == VCPU_EXIT_STOP) {
+            return VCPU_PAUSED;
+        }
+        /* Tell the guest's kvmclock it was stopped by the host, or its
+         * soft-lockup detector fires on resume. -EINVAL: the guest does
+         * not use kvmclock; anything else only costs that warning. */
+        kvm_vcpu_kvmclock_ctrl(&cpu->kvm);
         return VCPU_PAUSED;
+    case VCPU_REQ_SAVE:
+    case VCPU_REQ_RESTORE:
+        vcpu_refuse_transfer(cpu, req);
+        return VCPU_RUNNING;
     default:
         return VCPU_RUNNING;
     }
 }
 
-/* PAUSED: sleep until told to run or exit. */
+/* SAVE and RESTORE, on this thread, while paused. */
+static void vcpu_transfer(Vcpu *cpu, VcpuRequest req)
+{
+    GError *err = NULL;
+
+    if (req == VCPU_REQ_SAVE) {
+        x86_vcpu_state_get(cpu->vm->kvm, &cpu->kvm, cpu->save_to, &err);
+    } else {
+        x86_vcpu_state_put(cpu->vm->kvm, &cpu->kvm, cpu->restore_from, &err);
+    }
+    g_mutex_lock(&cpu->lock);
+    cpu->xfer_err = err;
+    g_mutex_unlock(&cpu->lock);
+}
+
+/* PAUSED: sleep until told to run or exit; answer SAVE and RESTORE. */
 static VcpuState vcpu_paused(Vcpu *cpu)
 {
     VcpuRequest req;
@@ -178,9 +288,15 @@ static VcpuState vcpu_paused(Vcpu *cpu)
 
     switch (req) {
     case VCPU_REQ_RUN:
+        /* A throttle tick that came while paused is stale. */
+        __atomic_store_n(&cpu->throttle_ns, 0, __ATOMIC_RELEASE);
         return VCPU_RUNNING;
     case VCPU_REQ_EXIT:
         return VCPU_EXITED;
+    case VCPU_REQ_SAVE:
+    case VCPU_REQ_RESTORE:
+        vcpu_transfer(cpu, req);
+        return VCPU_PAUSED;
     default:
         return VCPU_PAUSED;
     }
@@ -202,6 +318,7 @@ static gpointer vcpu_thread(gpointer opaque)
         snprintf(name, sizeof(name), "CPU %u/KVM", cpu->index);
         pthread_setname_np(cpu->tid, name);
     }
+    vcpu_own_run = cpu->kvm.run;            /* before the first kick */
     sigemptyset(&set);
     sigaddset(&set, VCPU_KICK_SIGNAL);
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
@@ -249,37 +366,134 @@ bool vcpu_init(Vcpu *cpu, Vm *vm, unsigned int index, GError **errp)
     return true;
 }
 
-void vcpu_request(Vcpu *cpu, VcpuRequest req)
+static VcpuState vcpu_target(VcpuRequest req)
 {
-    VcpuState want = req == VCPU_REQ_RUN ? VCPU_RUNNING :
-                     req == VCPU_REQ_PAUSE ? VCPU_PAUSED : VCPU_EXITED;
-    guint64 seq;
+    return req == VCPU_REQ_RUN ? VCPU_RUNNING :
+           req == VCPU_REQ_PAUSE ? VCPU_PAUSED : VCPU_EXITED;
+}
+
+/* Post under cpu->lock; the kick follows the post (see the handler). */
+static guint64 vcpu_post_locked(Vcpu *cpu, VcpuRequest req)
+{
+    cpu->req = req;
+    g_cond_broadcast(&cpu->cond);
+    if (cpu->state == VCPU_RUNNING) {
+        pthread_kill(cpu->tid, VCPU_KICK_SIGNAL);
+    }
+    return ++cpu->req_seq;
+}
+
+guint64 vcpu_post(Vcpu *cpu, VcpuRequest req)
+{
+    guint64 seq = 0;
 
     if (!cpu->thread) {
+        return 0;
+    }
+    g_mutex_lock(&cpu->lock);
+    if (cpu->state != vcpu_target(req) && cpu->state != VCPU_EXITED) {
+        seq = vcpu_post_locked(cpu, req);
+    }
+    g_mutex_unlock(&cpu->lock);
+    return seq;
+}
+
+void vcpu_wait(Vcpu *cpu, guint64 seq)
+{
+    if (!seq) {
         return;
     }
     g_mutex_lock(&cpu->lock);
-    if (cpu->state == want || cpu->state == VCPU_EXITED) {
+    while (cpu->ack_seq < seq && cpu->state != VCPU_EXITED) {
+        g_cond_wait(&cpu->cond, &cpu->lock);
+    }
+    g_mutex_unlock(&cpu->lock);
+}
+
+void vcpu_request(Vcpu *cpu, VcpuRequest req)
+{
+    vcpu_wait(cpu, vcpu_post(cpu, req));
+}
+
+void vcpu_request_all(Vcpu *cpus, unsigned int n, VcpuRequest req)
+{
+    g_autofree guint64 *seq = g_new0(guint64, n);
+
+    for (unsigned int i = 0; i < n; i++) {
+        seq[i] = vcpu_post(&cpus[i], req);
+    }
+    for (unsigned int i = 0; i < n; i++) {
+        vcpu_wait(&cpus[i], seq[i]);
+    }
+}
+
+static bool vcpu_xfer(Vcpu *cpu, VcpuRequest req, X86VcpuState *to,
+                      const X86VcpuState *from, GError **errp)
+{
+    GError *err;
+    guint64 seq;
+    bool done;
+
+    if (!cpu->thread) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_FAILED,
+                    "vCPU %u has no thread", cpu->index);
+        return false;
+    }
+    g_mutex_lock(&cpu->lock);
+    if (cpu->state == VCPU_EXITED) {
         g_mutex_unlock(&cpu->lock);
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_FAILED,
+                    "vCPU %u has exited", cpu->index);
+        return false;
+    }
+    cpu->save_to = to;
+    cpu->restore_from = from;
+    g_clear_error(&cpu->xfer_err);
+    seq = vcpu_post_locked(cpu, req);
+    while (cpu->ack_seq < seq && cpu->state != VCPU_EXITED) {
+        g_cond_wait(&cpu->cond, &cpu->lock);
+    }
+    done = cpu->ack_seq >= seq;
+    err = g_steal_pointer(&cpu->xfer_err);
+    cpu->save_to = NULL;
+    cpu->restore_from = NULL;
+    g_mutex_unlock(&cpu->lock);
+    if (err) {
+        g_propagate_error(errp, err);
+        return false;
+    }
+    if (!done) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_FAILED,
+                    "vCPU %u exited before answering", cpu->index);
+        return false;
+    }
+    return true;
+}
+
+bool vcpu_save_state(Vcpu *cpu, X86VcpuState *st, GError **errp)
+{
+    return vcpu_xfer(cpu, VCPU_REQ_SAVE, st, NULL, errp);
+}
+
+bool vcpu_restore_state(Vcpu *cpu, const X86VcpuState *st, GError **errp)
+{
+    return vcpu_xfer(cpu, VCPU_REQ_RESTORE, NULL, st, errp);
+}
+
+void vcpu_throttle(Vcpu *cpu, gint64 sleep_ns)
+{
+    gint64 none = 0;
+
+    if (!cpu->thread || sleep_ns <= 0 ||
+        !__atomic_compare_exchange_n(&cpu->throttle_ns, &none, sleep_ns,
+                                     false, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE)) {
         return;
     }
-    cpu->req = req;
-    seq = ++cpu->req_seq;
-    g_cond_broadcast(&cpu->cond);
+    /* Under the lock, so the thread cannot exit meanwhile. */
+    g_mutex_lock(&cpu->lock);
     if (cpu->state == VCPU_RUNNING) {
-        /* Make a KVM_RUN that has not started yet return at once, and
-         * interrupt one in progress. */
-        __atomic_store_n(&cpu->kvm.run->immediate_exit, 1, __ATOMIC_RELEASE);
         pthread_kill(cpu->tid, VCPU_KICK_SIGNAL);
-    }
-    while (cpu->ack_seq < seq && cpu->state != VCPU_EXITED) {
-        gint64 deadline = g_get_monotonic_time() + 10 * G_TIME_SPAN_MILLISECOND;
-
-        if (!g_cond_wait_until(&cpu->cond, &cpu->lock, deadline) &&
-            cpu->state == VCPU_RUNNING) {
-            /* The kick can land just before KVM_RUN is entered: repeat. */
-            pthread_kill(cpu->tid, VCPU_KICK_SIGNAL);
-        }
     }
     g_mutex_unlock(&cpu->lock);
 }
@@ -292,6 +506,7 @@ void vcpu_destroy(Vcpu *cpu)
         cpu->thread = NULL;
     }
     kvm_vcpu_destroy(&cpu->kvm);
+    g_clear_error(&cpu->xfer_err);
     g_mutex_clear(&cpu->lock);
     g_cond_clear(&cpu->cond);
 }

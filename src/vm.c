@@ -115,21 +115,41 @@ static const struct {
     { RUN_STATE_SAVE_VM, RUN_STATE_RUNNING },
 };
 
-bool vm_set_run_state(Vm *vm, RunState to, GError **errp)
+static bool run_state_transition_valid(RunState from, RunState to)
 {
-    RunState from;
-    bool ok = false;
-
-    g_mutex_lock(&vm->state_lock);
-    from = vm->run_state;
     for (size_t i = 0; i < G_N_ELEMENTS(run_state_transitions); i++) {
         if (run_state_transitions[i].from == from &&
             run_state_transitions[i].to == to) {
-            ok = true;
-            break;
+            return true;
         }
     }
-    if (ok || from == to) {
+    return from == to;
+}
+
+/* The check of vm_set_run_state alone, for callers that must refuse
+ * before they act (vm_pause). Main thread. */
+static bool vm_check_run_state(Vm *vm, RunState to, GError **errp)
+{
+    RunState from = vm_get_run_state(vm);
+
+    if (!run_state_transition_valid(from, to)) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_FAILED,
+                    "invalid runstate transition: '%s' -> '%s'",
+                    run_state_name(from), run_state_name(to));
+        return false;
+    }
+    return true;
+}
+
+bool vm_set_run_state(Vm *vm, RunState to, GError **errp)
+{
+    RunState from;
+    bool ok;
+
+    g_mutex_lock(&vm->state_lock);
+    from = vm->run_state;
+    ok = run_state_transition_valid(from, to);
+    if (ok) {
         vm->run_state = to;
     }
     g_mutex_unlock(&vm->state_lock);
@@ -205,18 +225,15 @@ typedef struct {
     char *what;
 } VmRequest;
 
+/* All vCPUs at once: downtime must not grow with their number. */
 static void vm_pause_vcpus(Vm *vm)
 {
-    for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
-        vcpu_request(&vm->vcpus[i], VCPU_REQ_PAUSE);
-    }
+    vcpu_request_all(vm->vcpus, vm->nr_vcpus, VCPU_REQ_PAUSE);
 }
 
 static void vm_resume_vcpus(Vm *vm)
 {
-    for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
-        vcpu_request(&vm->vcpus[i], VCPU_REQ_RUN);
-    }
+    vcpu_request_all(vm->vcpus, vm->nr_vcpus, VCPU_REQ_RUN);
 }
 
 static void vm_do_shutdown(Vm *vm, ShutdownCause cause)
@@ -360,19 +377,23 @@ static void vm_cf8_io(void *opaque, uint64_t offset, uint8_t *data,
 /* --- construction ------------------------------------------------------- */
 
 typedef struct {
-    struct kvm_regs regs;
-    struct kvm_sregs sregs;
-    struct kvm_lapic_state lapic;
-    struct kvm_mp_state mp;
-    struct kvm_vcpu_events events;
-} VcpuResetState;
-
-typedef struct {
     Vm vm;                      /* first: a Vm* is a VmPriv* */
     IrqLine serial_irq[VM_MAX_SERIALS];
-    VcpuResetState *reset;
-    KvmIrqState irq_reset;
+    /* What a system reset puts back: the state right after set-up. */
+    X86VcpuState *reset;        /* one per vCPU */
+    X86VmState irq_reset;
     bool has_irq_reset;
+    /* kvmclock, read when the VM stopped and set back when it continues,
+     * so a paused guest sees no jump (QEMU's kvmclock does the same);
+     * part of the migrated state. Main thread. */
+    uint64_t clock;
+    bool clock_valid;
+    /* CPU throttling (vm_set_cpu_throttle): throttle_lock guards the
+     * three fields below; the thread runs while it is throttle_thread. */
+    GMutex throttle_lock;
+    GCond throttle_cond;
+    GThread *throttle_thread;
+    unsigned int throttle_pct;
 } VmPriv;
 
 static bool vm_setup_memory(Vm *vm, GError **errp)
@@ -520,26 +541,19 @@ static bool vm_setup_vcpu(Vm *vm, Vcpu *cpu, GError **errp)
            vm_reset_vcpu(vm, cpu, errp);
 }
 
+/* The reset state is the one migration uses, taken right after set-up,
+ * with the vCPUs paused (vm_new, vm_system_reset). */
 static bool vm_save_reset_state(Vm *vm, GError **errp)
 {
     VmPriv *priv = (VmPriv *)vm;
 
     for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
-        VcpuResetState *r = &priv->reset[i];
-        KvmVcpu *k = &vm->vcpus[i].kvm;
-
-        if (!kvm_vcpu_get_regs(k, &r->regs) ||
-            !kvm_vcpu_get_sregs(k, &r->sregs) ||
-            !kvm_vcpu_get_lapic(k, &r->lapic) ||
-            !kvm_vcpu_get_mp_state(k, &r->mp) ||
-            !kvm_vcpu_get_events(k, &r->events)) {
-            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_KVM,
-                        "failed to read the reset state of vCPU %u: %s", i,
-                        g_strerror(errno));
+        if (!vcpu_save_state(&vm->vcpus[i], &priv->reset[i], errp)) {
+            g_prefix_error(errp, "failed to read the reset state: ");
             return false;
         }
     }
-    priv->has_irq_reset = kvm_get_irq_state(vm->kvm, &priv->irq_reset);
+    priv->has_irq_reset = x86_vm_state_get(vm->kvm, &priv->irq_reset, NULL);
     return true;
 }
 
@@ -548,21 +562,14 @@ static bool vm_restore_reset_state(Vm *vm, GError **errp)
     VmPriv *priv = (VmPriv *)vm;
 
     if (priv->has_irq_reset) {
-        kvm_set_irq_state(vm->kvm, &priv->irq_reset);
+        x86_vm_state_put(vm->kvm, &priv->irq_reset, NULL);
     }
     for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
-        VcpuResetState *r = &priv->reset[i];
-        KvmVcpu *k = &vm->vcpus[i].kvm;
-
-        if (!kvm_vcpu_set_regs(k, &r->regs) ||
-            !kvm_vcpu_set_sregs(k, &r->sregs) ||
-            !kvm_vcpu_set_lapic(k, &r->lapic) ||
-            !kvm_vcpu_set_mp_state(k, &r->mp) ||
-            !kvm_vcpu_set_events(k, &r->events)) {
-            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_KVM,
-                        "failed to reset vCPU %u: %s", i, g_strerror(errno));
+        if (!vcpu_restore_state(&vm->vcpus[i], &priv->reset[i], errp)) {
+            g_prefix_error(errp, "failed to reset vCPU %u: ", i);
             return false;
         }
+        /* Architectural values on top (TSC 0 among them): as before. */
         if (!vm_reset_vcpu(vm, &vm->vcpus[i], errp)) {
             return false;
         }
@@ -577,6 +584,8 @@ Vm *vm_new(const VmConfig *cfg, GError **errp)
 
     vm->cfg = cfg;
     g_mutex_init(&vm->state_lock);
+    g_mutex_init(&priv->throttle_lock);
+    g_cond_init(&priv->throttle_cond);
     vm->run_state = RUN_STATE_PRELAUNCH;
     vm->chardevs = g_ptr_array_new_with_free_func((GDestroyNotify)chardev_free);
     vm->pio = iobus_new("port I/O");
@@ -631,7 +640,7 @@ Vm *vm_new(const VmConfig *cfg, GError **errp)
     }
 
     vm->vcpus = g_new0(Vcpu, vm->nr_vcpus);
-    priv->reset = g_new0(VcpuResetState, vm->nr_vcpus);
+    priv->reset = g_new0(X86VcpuState, vm->nr_vcpus);
     for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
         if (!vcpu_init(&vm->vcpus[i], vm, i, errp) ||
             !vm_setup_vcpu(vm, &vm->vcpus[i], errp)) {
@@ -652,6 +661,7 @@ void vm_free(Vm *vm)
     if (!vm) {
         return;
     }
+    vm_set_cpu_throttle(vm, 0);
     for (unsigned int i = 0; vm->vcpus && i < vm->nr_vcpus; i++) {
         vcpu_destroy(&vm->vcpus[i]);
     }
@@ -674,6 +684,8 @@ void vm_free(Vm *vm)
         g_hash_table_unref(vm->secrets);
     }
     g_mutex_clear(&vm->state_lock);
+    g_mutex_clear(&priv->throttle_lock);
+    g_cond_clear(&priv->throttle_cond);
     g_free(priv);
 }
 
@@ -681,6 +693,23 @@ void vm_free(Vm *vm)
 
 bool vm_start(Vm *vm, GError **errp)
 {
+    VmPriv *priv = (VmPriv *)vm;
+
+    if (!vm_check_run_state(vm, RUN_STATE_RUNNING, errp)) {
+        return false;
+    }
+    if (priv->clock_valid) {
+        /* The clock as it was at the stop (or as migrated): no flags, so
+         * KVM does not add the time spent stopped. */
+        struct kvm_clock_data data = { .clock = priv->clock };
+
+        if (!kvm_set_clock(vm->kvm, &data)) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_KVM,
+                        "KVM_SET_CLOCK failed: %s", g_strerror(errno));
+            return false;
+        }
+        priv->clock_valid = false;
+    }
     if (!vm_set_run_state(vm, RUN_STATE_RUNNING, errp)) {
         return false;
     }
@@ -690,8 +719,187 @@ bool vm_start(Vm *vm, GError **errp)
 
 bool vm_pause(Vm *vm, RunState to, GError **errp)
 {
+    VmPriv *priv = (VmPriv *)vm;
+
+    /* Refuse first: a refused transition must leave the VM running. */
+    if (!vm_check_run_state(vm, to, errp)) {
+        return false;
+    }
     vm_pause_vcpus(vm);
+    if (!priv->clock_valid && vm->nr_vcpus) {
+        struct kvm_clock_data data = { 0 };
+
+        /* Read once per stop, after the vCPUs stopped. If KVM cannot say,
+         * the clock just runs on while paused, as it did before. */
+        if (kvm_get_clock(vm->kvm, &data)) {
+            priv->clock = data.clock;
+            priv->clock_valid = true;
+        }
+    }
     return vm_set_run_state(vm, to, errp);
+}
+
+/* --- vCPU state for migration -------------------------------------------- */
+
+/*
+ * Encoding: u32 number of vCPUs (little-endian), then per vCPU its
+ * "x86-cpu" section, then the "kvm-vm" section.
+ */
+bool vm_save_cpus(Vm *vm, GByteArray *out, GError **errp)
+{
+    VmPriv *priv = (VmPriv *)vm;
+    g_autofree X86VcpuState *st = g_new0(X86VcpuState, 1);
+    X86VmState vst = { 0 };
+    uint8_t n[4];
+
+    for (int i = 0; i < 4; i++) {
+        n[i] = (uint8_t)(vm->nr_vcpus >> (8 * i));
+    }
+    g_byte_array_append(out, n, 4);
+    for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+        if (!vcpu_save_state(&vm->vcpus[i], st, errp) ||
+            !vms_save(&x86_cpu_vmsd, st, out, errp)) {
+            return false;
+        }
+    }
+    if (!x86_vm_state_get(vm->kvm, &vst, errp)) {
+        return false;
+    }
+    if (priv->clock_valid) {
+        vst.clock = priv->clock;
+    } else {
+        /* Paused without going through vm_pause (never started). */
+        struct kvm_clock_data data = { 0 };
+
+        if (!kvm_get_clock(vm->kvm, &data)) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_KVM,
+                        "KVM_GET_CLOCK failed: %s", g_strerror(errno));
+            return false;
+        }
+        vst.clock = data.clock;
+    }
+    return vms_save(&kvm_vm_vmsd, &vst, out, errp);
+}
+
+bool vm_load_cpus(Vm *vm, const uint8_t *buf, size_t len, GError **errp)
+{
+    VmPriv *priv = (VmPriv *)vm;
+    VmsReader r = vms_reader(buf, len);
+    g_autofree X86VcpuState *st = NULL;
+    X86VmState vst = { 0 };
+    uint32_t count = 0;
+
+    if (vm_get_run_state(vm) == RUN_STATE_RUNNING) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_FAILED,
+                    "CPU state can only be loaded into a paused VM");
+        return false;
+    }
+    if (len < 4) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "CPU state: stream truncated");
+        return false;
+    }
+    for (int i = 0; i < 4; i++) {
+        count |= (uint32_t)buf[i] << (8 * i);
+    }
+    r.pos = 4;
+    if (count != vm->nr_vcpus) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "the migration stream holds the state of %u vCPUs, "
+                    "but this VM has %u", count, vm->nr_vcpus);
+        return false;
+    }
+    /* All of it is read and checked before any of it reaches KVM. */
+    st = g_new0(X86VcpuState, MAX(count, 1u));
+    for (uint32_t i = 0; i < count; i++) {
+        if (!vms_load(&x86_cpu_vmsd, &st[i], &r, errp)) {
+            g_prefix_error(errp, "vCPU %u: ", i);
+            return false;
+        }
+    }
+    if (!vms_load(&kvm_vm_vmsd, &vst, &r, errp)) {
+        return false;
+    }
+    if (r.pos != r.len) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "CPU state: %zu unexpected bytes at its end",
+                    r.len - r.pos);
+        return false;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        if (!vcpu_restore_state(&vm->vcpus[i], &st[i], errp)) {
+            return false;
+        }
+    }
+    if (!x86_vm_state_put(vm->kvm, &vst, errp)) {
+        return false;
+    }
+    priv->clock = vst.clock;                /* set by vm_start */
+    priv->clock_valid = true;
+    return true;
+}
+
+/* --- CPU throttling (auto-converge) -------------------------------------- */
+
+/* QEMU's CPU_THROTTLE_TIMESLICE_NS: a vCPU runs this long between naps. */
+#define VM_THROTTLE_SLICE_NS (10 * 1000 * 1000LL)
+
+/*
+ * Every slice/(1 - p) the thread asks each vCPU to nap for slice * p/(1 - p)
+ * (p = percent/100): each vCPU then runs a slice and sleeps the rest, as
+ * QEMU's cpu-throttle does. The asks do not block (vcpu_throttle), so the
+ * thread never waits on a vCPU, and a nap ends at any mailbox request.
+ */
+static gpointer vm_throttle_thread(gpointer opaque)
+{
+    Vm *vm = opaque;
+    VmPriv *priv = opaque;
+
+    g_mutex_lock(&priv->throttle_lock);
+    while (priv->throttle_thread == g_thread_self()) {
+        unsigned int pct = priv->throttle_pct;
+        gint64 nap = VM_THROTTLE_SLICE_NS * pct / (100 - pct);
+        gint64 deadline;
+
+        g_mutex_unlock(&priv->throttle_lock);
+        for (unsigned int i = 0; vm->vcpus && i < vm->nr_vcpus; i++) {
+            vcpu_throttle(&vm->vcpus[i], nap);
+        }
+        g_mutex_lock(&priv->throttle_lock);
+        deadline = g_get_monotonic_time() +
+                   (VM_THROTTLE_SLICE_NS + nap) / 1000;
+        while (priv->throttle_thread == g_thread_self() &&
+               priv->throttle_pct == pct &&
+               g_cond_wait_until(&priv->throttle_cond, &priv->throttle_lock,
+                                 deadline)) {
+            /* woken early: stopped or changed? */
+        }
+    }
+    g_mutex_unlock(&priv->throttle_lock);
+    return NULL;
+}
+
+void vm_set_cpu_throttle(Vm *vm, unsigned int percent)
+{
+    VmPriv *priv = (VmPriv *)vm;
+    GThread *stop = NULL;
+
+    percent = MIN(percent, 99u);
+    g_mutex_lock(&priv->throttle_lock);
+    priv->throttle_pct = percent;
+    if (percent && !priv->throttle_thread) {
+        /* Created under the lock: the thread's first look at
+         * throttle_thread waits until it is stored. */
+        priv->throttle_thread = g_thread_new("cpu-throttle",
+                                             vm_throttle_thread, vm);
+    } else if (!percent) {
+        stop = g_steal_pointer(&priv->throttle_thread);
+    }
+    g_cond_broadcast(&priv->throttle_cond);
+    g_mutex_unlock(&priv->throttle_lock);
+    if (stop) {
+        g_thread_join(stop);
+    }
 }
 
 bool vm_system_reset(Vm *vm, bool guest, ShutdownCause cause, GError **errp)

@@ -127,6 +127,30 @@ bool vm_start(Vm *vm, GError **errp);       /* prelaunch/paused -> running */
 bool vm_pause(Vm *vm, RunState to, GError **errp);  /* running -> @to */
 bool vm_system_reset(Vm *vm, bool guest, ShutdownCause cause,
                      GError **errp);
+
+/*
+ * vm_save_cpus: append every vCPU's state ("x86-cpu" sections, see
+ * x86_cpu_vmsd) and the VM-level state (irqchip, PIT, the kvmclock value
+ * read at the stop: "kvm-vm") to @out. Main thread, VM paused; the VM is
+ * not changed. On failure @out holds a partial record: discard it.
+ */
+bool vm_save_cpus(Vm *vm, GByteArray *out, GError **errp);
+
+/*
+ * vm_load_cpus: load what vm_save_cpus wrote into a paused VM that has not
+ * run yet (a migration destination). The vCPU count must match: refused
+ * otherwise with an error naming both counts. Everything is parsed and
+ * validated before anything reaches KVM; the clock is set by vm_start.
+ * Main thread.
+ */
+bool vm_load_cpus(Vm *vm, const uint8_t *buf, size_t len, GError **errp);
+
+/*
+ * vm_set_cpu_throttle: make the vCPUs spend @percent (1..99; 0 turns it
+ * off, above 99 means 99) of their time asleep outside KVM_RUN, in 10 ms
+ * slices, for auto-converge. Any thread; never waits on a vCPU.
+ */
+void vm_set_cpu_throttle(Vm *vm, unsigned int percent);
 void vm_quit(Vm *vm, int status);           /* leave the main loop */
 
 /* Thread-safe requests (from vCPU threads, signal handlers): queued to

@@ -383,3 +383,468 @@ bool x86_setup_boot(MemMap *map, KvmVcpu *cpu, const BootEntry *entry,
     }
     return true;
 }
+
+/* --- vCPU and VM state ---------------------------------------------------- */
+
+#define MSR_IA32_TSC_DEADLINE   0x6e0
+
+static bool x86_state_error(GError **errp, KvmVcpu *cpu, const char *what)
+{
+    g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_KVM,
+                "failed to %s of vCPU %d: %s", what, cpu->id,
+                g_strerror(errno));
+    return false;
+}
+
+/*
+ * KVM_GET_MSRS stops at the first MSR it refuses and returns how many it
+ * read. KVM_GET_MSR_INDEX_LIST names MSRs a given CPUID may not have
+ * (PMU, MCE banks...), so skip the refused one and go on from the next.
+ */
+static bool x86_get_msrs(Kvm *kvm, KvmVcpu *cpu, X86VcpuState *st,
+                         GError **errp)
+{
+    uint32_t total = kvm->msrs->nmsrs, start = 0;
+    g_autofree struct kvm_msrs *m = NULL;
+
+    m = g_malloc0(sizeof(*m) + total * sizeof(m->entries[0]));
+    st->nr_msrs = 0;
+    while (start < total) {
+        int rc;
+
+        m->nmsrs = total - start;
+        for (uint32_t i = 0; i < m->nmsrs; i++) {
+            m->entries[i] = (struct kvm_msr_entry) {
+                .index = kvm->msrs->indices[start + i],
+            };
+        }
+        rc = kvm_vcpu_get_msrs(cpu, m);
+        if (rc < 0) {
+            return x86_state_error(errp, cpu, "read the MSRs");
+        }
+        if (st->nr_msrs + (uint32_t)rc > X86_MAX_MSRS) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_KVM,
+                        "vCPU %d has more than %d MSRs", cpu->id,
+                        X86_MAX_MSRS);
+            return false;
+        }
+        for (int i = 0; i < rc; i++) {
+            st->msrs[st->nr_msrs++] = (X86Msr) {
+                .index = m->entries[i].index, .data = m->entries[i].data,
+            };
+        }
+        start += (uint32_t)rc + 1;          /* past the refused one */
+    }
+    return true;
+}
+
+bool x86_vcpu_state_get(Kvm *kvm, KvmVcpu *cpu, X86VcpuState *st,
+                        GError **errp)
+{
+    struct kvm_mp_state mp;
+    int khz;
+
+    memset(st, 0, sizeof(*st));
+    /* QEMU's kvm_arch_get_registers order: KVM_GET_MP_STATE may update
+     * CS and RIP (a pending INIT/SIPI), so it comes before the registers;
+     * events first of all. */
+    if (!kvm_vcpu_get_events(cpu, &st->events)) {
+        return x86_state_error(errp, cpu, "read the events");
+    }
+    if (!kvm_vcpu_get_mp_state(cpu, &mp)) {
+        return x86_state_error(errp, cpu, "read the MP state");
+    }
+    st->mp_state = mp.mp_state;
+    if (!kvm_vcpu_get_regs(cpu, &st->regs)) {
+        return x86_state_error(errp, cpu, "read the registers");
+    }
+    if (kvm->has_xsave) {
+        if (!kvm_vcpu_get_xsave(cpu, &st->xsave)) {
+            return x86_state_error(errp, cpu, "read the XSAVE state");
+        }
+        st->has_xsave = true;
+    } else {
+        if (!kvm_vcpu_get_fpu(cpu, &st->fpu)) {
+            return x86_state_error(errp, cpu, "read the FPU state");
+        }
+        st->has_fpu = true;
+    }
+    if (kvm->has_xcrs) {
+        if (!kvm_vcpu_get_xcrs(cpu, &st->xcrs)) {
+            return x86_state_error(errp, cpu, "read the XCRs");
+        }
+        st->has_xcrs = true;
+    }
+    if (!kvm_vcpu_get_sregs(cpu, &st->sregs)) {
+        return x86_state_error(errp, cpu, "read the special registers");
+    }
+    if (!x86_get_msrs(kvm, cpu, st, errp)) {
+        return false;
+    }
+    if (!kvm_vcpu_get_lapic(cpu, &st->lapic)) {
+        return x86_state_error(errp, cpu, "read the LAPIC");
+    }
+    if (!kvm_vcpu_get_debugregs(cpu, &st->debugregs)) {
+        return x86_state_error(errp, cpu, "read the debug registers");
+    }
+    khz = kvm_vcpu_get_tsc_khz(cpu);
+    st->tsc_khz = khz > 0 ? (uint32_t)khz : 0;
+    return true;
+}
+
+/*
+ * Set @n MSRs from @msrs, skipping TSC_DEADLINE unless @deadline (it goes
+ * last, see x86_vcpu_state_put). KVM_SET_MSRS stops at the first MSR it
+ * refuses; a refusal is only harmless when the vCPU already holds that
+ * value (a read-only MSR written back unchanged), so check, then go on.
+ */
+static bool x86_put_msrs(KvmVcpu *cpu, const X86VcpuState *st,
+                         bool deadline, GError **errp)
+{
+    g_autofree struct kvm_msrs *m = NULL;
+    uint32_t n = 0, start = 0;
+
+    m = g_malloc0(sizeof(*m) + st->nr_msrs * sizeof(m->entries[0]));
+    for (uint32_t i = 0; i < st->nr_msrs; i++) {
+        if ((st->msrs[i].index == MSR_IA32_TSC_DEADLINE) == deadline) {
+            m->entries[n++] = (struct kvm_msr_entry) {
+                .index = st->msrs[i].index, .data = st->msrs[i].data,
+            };
+        }
+    }
+    while (start < n) {
+        struct {
+            struct kvm_msrs hdr;
+            struct kvm_msr_entry e;
+        } one = { .hdr.nmsrs = 1 };
+        g_autofree struct kvm_msrs *part = NULL;
+        int rc;
+
+        part = g_malloc0(sizeof(*part) + (n - start) * sizeof(m->entries[0]));
+        part->nmsrs = n - start;
+        memcpy(part->entries, &m->entries[start],
+               part->nmsrs * sizeof(m->entries[0]));
+        rc = kvm_vcpu_set_msrs(cpu, part);
+        if (rc < 0) {
+            return x86_state_error(errp, cpu, "set the MSRs");
+        }
+        start += (uint32_t)rc;
+        if (start >= n) {
+            break;
+        }
+        one.e.index = m->entries[start].index;
+        if (kvm_vcpu_get_msrs(cpu, &one.hdr) != 1 ||
+            one.e.data != m->entries[start].data) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_KVM,
+                        "KVM refused to set MSR 0x%x to 0x%" PRIx64
+                        " on vCPU %d", m->entries[start].index,
+                        (uint64_t)m->entries[start].data, cpu->id);
+            return false;
+        }
+        start++;
+    }
+    return true;
+}
+
+bool x86_vcpu_state_put(Kvm *kvm, KvmVcpu *cpu, const X86VcpuState *st,
+                        GError **errp)
+{
+    struct kvm_mp_state mp = { .mp_state = st->mp_state };
+    struct kvm_vcpu_events events = st->events;
+
+    (void)kvm;
+    /*
+     * The order of QEMU's kvm_arch_put_registers, which KVM's checks
+     * depend on:
+     * - special registers first: EFER, CR0/CR4 and the APIC base decide
+     *   how everything after them is checked (x2APIC mode changes how
+     *   KVM reads the LAPIC page);
+     * - the TSC frequency before the MSRs, so IA32_TSC is scaled right;
+     * - the LAPIC before the MSRs and events (a pending interrupt needs
+     *   it), the MP state after the events: setting the events rewrites
+     *   the LAPIC's pending INIT (smi.latched_init), and the MP state
+     *   may say INIT or SIPI received;
+     * - TSC_DEADLINE only once the LAPIC timer is in deadline mode and
+     *   the TSC is back, or KVM arms the timer wrongly or drops it.
+     */
+    if (!kvm_vcpu_set_sregs(cpu, &st->sregs)) {
+        return x86_state_error(errp, cpu, "set the special registers");
+    }
+    /* As QEMU: a frequency KVM cannot scale to does not fail the load;
+     * without TSC scaling the guest keeps running at the host's rate. */
+    if (st->tsc_khz && kvm_vcpu_get_tsc_khz(cpu) != (int)st->tsc_khz) {
+        kvm_vcpu_set_tsc_khz(cpu, st->tsc_khz);
+    }
+    if (!kvm_vcpu_set_regs(cpu, &st->regs)) {
+        return x86_state_error(errp, cpu, "set the registers");
+    }
+    if (st->has_xsave) {
+        if (!kvm_vcpu_set_xsave(cpu, &st->xsave)) {
+            return x86_state_error(errp, cpu, "set the XSAVE state");
+        }
+    } else if (st->has_fpu && !kvm_vcpu_set_fpu(cpu, &st->fpu)) {
+        return x86_state_error(errp, cpu, "set the FPU state");
+    }
+    if (st->has_xcrs && !kvm_vcpu_set_xcrs(cpu, &st->xcrs)) {
+        return x86_state_error(errp, cpu, "set the XCRs");
+    }
+    if (!kvm_vcpu_set_lapic(cpu, &st->lapic)) {
+        return x86_state_error(errp, cpu, "set the LAPIC");
+    }
+    if (!x86_put_msrs(cpu, st, false, errp)) {
+        return false;
+    }
+    /* What GET left out of the flags: the NMI and SIPI fields are valid
+     * too, and are to be loaded. */
+    events.flags |= KVM_VCPUEVENT_VALID_NMI_PENDING |
+                    KVM_VCPUEVENT_VALID_SIPI_VECTOR;
+    if (!kvm_vcpu_set_events(cpu, &events)) {
+        return x86_state_error(errp, cpu, "set the events");
+    }
+    if (!kvm_vcpu_set_mp_state(cpu, &mp)) {
+        return x86_state_error(errp, cpu, "set the MP state");
+    }
+    if (!x86_put_msrs(cpu, st, true, errp)) {
+        return false;
+    }
+    if (!kvm_vcpu_set_debugregs(cpu, &st->debugregs)) {
+        return x86_state_error(errp, cpu, "set the debug registers");
+    }
+    return true;
+}
+
+bool x86_vm_state_get(Kvm *kvm, X86VmState *st, GError **errp)
+{
+    st->pic_master.chip_id = KVM_IRQCHIP_PIC_MASTER;
+    st->pic_slave.chip_id = KVM_IRQCHIP_PIC_SLAVE;
+    st->ioapic.chip_id = KVM_IRQCHIP_IOAPIC;
+    if (!kvm_get_irqchip(kvm, &st->pic_master) ||
+        !kvm_get_irqchip(kvm, &st->pic_slave) ||
+        !kvm_get_irqchip(kvm, &st->ioapic) ||
+        !kvm_get_pit2(kvm, &st->pit)) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_KVM,
+                    "failed to read the irqchip and PIT state: %s",
+                    g_strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+bool x86_vm_state_put(Kvm *kvm, const X86VmState *st, GError **errp)
+{
+    if (!kvm_set_irqchip(kvm, &st->pic_master) ||
+        !kvm_set_irqchip(kvm, &st->pic_slave) ||
+        !kvm_set_irqchip(kvm, &st->ioapic) ||
+        !kvm_set_pit2(kvm, &st->pit)) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_KVM,
+                    "failed to load the irqchip and PIT state: %s",
+                    g_strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+/* --- their VmsDesc tables ---------------------------------------------------
+ * Wire names (sections, subsections, fields) are an ABI: never rename.
+ * Kernel UAPI structs travel as raw bytes: their layout is the kernel's
+ * ABI, fixed for x86-64. */
+
+static const VmsDesc x86_msr_vmsd = {
+    .name = "x86-msr",
+    .version = 1,
+    .min_version = 1,
+    .fields = (const VmsField[]) {
+        VMS_U32(X86Msr, index),
+        VMS_U64(X86Msr, data),
+        VMS_END_OF_LIST,
+    },
+};
+
+static bool x86_cpu_xsave_needed(void *opaque)
+{
+    return ((X86VcpuState *)opaque)->has_xsave;
+}
+
+static bool x86_cpu_xsave_post_load(void *opaque, uint32_t version,
+                                    GError **errp)
+{
+    (void)version;
+    (void)errp;
+    ((X86VcpuState *)opaque)->has_xsave = true;
+    return true;
+}
+
+static const VmsDesc x86_cpu_xsave_vmsd = {
+    .name = "x86-cpu/xsave",
+    .version = 1,
+    .min_version = 1,
+    .needed = x86_cpu_xsave_needed,
+    .post_load = x86_cpu_xsave_post_load,
+    .fields = (const VmsField[]) {
+        VMS_BUFFER(X86VcpuState, xsave, struct kvm_xsave),
+        VMS_END_OF_LIST,
+    },
+};
+
+static bool x86_cpu_fpu_needed(void *opaque)
+{
+    return ((X86VcpuState *)opaque)->has_fpu;
+}
+
+static bool x86_cpu_fpu_post_load(void *opaque, uint32_t version,
+                                  GError **errp)
+{
+    (void)version;
+    (void)errp;
+    ((X86VcpuState *)opaque)->has_fpu = true;
+    return true;
+}
+
+static const VmsDesc x86_cpu_fpu_vmsd = {
+    .name = "x86-cpu/fpu",
+    .version = 1,
+    .min_version = 1,
+    .needed = x86_cpu_fpu_needed,
+    .post_load = x86_cpu_fpu_post_load,
+    .fields = (const VmsField[]) {
+        VMS_BUFFER(X86VcpuState, fpu, struct kvm_fpu),
+        VMS_END_OF_LIST,
+    },
+};
+
+static bool x86_cpu_xcrs_needed(void *opaque)
+{
+    return ((X86VcpuState *)opaque)->has_xcrs;
+}
+
+static bool x86_cpu_xcrs_post_load(void *opaque, uint32_t version,
+                                   GError **errp)
+{
+    X86VcpuState *st = opaque;
+
+    (void)version;
+    if (st->xcrs.nr_xcrs > KVM_MAX_XCRS) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "%u XCRs, at most %d allowed", st->xcrs.nr_xcrs,
+                    KVM_MAX_XCRS);
+        return false;
+    }
+    st->has_xcrs = true;
+    return true;
+}
+
+static const VmsDesc x86_cpu_xcrs_vmsd = {
+    .name = "x86-cpu/xcrs",
+    .version = 1,
+    .min_version = 1,
+    .needed = x86_cpu_xcrs_needed,
+    .post_load = x86_cpu_xcrs_post_load,
+    .fields = (const VmsField[]) {
+        VMS_BUFFER(X86VcpuState, xcrs, struct kvm_xcrs),
+        VMS_END_OF_LIST,
+    },
+};
+
+/* What KVM_SET_MP_STATE accepts on x86 with the in-kernel LAPIC. */
+static bool x86_mp_state_known(uint32_t s)
+{
+    return s == KVM_MP_STATE_RUNNABLE || s == KVM_MP_STATE_UNINITIALIZED ||
+           s == KVM_MP_STATE_INIT_RECEIVED || s == KVM_MP_STATE_HALTED ||
+           s == KVM_MP_STATE_SIPI_RECEIVED;
+}
+
+/* Validate what the stream says before any of it reaches KVM; KVM checks
+ * the register contents itself. */
+static bool x86_cpu_post_load(void *opaque, uint32_t version, GError **errp)
+{
+    X86VcpuState *st = opaque;
+
+    (void)version;
+    if (st->nr_msrs > X86_MAX_MSRS) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "%u MSRs, at most %d allowed", st->nr_msrs,
+                    X86_MAX_MSRS);
+        return false;
+    }
+    if (!x86_mp_state_known(st->mp_state)) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "unknown MP state %u", st->mp_state);
+        return false;
+    }
+    if (st->has_xsave == st->has_fpu) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "the FPU state must come either as XSAVE or as legacy "
+                    "FPU state");
+        return false;
+    }
+    /* Each MSR once: a repeated index would be loaded twice in an order
+     * the sender never saw. */
+    for (uint32_t i = 0; i < st->nr_msrs; i++) {
+        for (uint32_t j = 0; j < i; j++) {
+            if (st->msrs[i].index == st->msrs[j].index) {
+                g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                            "MSR 0x%x appears twice", st->msrs[i].index);
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+const VmsDesc x86_cpu_vmsd = {
+    .name = "x86-cpu",                  /* wire name: never rename */
+    .version = 1,
+    .min_version = 1,
+    .post_load = x86_cpu_post_load,
+    .fields = (const VmsField[]) {
+        VMS_BUFFER(X86VcpuState, regs, struct kvm_regs),
+        VMS_BUFFER(X86VcpuState, sregs, struct kvm_sregs),
+        VMS_BUFFER(X86VcpuState, lapic, struct kvm_lapic_state),
+        VMS_BUFFER(X86VcpuState, events, struct kvm_vcpu_events),
+        VMS_U32(X86VcpuState, mp_state),
+        VMS_BUFFER(X86VcpuState, debugregs, struct kvm_debugregs),
+        VMS_U32(X86VcpuState, tsc_khz),
+        VMS_U32(X86VcpuState, nr_msrs),
+        VMS_STRUCT_VARRAY(X86VcpuState, msrs, X86_MAX_MSRS, nr_msrs,
+                          x86_msr_vmsd, X86Msr),
+        VMS_END_OF_LIST,
+    },
+    .subsections = (const VmsDesc *const[]) {
+        &x86_cpu_xsave_vmsd, &x86_cpu_fpu_vmsd, &x86_cpu_xcrs_vmsd, NULL,
+    },
+};
+
+static bool kvm_vm_post_load(void *opaque, uint32_t version, GError **errp)
+{
+    X86VmState *st = opaque;
+
+    (void)version;
+    /* KVM_SET_IRQCHIP picks the chip by chip_id: a stream must not be
+     * able to load the IOAPIC's bytes into a PIC. */
+    if (st->pic_master.chip_id != KVM_IRQCHIP_PIC_MASTER ||
+        st->pic_slave.chip_id != KVM_IRQCHIP_PIC_SLAVE ||
+        st->ioapic.chip_id != KVM_IRQCHIP_IOAPIC) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "irqchip ids %u/%u/%u, expected %u/%u/%u",
+                    st->pic_master.chip_id, st->pic_slave.chip_id,
+                    st->ioapic.chip_id, KVM_IRQCHIP_PIC_MASTER,
+                    KVM_IRQCHIP_PIC_SLAVE, KVM_IRQCHIP_IOAPIC);
+        return false;
+    }
+    return true;
+}
+
+const VmsDesc kvm_vm_vmsd = {
+    .name = "kvm-vm",                   /* wire name: never rename */
+    .version = 1,
+    .min_version = 1,
+    .post_load = kvm_vm_post_load,
+    .fields = (const VmsField[]) {
+        VMS_BUFFER(X86VmState, pic_master, struct kvm_irqchip),
+        VMS_BUFFER(X86VmState, pic_slave, struct kvm_irqchip),
+        VMS_BUFFER(X86VmState, ioapic, struct kvm_irqchip),
+        VMS_BUFFER(X86VmState, pit, struct kvm_pit_state2),
+        VMS_U64(X86VmState, clock),
+        VMS_END_OF_LIST,
+    },
+};

@@ -14,7 +14,9 @@ UNIT_TESTS = \
 	tests/unit/test-pci \
 	tests/unit/test-virtio-kvm \
 	tests/unit/test-qmp-cmds \
-	tests/unit/test-vmstate
+	tests/unit/test-vmstate \
+	tests/unit/test-vcpu \
+	tests/unit/test-vcpu-kvm
 
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -33,3 +35,13 @@ tests_unit_test_pci_LDADD = $(UNIT_LDADD)
 tests_unit_test_virtio_kvm_LDADD = $(UNIT_LDADD)
 tests_unit_test_qmp_cmds_LDADD = $(UNIT_LDADD)
 tests_unit_test_vmstate_LDADD = $(UNIT_LDADD)
+tests_unit_test_vcpu_kvm_LDADD = $(UNIT_LDADD)
+tests_unit_test_vcpu_SOURCES = tests/unit/test-vcpu.c tests/unit/fake-kvm.h
+tests_unit_test_vcpu_LDADD = $(UNIT_LDADD)
+# vcpu.c against a stand-in for KVM_RUN (fake-kvm.h): runs without /dev/kvm.
+tests_unit_test_vcpu_LDFLAGS = \
+	-Wl,--wrap=kvm_vcpu_create -Wl,--wrap=kvm_vcpu_destroy \
+	-Wl,--wrap=kvm_vcpu_run -Wl,--wrap=kvm_vcpu_kvmclock_ctrl \
+	-Wl,--wrap=x86_vcpu_state_get -Wl,--wrap=x86_vcpu_state_put \
+	-Wl,--wrap=vm_pio -Wl,--wrap=vm_mmio -Wl,--wrap=vm_request_shutdown \
+	-Wl,--wrap=vm_request_reset -Wl,--wrap=vm_request_internal_error
