@@ -83,7 +83,6 @@ static void balloon_discard(VirtioBalloon *b, uint64_t gpa, uint64_t len)
 static void balloon_pfns(VirtioBalloon *b, const VirtqElem *elem,
                          bool inflate)
 {
-    VirtQueue *vq = &b->vdev.vq[0];
     uint32_t pfns[BALLOON_PFN_BATCH];
     uint64_t run_start = 0, run_len = 0;
     uint64_t off = 0;
@@ -92,7 +91,7 @@ static void balloon_pfns(VirtioBalloon *b, const VirtqElem *elem,
     uint64_t max_bytes = (b->ram_size >> BALLOON_PAGE_SHIFT) * sizeof(pfns[0]);
 
     while (off < max_bytes) {
-        uint64_t n = virtqueue_elem_read(vq, elem, off, pfns,
+        uint64_t n = virtqueue_elem_read(b->vdev.mem, elem, off, pfns,
                                          MIN(sizeof(pfns), max_bytes - off));
 
         if (n < sizeof(pfns[0])) {
@@ -171,6 +170,7 @@ static void balloon_stats_receive(VirtioBalloon *b, unsigned int q,
                                   const VirtqElem *elem)
 {
     VirtQueue *vq = &b->vdev.vq[q];
+    const MemMap *mem = b->vdev.mem;
     uint8_t rec[BALLOON_STAT_RECORD];
 
     if (b->stats_held) {
@@ -186,7 +186,7 @@ static void balloon_stats_receive(VirtioBalloon *b, unsigned int q,
      * far as a driver could mean it. */
     for (uint64_t off = 0;
          off < BALLOON_STAT_MAX_RECORDS * sizeof(rec) &&
-         virtqueue_elem_read(vq, elem, off, rec, sizeof(rec)) == sizeof(rec);
+         virtqueue_elem_read(mem, elem, off, rec, sizeof(rec)) == sizeof(rec);
          off += sizeof(rec)) {
         uint16_t tag = (uint16_t)(rec[0] | rec[1] << 8);
         uint64_t val = 0;

@@ -69,7 +69,8 @@ bool virtqueue_enable(VirtQueue *vq, GError **errp)
     }
     vq->desc = memmap_hva(vq->mem, vq->desc_gpa, (uint64_t)DESC_SIZE * vq->num);
     vq->avail = memmap_hva(vq->mem, vq->avail_gpa, avail_size(vq->num));
-    vq->used = memmap_hva(vq->mem, vq->used_gpa, used_size(vq->num));
+    /* Writes through it are marked one by one (virtqueue_push). */
+    vq->used = memmap_hva_mut(vq->mem, vq->used_gpa, used_size(vq->num));
     if (!vq->desc || !vq->avail || !vq->used) {
         g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
                     "ring outside guest RAM (desc 0x%" G_GINT64_MODIFIER "x "
@@ -287,7 +288,7 @@ bool virtqueue_should_notify(VirtQueue *vq)
            (uint16_t)(vq->used_idx - old);
 }
 
-uint64_t virtqueue_elem_read(const VirtQueue *vq, const VirtqElem *elem,
+uint64_t virtqueue_elem_read(const MemMap *mem, const VirtqElem *elem,
                              uint64_t off, void *buf, uint64_t len)
 {
     uint8_t *out = buf;
@@ -304,7 +305,33 @@ uint64_t virtqueue_elem_read(const VirtQueue *vq, const VirtqElem *elem,
         n = MIN(s->len - off, len - done);
         /* Checked at pop time; checked again, RAM never shrinks but it
          * costs nothing. */
-        if (!memmap_read(vq->mem, s->gpa + off, out + done, n)) {
+        if (!memmap_read(mem, s->gpa + off, out + done, n)) {
+            break;
+        }
+        done += n;
+        off = 0;
+    }
+    return done;
+}
+
+uint64_t virtqueue_elem_write(MemMap *mem, const VirtqElem *elem,
+                              uint64_t off, const void *buf, uint64_t len)
+{
+    const uint8_t *in = buf;
+    uint64_t done = 0;
+
+    for (unsigned int i = elem->n_out; i < elem->n_out + elem->n_in &&
+         done < len; i++) {
+        const VirtqSeg *s = &elem->seg[i];
+        uint64_t n;
+
+        if (off >= s->len) {
+            off -= s->len;
+            continue;
+        }
+        n = MIN(s->len - off, len - done);
+        /* memmap_write marks the pages dirty: the sender re-sends them. */
+        if (!memmap_write(mem, s->gpa + off, in + done, n)) {
             break;
         }
         done += n;
