@@ -6,11 +6,35 @@
 
 #include "device.h"
 #include "error.h"
+#include "i8042.h"
 #include "keyval.h"
 #include "layout.h"
+#include "migration/vmstate.h"
 #include "pci.h"
+#include "pm.h"
+#include "rtc.h"
+#include "serial.h"
 #include "vm.h"
 #include "virtio/virtio-balloon.h"
+
+/*
+ * The board: what the machine is made of besides -device, created in this
+ * order (before any -device), reset, paused and saved in it. UARTs exist
+ * as many as -serial asks for, in port order.
+ */
+static const struct {
+    const DeviceClass *cls;
+    unsigned int index;
+} board_table[] = {
+    { &serial_class, 0 },
+    { &serial_class, 1 },
+    { &serial_class, 2 },
+    { &serial_class, 3 },
+    { &i8042_class, 0 },
+    { &rtc_class, 0 },
+    { &pm_class, 0 },
+    { &pci_host_class, 0 },
+};
 
 /* -device driver names, sorted; aliases point at the same class. */
 static const DeviceDriver device_drivers[] = {
@@ -264,15 +288,45 @@ static const PciIrqOps devices_irq_ops = {
     .unroute = devices_unroute,
 };
 
-bool devices_realize(Vm *vm, GError **errp)
+static Device *device_alloc(const DeviceClass *cls)
+{
+    Device *dev = g_malloc0(cls->instance_size);
+
+    dev->cls = cls;
+    dev->devfn = -1;
+    return dev;
+}
+
+bool devices_realize(Vm *vm, const DeviceContext *board, GError **errp)
 {
     const VmConfig *cfg = vm->cfg;
+    DeviceContext ctx = *board;
 
     g_mutex_init(&vm->irq_lock);
     vm->devices = g_ptr_array_new_with_free_func((GDestroyNotify)device_free);
     vm->irq_routing = kvm_irq_routing_new(vm->kvm);
-    pci_host_set_mmio(vm->pci, vm->mmio);
-    pci_host_set_irq_ops(vm->pci, &devices_irq_ops, vm);
+    ctx.devices = vm->devices;
+    ctx.pci_irq_ops = &devices_irq_ops;
+    ctx.pci_irq_opaque = vm;
+
+    for (size_t i = 0; i < G_N_ELEMENTS(board_table); i++) {
+        const DeviceClass *cls = board_table[i].cls;
+        Device *dev;
+
+        if (cls == &serial_class && board_table[i].index >= ctx.nr_serials) {
+            continue;
+        }
+        dev = device_alloc(cls);
+        dev->index = board_table[i].index;
+        /* In the list before realize: unrealize cleans up a failure. */
+        g_ptr_array_add(vm->devices, dev);
+        if (!cls->realize(dev, &ctx, errp)) {
+            return false;
+        }
+        if (cls == &pci_host_class) {
+            ctx.pci = (PciHost *)dev;
+        }
+    }
 
     for (guint i = 0; i < cfg->devices->len; i++) {
         const DeviceConfig *dc = g_ptr_array_index(cfg->devices, i);
@@ -284,10 +338,8 @@ bool devices_realize(Vm *vm, GError **errp)
                         "'%s' is not a valid device model name", dc->driver);
             return false;
         }
-        dev = g_malloc0(cls->instance_size);
-        dev->cls = cls;
+        dev = device_alloc(cls);
         dev->id = g_strdup(dc->id);
-        dev->devfn = -1;
         if (!device_set_props(dev, dc, errp)) {
             g_free(dev->id);
             g_free(dev);
@@ -295,7 +347,7 @@ bool devices_realize(Vm *vm, GError **errp)
         }
         /* In the list before realize: unrealize cleans up a failure. */
         g_ptr_array_add(vm->devices, dev);
-        if (!cls->realize(dev, vm, errp)) {
+        if (!cls->realize(dev, &ctx, errp)) {
             return false;
         }
     }
@@ -341,14 +393,32 @@ Device *devices_find(Vm *vm, const char *id)
     return NULL;
 }
 
-Device *devices_find_class(Vm *vm, const DeviceClass *cls)
+static Device *device_list_find(GPtrArray *devices, const DeviceClass *cls,
+                                int index)
 {
-    for (guint i = 0; vm->devices && i < vm->devices->len; i++) {
-        Device *dev = g_ptr_array_index(vm->devices, i);
+    for (guint i = 0; devices && i < devices->len; i++) {
+        Device *dev = g_ptr_array_index(devices, i);
 
-        if (dev->cls == cls) {
+        if (dev->cls == cls && (index < 0 || dev->index == (guint)index)) {
             return dev;
         }
     }
     return NULL;
+}
+
+Device *devices_find_class(Vm *vm, const DeviceClass *cls)
+{
+    return device_list_find(vm->devices, cls, -1);
+}
+
+Device *devices_find_board(Vm *vm, const DeviceClass *cls,
+                           unsigned int index)
+{
+    return device_list_find(vm->devices, cls, (int)index);
+}
+
+Device *device_context_find_class(const DeviceContext *ctx,
+                                  const DeviceClass *cls)
+{
+    return device_list_find(ctx->devices, cls, -1);
 }

@@ -438,10 +438,12 @@ static void balloon_teardown(VirtioBalloon *b)
     }
 }
 
-static bool balloon_realize(Device *dev, Vm *vm, GError **errp)
+static bool balloon_realize(Device *dev, const DeviceContext *ctx,
+                            GError **errp)
 {
     VirtioBalloon *b = (VirtioBalloon *)dev;
-    Device *other = devices_find_class(vm, &virtio_balloon_pci_class);
+    Device *other = device_context_find_class(ctx,
+                                              &virtio_balloon_pci_class);
     int devfn = dev->devfn;
 
     if (other && other != dev) {
@@ -450,7 +452,7 @@ static bool balloon_realize(Device *dev, Vm *vm, GError **errp)
         return false;
     }
     if (devfn < 0) {
-        int slot = pci_host_free_slot(vm->pci);
+        int slot = pci_host_free_slot(ctx->pci);
 
         if (slot < 0) {
             g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
@@ -459,8 +461,8 @@ static bool balloon_realize(Device *dev, Vm *vm, GError **errp)
         }
         devfn = slot << 3;
     }
-    return balloon_setup(b, vm->mem, vm->pci,
-                         b->no_ioeventfd ? NULL : vm->kvm, (uint8_t)devfn,
+    return balloon_setup(b, ctx->mem, ctx->pci,
+                         b->no_ioeventfd ? NULL : ctx->kvm, (uint8_t)devfn,
                          devices_pci_window((unsigned int)devfn), errp);
 }
 
