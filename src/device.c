@@ -17,6 +17,8 @@
 #include "vm.h"
 #include "virtio/virtio-balloon.h"
 
+#define DEVICE_MAX_SECTION (16 * MiB)   /* a device's state, bounded */
+
 /*
  * The board: what the machine is made of besides -device, created in this
  * order (before any -device), reset, paused and saved in it. UARTs exist
@@ -421,4 +423,224 @@ Device *device_context_find_class(const DeviceContext *ctx,
                                   const DeviceClass *cls)
 {
     return device_list_find(ctx->devices, cls, -1);
+}
+
+/* --- pause, state ------------------------------------------------------- */
+
+void devices_pause(Vm *vm)
+{
+    /* Reverse order: -device first, the board (which they use) last. */
+    for (guint i = vm->devices ? vm->devices->len : 0; i > 0; i--) {
+        Device *dev = g_ptr_array_index(vm->devices, i - 1);
+
+        if (dev->cls->pause) {
+            dev->cls->pause(dev);
+        }
+    }
+}
+
+void devices_resume(Vm *vm)
+{
+    for (guint i = 0; vm->devices && i < vm->devices->len; i++) {
+        Device *dev = g_ptr_array_index(vm->devices, i);
+
+        if (dev->cls->resume) {
+            dev->cls->resume(dev);
+        }
+    }
+}
+
+const VmsDesc *const *devices_vmsd_list(size_t *n)
+{
+    /* Every class that can exist: the board's and the -device drivers'
+     * (a class's vmsd is not a constant expression: built once). */
+    static const VmsDesc *list[G_N_ELEMENTS(board_table) +
+                               G_N_ELEMENTS(device_drivers) + 1];
+    static gsize done;
+
+    if (g_once_init_enter(&done)) {
+        size_t k = 0;
+
+        for (size_t i = 0; i < G_N_ELEMENTS(board_table) +
+             G_N_ELEMENTS(device_drivers); i++) {
+            const DeviceClass *cls = i < G_N_ELEMENTS(board_table)
+                ? board_table[i].cls
+                : device_drivers[i - G_N_ELEMENTS(board_table)].cls;
+            bool seen = false;
+
+            for (size_t j = 0; j < k; j++) {
+                seen |= list[j] == cls->vmsd;
+            }
+            if (cls->vmsd && !seen) {
+                list[k++] = cls->vmsd;
+            }
+        }
+        list[k] = NULL;
+        g_once_init_leave(&done, k + 1);
+    }
+    *n = done - 1;
+    return list;
+}
+
+/* Device @upto's instance id: how many before it have its section name. */
+static guint device_instance_id(Vm *vm, guint upto)
+{
+    Device *dev = g_ptr_array_index(vm->devices, upto);
+    guint id = 0;
+
+    for (guint i = 0; i < upto; i++) {
+        Device *o = g_ptr_array_index(vm->devices, i);
+
+        if (o->cls->vmsd && g_str_equal(o->cls->vmsd->name,
+                                        dev->cls->vmsd->name)) {
+            id++;
+        }
+    }
+    return id;
+}
+
+static void put_u32(GByteArray *out, uint32_t v)
+{
+    uint8_t b[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16),
+                     (uint8_t)(v >> 24) };
+
+    g_byte_array_append(out, b, 4);
+}
+
+bool devices_save_state(Vm *vm, GByteArray *out, GError **errp)
+{
+    for (guint i = 0; vm->devices && i < vm->devices->len; i++) {
+        Device *dev = g_ptr_array_index(vm->devices, i);
+        const VmsDesc *d = dev->cls->vmsd;
+        size_t name_len, len_at;
+        uint32_t len;
+        uint8_t nl;
+
+        if (!d) {
+            continue;
+        }
+        name_len = strlen(d->name);
+        g_assert(name_len > 0 && name_len < 256);
+        nl = (uint8_t)name_len;
+        g_byte_array_append(out, &nl, 1);
+        g_byte_array_append(out, (const guint8 *)d->name, (guint)name_len);
+        put_u32(out, device_instance_id(vm, i));
+        len_at = out->len;
+        put_u32(out, 0);
+        if (!vms_save(d, dev, out, errp)) {
+            g_prefix_error(errp, "device '%s' instance %u: ", d->name,
+                           device_instance_id(vm, i));
+            return false;
+        }
+        len = (uint32_t)(out->len - len_at - 4);
+        for (int k = 0; k < 4; k++) {
+            out->data[len_at + k] = (uint8_t)(len >> (8 * k));
+        }
+    }
+    g_byte_array_append(out, (const guint8 *)"", 1);
+    return true;
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+bool devices_load_state(Vm *vm, const uint8_t *buf, size_t len,
+                        GError **errp)
+{
+    guint n = vm->devices ? vm->devices->len : 0;
+    g_autofree bool *loaded = g_new0(bool, n + 1);
+    size_t pos = 0;
+
+    for (;;) {
+        char name[256];
+        uint32_t inst, slen;
+        size_t nl;
+        Device *dev = NULL;
+        guint idx = 0;
+        VmsReader r;
+
+        if (pos >= len) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                        "device state: truncated (no end marker)");
+            return false;
+        }
+        nl = buf[pos++];
+        if (nl == 0) {
+            break;
+        }
+        if (len - pos < nl + 8) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                        "device state: truncated section header");
+            return false;
+        }
+        memcpy(name, buf + pos, nl);
+        name[nl] = '\0';
+        g_strcanon(name, G_CSET_a_2_z G_CSET_A_2_Z G_CSET_DIGITS "-_/.",
+                   '?');
+        pos += nl;
+        inst = get_u32(buf + pos);
+        slen = get_u32(buf + pos + 4);
+        pos += 8;
+        if (slen > len - pos || slen > DEVICE_MAX_SECTION) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                        "device '%s' instance %u: section of %u bytes is "
+                        "truncated or too large", name, inst, slen);
+            return false;
+        }
+        for (guint i = 0; i < n; i++) {
+            Device *o = g_ptr_array_index(vm->devices, i);
+
+            if (o->cls->vmsd && g_str_equal(o->cls->vmsd->name, name) &&
+                device_instance_id(vm, i) == inst) {
+                dev = o;
+                idx = i;
+                break;
+            }
+        }
+        if (!dev) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                        "device '%s' instance %u: unknown section, this VM "
+                        "has no such device", name, inst);
+            return false;
+        }
+        if (loaded[idx]) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                        "device '%s' instance %u: section repeated", name,
+                        inst);
+            return false;
+        }
+        loaded[idx] = true;
+        r = vms_reader(buf + pos, slen);
+        if (!vms_load(dev->cls->vmsd, dev, &r, errp)) {
+            g_prefix_error(errp, "device '%s' instance %u: ", name, inst);
+            return false;
+        }
+        if (r.pos != r.len) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                        "device '%s' instance %u: %zu unexpected bytes at "
+                        "the end of its section", name, inst, r.len - r.pos);
+            return false;
+        }
+        pos += slen;
+    }
+    if (pos != len) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "device state: %zu bytes after the end marker",
+                    len - pos);
+        return false;
+    }
+    for (guint i = 0; i < n; i++) {
+        Device *dev = g_ptr_array_index(vm->devices, i);
+
+        if (dev->cls->vmsd && !loaded[i]) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                        "device '%s' instance %u: missing from the stream",
+                        dev->cls->vmsd->name, device_instance_id(vm, i));
+            return false;
+        }
+    }
+    return true;
 }

@@ -122,6 +122,42 @@ void devices_unrealize(Vm *vm);
 /* Reset every device (system_reset). */
 void devices_reset(Vm *vm);
 
+/*
+ * devices_pause: stop every device's background work (ioeventfd watches,
+ * timers, idle sources, chardev input, interrupt delivery): afterwards no
+ * device writes guest RAM or raises an interrupt until devices_resume,
+ * which processes what arrived meanwhile. Main thread; idempotent.
+ */
+void devices_pause(Vm *vm);
+void devices_resume(Vm *vm);
+
+/*
+ * devices_save_state: append the state of every device, board first then
+ * -device in command-line order, as (name, instance id, vms_save bytes)
+ * sections. Main thread, VM paused; the devices are not changed.
+ * Encoding, little-endian:
+ *     per device: u8 namelen (1..255), name (the vmsd's wire name),
+ *                 u32 instance id (n-th device of that name, from 0),
+ *                 u32 length, the vms_save bytes
+ *     u8 0: end
+ */
+bool devices_save_state(Vm *vm, GByteArray *out, GError **errp);
+
+/*
+ * devices_load_state: load what devices_save_state wrote into a freshly
+ * built, never-run VM with the same device set, paused. Sections may come
+ * in any order; a missing, extra, repeated or unknown one is refused with
+ * an error naming it, as is any invalid value (naming device and field).
+ * Bytes after the end marker are refused too. On failure the VM is
+ * unusable (the caller discards it).
+ */
+bool devices_load_state(Vm *vm, const uint8_t *buf, size_t len,
+                        GError **errp);
+
+/* Every top-level VmsDesc the devices use (for the frozen description);
+ * @n receives the count. */
+const VmsDesc *const *devices_vmsd_list(size_t *n);
+
 /* The device with user id @id, or NULL. */
 Device *devices_find(Vm *vm, const char *id);
 

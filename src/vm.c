@@ -433,6 +433,9 @@ static bool vm_setup_devices(Vm *vm, GError **errp)
     if (!devices_realize(vm, &ctx, errp)) {
         return false;
     }
+    /* Devices start paused, as the vCPUs do (prelaunch, or an incoming
+     * migration loading state): vm_start resumes both. */
+    devices_pause(vm);
     vm->pm = (Pm *)devices_find_class(vm, &pm_class);
     vm->pci = (PciHost *)devices_find_class(vm, &pci_host_class);
     return iobus_register(vm->pio, PORT_PCI_CONFIG_ADDR, 8, vm_cf8_io, vm,
@@ -641,6 +644,7 @@ bool vm_start(Vm *vm, GError **errp)
     if (!vm_set_run_state(vm, RUN_STATE_RUNNING, errp)) {
         return false;
     }
+    devices_resume(vm);         /* dev-state: devices run with the vCPUs */
     vm_resume_vcpus(vm);
     return true;
 }
@@ -648,6 +652,7 @@ bool vm_start(Vm *vm, GError **errp)
 bool vm_pause(Vm *vm, RunState to, GError **errp)
 {
     vm_pause_vcpus(vm);
+    devices_pause(vm);          /* dev-state: no RAM writes, no irqs */
     return vm_set_run_state(vm, to, errp);
 }
 

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "migration/vmstate.h"
 #include "virtio/virtqueue.h"
 
 /* Ring layouts (virtio 1.x, 2.7.5-2.7.8), little endian. */
@@ -53,7 +54,8 @@ void virtqueue_reset(VirtQueue *vq, MemMap *mem, uint16_t num_max)
     vq->msix_vector = VIRTQ_NO_VECTOR;
 }
 
-bool virtqueue_enable(VirtQueue *vq, GError **errp)
+/* Check size and ring placement, and point at the rings. */
+static bool virtqueue_map(VirtQueue *vq, GError **errp)
 {
     if (vq->num == 0 || vq->num > vq->num_max || (vq->num & (vq->num - 1))) {
         g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
@@ -77,7 +79,16 @@ bool virtqueue_enable(VirtQueue *vq, GError **errp)
                     "avail 0x%" G_GINT64_MODIFIER "x used 0x%"
                     G_GINT64_MODIFIER "x, size %u)", vq->desc_gpa,
                     vq->avail_gpa, vq->used_gpa, vq->num);
-        vq->desc = vq->avail = vq->used = NULL;
+        vq->desc = vq->avail = NULL;
+        vq->used = NULL;
+        return false;
+    }
+    return true;
+}
+
+bool virtqueue_enable(VirtQueue *vq, GError **errp)
+{
+    if (!virtqueue_map(vq, errp)) {
         return false;
     }
     vq->last_avail = 0;
@@ -86,6 +97,61 @@ bool virtqueue_enable(VirtQueue *vq, GError **errp)
     vq->ready = true;
     return true;
 }
+
+static bool virtqueue_post_load(void *opaque, uint32_t version,
+                                GError **errp)
+{
+    VirtQueue *vq = opaque;
+
+    vq->desc = vq->avail = NULL;
+    vq->used = NULL;
+    if (!vq->ready) {
+        return true;
+    }
+    if (!vq->mem) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "field 'ready': the device has no such queue");
+        return false;
+    }
+    /* The same checks as when the driver enabled it: the stream is as
+     * untrusted as the guest. */
+    if (!virtqueue_map(vq, errp)) {
+        g_prefix_error(errp, "field 'num'/ring addresses: ");
+        vq->ready = false;
+        return false;
+    }
+    if ((uint16_t)(vq->last_avail - vq->used_idx) > vq->num) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "field 'last_avail': %u buffers in flight (used %u) in "
+                    "a queue of %u", (uint16_t)(vq->last_avail -
+                                                vq->used_idx),
+                    vq->used_idx, vq->num);
+        vq->ready = false;
+        return false;
+    }
+    return true;
+}
+
+/* Wire names: never rename. */
+const VmsDesc virtqueue_vmsd = {
+    .name = "virtqueue",
+    .version = 1,
+    .min_version = 1,
+    .post_load = virtqueue_post_load,
+    .fields = (const VmsField[]) {
+        VMS_U16(VirtQueue, num),
+        VMS_BOOL(VirtQueue, ready),
+        VMS_U16(VirtQueue, msix_vector),
+        VMS_U64(VirtQueue, desc_gpa),
+        VMS_U64(VirtQueue, avail_gpa),
+        VMS_U64(VirtQueue, used_gpa),
+        VMS_U16(VirtQueue, last_avail),
+        VMS_U16(VirtQueue, used_idx),
+        VMS_U16(VirtQueue, signalled_used),
+        VMS_BOOL(VirtQueue, signalled_valid),
+        VMS_END_OF_LIST,
+    },
+};
 
 static Desc desc_load(const uint8_t *table, unsigned int i)
 {

@@ -44,8 +44,10 @@ typedef struct {
 } VirtqElem;
 
 typedef struct {
-    MemMap *mem;
+    MemMap *mem;                /* NULL: no such queue on this device */
     uint16_t num_max;           /* size offered by the device */
+    /* Guest-visible state (virtqueue_vmsd) from here to the pointers,
+     * except event_idx and indirect, derived from the features. */
     uint16_t num;               /* size chosen by the driver */
     bool ready;                 /* enabled by the driver and checked */
     bool event_idx;             /* VIRTIO_F_RING_EVENT_IDX negotiated */
@@ -67,6 +69,13 @@ typedef enum {
     VIRTQ_POPPED,               /* *elem holds one chain */
     VIRTQ_BROKEN,               /* the guest broke the rules; errp says how */
 } VirtqPop;
+
+/* A queue's state: size, enable, vector, ring addresses, indices.
+ * Loading checks an enabled queue as virtqueue_enable does, plus the
+ * number of buffers in flight, and maps its rings; the vector is the
+ * transport's to check. */
+typedef struct VmsDesc VmsDesc;
+extern const VmsDesc virtqueue_vmsd;
 
 /* Back to the state after a device reset. */
 void virtqueue_reset(VirtQueue *vq, MemMap *mem, uint16_t num_max);
