@@ -6,11 +6,37 @@
 
 #include "device.h"
 #include "error.h"
+#include "i8042.h"
 #include "keyval.h"
 #include "layout.h"
+#include "migration/vmstate.h"
 #include "pci.h"
+#include "pm.h"
+#include "rtc.h"
+#include "serial.h"
 #include "vm.h"
 #include "virtio/virtio-balloon.h"
+
+#define DEVICE_MAX_SECTION (16 * MiB)   /* a device's state, bounded */
+
+/*
+ * The board: what the machine is made of besides -device, created in this
+ * order (before any -device), reset, paused and saved in it. UARTs exist
+ * as many as -serial asks for, in port order.
+ */
+static const struct {
+    const DeviceClass *cls;
+    unsigned int index;
+} board_table[] = {
+    { &serial_class, 0 },
+    { &serial_class, 1 },
+    { &serial_class, 2 },
+    { &serial_class, 3 },
+    { &i8042_class, 0 },
+    { &rtc_class, 0 },
+    { &pm_class, 0 },
+    { &pci_host_class, 0 },
+};
 
 /* -device driver names, sorted; aliases point at the same class. */
 static const DeviceDriver device_drivers[] = {
@@ -264,15 +290,45 @@ static const PciIrqOps devices_irq_ops = {
     .unroute = devices_unroute,
 };
 
-bool devices_realize(Vm *vm, GError **errp)
+static Device *device_alloc(const DeviceClass *cls)
+{
+    Device *dev = g_malloc0(cls->instance_size);
+
+    dev->cls = cls;
+    dev->devfn = -1;
+    return dev;
+}
+
+bool devices_realize(Vm *vm, const DeviceContext *board, GError **errp)
 {
     const VmConfig *cfg = vm->cfg;
+    DeviceContext ctx = *board;
 
     g_mutex_init(&vm->irq_lock);
     vm->devices = g_ptr_array_new_with_free_func((GDestroyNotify)device_free);
     vm->irq_routing = kvm_irq_routing_new(vm->kvm);
-    pci_host_set_mmio(vm->pci, vm->mmio);
-    pci_host_set_irq_ops(vm->pci, &devices_irq_ops, vm);
+    ctx.devices = vm->devices;
+    ctx.pci_irq_ops = &devices_irq_ops;
+    ctx.pci_irq_opaque = vm;
+
+    for (size_t i = 0; i < G_N_ELEMENTS(board_table); i++) {
+        const DeviceClass *cls = board_table[i].cls;
+        Device *dev;
+
+        if (cls == &serial_class && board_table[i].index >= ctx.nr_serials) {
+            continue;
+        }
+        dev = device_alloc(cls);
+        dev->index = board_table[i].index;
+        /* In the list before realize: unrealize cleans up a failure. */
+        g_ptr_array_add(vm->devices, dev);
+        if (!cls->realize(dev, &ctx, errp)) {
+            return false;
+        }
+        if (cls == &pci_host_class) {
+            ctx.pci = (PciHost *)dev;
+        }
+    }
 
     for (guint i = 0; i < cfg->devices->len; i++) {
         const DeviceConfig *dc = g_ptr_array_index(cfg->devices, i);
@@ -284,10 +340,8 @@ bool devices_realize(Vm *vm, GError **errp)
                         "'%s' is not a valid device model name", dc->driver);
             return false;
         }
-        dev = g_malloc0(cls->instance_size);
-        dev->cls = cls;
+        dev = device_alloc(cls);
         dev->id = g_strdup(dc->id);
-        dev->devfn = -1;
         if (!device_set_props(dev, dc, errp)) {
             g_free(dev->id);
             g_free(dev);
@@ -295,7 +349,7 @@ bool devices_realize(Vm *vm, GError **errp)
         }
         /* In the list before realize: unrealize cleans up a failure. */
         g_ptr_array_add(vm->devices, dev);
-        if (!cls->realize(dev, vm, errp)) {
+        if (!cls->realize(dev, &ctx, errp)) {
             return false;
         }
     }
@@ -341,14 +395,252 @@ Device *devices_find(Vm *vm, const char *id)
     return NULL;
 }
 
-Device *devices_find_class(Vm *vm, const DeviceClass *cls)
+static Device *device_list_find(GPtrArray *devices, const DeviceClass *cls,
+                                int index)
 {
-    for (guint i = 0; vm->devices && i < vm->devices->len; i++) {
-        Device *dev = g_ptr_array_index(vm->devices, i);
+    for (guint i = 0; devices && i < devices->len; i++) {
+        Device *dev = g_ptr_array_index(devices, i);
 
-        if (dev->cls == cls) {
+        if (dev->cls == cls && (index < 0 || dev->index == (guint)index)) {
             return dev;
         }
     }
     return NULL;
+}
+
+Device *devices_find_class(Vm *vm, const DeviceClass *cls)
+{
+    return device_list_find(vm->devices, cls, -1);
+}
+
+Device *devices_find_board(Vm *vm, const DeviceClass *cls,
+                           unsigned int index)
+{
+    return device_list_find(vm->devices, cls, (int)index);
+}
+
+Device *device_context_find_class(const DeviceContext *ctx,
+                                  const DeviceClass *cls)
+{
+    return device_list_find(ctx->devices, cls, -1);
+}
+
+/* --- pause, state ------------------------------------------------------- */
+
+void devices_pause(Vm *vm)
+{
+    /* Reverse order: -device first, the board (which they use) last. */
+    for (guint i = vm->devices ? vm->devices->len : 0; i > 0; i--) {
+        Device *dev = g_ptr_array_index(vm->devices, i - 1);
+
+        if (dev->cls->pause) {
+            dev->cls->pause(dev);
+        }
+    }
+}
+
+void devices_resume(Vm *vm)
+{
+    for (guint i = 0; vm->devices && i < vm->devices->len; i++) {
+        Device *dev = g_ptr_array_index(vm->devices, i);
+
+        if (dev->cls->resume) {
+            dev->cls->resume(dev);
+        }
+    }
+}
+
+const VmsDesc *const *devices_vmsd_list(size_t *n)
+{
+    /* Every class that can exist: the board's and the -device drivers'
+     * (a class's vmsd is not a constant expression: built once). */
+    static const VmsDesc *list[G_N_ELEMENTS(board_table) +
+                               G_N_ELEMENTS(device_drivers) + 1];
+    static gsize done;
+
+    if (g_once_init_enter(&done)) {
+        size_t k = 0;
+
+        for (size_t i = 0; i < G_N_ELEMENTS(board_table) +
+             G_N_ELEMENTS(device_drivers); i++) {
+            const DeviceClass *cls = i < G_N_ELEMENTS(board_table)
+                ? board_table[i].cls
+                : device_drivers[i - G_N_ELEMENTS(board_table)].cls;
+            bool seen = false;
+
+            for (size_t j = 0; j < k; j++) {
+                seen |= list[j] == cls->vmsd;
+            }
+            if (cls->vmsd && !seen) {
+                list[k++] = cls->vmsd;
+            }
+        }
+        list[k] = NULL;
+        g_once_init_leave(&done, k + 1);
+    }
+    *n = done - 1;
+    return list;
+}
+
+/* Device @upto's instance id: how many before it have its section name. */
+static guint device_instance_id(Vm *vm, guint upto)
+{
+    Device *dev = g_ptr_array_index(vm->devices, upto);
+    guint id = 0;
+
+    for (guint i = 0; i < upto; i++) {
+        Device *o = g_ptr_array_index(vm->devices, i);
+
+        if (o->cls->vmsd && g_str_equal(o->cls->vmsd->name,
+                                        dev->cls->vmsd->name)) {
+            id++;
+        }
+    }
+    return id;
+}
+
+static void put_u32(GByteArray *out, uint32_t v)
+{
+    uint8_t b[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16),
+                     (uint8_t)(v >> 24) };
+
+    g_byte_array_append(out, b, 4);
+}
+
+bool devices_save_state(Vm *vm, GByteArray *out, GError **errp)
+{
+    for (guint i = 0; vm->devices && i < vm->devices->len; i++) {
+        Device *dev = g_ptr_array_index(vm->devices, i);
+        const VmsDesc *d = dev->cls->vmsd;
+        size_t name_len, len_at;
+        uint32_t len;
+        uint8_t nl;
+
+        if (!d) {
+            continue;
+        }
+        name_len = strlen(d->name);
+        g_assert(name_len > 0 && name_len < 256);
+        nl = (uint8_t)name_len;
+        g_byte_array_append(out, &nl, 1);
+        g_byte_array_append(out, (const guint8 *)d->name, (guint)name_len);
+        put_u32(out, device_instance_id(vm, i));
+        len_at = out->len;
+        put_u32(out, 0);
+        if (!vms_save(d, dev, out, errp)) {
+            g_prefix_error(errp, "device '%s' instance %u: ", d->name,
+                           device_instance_id(vm, i));
+            return false;
+        }
+        len = (uint32_t)(out->len - len_at - 4);
+        for (int k = 0; k < 4; k++) {
+            out->data[len_at + k] = (uint8_t)(len >> (8 * k));
+        }
+    }
+    g_byte_array_append(out, (const guint8 *)"", 1);
+    return true;
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+bool devices_load_state(Vm *vm, const uint8_t *buf, size_t len,
+                        GError **errp)
+{
+    guint n = vm->devices ? vm->devices->len : 0;
+    g_autofree bool *loaded = g_new0(bool, n + 1);
+    size_t pos = 0;
+
+    for (;;) {
+        char name[256];
+        uint32_t inst, slen;
+        size_t nl;
+        Device *dev = NULL;
+        guint idx = 0;
+        VmsReader r;
+
+        if (pos >= len) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                        "device state: truncated (no end marker)");
+            return false;
+        }
+        nl = buf[pos++];
+        if (nl == 0) {
+            break;
+        }
+        if (len - pos < nl + 8) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                        "device state: truncated section header");
+            return false;
+        }
+        memcpy(name, buf + pos, nl);
+        name[nl] = '\0';
+        g_strcanon(name, G_CSET_a_2_z G_CSET_A_2_Z G_CSET_DIGITS "-_/.",
+                   '?');
+        pos += nl;
+        inst = get_u32(buf + pos);
+        slen = get_u32(buf + pos + 4);
+        pos += 8;
+        if (slen > len - pos || slen > DEVICE_MAX_SECTION) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                        "device '%s' instance %u: section of %u bytes is "
+                        "truncated or too large", name, inst, slen);
+            return false;
+        }
+        for (guint i = 0; i < n; i++) {
+            Device *o = g_ptr_array_index(vm->devices, i);
+
+            if (o->cls->vmsd && g_str_equal(o->cls->vmsd->name, name) &&
+                device_instance_id(vm, i) == inst) {
+                dev = o;
+                idx = i;
+                break;
+            }
+        }
+        if (!dev) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                        "device '%s' instance %u: unknown section, this VM "
+                        "has no such device", name, inst);
+            return false;
+        }
+        if (loaded[idx]) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                        "device '%s' instance %u: section repeated", name,
+                        inst);
+            return false;
+        }
+        loaded[idx] = true;
+        r = vms_reader(buf + pos, slen);
+        if (!vms_load(dev->cls->vmsd, dev, &r, errp)) {
+            g_prefix_error(errp, "device '%s' instance %u: ", name, inst);
+            return false;
+        }
+        if (r.pos != r.len) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                        "device '%s' instance %u: %zu unexpected bytes at "
+                        "the end of its section", name, inst, r.len - r.pos);
+            return false;
+        }
+        pos += slen;
+    }
+    if (pos != len) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "device state: %zu bytes after the end marker",
+                    len - pos);
+        return false;
+    }
+    for (guint i = 0; i < n; i++) {
+        Device *dev = g_ptr_array_index(vm->devices, i);
+
+        if (dev->cls->vmsd && !loaded[i]) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                        "device '%s' instance %u: missing from the stream",
+                        dev->cls->vmsd->name, device_instance_id(vm, i));
+            return false;
+        }
+    }
+    return true;
 }

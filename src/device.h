@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * -device: the user-pluggable devices. A const table of DeviceClass, keyed
- * by QEMU's driver name; devices_realize() creates each -device of the
- * config, in command-line order, after the board (PCI host, UARTs) exists.
+ * The device model. Every device is an instance of a const DeviceClass:
+ * the board's (UARTs, i8042, RTC, ACPI PM, PCI host), created from an
+ * explicit, ordered board table, and the user-pluggable -device ones, in
+ * command-line order after the board. A class describes its guest-visible
+ * state with a VmsDesc (migration), and stops and restarts its background
+ * activity with pause/resume (while the VM is stopped no device writes
+ * guest RAM or raises an interrupt).
  */
 #ifndef KESTREL_DEVICE_H
 #define KESTREL_DEVICE_H
@@ -12,8 +16,39 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "pci.h"
+
 typedef struct Vm Vm;
 typedef struct Device Device;
+typedef struct Chardev Chardev;
+typedef struct Kvm Kvm;
+typedef struct MemMap MemMap;
+typedef struct VmsDesc VmsDesc;
+
+#define DEVICE_MAX_SERIALS 4
+
+/*
+ * What realize may use: the board's buses and services, nothing else of
+ * the Vm. Built by the machine (vm.c) and device.c; valid during realize
+ * only (a device copies what it keeps).
+ */
+typedef struct DeviceContext {
+    MemMap *mem;
+    IoBus *pio;
+    IoBus *mmio;
+    PciHost *pci;                       /* NULL until the host exists */
+    Kvm *kvm;                           /* NULL: no ioeventfd (tests) */
+    GPtrArray *devices;                 /* Device*, realized before */
+    unsigned int nr_serials;            /* -serial, in port order */
+    Chardev *serial_chr[DEVICE_MAX_SERIALS];    /* NULL: no backend */
+    const PciIrqOps *pci_irq_ops;       /* how PCI interrupts leave */
+    void *pci_irq_opaque;
+    /* The machine's services; any thread. */
+    void (*set_irq)(void *opaque, unsigned int gsi, bool level);
+    void (*guest_reset)(void *opaque);
+    void (*guest_poweroff)(void *opaque);
+    void *opaque;
+} DeviceContext;
 
 typedef enum {
     DEVICE_PROP_BOOL,                   /* on/off (and QEMU's synonyms) */
@@ -31,21 +66,31 @@ typedef struct {
     const char *why;                    /* MUST_BE_*: why no other value */
 } DeviceProp;
 
-typedef struct {
+typedef struct DeviceClass {
     const char *name;                   /* QEMU -device driver name */
     size_t instance_size;               /* the instance embeds Device first */
     const DeviceProp *props;            /* ends with { NULL } */
-    bool (*realize)(Device *dev, Vm *vm, GError **errp);
+    bool (*realize)(Device *dev, const DeviceContext *ctx, GError **errp);
     void (*reset)(Device *dev);
     /* Release what realize acquired (also after a failed realize); the
      * instance itself is freed by device.c. */
     void (*unrealize)(Device *dev);
+    /* Guest-visible state; its name is the section name in the stream.
+     * NULL: nothing to migrate. */
+    const VmsDesc *vmsd;
+    /* Stop (resume) background work: timers, ioeventfd watches, input.
+     * While paused the device neither writes guest RAM nor interrupts;
+     * what would have done either waits for resume. Main thread, VM's
+     * vCPUs stopped. Optional. */
+    void (*pause)(Device *dev);
+    void (*resume)(Device *dev);
 } DeviceClass;
 
 struct Device {
     const DeviceClass *cls;
     char *id;                           /* -device id=, may be NULL */
     int devfn;                          /* addr=, or -1: first free slot */
+    unsigned int index;                 /* board instance (UART number) */
 };
 
 /* One -device driver name (for -device help, device_add's errors). */
@@ -62,8 +107,14 @@ const DeviceDriver *devices_drivers(size_t *n);
 /* The class of driver @name (aliases included), or NULL. */
 const DeviceClass *devices_find_driver(const char *name);
 
-/* Create every -device of vm->cfg. Errors name the device and property. */
-bool devices_realize(Vm *vm, GError **errp);
+/*
+ * devices_realize: create the board devices (the board table's order;
+ * UARTs as many as @board->nr_serials), then every -device of vm->cfg.
+ * @board carries the machine's buses and services; device.c adds the
+ * device list and PCI interrupt routing. Errors name the device and
+ * property. Devices start running (not paused).
+ */
+bool devices_realize(Vm *vm, const DeviceContext *board, GError **errp);
 
 /* Undo devices_realize (also after a partial failure). */
 void devices_unrealize(Vm *vm);
@@ -71,11 +122,55 @@ void devices_unrealize(Vm *vm);
 /* Reset every device (system_reset). */
 void devices_reset(Vm *vm);
 
+/*
+ * devices_pause: stop every device's background work (ioeventfd watches,
+ * timers, idle sources, chardev input, interrupt delivery): afterwards no
+ * device writes guest RAM or raises an interrupt until devices_resume,
+ * which processes what arrived meanwhile. Main thread; idempotent.
+ */
+void devices_pause(Vm *vm);
+void devices_resume(Vm *vm);
+
+/*
+ * devices_save_state: append the state of every device, board first then
+ * -device in command-line order, as (name, instance id, vms_save bytes)
+ * sections. Main thread, VM paused; the devices are not changed.
+ * Encoding, little-endian:
+ *     per device: u8 namelen (1..255), name (the vmsd's wire name),
+ *                 u32 instance id (n-th device of that name, from 0),
+ *                 u32 length, the vms_save bytes
+ *     u8 0: end
+ */
+bool devices_save_state(Vm *vm, GByteArray *out, GError **errp);
+
+/*
+ * devices_load_state: load what devices_save_state wrote into a freshly
+ * built, never-run VM with the same device set, paused. Sections may come
+ * in any order; a missing, extra, repeated or unknown one is refused with
+ * an error naming it, as is any invalid value (naming device and field).
+ * Bytes after the end marker are refused too. On failure the VM is
+ * unusable (the caller discards it).
+ */
+bool devices_load_state(Vm *vm, const uint8_t *buf, size_t len,
+                        GError **errp);
+
+/* Every top-level VmsDesc the devices use (for the frozen description);
+ * @n receives the count. */
+const VmsDesc *const *devices_vmsd_list(size_t *n);
+
 /* The device with user id @id, or NULL. */
 Device *devices_find(Vm *vm, const char *id);
 
 /* The first device of class @cls, or NULL. */
 Device *devices_find_class(Vm *vm, const DeviceClass *cls);
+
+/* The device of class @cls with board instance @index, or NULL. */
+Device *devices_find_board(Vm *vm, const DeviceClass *cls,
+                           unsigned int index);
+
+/* In a realize: the first device of class @cls realized before, or NULL. */
+Device *device_context_find_class(const DeviceContext *ctx,
+                                  const DeviceClass *cls);
 
 /* The address the "firmware" gives the BAR window of PCI function @devfn:
  * 1 MiB per function in the PCI MMIO hole. */

@@ -6,7 +6,10 @@
  */
 #include <glib.h>
 
+#include "error.h"
 #include "i8042.h"
+#include "layout.h"
+#include "migration/vmstate.h"
 
 #define I8042_DATA      0
 #define I8042_CMD       4
@@ -29,34 +32,61 @@
 #define CMD_PULSE_RESET     0xfe
 
 struct I8042 {
+    Device dev;                 /* first: a Device* is an I8042* */
     GMutex lock;
     I8042Reset reset;
     void *opaque;
+    /* Guest-visible state (i8042_vmsd). */
     uint8_t status;
     uint8_t config;
     uint8_t outport;
     uint8_t pending_cmd;        /* a command awaiting its data byte */
-    int out;                    /* byte in the output buffer, -1 if none */
+    int32_t out;                /* byte in the output buffer, -1 if none */
 };
+
+static void i8042_reset(Device *dev)
+{
+    I8042 *k = (I8042 *)dev;
+
+    g_mutex_lock(&k->lock);
+    k->status = STS_SYS;
+    k->config = 0x45;           /* translate, system flag, keyboard int */
+    k->outport = 0x03;          /* A20 on, reset line high (inactive) */
+    k->pending_cmd = 0;
+    k->out = -1;
+    g_mutex_unlock(&k->lock);
+}
+
+static void i8042_init(I8042 *k, I8042Reset reset, void *opaque)
+{
+    g_mutex_init(&k->lock);
+    k->reset = reset;
+    k->opaque = opaque;
+    i8042_reset(&k->dev);
+}
 
 I8042 *i8042_new(I8042Reset reset, void *opaque)
 {
     I8042 *k = g_new0(I8042, 1);
 
-    g_mutex_init(&k->lock);
-    k->reset = reset;
-    k->opaque = opaque;
-    k->status = STS_SYS;
-    k->config = 0x45;           /* translate, system flag, keyboard int */
-    k->outport = 0x03;          /* A20 on, reset line high (inactive) */
-    k->out = -1;
+    k->dev.cls = &i8042_class;
+    i8042_init(k, reset, opaque);
     return k;
+}
+
+static void i8042_unrealize(Device *dev)
+{
+    I8042 *k = (I8042 *)dev;
+
+    if (k->reset) {
+        g_mutex_clear(&k->lock);
+    }
 }
 
 void i8042_free(I8042 *k)
 {
     if (k) {
-        g_mutex_clear(&k->lock);
+        i8042_unrealize(&k->dev);
         g_free(k);
     }
 }
@@ -142,3 +172,59 @@ void i8042_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
         k->reset(k->opaque);
     }
 }
+
+/* --- the board device ----------------------------------------------------- */
+
+static bool i8042_realize(Device *dev, const DeviceContext *ctx,
+                          GError **errp)
+{
+    I8042 *k = (I8042 *)dev;
+
+    i8042_init(k, ctx->guest_reset, ctx->opaque);
+    return iobus_register(ctx->pio, PORT_I8042_DATA, 5, i8042_io, k, "i8042",
+                          errp);
+}
+
+static bool i8042_post_load(void *opaque, uint32_t version, GError **errp)
+{
+    I8042 *k = opaque;
+
+    if (k->out < -1 || k->out > 0xff) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "field 'out': %d is not a byte or -1", k->out);
+        return false;
+    }
+    if (k->pending_cmd && k->pending_cmd != CMD_WRITE_CONFIG &&
+        k->pending_cmd != CMD_WRITE_OUTPORT) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "field 'pending_cmd': 0x%02x takes no data byte",
+                    k->pending_cmd);
+        return false;
+    }
+    return true;
+}
+
+/* Wire names: never rename. */
+static const VmsDesc i8042_vmsd = {
+    .name = "i8042",
+    .version = 1,
+    .min_version = 1,
+    .post_load = i8042_post_load,
+    .fields = (const VmsField[]) {
+        VMS_U8(I8042, status),
+        VMS_U8(I8042, config),
+        VMS_U8(I8042, outport),
+        VMS_U8(I8042, pending_cmd),
+        VMS_I32(I8042, out),
+        VMS_END_OF_LIST,
+    },
+};
+
+const DeviceClass i8042_class = {
+    .name = "i8042",
+    .instance_size = sizeof(I8042),
+    .realize = i8042_realize,
+    .reset = i8042_reset,
+    .unrealize = i8042_unrealize,
+    .vmsd = &i8042_vmsd,
+};

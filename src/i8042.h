@@ -7,9 +7,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "device.h"
+
 typedef struct I8042 I8042;
 typedef void (*I8042Reset)(void *opaque);
 
+/* The board's controller: ports 0x60 and 0x64, reset to the machine. */
+extern const DeviceClass i8042_class;
+
+/* A controller outside any board (unit tests); freed with i8042_free. */
 I8042 *i8042_new(I8042Reset reset, void *opaque);
 void i8042_free(I8042 *k);
 /* Ports 0x60 (offset 0) and 0x64 (offset 4): register one range of 5. */

@@ -524,7 +524,7 @@ static void elf_copy(MemMap *map, const KernelPlan *k)
         if (ph.type != PT_LOAD || ph.memsz == 0) {
             continue;
         }
-        dst = memmap_hva(map, ph.paddr, ph.memsz);     /* checked in plan */
+        dst = memmap_hva_mut(map, ph.paddr, ph.memsz); /* checked in plan */
         memcpy(dst, k->img + ph.offset, ph.filesz);
         memset(dst + ph.filesz, 0, ph.memsz - ph.filesz);
         memmap_mark_dirty(map, ph.paddr, ph.memsz);

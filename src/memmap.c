@@ -125,11 +125,22 @@ static MemRegion *memmap_find(const MemMap *map, uint64_t gpa, uint64_t len)
     return NULL;
 }
 
-void *memmap_hva(const MemMap *map, uint64_t gpa, uint64_t len)
+const void *memmap_hva(const MemMap *map, uint64_t gpa, uint64_t len)
+{
+    const MemRegion *r = memmap_find(map, gpa, len);
+
+    return r ? r->hva + (gpa - r->gpa) : NULL;
+}
+
+void *memmap_hva_mut(MemMap *map, uint64_t gpa, uint64_t len)
 {
     MemRegion *r = memmap_find(map, gpa, len);
 
-    return r ? r->hva + (gpa - r->gpa) : NULL;
+    if (!r) {
+        return NULL;
+    }
+    memmap_mark_dirty(map, gpa, len);
+    return r->hva + (gpa - r->gpa);
 }
 
 void memmap_mark_dirty(MemMap *map, uint64_t gpa, uint64_t len)
@@ -143,19 +154,39 @@ void memmap_mark_dirty(MemMap *map, uint64_t gpa, uint64_t len)
     first = (gpa - r->gpa) >> PAGE_SHIFT;
     last = (gpa - r->gpa + len - 1) >> PAGE_SHIFT;
     for (uint64_t p = first; p <= last; p++) {
+        /* Release: the data written before is visible to a sender that
+         * takes this bit (memmap_dirty_take). */
         __atomic_fetch_or(&r->dirty[p / BITS_PER_LONG],
-                          1UL << (p % BITS_PER_LONG), __ATOMIC_RELAXED);
+                          1UL << (p % BITS_PER_LONG), __ATOMIC_RELEASE);
+    }
+}
+
+void memmap_dirty_take(MemMap *map, unsigned int region, unsigned long *out)
+{
+    MemRegion *r;
+    uint64_t words;
+
+    if (region >= map->nr_regions) {
+        return;
+    }
+    r = &map->regions[region];
+    words = ((r->size >> PAGE_SHIFT) + BITS_PER_LONG - 1) / BITS_PER_LONG;
+    for (uint64_t i = 0; i < words; i++) {
+        /* Exchange, not load-then-store: a bit set between the two by a
+         * vCPU thread would be cleared without being reported. */
+        out[i] |= __atomic_exchange_n(&r->dirty[i], 0UL, __ATOMIC_ACQ_REL);
     }
 }
 
 bool memmap_write(MemMap *map, uint64_t gpa, const void *src, uint64_t len)
 {
-    void *dst = memmap_hva(map, gpa, len);
+    MemRegion *r = memmap_find(map, gpa, len);
 
-    if (!dst) {
+    if (!r) {
         return false;
     }
-    memcpy(dst, src, len);
+    memcpy(r->hva + (gpa - r->gpa), src, len);
+    /* After the copy: a sender that takes the bit sees the new bytes. */
     memmap_mark_dirty(map, gpa, len);
     return true;
 }
@@ -184,6 +215,15 @@ bool memmap_discard(MemMap *map, uint64_t gpa, uint64_t len)
         !(r = memmap_find(map, gpa, len))) {
         return false;
     }
+    /*
+     * A discarded page changed (to zeros) behind KVM's dirty log, which
+     * only sees guest writes. Migration: marking it dirty makes the sender
+     * re-send it, and a zero page it sends as a zero/discard record, so
+     * the destination punches the same hole instead of keeping stale data
+     * or allocating the page. Marked even if the host refuses the discard:
+     * the contents are then unchanged and re-sending is merely redundant.
+     */
+    memmap_mark_dirty(map, gpa, len);
     if (map->fd < 0) {
         memset(r->hva + (gpa - r->gpa), 0, len);
         return true;

@@ -5,8 +5,11 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "device.h"
 #include "error.h"
 #include "iobus.h"
+#include "layout.h"
+#include "migration/vmstate.h"
 #include "pci.h"
 
 /*
@@ -16,7 +19,9 @@
  * and interrupt delivery.
  */
 struct PciHost {
+    Device dev;                         /* first: a Device* is a PciHost* */
     GMutex lock;
+    bool initialized;
     uint32_t config_addr;               /* last value written to 0xcf8 */
     PciDevice *devices[PCI_MAX_DEVICES * 8];
     PciDevice bridge;                   /* 00:00.0, the host bridge itself */
@@ -53,12 +58,12 @@ uint32_t pci_get(const PciDevice *d, uint32_t off, uint32_t len)
     return v;
 }
 
-PciHost *pci_host_new(void)
+static void pci_host_init(PciHost *host)
 {
-    PciHost *host = g_new0(PciHost, 1);
     PciDevice *b = &host->bridge;
 
     g_mutex_init(&host->lock);
+    host->initialized = true;
     /* A generic PCIe host bridge (Red Hat's id, as QEMU's gpex uses):
      * guests need no driver for it. */
     b->name = "pcie-host-bridge";
@@ -72,13 +77,31 @@ PciHost *pci_host_new(void)
     pci_set_u16(b, PCI_STATUS, 0);
     b->wmask[PCI_COMMAND] = 0xff;
     host->devices[0] = b;
+}
+
+PciHost *pci_host_new(void)
+{
+    PciHost *host = g_new0(PciHost, 1);
+
+    host->dev.cls = &pci_host_class;
+    pci_host_init(host);
     return host;
+}
+
+static void pci_host_unrealize(Device *dev)
+{
+    PciHost *host = (PciHost *)dev;
+
+    if (host->initialized) {
+        g_mutex_clear(&host->lock);
+        host->initialized = false;
+    }
 }
 
 void pci_host_free(PciHost *host)
 {
     if (host) {
-        g_mutex_clear(&host->lock);
+        pci_host_unrealize(&host->dev);
         g_free(host);
     }
 }
@@ -312,6 +335,7 @@ void pci_host_unplug(PciHost *host, PciDevice *dev)
     }
     host->devices[dev->devfn] = NULL;
     g_mutex_unlock(&host->lock);
+    g_clear_pointer(&dev->load_shadow, g_free);     /* a failed load */
     pci_msix_uninit(dev);
     g_mutex_clear(&dev->msix.lock);
     dev->host = NULL;
@@ -519,7 +543,7 @@ static void msix_deliver(PciDevice *dev, unsigned int v)
 
 static void pci_msix_flush_pending(PciDevice *d)
 {
-    if (!pci_msix_enabled(d)) {
+    if (!pci_msix_enabled(d) || d->paused) {
         return;
     }
     for (unsigned int v = 0; v < d->msix.nr; v++) {
@@ -539,7 +563,9 @@ void pci_msix_notify(PciDevice *dev, unsigned int vector)
     }
     g_mutex_lock(&m->lock);
     if (pci_msix_enabled(dev)) {
-        if (msix_masked(dev, vector)) {
+        /* Paused: the message waits in the PBA, as for a masked vector
+         * (and migrates with it); resume sends it. */
+        if (msix_masked(dev, vector) || dev->paused) {
             m->pending |= 1ULL << vector;
         } else {
             msix_deliver(dev, vector);
@@ -614,7 +640,9 @@ static void pci_intx_update(PciDevice *d)
     } else {
         d->config[PCI_STATUS] &= (uint8_t)~PCI_STATUS_INTERRUPT;
     }
-    if (host && host->irq_ops.intx && d->config[PCI_INTERRUPT_PIN]) {
+    /* Paused: the pin keeps its level until resume drives it. */
+    if (host && host->irq_ops.intx && d->config[PCI_INTERRUPT_PIN] &&
+        !d->paused) {
         host->irq_ops.intx(host->irq_opaque, d->intx_gsi, level);
     }
 }
@@ -628,3 +656,221 @@ void pci_set_intx(PciDevice *dev, bool level)
     }
     g_mutex_unlock(&dev->msix.lock);
 }
+
+/* --- pause, migration ------------------------------------------------------ */
+
+void pci_device_pause(PciDevice *dev)
+{
+    g_mutex_lock(&dev->msix.lock);
+    dev->paused = true;
+    g_mutex_unlock(&dev->msix.lock);
+}
+
+void pci_device_resume(PciDevice *dev)
+{
+    g_mutex_lock(&dev->msix.lock);
+    dev->paused = false;
+    pci_msix_flush_pending(dev);
+    if (dev->host) {
+        pci_intx_update(dev);
+    }
+    g_mutex_unlock(&dev->msix.lock);
+}
+
+static bool pci_device_pre_load(void *opaque, GError **errp)
+{
+    PciDevice *d = opaque;
+
+    g_free(d->load_shadow);
+    d->load_shadow = g_memdup2(d->config, PCI_CONFIG_SIZE);
+    return true;
+}
+
+/* Bits the guest cannot write must be this device's: a stream from
+ * another device model (ids, capability layout, MSI-X size, BAR types)
+ * or a forged one is refused here. */
+static bool pci_check_read_only(PciDevice *d, GError **errp)
+{
+    for (uint32_t i = 0; i < PCI_CONFIG_SIZE; i++) {
+        uint8_t ro = (uint8_t)~d->wmask[i];
+
+        if (i == PCI_STATUS) {
+            ro &= (uint8_t)~PCI_STATUS_INTERRUPT;   /* pci.c drives it */
+        }
+        if ((d->config[i] ^ d->load_shadow[i]) & ro) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                        "%s: field 'config': read-only byte 0x%03x is "
+                        "0x%02x, this device has 0x%02x", d->name, i,
+                        d->config[i], d->load_shadow[i]);
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool pci_device_post_load(void *opaque, uint32_t version,
+                                 GError **errp)
+{
+    PciDevice *d = opaque;
+    PciMsix *m = &d->msix;
+    bool ok = d->load_shadow && pci_check_read_only(d, errp);
+    bool decode;
+
+    g_clear_pointer(&d->load_shadow, g_free);
+    if (!ok) {
+        if (errp && !*errp) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_FAILED,
+                        "%s: field 'config': loaded without pre_load",
+                        d->name);
+        }
+        return false;
+    }
+    if (m->nr < 64 && (m->pending >> m->nr)) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "%s: field 'pending': 0x%" G_GINT64_MODIFIER "x names "
+                    "vectors beyond the table of %u", d->name, m->pending,
+                    m->nr);
+        return false;
+    }
+    for (unsigned int v = 0; v < PCI_MSIX_MAX_VECTORS; v++) {
+        const PciMsixVector *e = &m->vec[v];
+
+        if ((e->ctrl & ~PCI_MSIX_ENTRY_CTRL_MASKBIT) ||
+            (v >= m->nr && (e->addr_lo || e->addr_hi || e->data))) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                        "%s: field 'vec': entry %u is invalid for a table "
+                        "of %u", d->name, v, m->nr);
+            return false;
+        }
+    }
+    if (!d->host) {
+        return true;                    /* the bridge: nothing mapped */
+    }
+    /* BARs where the loaded registers put them (ioeventfds follow, via
+     * bar_moved); one that cannot be mapped is a forged or mismatched
+     * stream: a real guest's BARs were mapped on the source. */
+    g_mutex_lock(&d->host->lock);
+    pci_update_bars(d);
+    decode = pci_get(d, PCI_COMMAND, 2) & PCI_COMMAND_MEMORY;
+    for (unsigned int i = 0; i < PCI_NUM_BARS && d->host->mmio; i++) {
+        uint64_t addr = pci_bar_addr(d, i);
+
+        if (d->bars[i].size && decode && addr &&
+            addr + d->bars[i].size > addr && d->bars[i].mapped != addr) {
+            g_mutex_unlock(&d->host->lock);
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                        "%s: field 'config': BAR %u at 0x%"
+                        G_GINT64_MODIFIER "x cannot be mapped", d->name, i,
+                        addr);
+            return false;
+        }
+    }
+    g_mutex_lock(&m->lock);
+    pci_intx_update(d);
+    g_mutex_unlock(&m->lock);
+    g_mutex_unlock(&d->host->lock);
+    return true;
+}
+
+/* Wire names: never rename. */
+static const VmsDesc pci_msix_vector_vmsd = {
+    .name = "pci-msix-vector",
+    .version = 1,
+    .min_version = 1,
+    .fields = (const VmsField[]) {
+        VMS_U32(PciMsixVector, addr_lo),
+        VMS_U32(PciMsixVector, addr_hi),
+        VMS_U32(PciMsixVector, data),
+        VMS_U32(PciMsixVector, ctrl),
+        VMS_END_OF_LIST,
+    },
+};
+
+/* All 64 entries, whatever the table size: the size is the device's (a
+ * read-only config field checked on load), not the stream's. */
+static const VmsDesc pci_msix_vmsd = {
+    .name = "pci-msix",
+    .version = 1,
+    .min_version = 1,
+    .fields = (const VmsField[]) {
+        VMS_U64(PciMsix, pending),
+        VMS_STRUCT_ARRAY(PciMsix, vec, PCI_MSIX_MAX_VECTORS,
+                         pci_msix_vector_vmsd, PciMsixVector),
+        VMS_END_OF_LIST,
+    },
+};
+
+const VmsDesc pci_device_vmsd = {
+    .name = "pci-device",
+    .version = 1,
+    .min_version = 1,
+    .pre_load = pci_device_pre_load,
+    .post_load = pci_device_post_load,
+    .fields = (const VmsField[]) {
+        VMS_U8_ARRAY(PciDevice, config, PCI_CONFIG_SIZE),
+        VMS_BOOL(PciDevice, intx_level),
+        VMS_STRUCT(PciDevice, msix, pci_msix_vmsd, PciMsix),
+        VMS_END_OF_LIST,
+    },
+};
+
+/* --- the board device ----------------------------------------------------- */
+
+static bool pci_host_realize(Device *dev, const DeviceContext *ctx,
+                             GError **errp)
+{
+    PciHost *host = (PciHost *)dev;
+
+    pci_host_init(host);
+    pci_host_set_mmio(host, ctx->mmio);
+    if (ctx->pci_irq_ops) {
+        pci_host_set_irq_ops(host, ctx->pci_irq_ops, ctx->pci_irq_opaque);
+    }
+    return iobus_register(ctx->mmio, LAYOUT_ECAM_START, LAYOUT_ECAM_SIZE,
+                          pci_ecam_io, host, "pci-ecam", errp);
+}
+
+static void pci_host_reset(Device *dev)
+{
+    PciHost *host = (PciHost *)dev;
+
+    g_mutex_lock(&host->lock);
+    host->config_addr = 0;
+    pci_set_u16(&host->bridge, PCI_COMMAND, 0);
+    g_mutex_unlock(&host->lock);
+}
+
+static bool pci_host_post_load(void *opaque, uint32_t version, GError **errp)
+{
+    PciHost *host = opaque;
+
+    if (host->config_addr & ~0x8fffffffu) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "field 'config_addr': reserved bits set (0x%08x)",
+                    host->config_addr);
+        return false;
+    }
+    return true;
+}
+
+/* Wire names: never rename. */
+static const VmsDesc pci_host_vmsd = {
+    .name = "pci-host",
+    .version = 1,
+    .min_version = 1,
+    .post_load = pci_host_post_load,
+    .fields = (const VmsField[]) {
+        VMS_U32(PciHost, config_addr),
+        VMS_STRUCT(PciHost, bridge, pci_device_vmsd, PciDevice),
+        VMS_END_OF_LIST,
+    },
+};
+
+const DeviceClass pci_host_class = {
+    .name = "pcie-host-bridge",
+    .instance_size = sizeof(PciHost),
+    .realize = pci_host_realize,
+    .reset = pci_host_reset,
+    .unrealize = pci_host_unrealize,
+    .vmsd = &pci_host_vmsd,
+};

@@ -77,7 +77,10 @@ typedef struct PciHost PciHost;
 
 /* One MSI-X vector: guest table entry plus the irqfd route behind it. */
 typedef struct {
+    /* Guest-visible (pci_device_vmsd). */
     uint32_t addr_lo, addr_hi, data, ctrl;
+    /* Host side, rebuilt lazily: the route follows the entry on the
+     * next delivery (msix_deliver). */
     int irqfd;                          /* eventfd, -1 until first use */
     int gsi;                            /* -1: no route */
     uint64_t routed_addr;
@@ -87,7 +90,7 @@ typedef struct {
 
 typedef struct {
     GMutex lock;                        /* leaf lock: table, PBA, delivery */
-    unsigned int nr;                    /* 0: no MSI-X */
+    uint32_t nr;                        /* 0: no MSI-X */
     uint8_t cap;                        /* config offset of the capability */
     unsigned int bar;
     uint32_t table_off, pba_off;        /* inside the BAR */
@@ -131,10 +134,30 @@ struct PciDevice {
     unsigned int intx_gsi;
     bool intx_level;
     PciMsix msix;
+    /* Paused: interrupts wait (MSI-X in the PBA, INTx unchanged on the
+     * pin) until pci_device_resume. msix.lock. */
+    bool paused;
+    uint8_t *load_shadow;               /* config before a vms_load */
 };
 
+/* The guest-visible state of one PCI function: config space (BARs,
+ * command, capabilities), INTx level, MSI-X table and PBA. Loading checks
+ * that read-only bits match this device and maps the BARs. */
+extern const struct VmsDesc pci_device_vmsd;
+
+/* The board's PCI host bridge (0xcf8 is the machine's: it shares the
+ * port with the reset register; ECAM is registered here). */
+typedef struct DeviceClass DeviceClass;
+extern const DeviceClass pci_host_class;
+
+/* A host outside any board (unit tests); freed with pci_host_free. */
 PciHost *pci_host_new(void);
 void pci_host_free(PciHost *host);
+
+/* Stop delivering @dev's interrupts (they wait: MSI-X as pending in the
+ * PBA), and deliver what waits on resume. Main thread. */
+void pci_device_pause(PciDevice *dev);
+void pci_device_resume(PciDevice *dev);
 
 /* Plug @dev at its devfn; false if the slot is taken. */
 bool pci_host_plug(PciHost *host, PciDevice *dev, GError **errp);

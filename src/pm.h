@@ -9,7 +9,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "device.h"
+
 typedef struct Pm Pm;
+
+/* The board's ACPI PM: PM1a blocks and timer ports, SCI on IRQ_SCI,
+ * poweroff and reset to the machine. The 0xcf9 reset register is reached
+ * through pm_reset_io (the machine shares that port with PCI). */
+extern const DeviceClass pm_class;
 
 typedef struct {
     void (*set_sci)(void *opaque, bool level);
@@ -18,6 +25,7 @@ typedef struct {
     void *opaque;
 } PmOps;
 
+/* A PM outside any board (unit tests); freed with pm_free. */
 Pm *pm_new(const PmOps *ops);
 void pm_free(Pm *pm);
 void pm_reset(Pm *pm);

@@ -8,7 +8,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "error.h"
 #include "layout.h"
+#include "memmap.h"
+#include "migration/vmstate.h"
 #include "rtc.h"
 
 #define RTC_SECONDS     0x00
@@ -26,11 +29,15 @@
 
 #define REG_B_24H       0x02
 #define REG_B_BINARY    0x04
+#define REG_B_IRQ_EN    0x70    /* PIE, AIE, UIE: we raise none of them */
 #define REG_B_SET       0x80
 #define REG_D_VRT       0x80
 
 struct Rtc {
+    Device dev;                 /* first: a Device* is an Rtc* */
     GMutex lock;
+    bool initialized;
+    /* Guest-visible state (rtc_vmsd). */
     uint8_t index;
     uint8_t cmos[128];
     int64_t offset;             /* guest time minus host time, seconds */
@@ -155,12 +162,12 @@ static void rtc_write(Rtc *rtc, uint8_t reg, uint8_t v)
     }
 }
 
-Rtc *rtc_new(uint64_t ram_below_4g, uint64_t ram_above_4g)
+static void rtc_init(Rtc *rtc, uint64_t ram_below_4g, uint64_t ram_above_4g)
 {
-    Rtc *rtc = g_new0(Rtc, 1);
     uint64_t ext;
 
     g_mutex_init(&rtc->lock);
+    rtc->initialized = true;
     rtc->cmos[RTC_REG_A] = 0x26;            /* 32.768 kHz, 1024 Hz rate */
     rtc->cmos[RTC_REG_B] = REG_B_24H;
     /* Memory sizes, as a PC BIOS records them. */
@@ -178,13 +185,30 @@ Rtc *rtc_new(uint64_t ram_below_4g, uint64_t ram_above_4g)
     rtc->cmos[0x5b] = (uint8_t)ext;
     rtc->cmos[0x5c] = (uint8_t)(ext >> 8);
     rtc->cmos[0x5d] = (uint8_t)(ext >> 16);
+}
+
+Rtc *rtc_new(uint64_t ram_below_4g, uint64_t ram_above_4g)
+{
+    Rtc *rtc = g_new0(Rtc, 1);
+
+    rtc->dev.cls = &rtc_class;
+    rtc_init(rtc, ram_below_4g, ram_above_4g);
     return rtc;
+}
+
+static void rtc_unrealize(Device *dev)
+{
+    Rtc *rtc = (Rtc *)dev;
+
+    if (rtc->initialized) {
+        g_mutex_clear(&rtc->lock);
+    }
 }
 
 void rtc_free(Rtc *rtc)
 {
     if (rtc) {
-        g_mutex_clear(&rtc->lock);
+        rtc_unrealize(&rtc->dev);
         g_free(rtc);
     }
 }
@@ -211,3 +235,63 @@ void rtc_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
     }
     g_mutex_unlock(&rtc->lock);
 }
+
+/* --- the board device ----------------------------------------------------- */
+
+static bool rtc_realize(Device *dev, const DeviceContext *ctx, GError **errp)
+{
+    Rtc *rtc = (Rtc *)dev;
+    uint64_t low = memmap_low_ram_end(ctx->mem);
+
+    rtc_init(rtc, low, ctx->mem->ram_size - low);
+    return iobus_register(ctx->pio, PORT_CMOS, 2, rtc_io, rtc, "rtc", errp);
+}
+
+/* What the MC146818's RESET pin does: interrupt enables and flags clear;
+ * the battery-backed CMOS bytes, the data format and the clock (our
+ * offset) survive, as they do on a PC. */
+static void rtc_reset(Device *dev)
+{
+    Rtc *rtc = (Rtc *)dev;
+
+    g_mutex_lock(&rtc->lock);
+    rtc->index = 0;
+    rtc->cmos[RTC_REG_B] &= (uint8_t)~(REG_B_IRQ_EN | 0x08);   /* SQWE */
+    g_mutex_unlock(&rtc->lock);
+}
+
+static bool rtc_post_load(void *opaque, uint32_t version, GError **errp)
+{
+    Rtc *rtc = opaque;
+
+    if (rtc->index >= G_N_ELEMENTS(rtc->cmos)) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "field 'index': %u is not a CMOS register", rtc->index);
+        return false;
+    }
+    return true;
+}
+
+/* Wire names: never rename. The offset is to the host's UTC clock, which
+ * both ends of a migration share (give or take NTP). */
+static const VmsDesc rtc_vmsd = {
+    .name = "rtc",
+    .version = 1,
+    .min_version = 1,
+    .post_load = rtc_post_load,
+    .fields = (const VmsField[]) {
+        VMS_U8(Rtc, index),
+        VMS_U8_ARRAY(Rtc, cmos, 128),
+        VMS_I64(Rtc, offset),
+        VMS_END_OF_LIST,
+    },
+};
+
+const DeviceClass rtc_class = {
+    .name = "mc146818rtc",
+    .instance_size = sizeof(Rtc),
+    .realize = rtc_realize,
+    .reset = rtc_reset,
+    .unrealize = rtc_unrealize,
+    .vmsd = &rtc_vmsd,
+};

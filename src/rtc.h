@@ -7,8 +7,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "device.h"
+
 typedef struct Rtc Rtc;
 
+/* The board's RTC: ports 0x70-0x71, memory sizes from the context. */
+extern const DeviceClass rtc_class;
+
+/* An RTC outside any board (unit tests); freed with rtc_free. */
 Rtc *rtc_new(uint64_t ram_below_4g, uint64_t ram_above_4g);
 void rtc_free(Rtc *rtc);
 /* Ports 0x70 (index, offset 0) and 0x71 (data, offset 1). */

@@ -6,6 +6,8 @@
  */
 #include <string.h>
 
+#include "error.h"
+#include "migration/vmstate.h"
 #include "serial.h"
 
 #define UART_RBR 0      /* read, DLAB=0 */
@@ -61,18 +63,25 @@
 #define RX_FIFO 16
 
 struct Serial {
+    Device dev;                 /* first: a Device* is a Serial* */
     GMutex lock;
+    /* Host side: backend and interrupt wiring, derived line level. */
     Chardev *chr;
     SerialSetIrq set_irq;
     void *irq_opaque;
-    bool irq_level;
+    void (*board_set_irq)(void *opaque, unsigned int gsi, bool level);
+    void *board_opaque;
+    unsigned int gsi;
+    bool irq_level;             /* what set_irq was last told */
+    bool paused;                /* no input taken, line not driven */
 
+    /* Guest-visible state (serial_vmsd). */
     uint8_t ier, lcr, mcr, lsr, msr, scr, fcr;
     uint16_t divisor;
     bool thr_int;               /* THR-empty interrupt pending */
 
     uint8_t rx[RX_FIFO];
-    unsigned int rx_head, rx_count;
+    uint32_t rx_head, rx_count;
 };
 
 static unsigned int serial_rx_capacity(const Serial *s)
@@ -103,6 +112,10 @@ static void serial_update_irq(Serial *s)
     /* On a PC, OUT2 gates the UART's interrupt onto the ISA line. */
     bool level = serial_pending(s) != IIR_NO_INT && (s->mcr & MCR_OUT2);
 
+    /* Paused: resume drives the line from the state then. */
+    if (s->paused) {
+        return;
+    }
     if (level != s->irq_level) {
         s->irq_level = level;
         s->set_irq(s->irq_opaque, level);
@@ -115,7 +128,10 @@ static size_t serial_can_read(void *opaque)
     size_t room;
 
     g_mutex_lock(&s->lock);
-    room = (s->mcr & MCR_LOOP) ? 0 : serial_rx_capacity(s) - s->rx_count;
+    /* Paused: input waits in the backend (chardev_accept_input on
+     * resume), so the FIFO, which a migration may have saved, stays. */
+    room = (s->mcr & MCR_LOOP) || s->paused
+           ? 0 : serial_rx_capacity(s) - s->rx_count;
     g_mutex_unlock(&s->lock);
     return room;
 }
@@ -160,10 +176,9 @@ void serial_reset(Serial *s)
     g_mutex_unlock(&s->lock);
 }
 
-Serial *serial_new(Chardev *chr, SerialSetIrq set_irq, void *irq_opaque)
+static void serial_init(Serial *s, Chardev *chr, SerialSetIrq set_irq,
+                        void *irq_opaque)
 {
-    Serial *s = g_new0(Serial, 1);
-
     g_mutex_init(&s->lock);
     s->chr = chr;
     s->set_irq = set_irq;
@@ -172,19 +187,36 @@ Serial *serial_new(Chardev *chr, SerialSetIrq set_irq, void *irq_opaque)
     if (chr) {
         chardev_set_frontend(chr, serial_can_read, serial_receive, NULL, s);
     }
+}
+
+Serial *serial_new(Chardev *chr, SerialSetIrq set_irq, void *irq_opaque)
+{
+    Serial *s = g_new0(Serial, 1);
+
+    s->dev.cls = &serial_class;
+    serial_init(s, chr, set_irq, irq_opaque);
     return s;
 }
 
-void serial_free(Serial *s)
+static void serial_unrealize(Device *dev)
 {
-    if (!s) {
-        return;
+    Serial *s = (Serial *)dev;
+
+    if (!s->set_irq) {
+        return;                 /* realize failed before serial_init */
     }
     if (s->chr) {
         chardev_set_frontend(s->chr, NULL, NULL, NULL, NULL);
     }
     g_mutex_clear(&s->lock);
-    g_free(s);
+}
+
+void serial_free(Serial *s)
+{
+    if (s) {
+        serial_unrealize(&s->dev);
+        g_free(s);
+    }
 }
 
 static void serial_write_reg(Serial *s, unsigned int reg, uint8_t v)
@@ -318,3 +350,124 @@ void serial_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
         chardev_accept_input(s->chr);
     }
 }
+
+/* --- the board device ----------------------------------------------------- */
+
+static void serial_board_irq(void *opaque, bool level)
+{
+    Serial *s = opaque;
+
+    s->board_set_irq(s->board_opaque, s->gsi, level);
+}
+
+static bool serial_realize(Device *dev, const DeviceContext *ctx,
+                           GError **errp)
+{
+    static const uint16_t com_port[DEVICE_MAX_SERIALS] = {
+        0x3f8, 0x2f8, 0x3e8, 0x2e8 };
+    static const uint8_t com_irq[DEVICE_MAX_SERIALS] = { 4, 3, 4, 3 };
+    static const char *const com_name[DEVICE_MAX_SERIALS] = {
+        "serial0", "serial1", "serial2", "serial3" };
+    Serial *s = (Serial *)dev;
+    unsigned int i = dev->index;
+
+    if (i >= DEVICE_MAX_SERIALS) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "kestrel has %u serial ports", DEVICE_MAX_SERIALS);
+        return false;
+    }
+    s->board_set_irq = ctx->set_irq;
+    s->board_opaque = ctx->opaque;
+    s->gsi = com_irq[i];
+    serial_init(s, ctx->serial_chr[i], serial_board_irq, s);
+    return iobus_register(ctx->pio, com_port[i], 8, serial_io, s,
+                          com_name[i], errp);
+}
+
+static void serial_class_reset(Device *dev)
+{
+    serial_reset((Serial *)dev);
+}
+
+static void serial_pause(Device *dev)
+{
+    Serial *s = (Serial *)dev;
+
+    g_mutex_lock(&s->lock);
+    s->paused = true;
+    g_mutex_unlock(&s->lock);
+}
+
+static void serial_resume(Device *dev)
+{
+    Serial *s = (Serial *)dev;
+
+    g_mutex_lock(&s->lock);
+    s->paused = false;
+    serial_update_irq(s);
+    g_mutex_unlock(&s->lock);
+    if (s->chr) {
+        chardev_accept_input(s->chr);
+    }
+}
+
+static bool serial_post_load(void *opaque, uint32_t version, GError **errp)
+{
+    Serial *s = opaque;
+
+    if (s->rx_head >= RX_FIFO || s->rx_count > serial_rx_capacity(s)) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "field 'rx_head'/'rx_count': %u bytes at %u do not fit "
+                    "the receive FIFO", s->rx_count, s->rx_head);
+        return false;
+    }
+    if (s->ier & 0xf0) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "field 'ier': reserved bits set (0x%02x)", s->ier);
+        return false;
+    }
+    if (s->mcr & 0xe0) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "field 'mcr': reserved bits set (0x%02x)", s->mcr);
+        return false;
+    }
+    /* The line follows the loaded registers (now, or at resume). */
+    g_mutex_lock(&s->lock);
+    serial_update_irq(s);
+    g_mutex_unlock(&s->lock);
+    return true;
+}
+
+/* Wire names: never rename. */
+static const VmsDesc serial_vmsd = {
+    .name = "serial",
+    .version = 1,
+    .min_version = 1,
+    .post_load = serial_post_load,
+    .fields = (const VmsField[]) {
+        VMS_U8(Serial, ier),
+        VMS_U8(Serial, lcr),
+        VMS_U8(Serial, mcr),
+        VMS_U8(Serial, lsr),
+        VMS_U8(Serial, msr),
+        VMS_U8(Serial, scr),
+        VMS_U8(Serial, fcr),
+        VMS_U16(Serial, divisor),
+        VMS_BOOL(Serial, thr_int),
+        VMS_U8_ARRAY(Serial, rx, RX_FIFO),
+        VMS_U32(Serial, rx_head),
+        VMS_U32(Serial, rx_count),
+        VMS_END_OF_LIST,
+    },
+};
+
+const DeviceClass serial_class = {
+    .name = "isa-serial",
+    .instance_size = sizeof(Serial),
+    .realize = serial_realize,
+    .reset = serial_class_reset,
+    .unrealize = serial_unrealize,
+    .vmsd = &serial_vmsd,
+    .pause = serial_pause,
+    .resume = serial_resume,
+};

@@ -7,10 +7,17 @@
 #include <stdint.h>
 
 #include "chardev.h"
+#include "device.h"
 
 typedef struct Serial Serial;
 typedef void (*SerialSetIrq)(void *opaque, bool level);
 
+/* The board's UARTs: instance n is COMn (ports 0x3f8, 0x2f8, 0x3e8,
+ * 0x2e8; IRQ 4, 3, 4, 3) on the n-th -serial backend. */
+extern const DeviceClass serial_class;
+
+/* A UART outside any board (unit tests): no ports registered, interrupts
+ * to @set_irq. Freed with serial_free. */
 Serial *serial_new(Chardev *chr, SerialSetIrq set_irq, void *irq_opaque);
 void serial_free(Serial *s);
 void serial_reset(Serial *s);

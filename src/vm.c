@@ -185,17 +185,6 @@ void vm_set_irq(Vm *vm, unsigned int gsi, bool level)
     kvm_irq_line(vm->kvm, gsi, level);
 }
 
-typedef struct {
-    Vm *vm;
-    unsigned int gsi;
-} IrqLine;
-
-static void irq_line_set(void *opaque, bool level)
-{
-    IrqLine *l = opaque;
-
-    vm_set_irq(l->vm, l->gsi, level);
-}
 
 void vm_pio(Vm *vm, uint16_t port, uint8_t *data, uint32_t len,
             bool is_write)
@@ -345,9 +334,9 @@ void vm_quit(Vm *vm, int status)
 
 /* --- device callbacks --------------------------------------------------- */
 
-static void vm_pm_sci(void *opaque, bool level)
+static void vm_board_set_irq(void *opaque, unsigned int gsi, bool level)
 {
-    vm_set_irq(opaque, IRQ_SCI, level);
+    vm_set_irq(opaque, gsi, level);
 }
 
 static void vm_pm_poweroff(void *opaque)
@@ -378,7 +367,6 @@ static void vm_cf8_io(void *opaque, uint64_t offset, uint8_t *data,
 
 typedef struct {
     Vm vm;                      /* first: a Vm* is a VmPriv* */
-    IrqLine serial_irq[VM_MAX_SERIALS];
     /* What a system reset puts back: the state right after set-up. */
     X86VcpuState *reset;        /* one per vCPU */
     X86VmState irq_reset;
@@ -442,57 +430,37 @@ static Chardev *vm_find_chardev(Vm *vm, const char *id)
     return NULL;
 }
 
+/* The board (device.c's board table) and every -device. */
 static bool vm_setup_devices(Vm *vm, GError **errp)
 {
-    static const uint16_t com_port[VM_MAX_SERIALS] = { 0x3f8, 0x2f8, 0x3e8,
-                                                       0x2e8 };
-    static const uint8_t com_irq[VM_MAX_SERIALS] = { 4, 3, 4, 3 };
-    static const char *const com_name[VM_MAX_SERIALS] = {
-        "serial0", "serial1", "serial2", "serial3" };
-    VmPriv *priv = (VmPriv *)vm;
     const VmConfig *cfg = vm->cfg;
-    PmOps pm_ops = {
-        .set_sci = vm_pm_sci, .poweroff = vm_pm_poweroff,
-        .reset = vm_guest_reset, .opaque = vm,
+    DeviceContext ctx = {
+        .mem = vm->mem, .pio = vm->pio, .mmio = vm->mmio, .kvm = vm->kvm,
+        .set_irq = vm_board_set_irq, .guest_reset = vm_guest_reset,
+        .guest_poweroff = vm_pm_poweroff, .opaque = vm,
     };
 
-    for (guint i = 0; i < cfg->serials->len && i < VM_MAX_SERIALS; i++) {
+    ctx.nr_serials = MIN(cfg->serials->len, (guint)DEVICE_MAX_SERIALS);
+    for (unsigned int i = 0; i < ctx.nr_serials; i++) {
         const char *id = g_ptr_array_index(cfg->serials, i);
-        Chardev *chr = id ? vm_find_chardev(vm, id) : NULL;
 
-        if (id && !chr) {
+        ctx.serial_chr[i] = id ? vm_find_chardev(vm, id) : NULL;
+        if (id && !ctx.serial_chr[i]) {
             g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
                         "chardev '%s' not found", id);
             return false;
         }
-        priv->serial_irq[i] = (IrqLine) { .vm = vm, .gsi = com_irq[i] };
-        vm->serials[i] = serial_new(chr, irq_line_set, &priv->serial_irq[i]);
-        if (!iobus_register(vm->pio, com_port[i], 8, serial_io,
-                            vm->serials[i], com_name[i], errp)) {
-            return false;
-        }
     }
-
-    vm->i8042 = i8042_new(vm_guest_reset, vm);
-    vm->rtc = rtc_new(memmap_low_ram_end(vm->mem),
-                      vm->mem->ram_size - memmap_low_ram_end(vm->mem));
-    vm->pm = pm_new(&pm_ops);
-    vm->pci = pci_host_new();
-
-    return iobus_register(vm->pio, PORT_I8042_DATA, 5, i8042_io, vm->i8042,
-                          "i8042", errp) &&
-           iobus_register(vm->pio, PORT_CMOS, 2, rtc_io, vm->rtc, "rtc",
-                          errp) &&
-           iobus_register(vm->pio, PORT_PM1A_EVT, PORT_PM1A_EVT_LEN,
-                          pm_evt_io, vm->pm, "pm1a-evt", errp) &&
-           iobus_register(vm->pio, PORT_PM1A_CNT, PORT_PM1A_CNT_LEN,
-                          pm_cnt_io, vm->pm, "pm1a-cnt", errp) &&
-           iobus_register(vm->pio, PORT_PM_TMR, PORT_PM_TMR_LEN, pm_tmr_io,
-                          vm->pm, "pm-tmr", errp) &&
-           iobus_register(vm->pio, PORT_PCI_CONFIG_ADDR, 8, vm_cf8_io, vm,
-                          "pci-conf", errp) &&
-           iobus_register(vm->mmio, LAYOUT_ECAM_START, LAYOUT_ECAM_SIZE,
-                          pci_ecam_io, vm->pci, "pci-ecam", errp);
+    if (!devices_realize(vm, &ctx, errp)) {
+        return false;
+    }
+    /* Devices start paused, as the vCPUs do (prelaunch, or an incoming
+     * migration loading state): vm_start resumes both. */
+    devices_pause(vm);
+    vm->pm = (Pm *)devices_find_class(vm, &pm_class);
+    vm->pci = (PciHost *)devices_find_class(vm, &pci_host_class);
+    return iobus_register(vm->pio, PORT_PCI_CONFIG_ADDR, 8, vm_cf8_io, vm,
+                          "pci-conf", errp);
 }
 
 static bool vm_build_acpi(Vm *vm, GError **errp)
@@ -634,8 +602,7 @@ Vm *vm_new(const VmConfig *cfg, GError **errp)
         return NULL;
     }
     if (!vm_open_chardevs(vm, errp) || !vm_setup_devices(vm, errp) ||
-        !devices_realize(vm, errp) || !vm_build_acpi(vm, errp) ||
-        !vm_load_kernel(vm, errp)) {
+        !vm_build_acpi(vm, errp) || !vm_load_kernel(vm, errp)) {
         return NULL;
     }
 
@@ -667,14 +634,7 @@ void vm_free(Vm *vm)
     }
     g_free(vm->vcpus);
     g_free(priv->reset);
-    devices_unrealize(vm);
-    for (unsigned int i = 0; i < VM_MAX_SERIALS; i++) {
-        serial_free(vm->serials[i]);
-    }
-    i8042_free(vm->i8042);
-    rtc_free(vm->rtc);
-    pm_free(vm->pm);
-    pci_host_free(vm->pci);
+    devices_unrealize(vm);          /* the board's devices too */
     g_ptr_array_free(vm->chardevs, TRUE);
     iobus_free(vm->pio);
     iobus_free(vm->mmio);
@@ -713,6 +673,7 @@ bool vm_start(Vm *vm, GError **errp)
     if (!vm_set_run_state(vm, RUN_STATE_RUNNING, errp)) {
         return false;
     }
+    devices_resume(vm);         /* dev-state: devices run with the vCPUs */
     vm_resume_vcpus(vm);
     return true;
 }
@@ -726,6 +687,7 @@ bool vm_pause(Vm *vm, RunState to, GError **errp)
         return false;
     }
     vm_pause_vcpus(vm);
+    devices_pause(vm);          /* no RAM writes, no interrupts */
     if (!priv->clock_valid && vm->nr_vcpus) {
         struct kvm_clock_data data = { 0 };
 
@@ -914,13 +876,7 @@ bool vm_system_reset(Vm *vm, bool guest, ShutdownCause cause, GError **errp)
         return true;
     }
     vm_pause_vcpus(vm);
-    for (unsigned int i = 0; i < VM_MAX_SERIALS; i++) {
-        if (vm->serials[i]) {
-            serial_reset(vm->serials[i]);
-        }
-    }
-    pm_reset(vm->pm);
-    devices_reset(vm);
+    devices_reset(vm);              /* the board's, then -device */
     /* Firmware would rebuild its tables and reload the kernel: so do we,
      * the guest may have scribbled over them. */
     if (!vm_restore_reset_state(vm, errp) || !vm_build_acpi(vm, errp) ||

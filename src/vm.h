@@ -19,9 +19,6 @@
 #include "x86.h"
 
 typedef struct Chardev Chardev;
-typedef struct Serial Serial;
-typedef struct I8042 I8042;
-typedef struct Rtc Rtc;
 typedef struct Pm Pm;
 typedef struct PciHost PciHost;
 typedef struct Monitor Monitor;
@@ -79,12 +76,10 @@ typedef struct Vm {
     Vcpu *vcpus;
 
     GPtrArray *chardevs;        /* Chardev*, one per ChardevConfig */
-    Serial *serials[VM_MAX_SERIALS];
-    I8042 *i8042;
-    Rtc *rtc;
+    /* Board devices the machine itself talks to (members of devices). */
     Pm *pm;
     PciHost *pci;
-    /* -device instances and MSI routing (device.c): devices in
+    /* Devices and MSI routing (device.c): the board's, then -device in
      * command-line order; irq_lock guards irq_routing. */
     GPtrArray *devices;
     KvmIrqRouting *irq_routing;

@@ -97,6 +97,18 @@ static bool save_fields(const VmsDesc *d, uint8_t *base, GByteArray *out,
                     return false;
                 }
                 break;
+            case VMS_STRUCT_PTR:
+                if (!*(void **)p) {
+                    g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_FAILED,
+                                "vmstate '%s': field '%s' is not set up",
+                                d->name, f->name);
+                    return false;
+                }
+                if (!save_section(f->sub, *(void **)p, out, depth + 1,
+                                  errp)) {
+                    return false;
+                }
+                break;
             default:
                 put_le(out, get_scalar(p, f->type), wire_size(f->type));
                 break;
@@ -249,12 +261,22 @@ static bool load_fields(const VmsDesc *d, uint32_t version, uint8_t *base,
                 memcpy(p, src, f->size);
                 break;
             case VMS_STRUCT:
-                if (!load_section(f->sub, p, r, depth + 1, errp)) {
+            case VMS_STRUCT_PTR: {
+                void *sub = f->type == VMS_STRUCT ? (void *)p : *(void **)p;
+
+                if (!sub) {
+                    g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_FAILED,
+                                "vmstate '%s': field '%s' is not set up",
+                                d->name, f->name);
+                    return false;
+                }
+                if (!load_section(f->sub, sub, r, depth + 1, errp)) {
                     g_prefix_error(errp, "vmstate '%s': field '%s': ",
                                    d->name, f->name);
                     return false;
                 }
                 break;
+            }
             default:
                 if (!take(r, wire_size(f->type), &src)) {
                     return truncated(d, f->name, errp);
@@ -360,6 +382,10 @@ static bool load_section(const VmsDesc *d, void *opaque, VmsReader *r,
                     d->version);
         return false;
     }
+    if (d->pre_load && !d->pre_load(opaque, errp)) {
+        g_prefix_error(errp, "vmstate '%s': ", d->name);
+        return false;
+    }
     if (!load_fields(d, version, opaque, r, depth, errp) ||
         !load_subsections(d, opaque, r, depth, errp)) {
         return false;
@@ -382,6 +408,8 @@ static const char *const vms_type_names[] = {
     [VMS_BOOL] = "bool", [VMS_U8] = "uint8", [VMS_U16] = "uint16",
     [VMS_U32] = "uint32", [VMS_U64] = "uint64", [VMS_I32] = "int32",
     [VMS_I64] = "int64", [VMS_BUFFER] = "buffer", [VMS_STRUCT] = "struct",
+    /* Same wire format as a struct: the pointer is not on the wire. */
+    [VMS_STRUCT_PTR] = "struct",
 };
 
 static JsonNode *describe(const VmsDesc *d, int depth)
@@ -415,7 +443,8 @@ static JsonNode *describe(const VmsDesc *d, int depth)
             json_builder_set_member_name(b, "since");
             json_builder_add_int_value(b, f->version);
         }
-        if (f->type == VMS_STRUCT && depth < VMS_MAX_DEPTH) {
+        if ((f->type == VMS_STRUCT || f->type == VMS_STRUCT_PTR) &&
+            depth < VMS_MAX_DEPTH) {
             json_builder_set_member_name(b, "struct");
             json_builder_add_value(b, describe(f->sub, depth + 1));
         }

@@ -43,6 +43,7 @@ typedef enum {
     VMS_I64,
     VMS_BUFFER,             /* raw bytes of a fixed-size field (UAPI structs) */
     VMS_STRUCT,             /* a nested struct with its own VmsDesc */
+    VMS_STRUCT_PTR,         /* the same, through a pointer member */
     VMS_END,
 } VmsType;
 
@@ -76,6 +77,9 @@ struct VmsDesc {
     bool (*post_load)(void *opaque, uint32_t version, GError **errp);
     const VmsField *fields;             /* ends with VMS_END_OF_LIST */
     const VmsDesc *const *subsections;  /* NULL-terminated, or NULL */
+    /* Before loading the fields: note what post_load will compare the
+     * loaded values with. May be NULL. */
+    bool (*pre_load)(void *opaque, GError **errp);
 };
 
 /* Bounded reader over bytes the stream delivered. */
@@ -97,8 +101,9 @@ static inline VmsReader vms_reader(const void *buf, size_t len)
 bool vms_save(const VmsDesc *d, void *opaque, GByteArray *out, GError **errp);
 
 /*
- * vms_load: read the state written by vms_save from @r into @opaque,
- * then run post_load (subsections' first, then @d's). On failure the
+ * vms_load: read the state written by vms_save from @r into @opaque:
+ * pre_load, the fields, then post_load (subsections' first, then @d's;
+ * a nested struct's before its container's). On failure the
  * struct may be partly written; the caller discards the whole VM (the
  * destination of a failed migration exits). Errors name the section and
  * field: "vmstate 'virtio-balloon': field 'num_pages': stream truncated".
@@ -168,6 +173,15 @@ JsonNode *vms_describe(const VmsDesc *d);
     { .name = #f, .type = VMS_STRUCT,                                   \
       .offset = offsetof(T, f) + VMS_TYPE_CHECK(T, f, ST),              \
       .size = sizeof(ST), .count = 1, .sub = &(desc) }
+
+/* A nested struct reached through member f of type ST * (a part that
+ * lives in its own allocation, such as a device's transport). The pointer
+ * itself is host state: it must be set on both sides, and saving or
+ * loading through a NULL one fails. The wire format is VMS_STRUCT's. */
+#define VMS_STRUCT_PTR(T, f, desc, ST)                                  \
+    { .name = #f, .type = VMS_STRUCT_PTR,                               \
+      .offset = offsetof(T, f) + VMS_TYPE_CHECK(T, f, ST *),            \
+      .size = sizeof(ST *), .count = 1, .sub = &(desc) }
 
 /* A fixed array of nested structs: member declared as ST f[n]. */
 #define VMS_STRUCT_ARRAY(T, f, n, desc, ST)                             \

@@ -4,6 +4,7 @@
 
 #include "error.h"
 #include "layout.h"
+#include "migration/vmstate.h"
 #include "vm.h"
 #include "virtio/virtio-balloon.h"
 #include "virtio/virtio-pci.h"
@@ -44,20 +45,27 @@ struct VirtioBalloon {
     VirtioPci *pci;
     uint64_t ram_size;
 
+    /* Guest-visible state (balloon_vmsd), with vdev and pci. */
     uint32_t num_pages;                 /* config: host's target */
     uint32_t actual;                    /* config: guest's balloon */
-
-    /* Queue index -> role: Linux numbers queues densely, so the reporting
-     * queue is 2 when the stats queue was not negotiated. */
-    BalloonQueue role[VIRTIO_MAX_QUEUES];
-
     uint64_t stats[BALLOON_STAT_NR];
     int64_t last_update;
     int64_t poll_interval;              /* seconds, 0: off */
-    guint stats_timer;
     bool stats_held;                    /* the guest's buffer is with us */
     uint16_t stats_head;
 
+    /* Derived: queue index -> role, from the negotiated features. Linux
+     * numbers queues densely, so the reporting queue is 2 when the stats
+     * queue was not negotiated. */
+    BalloonQueue role[VIRTIO_MAX_QUEUES];
+
+    /* Host side: main-loop sources. While paused none is attached; what
+     * was due waits in the *_pending flags for resume. */
+    guint stats_timer;
+    int64_t stats_timer_secs;           /* what stats_timer was armed with */
+    bool paused;
+    bool stats_timer_pending;
+    bool change_pending;
     BalloonChangeFn on_change;
     void *on_change_opaque;
     guint change_idle;
@@ -83,7 +91,6 @@ static void balloon_discard(VirtioBalloon *b, uint64_t gpa, uint64_t len)
 static void balloon_pfns(VirtioBalloon *b, const VirtqElem *elem,
                          bool inflate)
 {
-    VirtQueue *vq = &b->vdev.vq[0];
     uint32_t pfns[BALLOON_PFN_BATCH];
     uint64_t run_start = 0, run_len = 0;
     uint64_t off = 0;
@@ -92,7 +99,7 @@ static void balloon_pfns(VirtioBalloon *b, const VirtqElem *elem,
     uint64_t max_bytes = (b->ram_size >> BALLOON_PAGE_SHIFT) * sizeof(pfns[0]);
 
     while (off < max_bytes) {
-        uint64_t n = virtqueue_elem_read(vq, elem, off, pfns,
+        uint64_t n = virtqueue_elem_read(b->vdev.mem, elem, off, pfns,
                                          MIN(sizeof(pfns), max_bytes - off));
 
         if (n < sizeof(pfns[0])) {
@@ -160,6 +167,11 @@ static void balloon_stats_arm(VirtioBalloon *b, int64_t secs)
         g_source_remove(b->stats_timer);
         b->stats_timer = 0;
     }
+    b->stats_timer_secs = secs;
+    if (b->paused) {
+        b->stats_timer_pending = true;      /* armed by resume */
+        return;
+    }
     b->stats_timer = secs ? g_timeout_add_seconds((guint)secs,
                                                   balloon_stats_timer_cb, b)
                           : g_timeout_add(0, balloon_stats_timer_cb, b);
@@ -171,6 +183,7 @@ static void balloon_stats_receive(VirtioBalloon *b, unsigned int q,
                                   const VirtqElem *elem)
 {
     VirtQueue *vq = &b->vdev.vq[q];
+    const MemMap *mem = b->vdev.mem;
     uint8_t rec[BALLOON_STAT_RECORD];
 
     if (b->stats_held) {
@@ -186,7 +199,7 @@ static void balloon_stats_receive(VirtioBalloon *b, unsigned int q,
      * far as a driver could mean it. */
     for (uint64_t off = 0;
          off < BALLOON_STAT_MAX_RECORDS * sizeof(rec) &&
-         virtqueue_elem_read(vq, elem, off, rec, sizeof(rec)) == sizeof(rec);
+         virtqueue_elem_read(mem, elem, off, rec, sizeof(rec)) == sizeof(rec);
          off += sizeof(rec)) {
         uint16_t tag = (uint16_t)(rec[0] | rec[1] << 8);
         uint64_t val = 0;
@@ -220,9 +233,20 @@ static gboolean balloon_stats_timer_cb(gpointer opaque)
         return G_SOURCE_REMOVE;
     }
     b->stats_timer = 0;
-    /* QEMU's timer runs on the virtual clock and stops while the VM is
-     * paused; ours runs on the host's (a paused guest simply answers
-     * after it resumes). */
+    /*
+     * Ours is a host-clock timer (QEMU's runs on the virtual clock, which
+     * stops with the VM). Returning the held buffer writes the used ring
+     * and interrupts: done after the vCPUs stopped for a migration, that
+     * write misses the last RAM pass while the saved state says the
+     * buffer went back, and the guest's stats driver waits forever. So
+     * pause removes this timer, and should a stale one still fire while
+     * paused it only leaves the poll for resume.
+     */
+    if (b->paused) {
+        b->stats_timer_pending = true;
+        g_mutex_unlock(&vdev->lock);
+        return G_SOURCE_REMOVE;
+    }
     if (!b->stats_held || !virtio_device_live(vdev)) {
         if (b->poll_interval > 0) {
             balloon_stats_arm(b, b->poll_interval);
@@ -347,7 +371,9 @@ static void balloon_config_write(VirtioDevice *vdev, uint32_t off,
     }
     b->actual = actual;
     /* The hook belongs to the main thread, and this is a vCPU. */
-    if (!b->change_idle) {
+    if (b->paused) {
+        b->change_pending = true;
+    } else if (!b->change_idle) {
         b->change_idle = g_idle_add(balloon_change_cb, b);
     }
 }
@@ -438,10 +464,12 @@ static void balloon_teardown(VirtioBalloon *b)
     }
 }
 
-static bool balloon_realize(Device *dev, Vm *vm, GError **errp)
+static bool balloon_realize(Device *dev, const DeviceContext *ctx,
+                            GError **errp)
 {
     VirtioBalloon *b = (VirtioBalloon *)dev;
-    Device *other = devices_find_class(vm, &virtio_balloon_pci_class);
+    Device *other = device_context_find_class(ctx,
+                                              &virtio_balloon_pci_class);
     int devfn = dev->devfn;
 
     if (other && other != dev) {
@@ -450,7 +478,7 @@ static bool balloon_realize(Device *dev, Vm *vm, GError **errp)
         return false;
     }
     if (devfn < 0) {
-        int slot = pci_host_free_slot(vm->pci);
+        int slot = pci_host_free_slot(ctx->pci);
 
         if (slot < 0) {
             g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
@@ -459,8 +487,8 @@ static bool balloon_realize(Device *dev, Vm *vm, GError **errp)
         }
         devfn = slot << 3;
     }
-    return balloon_setup(b, vm->mem, vm->pci,
-                         b->no_ioeventfd ? NULL : vm->kvm, (uint8_t)devfn,
+    return balloon_setup(b, ctx->mem, ctx->pci,
+                         b->no_ioeventfd ? NULL : ctx->kvm, (uint8_t)devfn,
                          devices_pci_window((unsigned int)devfn), errp);
 }
 
@@ -468,6 +496,120 @@ static void balloon_class_reset(Device *dev)
 {
     virtio_pci_reset(((VirtioBalloon *)dev)->pci);
 }
+
+static void balloon_pause(Device *dev)
+{
+    VirtioBalloon *b = (VirtioBalloon *)dev;
+
+    g_mutex_lock(&b->vdev.lock);
+    b->paused = true;
+    if (b->stats_timer) {
+        g_source_remove(b->stats_timer);
+        b->stats_timer = 0;
+        b->stats_timer_pending = true;
+    }
+    if (b->change_idle) {
+        g_source_remove(b->change_idle);
+        b->change_idle = 0;
+        b->change_pending = true;
+    }
+    g_mutex_unlock(&b->vdev.lock);
+    virtio_pci_pause(b->pci);
+}
+
+static void balloon_resume(Device *dev)
+{
+    VirtioBalloon *b = (VirtioBalloon *)dev;
+
+    virtio_pci_resume(b->pci);
+    g_mutex_lock(&b->vdev.lock);
+    b->paused = false;
+    /* A whole interval again, not what was left of it: the guest was
+     * stopped meanwhile and its numbers did not age. */
+    if (b->stats_timer_pending) {
+        b->stats_timer_pending = false;
+        balloon_stats_arm(b, b->stats_timer_secs);
+    }
+    if (b->change_pending && !b->change_idle) {
+        b->change_idle = g_idle_add(balloon_change_cb, b);
+    }
+    b->change_pending = false;
+    g_mutex_unlock(&b->vdev.lock);
+}
+
+static bool balloon_post_load(void *opaque, uint32_t version, GError **errp)
+{
+    VirtioBalloon *b = opaque;
+    VirtioDevice *vdev = &b->vdev;
+    unsigned int q;
+
+    if ((uint64_t)b->num_pages > b->ram_size >> BALLOON_PAGE_SHIFT) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "field 'num_pages': %u pages, the guest has %"
+                    G_GUINT64_FORMAT, b->num_pages,
+                    b->ram_size >> BALLOON_PAGE_SHIFT);
+        return false;
+    }
+    if (b->poll_interval < 0 || b->poll_interval > UINT32_MAX) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "field 'poll_interval': %" G_GINT64_FORMAT " seconds",
+                    b->poll_interval);
+        return false;
+    }
+    /* Roles follow the negotiated features (virtio_device_vmsd checked
+     * them against ours); before FEATURES_OK, those of a reset. */
+    if (vdev->status & VIRTIO_STATUS_FEATURES_OK) {
+        balloon_features_ok(vdev);
+    } else {
+        uint64_t written = vdev->guest_features;
+
+        vdev->guest_features = 0;
+        balloon_features_ok(vdev);
+        vdev->guest_features = written;
+    }
+    q = balloon_queue_of(b, BALLOON_Q_STATS);
+    if (b->stats_held &&
+        (q >= vdev->nr_queues || !vdev->vq[q].ready ||
+         b->stats_head >= vdev->vq[q].num)) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "field 'stats_head': buffer %u held for a stats queue "
+                    "that is not enabled or smaller", b->stats_head);
+        return false;
+    }
+    g_mutex_lock(&vdev->lock);
+    if (b->stats_timer) {
+        g_source_remove(b->stats_timer);
+        b->stats_timer = 0;
+    }
+    b->stats_timer_pending = false;
+    if (b->poll_interval > 0) {
+        /* Armed now, or by resume if paused (a migration destination). */
+        balloon_stats_arm(b, b->poll_interval);
+    }
+    g_mutex_unlock(&vdev->lock);
+    return true;
+}
+
+/* Wire names: never rename. The device before its transport: the
+ * transport checks the device's vectors against its MSI-X table. */
+static const VmsDesc balloon_vmsd = {
+    .name = "virtio-balloon",
+    .version = 1,
+    .min_version = 1,
+    .post_load = balloon_post_load,
+    .fields = (const VmsField[]) {
+        VMS_STRUCT(VirtioBalloon, vdev, virtio_device_vmsd, VirtioDevice),
+        VMS_STRUCT_PTR(VirtioBalloon, pci, virtio_pci_vmsd, VirtioPci),
+        VMS_U32(VirtioBalloon, num_pages),
+        VMS_U32(VirtioBalloon, actual),
+        VMS_U64_ARRAY(VirtioBalloon, stats, BALLOON_STAT_NR),
+        VMS_I64(VirtioBalloon, last_update),
+        VMS_I64(VirtioBalloon, poll_interval),
+        VMS_BOOL(VirtioBalloon, stats_held),
+        VMS_U16(VirtioBalloon, stats_head),
+        VMS_END_OF_LIST,
+    },
+};
 
 static void balloon_unrealize(Device *dev)
 {
@@ -498,6 +640,9 @@ const DeviceClass virtio_balloon_pci_class = {
     .realize = balloon_realize,
     .reset = balloon_class_reset,
     .unrealize = balloon_unrealize,
+    .vmsd = &balloon_vmsd,
+    .pause = balloon_pause,
+    .resume = balloon_resume,
 };
 
 VirtioBalloon *balloon_new_for_test(MemMap *mem, PciHost *host,
@@ -597,6 +742,7 @@ bool balloon_set_poll_interval(VirtioBalloon *b, int64_t secs, GError **errp)
             g_source_remove(b->stats_timer);
             b->stats_timer = 0;
         }
+        b->stats_timer_pending = false;
         b->poll_interval = 0;
     } else if (b->poll_interval > 0) {
         b->poll_interval = secs;        /* only re-arms */

@@ -8,6 +8,7 @@
 #include <glib-unix.h>
 
 #include "error.h"
+#include "migration/vmstate.h"
 #include "virtio/virtio-pci.h"
 
 typedef struct {
@@ -22,6 +23,8 @@ struct VirtioPci {
     PciDevice pci;                      /* first: pci.c hands it back */
     VirtioDevice *vdev;
     Kvm *kvm;
+    bool paused;                        /* notifier sources detached */
+    /* Guest-visible (virtio_pci_vmsd), with pci. */
     uint32_t dfselect, gfselect;
     uint16_t queue_sel;
     uint8_t cfg_cap;                    /* VIRTIO_PCI_CAP_PCI_CFG offset */
@@ -481,3 +484,90 @@ PciDevice *virtio_pci_dev(VirtioPci *vp)
 {
     return &vp->pci;
 }
+
+/* --- pause, migration ------------------------------------------------------ */
+
+void virtio_pci_pause(VirtioPci *vp)
+{
+    if (vp->paused) {
+        return;
+    }
+    vp->paused = true;
+    /* The eventfds stay assigned in KVM: a write while paused (none
+     * should come, the vCPUs are stopped) only bumps the counter. */
+    for (unsigned int q = 0; q < VIRTIO_MAX_QUEUES; q++) {
+        VirtioPciNotifier *n = &vp->notifier[q];
+
+        if (n->source) {
+            g_source_remove(n->source);
+            n->source = 0;
+        }
+    }
+    pci_device_pause(&vp->pci);
+}
+
+void virtio_pci_resume(VirtioPci *vp)
+{
+    if (!vp->paused) {
+        return;
+    }
+    vp->paused = false;
+    pci_device_resume(&vp->pci);
+    /* A counter that went up meanwhile makes the fd readable: the main
+     * loop processes that queue on its next iteration. */
+    for (unsigned int q = 0; q < VIRTIO_MAX_QUEUES; q++) {
+        VirtioPciNotifier *n = &vp->notifier[q];
+
+        if (n->fd >= 0 && !n->source) {
+            n->source = g_unix_fd_add(n->fd, G_IO_IN, vp_notifier_cb, n);
+        }
+    }
+}
+
+static bool vp_check_vector(VirtioPci *vp, uint16_t v, const char *field,
+                            GError **errp)
+{
+    if (v != VIRTQ_NO_VECTOR && v >= vp->pci.msix.nr) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "%s: field '%s': MSI-X vector %u, the table has %u",
+                    vp->pci.name, field, v, vp->pci.msix.nr);
+        return false;
+    }
+    return true;
+}
+
+static bool virtio_pci_post_load(void *opaque, uint32_t version,
+                                 GError **errp)
+{
+    VirtioPci *vp = opaque;
+    VirtioDevice *vdev = vp->vdev;
+
+    /* The PciDevice (config, BARs, MSI-X) was checked and mapped by its
+     * own post_load; the vectors the device uses must exist in it. */
+    if (!vp_check_vector(vp, vdev->config_vector, "config_vector", errp)) {
+        return false;
+    }
+    for (unsigned int q = 0; q < vdev->nr_queues; q++) {
+        if (!vp_check_vector(vp, vdev->vq[q].msix_vector, "msix_vector",
+                             errp)) {
+            g_prefix_error(errp, "queue %u: ", q);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Wire names: never rename. */
+const VmsDesc virtio_pci_vmsd = {
+    .name = "virtio-pci",
+    .version = 1,
+    .min_version = 1,
+    .post_load = virtio_pci_post_load,
+    .fields = (const VmsField[]) {
+        VMS_STRUCT(VirtioPci, pci, pci_device_vmsd, PciDevice),
+        VMS_U32(VirtioPci, dfselect),
+        VMS_U32(VirtioPci, gfselect),
+        VMS_U16(VirtioPci, queue_sel),
+        VMS_END_OF_LIST,
+    },
+};

@@ -74,6 +74,13 @@ typedef struct {
     Kvm *kvm;                           /* NULL: no ioeventfd */
 } VirtioPciConfig;
 
+/* The transport's state: its PCI function (config space, MSI-X) and the
+ * common config selectors. Loading maps the BAR (ioeventfds follow) and
+ * checks every vector of the device against the MSI-X table size: load
+ * the VirtioDevice first. */
+typedef struct VmsDesc VmsDesc;
+extern const VmsDesc virtio_pci_vmsd;
+
 /* Plug @vdev into @host. The BAR is enabled at @cfg->bar_addr. */
 VirtioPci *virtio_pci_new(VirtioDevice *vdev, PciHost *host,
                           const char *name, const VirtioPciConfig *cfg,
@@ -83,5 +90,11 @@ void virtio_pci_free(VirtioPci *vp);
 /* System reset: transport and device. */
 void virtio_pci_reset(VirtioPci *vp);
 PciDevice *virtio_pci_dev(VirtioPci *vp);
+
+/* Stop watching the queue notifiers and hold interrupts back; on resume
+ * watch again (a notification that came meanwhile is processed then) and
+ * deliver what was held. Main thread. */
+void virtio_pci_pause(VirtioPci *vp);
+void virtio_pci_resume(VirtioPci *vp);
 
 #endif /* KESTREL_VIRTIO_PCI_H */

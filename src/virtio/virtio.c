@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "error.h"
+#include "migration/vmstate.h"
 #include "virtio/virtio.h"
 
 void virtio_init(VirtioDevice *vdev, const VirtioDeviceOps *ops,
@@ -218,3 +220,75 @@ void virtio_config_changed(VirtioDevice *vdev)
         virtio_interrupt(vdev, VIRTIO_ISR_CONFIG, vdev->config_vector);
     }
 }
+
+/* --- migration ------------------------------------------------------------ */
+
+#define VIRTIO_STATUS_VALID (VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER \
+                             | VIRTIO_STATUS_DRIVER_OK |                      \
+                             VIRTIO_STATUS_FEATURES_OK |                      \
+                             VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED)
+
+static bool virtio_device_post_load(void *opaque, uint32_t version,
+                                    GError **errp)
+{
+    VirtioDevice *vdev = opaque;
+    uint64_t f = vdev->guest_features;
+
+    if (vdev->status & ~VIRTIO_STATUS_VALID) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "field 'status': 0x%02x has undefined bits", vdev->status);
+        return false;
+    }
+    if (vdev->status & VIRTIO_STATUS_FEATURES_OK) {
+        /* What virtio_set_status accepted on the source. */
+        if ((f & ~vdev->host_features) ||
+            !(f & (1ULL << VIRTIO_F_VERSION_1))) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                        "field 'guest_features': 0x%" G_GINT64_MODIFIER
+                        "x is not a subset of this device's 0x%"
+                        G_GINT64_MODIFIER "x with VERSION_1", f,
+                        vdev->host_features);
+            return false;
+        }
+    } else if ((vdev->status & VIRTIO_STATUS_DRIVER_OK) && !vdev->broken) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "field 'status': DRIVER_OK without FEATURES_OK");
+        return false;
+    }
+    if (vdev->isr & ~(VIRTIO_ISR_QUEUE | VIRTIO_ISR_CONFIG)) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "field 'isr': 0x%02x has undefined bits", vdev->isr);
+        return false;
+    }
+    /* virtqueue_vmsd refused ready queues this device lacks; derived
+     * ring options follow the features, as at FEATURES_OK. */
+    for (unsigned int q = 0; q < vdev->nr_queues; q++) {
+        bool negotiated = vdev->status & VIRTIO_STATUS_FEATURES_OK;
+
+        vdev->vq[q].event_idx = negotiated &&
+            virtio_has_feature(vdev, VIRTIO_F_RING_EVENT_IDX);
+        vdev->vq[q].indirect = negotiated &&
+            virtio_has_feature(vdev, VIRTIO_F_RING_INDIRECT_DESC);
+    }
+    return true;
+}
+
+/* Wire names: never rename. All VIRTIO_MAX_QUEUES queues are on the wire;
+ * those beyond nr_queues must be disabled. */
+const VmsDesc virtio_device_vmsd = {
+    .name = "virtio-device",
+    .version = 1,
+    .min_version = 1,
+    .post_load = virtio_device_post_load,
+    .fields = (const VmsField[]) {
+        VMS_U64(VirtioDevice, guest_features),
+        VMS_U8(VirtioDevice, status),
+        VMS_U8(VirtioDevice, isr),
+        VMS_U8(VirtioDevice, config_generation),
+        VMS_U16(VirtioDevice, config_vector),
+        VMS_BOOL(VirtioDevice, broken),
+        VMS_STRUCT_ARRAY(VirtioDevice, vq, VIRTIO_MAX_QUEUES, virtqueue_vmsd,
+                         VirtQueue),
+        VMS_END_OF_LIST,
+    },
+};

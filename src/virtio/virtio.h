@@ -76,7 +76,8 @@ struct VirtioDevice {
     MemMap *mem;
     GMutex lock;
 
-    uint64_t host_features;
+    uint64_t host_features;             /* the device's configuration */
+    /* Guest-visible state (virtio_device_vmsd): down to vq. */
     uint64_t guest_features;            /* what the driver wrote */
     uint8_t status;
     uint8_t isr;
@@ -91,6 +92,13 @@ struct VirtioDevice {
     const VirtioTransportOps *transport_ops;
     void *transport;
 };
+
+/* The transport-independent state: features, status, ISR, config
+ * generation and vector, broken, and every queue. Loading checks the
+ * features against this device's and the status against the virtio state
+ * machine, and re-derives each queue's ring options. */
+typedef struct VmsDesc VmsDesc;
+extern const VmsDesc virtio_device_vmsd;
 
 /* Set up @vdev (before a transport attaches). */
 void virtio_init(VirtioDevice *vdev, const VirtioDeviceOps *ops,

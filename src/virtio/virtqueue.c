@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "migration/vmstate.h"
 #include "virtio/virtqueue.h"
 
 /* Ring layouts (virtio 1.x, 2.7.5-2.7.8), little endian. */
@@ -53,7 +54,8 @@ void virtqueue_reset(VirtQueue *vq, MemMap *mem, uint16_t num_max)
     vq->msix_vector = VIRTQ_NO_VECTOR;
 }
 
-bool virtqueue_enable(VirtQueue *vq, GError **errp)
+/* Check size and ring placement, and point at the rings. */
+static bool virtqueue_map(VirtQueue *vq, GError **errp)
 {
     if (vq->num == 0 || vq->num > vq->num_max || (vq->num & (vq->num - 1))) {
         g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
@@ -69,14 +71,24 @@ bool virtqueue_enable(VirtQueue *vq, GError **errp)
     }
     vq->desc = memmap_hva(vq->mem, vq->desc_gpa, (uint64_t)DESC_SIZE * vq->num);
     vq->avail = memmap_hva(vq->mem, vq->avail_gpa, avail_size(vq->num));
-    vq->used = memmap_hva(vq->mem, vq->used_gpa, used_size(vq->num));
+    /* Writes through it are marked one by one (virtqueue_push). */
+    vq->used = memmap_hva_mut(vq->mem, vq->used_gpa, used_size(vq->num));
     if (!vq->desc || !vq->avail || !vq->used) {
         g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
                     "ring outside guest RAM (desc 0x%" G_GINT64_MODIFIER "x "
                     "avail 0x%" G_GINT64_MODIFIER "x used 0x%"
                     G_GINT64_MODIFIER "x, size %u)", vq->desc_gpa,
                     vq->avail_gpa, vq->used_gpa, vq->num);
-        vq->desc = vq->avail = vq->used = NULL;
+        vq->desc = vq->avail = NULL;
+        vq->used = NULL;
+        return false;
+    }
+    return true;
+}
+
+bool virtqueue_enable(VirtQueue *vq, GError **errp)
+{
+    if (!virtqueue_map(vq, errp)) {
         return false;
     }
     vq->last_avail = 0;
@@ -85,6 +97,61 @@ bool virtqueue_enable(VirtQueue *vq, GError **errp)
     vq->ready = true;
     return true;
 }
+
+static bool virtqueue_post_load(void *opaque, uint32_t version,
+                                GError **errp)
+{
+    VirtQueue *vq = opaque;
+
+    vq->desc = vq->avail = NULL;
+    vq->used = NULL;
+    if (!vq->ready) {
+        return true;
+    }
+    if (!vq->mem) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "field 'ready': the device has no such queue");
+        return false;
+    }
+    /* The same checks as when the driver enabled it: the stream is as
+     * untrusted as the guest. */
+    if (!virtqueue_map(vq, errp)) {
+        g_prefix_error(errp, "field 'num'/ring addresses: ");
+        vq->ready = false;
+        return false;
+    }
+    if ((uint16_t)(vq->last_avail - vq->used_idx) > vq->num) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "field 'last_avail': %u buffers in flight (used %u) in "
+                    "a queue of %u", (uint16_t)(vq->last_avail -
+                                                vq->used_idx),
+                    vq->used_idx, vq->num);
+        vq->ready = false;
+        return false;
+    }
+    return true;
+}
+
+/* Wire names: never rename. */
+const VmsDesc virtqueue_vmsd = {
+    .name = "virtqueue",
+    .version = 1,
+    .min_version = 1,
+    .post_load = virtqueue_post_load,
+    .fields = (const VmsField[]) {
+        VMS_U16(VirtQueue, num),
+        VMS_BOOL(VirtQueue, ready),
+        VMS_U16(VirtQueue, msix_vector),
+        VMS_U64(VirtQueue, desc_gpa),
+        VMS_U64(VirtQueue, avail_gpa),
+        VMS_U64(VirtQueue, used_gpa),
+        VMS_U16(VirtQueue, last_avail),
+        VMS_U16(VirtQueue, used_idx),
+        VMS_U16(VirtQueue, signalled_used),
+        VMS_BOOL(VirtQueue, signalled_valid),
+        VMS_END_OF_LIST,
+    },
+};
 
 static Desc desc_load(const uint8_t *table, unsigned int i)
 {
@@ -287,7 +354,7 @@ bool virtqueue_should_notify(VirtQueue *vq)
            (uint16_t)(vq->used_idx - old);
 }
 
-uint64_t virtqueue_elem_read(const VirtQueue *vq, const VirtqElem *elem,
+uint64_t virtqueue_elem_read(const MemMap *mem, const VirtqElem *elem,
                              uint64_t off, void *buf, uint64_t len)
 {
     uint8_t *out = buf;
@@ -304,7 +371,33 @@ uint64_t virtqueue_elem_read(const VirtQueue *vq, const VirtqElem *elem,
         n = MIN(s->len - off, len - done);
         /* Checked at pop time; checked again, RAM never shrinks but it
          * costs nothing. */
-        if (!memmap_read(vq->mem, s->gpa + off, out + done, n)) {
+        if (!memmap_read(mem, s->gpa + off, out + done, n)) {
+            break;
+        }
+        done += n;
+        off = 0;
+    }
+    return done;
+}
+
+uint64_t virtqueue_elem_write(MemMap *mem, const VirtqElem *elem,
+                              uint64_t off, const void *buf, uint64_t len)
+{
+    const uint8_t *in = buf;
+    uint64_t done = 0;
+
+    for (unsigned int i = elem->n_out; i < elem->n_out + elem->n_in &&
+         done < len; i++) {
+        const VirtqSeg *s = &elem->seg[i];
+        uint64_t n;
+
+        if (off >= s->len) {
+            off -= s->len;
+            continue;
+        }
+        n = MIN(s->len - off, len - done);
+        /* memmap_write marks the pages dirty: the sender re-sends them. */
+        if (!memmap_write(mem, s->gpa + off, in + done, n)) {
             break;
         }
         done += n;

@@ -44,8 +44,10 @@ typedef struct {
 } VirtqElem;
 
 typedef struct {
-    MemMap *mem;
+    MemMap *mem;                /* NULL: no such queue on this device */
     uint16_t num_max;           /* size offered by the device */
+    /* Guest-visible state (virtqueue_vmsd) from here to the pointers,
+     * except event_idx and indirect, derived from the features. */
     uint16_t num;               /* size chosen by the driver */
     bool ready;                 /* enabled by the driver and checked */
     bool event_idx;             /* VIRTIO_F_RING_EVENT_IDX negotiated */
@@ -56,8 +58,10 @@ typedef struct {
     uint16_t used_idx;          /* next used entry to fill */
     uint16_t signalled_used;    /* used_idx at the last interrupt check */
     bool signalled_valid;
-    /* Host pointers to the rings, valid while ready. */
-    uint8_t *desc, *avail, *used;
+    /* Host pointers to the rings, valid while ready (derived from the
+     * addresses above: rebuilt by virtqueue_enable and on load). */
+    const uint8_t *desc, *avail;
+    uint8_t *used;
 } VirtQueue;
 
 typedef enum {
@@ -65,6 +69,13 @@ typedef enum {
     VIRTQ_POPPED,               /* *elem holds one chain */
     VIRTQ_BROKEN,               /* the guest broke the rules; errp says how */
 } VirtqPop;
+
+/* A queue's state: size, enable, vector, ring addresses, indices.
+ * Loading checks an enabled queue as virtqueue_enable does, plus the
+ * number of buffers in flight, and maps its rings; the vector is the
+ * transport's to check. */
+typedef struct VmsDesc VmsDesc;
+extern const VmsDesc virtqueue_vmsd;
 
 /* Back to the state after a device reset. */
 void virtqueue_reset(VirtQueue *vq, MemMap *mem, uint16_t num_max);
@@ -84,9 +95,15 @@ void virtqueue_push(VirtQueue *vq, uint16_t head, uint32_t written);
  * last call (VIRTQ_AVAIL_F_NO_INTERRUPT or the used_event index). */
 bool virtqueue_should_notify(VirtQueue *vq);
 
-/* Copy up to @len bytes from offset @off of the readable part of @elem;
- * returns the number of bytes copied. */
-uint64_t virtqueue_elem_read(const VirtQueue *vq, const VirtqElem *elem,
+/* Copy up to @len bytes from offset @off of the readable part of @elem
+ * in guest RAM @mem; returns the number of bytes copied. */
+uint64_t virtqueue_elem_read(const MemMap *mem, const VirtqElem *elem,
                              uint64_t off, void *buf, uint64_t len);
+
+/* Copy up to @len bytes of @buf to offset @off of the writable part of
+ * @elem, marking the pages dirty; returns the number of bytes copied
+ * (what the caller reports to virtqueue_push). */
+uint64_t virtqueue_elem_write(MemMap *mem, const VirtqElem *elem,
+                              uint64_t off, const void *buf, uint64_t len);
 
 #endif /* KESTREL_VIRTQUEUE_H */

@@ -3,8 +3,10 @@
 #include <glib.h>
 #include <string.h>
 
+#include "device.h"
 #include "i8042.h"
 #include "layout.h"
+#include "migration/vmstate.h"
 #include "pci.h"
 #include "pm.h"
 #include "rtc.h"
@@ -287,6 +289,216 @@ static void test_rtc(void)
     rtc_free(rtc);
 }
 
+/* --- state: round trips and hostile values ------------------------------- */
+
+static GByteArray *save_dev(void *dev)
+{
+    const DeviceClass *cls = ((Device *)dev)->cls;
+    GByteArray *out = g_byte_array_new();
+    g_autoptr(GError) err = NULL;
+
+    g_assert_nonnull(cls->vmsd);
+    g_assert_true(vms_save(cls->vmsd, dev, out, &err));
+    g_assert_no_error(err);
+    return out;
+}
+
+static bool load_dev(void *dev, GByteArray *bytes, GError **errp)
+{
+    const DeviceClass *cls = ((Device *)dev)->cls;
+    VmsReader r = vms_reader(bytes->data, bytes->len);
+
+    return vms_load(cls->vmsd, dev, &r, errp) && r.pos == r.len;
+}
+
+static void expect_refused(void *dev, GByteArray *bytes, const char *what)
+{
+    g_autoptr(GError) err = NULL;
+
+    g_assert_false(load_dev(dev, bytes, &err));
+    g_assert_nonnull(err);
+    if (!strstr(err->message, what)) {
+        g_error("'%s' does not contain '%s'", err->message, what);
+    }
+}
+
+/* A UART with bytes in its FIFO and an interrupt pending: the copy reads
+ * the same bytes and raises its line on load. */
+static void test_serial_state(void)
+{
+    Serial *s = serial_new(NULL, fake_irq, NULL);
+    Serial *t = serial_new(NULL, fake_irq, NULL);
+    g_autoptr(GByteArray) st = NULL;
+
+    wr(serial_io, s, 2, 0x01);              /* FIFO on */
+    wr(serial_io, s, 4, 0x10 | 0x08);       /* loopback, OUT2 */
+    wr(serial_io, s, 1, 0x01);              /* RDI */
+    wr(serial_io, s, 7, 0x42);
+    wr(serial_io, s, 0, 'x');
+    wr(serial_io, s, 0, 'y');
+    wr(serial_io, s, 0, 'z');
+    g_assert_cmpint(rd(serial_io, s, 0), ==, 'x');  /* head moves on */
+    st = save_dev(s);
+    irq_level = false;
+    g_assert_true(load_dev(t, st, NULL));
+    g_assert_true(irq_level);                /* pending RDI, line up */
+    g_assert_cmphex(rd(serial_io, t, 2) & 0x0f, ==, 0x04);
+    g_assert_cmphex(rd(serial_io, t, 7), ==, 0x42);
+    g_assert_cmpint(rd(serial_io, t, 0), ==, 'y');
+    g_assert_cmpint(rd(serial_io, t, 0), ==, 'z');
+    g_assert_cmphex(rd(serial_io, t, 5) & 0x01, ==, 0);
+    g_assert_false(irq_level);
+    /* the source is untouched by saving */
+    g_assert_cmpint(rd(serial_io, s, 0), ==, 'y');
+
+    /* hostile: more bytes than the FIFO holds, a head outside it */
+    st->data[st->len - 1 - 4] = 17;          /* rx_count */
+    expect_refused(t, st, "do not fit the receive FIFO");
+    st->data[st->len - 1 - 4] = 1;
+    st->data[st->len - 1 - 8] = 16;          /* rx_head */
+    expect_refused(t, st, "do not fit the receive FIFO");
+    st->data[st->len - 1 - 8] = 0;
+    st->data[4] = 0xff;                      /* ier */
+    expect_refused(t, st, "field 'ier'");
+    serial_free(s);
+    serial_free(t);
+}
+
+/* Paused, a UART drives no interrupt; resume raises what is pending. */
+static void test_serial_pause(void)
+{
+    Serial *s = serial_new(NULL, fake_irq, NULL);
+
+    irq_level = false;
+    serial_class.pause((Device *)s);
+    wr(serial_io, s, 1, 0x02);               /* THRI: would interrupt */
+    g_assert_false(irq_level);
+    serial_class.resume((Device *)s);
+    g_assert_true(irq_level);
+    serial_free(s);
+}
+
+static void test_i8042_state(void)
+{
+    int n = 0;
+    I8042 *k = i8042_new(i8042_reset_cb, &n);
+    I8042 *l = i8042_new(i8042_reset_cb, &n);
+    g_autoptr(GByteArray) st = NULL;
+
+    wr(i8042_io, k, 4, 0x60);                /* write config: awaits data */
+    st = save_dev(k);
+    g_assert_true(load_dev(l, st, NULL));
+    wr(i8042_io, l, 0, 0x31);
+    wr(i8042_io, l, 4, 0x20);
+    g_assert_cmphex(rd(i8042_io, l, 0), ==, 0x31);
+    /* reset: back to power-on, no data byte awaited */
+    wr(i8042_io, l, 4, 0x60);
+    i8042_class.reset((Device *)l);
+    wr(i8042_io, l, 4, 0x20);
+    g_assert_cmphex(rd(i8042_io, l, 0), ==, 0x45);
+    /* hostile: an output byte that is not one, a bogus command */
+    st->data[4 + 3] = 0x99;                  /* pending_cmd */
+    expect_refused(l, st, "field 'pending_cmd'");
+    st->data[4 + 3] = 0;
+    st->data[4 + 4] = 0x00;                  /* out = 0x1000 */
+    st->data[4 + 5] = 0x10;
+    st->data[4 + 6] = 0x00;
+    st->data[4 + 7] = 0x00;
+    expect_refused(l, st, "field 'out'");
+    g_assert_cmpint(n, ==, 0);
+    i8042_free(k);
+    i8042_free(l);
+}
+
+static void test_rtc_state(void)
+{
+    Rtc *a = rtc_new(128 * MiB, 0);
+    Rtc *b = rtc_new(64 * MiB, 0);
+    g_autoptr(GByteArray) st = NULL;
+
+    wr(rtc_io, a, 0, 0x40);
+    wr(rtc_io, a, 1, 0x5a);                  /* a CMOS byte */
+    wr(rtc_io, a, 0, 0x0b);
+    wr(rtc_io, a, 1, 0x02 | 0x40);           /* PIE on */
+    wr(rtc_io, a, 0, 0x40);
+    st = save_dev(a);
+    g_assert_true(load_dev(b, st, NULL));
+    g_assert_cmphex(rd(rtc_io, b, 1), ==, 0x5a);     /* index kept */
+    wr(rtc_io, b, 0, 0x35);
+    g_assert_cmphex(rd(rtc_io, b, 1), ==, 0x07);     /* a's memory size */
+    /* reset: CMOS kept, interrupt enables cleared, index 0 */
+    rtc_class.reset((Device *)b);
+    wr(rtc_io, b, 0, 0x0b);
+    g_assert_cmphex(rd(rtc_io, b, 1), ==, 0x02);
+    wr(rtc_io, b, 0, 0x40);
+    g_assert_cmphex(rd(rtc_io, b, 1), ==, 0x5a);
+    st->data[4] = 0x80;                      /* index */
+    expect_refused(b, st, "field 'index'");
+    rtc_free(a);
+    rtc_free(b);
+}
+
+static void test_pm_state(void)
+{
+    PmOps ops = { pm_sci, pm_off, pm_rst, NULL };
+    Pm *a = pm_new(&ops), *b = pm_new(&ops);
+    g_autoptr(GByteArray) st = NULL;
+    uint8_t d[2] = { 0x00, 0x01 };
+
+    poweroffs = 0;
+    pm_evt_io(a, 2, d, 2, true);             /* PWRBTN_EN */
+    sci = false;
+    pm_press_power_button(a);
+    g_assert_true(sci);
+    st = save_dev(a);
+    sci = false;
+    g_assert_true(load_dev(b, st, NULL));
+    g_assert_true(sci);                      /* the loaded SCI is raised */
+    /* paused, a power button press waits for resume */
+    pm_class.pause((Device *)a);
+    d[1] = 0x01;
+    pm_evt_io(a, 0, d, 2, true);             /* clear: line would drop */
+    g_assert_true(sci);
+    pm_class.resume((Device *)a);
+    g_assert_false(sci);
+    /* hostile: SCI_EN clear, SLP_EN set */
+    st->data[4 + 4] = 0;
+    expect_refused(b, st, "field 'cnt'");
+    st->data[4 + 4] = 1;
+    st->data[4 + 5] = 0x20;
+    expect_refused(b, st, "field 'cnt'");
+    g_assert_cmpint(poweroffs, ==, 0);
+    pm_free(a);
+    pm_free(b);
+}
+
+static void test_pci_host_state(void)
+{
+    PciHost *a = pci_host_new(), *b = pci_host_new();
+    g_autoptr(GByteArray) st = NULL;
+    uint8_t d[4];
+    uint32_t addr = 0x80000000u | 0x0c;
+
+    memcpy(d, &addr, 4);
+    pci_config_io(a, 0, d, 4, true);         /* latch an address */
+    *(uint16_t *)d = 0x0006;
+    pci_ecam_io(a, PCI_COMMAND, d, 2, true); /* the bridge's command */
+    st = save_dev(a);
+    g_assert_true(load_dev(b, st, NULL));
+    pci_config_io(b, 0, d, 4, false);
+    g_assert_cmphex(*(uint32_t *)d, ==, addr);
+    pci_ecam_io(b, PCI_COMMAND, d, 2, false);
+    g_assert_cmphex(*(uint16_t *)d, ==, 0x0006);
+    /* hostile: reserved latch bits; a read-only config byte (device id) */
+    st->data[4 + 3] = 0x7f;
+    expect_refused(b, st, "field 'config_addr'");
+    st->data[4 + 3] = 0x80;
+    st->data[4 + 4 + 4 + PCI_DEVICE_ID] ^= 1;
+    expect_refused(b, st, "read-only byte 0x002");
+    pci_host_free(a);
+    pci_host_free(b);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -299,5 +511,11 @@ int main(int argc, char **argv)
     g_test_add_func("/i8042/self-test-reset", test_i8042);
     g_test_add_func("/pci/host", test_pci_host);
     g_test_add_func("/rtc/registers", test_rtc);
+    g_test_add_func("/state/serial", test_serial_state);
+    g_test_add_func("/state/serial-pause", test_serial_pause);
+    g_test_add_func("/state/i8042", test_i8042_state);
+    g_test_add_func("/state/rtc", test_rtc_state);
+    g_test_add_func("/state/pm", test_pm_state);
+    g_test_add_func("/state/pci-host", test_pci_host_state);
     return g_test_run();
 }

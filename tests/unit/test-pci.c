@@ -967,7 +967,7 @@ static void test_memmap_discard(void)
     struct stat before, after;
 
     g_assert_no_error(err);
-    p = memmap_hva(mem, 0, 4 * 1024 * 1024);
+    p = memmap_hva_mut(mem, 0, 4 * 1024 * 1024);
     memset(p, 0x5a, 4 * 1024 * 1024);
     g_assert_cmpint(fstat(mem->fd, &before), ==, 0);
     g_assert_true(memmap_discard(mem, 0x100000, 0x200000));

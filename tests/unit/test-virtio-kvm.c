@@ -134,7 +134,7 @@ static void test_kick_and_interrupt(gconstpointer ioeventfd)
     g_assert_no_error(err);
     g_assert_nonnull(balloon_find(vm));
     g_assert_cmpstr(balloon_id(balloon_find(vm)), ==, "balloon0");
-    ram = memmap_hva(vm->mem, 0, 64 * MiB);
+    ram = memmap_hva_mut(vm->mem, 0, 64 * MiB);
 
     /* the device at 00:01.0, its BAR where "firmware" put it */
     g_assert_cmphex(mmio_rd(vm, ecam, 4), ==, 0x10451af4);

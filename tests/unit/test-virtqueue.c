@@ -106,6 +106,51 @@ static void expect_broken(Fixture *f, const char *what)
 
 /* --- good chains ---------------------------------------------------------- */
 
+/* virtqueue_elem_write fills the writable part only, across segments, and
+ * marks what it wrote dirty. */
+static void test_elem_write(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) err = NULL;
+    unsigned long bm[RAM_SIZE / 4096 / (8 * sizeof(unsigned long))] = { 0 };
+    uint8_t buf[300];
+
+    set_desc(f, DESC_GPA, 0, BUF_GPA, 100, VIRTQ_DESC_F_NEXT, 1);
+    set_desc(f, DESC_GPA, 1, BUF_GPA + 0x5000 - 10, 20,
+             VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 2);
+    set_desc(f, DESC_GPA, 2, BUF_GPA + 0x8000, 100, VIRTQ_DESC_F_WRITE, 0);
+    make_avail(f, 0);
+    g_assert_cmpint(pop(f, &err), ==, VIRTQ_POPPED);
+    g_assert_no_error(err);
+    memmap_dirty_take(f->mem, 0, bm);       /* forget the ring writes */
+    memset(bm, 0, sizeof(bm));
+    memset(buf, 'w', sizeof(buf));
+    /* from offset 5: 15 bytes in the first segment, 100 in the second,
+     * and no more: the chain has 120 writable bytes */
+    g_assert_cmpuint(virtqueue_elem_write(f->mem, f->elem, 5, buf,
+                                          sizeof(buf)), ==, 115);
+    g_assert_cmpint(f->ram[BUF_GPA], ==, 0);                /* readable */
+    g_assert_cmpint(f->ram[BUF_GPA + 0x5000 - 6], ==, 0);
+    g_assert_cmpint(f->ram[BUF_GPA + 0x5000 - 5], ==, 'w');
+    g_assert_cmpint(f->ram[BUF_GPA + 0x8000 + 99], ==, 'w');
+    g_assert_cmpint(f->ram[BUF_GPA + 0x8000 + 100], ==, 0);
+    memmap_dirty_take(f->mem, 0, bm);
+    for (unsigned int p = 0; p < RAM_SIZE / 4096; p++) {
+        bool dirty = (bm[p / (8 * sizeof(long))] >> (p % (8 * sizeof(long))))
+                     & 1;
+
+        g_assert_cmpint(dirty, ==, p == (BUF_GPA + 0x4000) / 4096 ||
+                                   p == (BUF_GPA + 0x5000) / 4096 ||
+                                   p == (BUF_GPA + 0x8000) / 4096);
+    }
+    /* taken: the bitmap is clean now */
+    memset(bm, 0, sizeof(bm));
+    memmap_dirty_take(f->mem, 0, bm);
+    for (unsigned int w = 0; w < G_N_ELEMENTS(bm); w++) {
+        g_assert_cmphex(bm[w], ==, 0);
+    }
+}
+
+
 static void test_empty(Fixture *f, gconstpointer data)
 {
     g_assert_cmpint(pop(f, NULL), ==, VIRTQ_EMPTY);
@@ -135,7 +180,7 @@ static void test_chain(Fixture *f, gconstpointer data)
     {
         uint8_t buf[200];
 
-        g_assert_cmpuint(virtqueue_elem_read(&f->vq, f->elem, 90, buf,
+        g_assert_cmpuint(virtqueue_elem_read(f->mem, f->elem, 90, buf,
                                              sizeof(buf)), ==, 60);
         g_assert_cmpint(buf[9], ==, 'a');
         g_assert_cmpint(buf[10], ==, 'b');
@@ -475,6 +520,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     ADD("empty", test_empty);
     ADD("chain", test_chain);
+    ADD("elem-write", test_elem_write);
     ADD("full-length-chain", test_full_length_chain);
     ADD("indirect", test_indirect);
     ADD("zero-length", test_zero_length);

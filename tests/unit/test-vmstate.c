@@ -245,6 +245,88 @@ static void test_describe(void)
     g_assert_nonnull(strstr(s, "\"subsections\":[{\"name\":\"thing/sub\""));
 }
 
+/* A container reaching a part through a pointer, with pre_load noting
+ * the value post_load checks against. */
+typedef struct {
+    uint32_t fixed;             /* host config: must match on load */
+    uint32_t fixed_before;
+    int pre_loads;
+    Pair *part;
+} Holder;
+
+static bool holder_pre_load(void *opaque, GError **errp)
+{
+    Holder *h = opaque;
+
+    h->fixed_before = h->fixed;
+    h->pre_loads++;
+    return true;
+}
+
+static bool holder_post_load(void *opaque, uint32_t version, GError **errp)
+{
+    Holder *h = opaque;
+
+    if (h->fixed != h->fixed_before) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "fixed %u differs from %u", h->fixed, h->fixed_before);
+        return false;
+    }
+    return true;
+}
+
+static const VmsDesc holder_vmsd = {
+    .name = "holder", .version = 1, .min_version = 1,
+    .pre_load = holder_pre_load,
+    .post_load = holder_post_load,
+    .fields = (const VmsField[]) {
+        VMS_U32(Holder, fixed),
+        VMS_STRUCT_PTR(Holder, part, pair_vmsd, Pair),
+        VMS_END_OF_LIST,
+    },
+};
+
+static void test_pointer_and_pre_load(void)
+{
+    Pair a = { 3, 4 }, b = { 0 };
+    Holder src = { .fixed = 1, .part = &a }, dst = { .fixed = 1, .part = &b };
+    Holder bad = { .fixed = 2, .part = &b }, unset = { .fixed = 1 };
+    g_autoptr(GByteArray) out = g_byte_array_new();
+    g_autoptr(GError) err = NULL;
+    g_autoptr(JsonNode) n = vms_describe(&holder_vmsd);
+    g_autoptr(JsonGenerator) gen = json_generator_new();
+    g_autofree char *desc = NULL;
+    VmsReader r;
+
+    g_assert_true(vms_save(&holder_vmsd, &src, out, &err));
+    /* the pointer is not on the wire: version, fixed, the pair section */
+    g_assert_cmpuint(out->len, ==, 4 + 4 + (4 + 2 + 8 + 1) + 1);
+    r = vms_reader(out->data, out->len);
+    g_assert_true(vms_load(&holder_vmsd, &dst, &r, &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(b.lo, ==, 3);
+    g_assert_cmpuint(b.hi, ==, 4);
+    g_assert_cmpint(dst.pre_loads, ==, 1);
+    g_assert_true(dst.part == &b);
+    /* pre_load saw the destination's value before the stream's */
+    r = vms_reader(out->data, out->len);
+    g_assert_false(vms_load(&holder_vmsd, &bad, &r, &err));
+    g_assert_cmpstr(err->message, ==,
+                    "vmstate 'holder': fixed 1 differs from 2");
+    g_clear_error(&err);
+    /* a NULL pointer fails on both sides, without a crash */
+    r = vms_reader(out->data, out->len);
+    g_assert_false(vms_load(&holder_vmsd, &unset, &r, &err));
+    g_assert_nonnull(strstr(err->message, "field 'part' is not set up"));
+    g_clear_error(&err);
+    g_assert_false(vms_save(&holder_vmsd, &unset, out, &err));
+    g_assert_nonnull(strstr(err->message, "field 'part' is not set up"));
+    json_generator_set_root(gen, n);
+    desc = json_generator_to_data(gen, NULL);
+    g_assert_nonnull(strstr(desc, "{\"name\":\"part\",\"type\":\"struct\","
+                                   "\"struct\":{\"name\":\"pair\""));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -256,5 +338,7 @@ int main(int argc, char **argv)
     g_test_add_func("/vmstate/old-version-reads", test_old_version_reads);
     g_test_add_func("/vmstate/hostile", test_hostile);
     g_test_add_func("/vmstate/describe", test_describe);
+    g_test_add_func("/vmstate/pointer-and-pre-load",
+                    test_pointer_and_pre_load);
     return g_test_run();
 }
