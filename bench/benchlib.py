@@ -115,6 +115,17 @@ class Vmm:
             self.lines.append(
                 (now, line.decode(errors="replace").rstrip("\r")))
 
+    def pump(self, timeout=0):
+        """Read what the VMM has printed so far into self.lines, waiting up
+        to @timeout s for the first of it (keeps its pipe from filling
+        while the caller is busy elsewhere)."""
+        self._read(timeout)
+        for _ in range(256):
+            if self._eof or not select.select([self.proc.stdout], [], [],
+                                              0)[0]:
+                break
+            self._read(0)
+
     def text(self):
         return "\n".join(line for _, line in self.lines[-40:])
 
