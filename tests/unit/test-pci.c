@@ -12,9 +12,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "device.h"
 #include "iobus.h"
 #include "memmap.h"
+#include "migration/vmstate.h"
 #include "pci.h"
+#include "serial.h"
+#include "vm.h"
 #include "virtio/virtio-balloon.h"
 #include "virtio/virtio-pci.h"
 #include "virtio/virtio.h"
@@ -991,6 +995,329 @@ static void test_memmap_discard(void)
     g_assert_false(memmap_discard(mem, UINT64_MAX & ~0xfffULL, 0x2000));
 }
 
+/* --- migration state ----------------------------------------------------- */
+
+static GByteArray *balloon_save(Drv *d)
+{
+    GByteArray *out = g_byte_array_new();
+    g_autoptr(GError) err = NULL;
+
+    g_assert_true(vms_save(virtio_balloon_pci_class.vmsd, d->b, out, &err));
+    g_assert_no_error(err);
+    return out;
+}
+
+static bool balloon_load(Drv *d, GByteArray *st, GError **errp)
+{
+    VmsReader r = vms_reader(st->data, st->len);
+
+    return vms_load(virtio_balloon_pci_class.vmsd, d->b, &r, errp) &&
+           r.pos == r.len;
+}
+
+/* A migration's destination: same device, RAM copied, state loaded. */
+static Drv *drv_clone(Drv *src, GByteArray *st)
+{
+    Drv *d = drv_new(false);
+    g_autoptr(GError) err = NULL;
+
+    memcpy(d->ram, src->ram, RAM_SIZE);
+    memcpy(d->avail_idx, src->avail_idx, sizeof(d->avail_idx));
+    g_assert_true(balloon_load(d, st, &err));
+    g_assert_no_error(err);
+    return d;
+}
+
+/* Offsets in the balloon's section (see the tables): its version, then
+ * the VirtioDevice (version, guest_features, status, isr, generation,
+ * config_vector, broken) and its queues of 41 bytes each (version, num,
+ * ready, msix_vector, desc, avail, used, ...). */
+#define ST_VDEV         4
+#define ST_VQ(q)        (ST_VDEV + 18 + 41 * (q))
+#define ST_VQ_NUM(q)    (ST_VQ(q) + 4)
+#define ST_VQ_READY(q)  (ST_VQ(q) + 6)
+#define ST_VQ_MSIX(q)   (ST_VQ(q) + 7)
+#define ST_VQ_DESC(q)   (ST_VQ(q) + 9)
+#define ST_VQ_LAST(q)   (ST_VQ(q) + 33)
+
+/* A balloon mid-inflate (one buffer done, the stats buffer held, a
+ * target set) continues on the copy: same config, the next buffer lands
+ * after the first in the used ring, MSI-X as the guest programmed it. */
+static void test_state_round_trip(void)
+{
+    Drv *a = drv_new(false);
+    g_autoptr(GByteArray) st = NULL;
+    uint32_t *pfns = (uint32_t *)(a->ram + BUF_GPA);
+    BalloonStats stats;
+    Drv *b;
+
+    drv_start(a, base_features, 3);
+    balloon_set_target(a->b, RAM_SIZE - 8 * 4096);
+    for (unsigned int i = 0; i < 4; i++) {
+        pfns[i] = GUINT32_TO_LE(0x300 + i);
+    }
+    submit(a, 0, 0, BUF_GPA, 16, false);
+    g_assert_cmpuint(used_idx(a, 0), ==, 1);
+    put_stat(a, BUF_GPA + 0x1000, 4, 4242);
+    submit(a, 2, 0, BUF_GPA + 0x1000, 10, false);
+    g_assert_cmpuint(used_idx(a, 2), ==, 0);        /* held */
+    bar_wr(a, a->device + 4, 4, 4);                 /* actual */
+    st = balloon_save(a);
+    b = drv_clone(a, st);
+
+    g_assert_cmpuint(status(b), ==, 0x0f);
+    g_assert_cmpuint(dev_cfg(b, 0), ==, 8);
+    g_assert_cmpuint(dev_cfg(b, 4), ==, 4);
+    g_assert_cmpuint(balloon_get_actual(b->b), ==, RAM_SIZE - 4 * 4096);
+    balloon_get_stats(b->b, &stats);
+    g_assert_cmpuint(stats.stats[4], ==, 4242);
+    g_assert_cmphex(device_features(b), ==, device_features(a));
+    /* the next inflate buffer: used entry 1, vector 1 */
+    for (unsigned int i = 0; i < 4; i++) {
+        pfns = (uint32_t *)(b->ram + BUF_GPA);
+        pfns[i] = GUINT32_TO_LE(0x304 + i);
+    }
+    memset(b->ram + 0x304 * 4096ULL, 0x11, 4 * 4096);
+    submit(b, 0, 1, BUF_GPA, 16, false);
+    g_assert_cmpuint(used_idx(b, 0), ==, 2);
+    g_assert_cmpuint(get16(b, RING_GPA(0) + 0x2000 + 4 + 8), ==, 1);
+    g_assert_cmpuint(b->ram[0x304 * 4096ULL], ==, 0);
+    g_assert_cmpuint(b->irq.msi_count[1], ==, 1);
+    g_assert_cmphex(b->irq.last_msi_addr, ==, MSI_ADDR);
+    /* the held stats buffer goes back on the copy's first poll */
+    g_assert_true(balloon_set_poll_interval(b->b, 1, NULL));
+    for (gint64 end = g_get_monotonic_time() + 3 * G_USEC_PER_SEC;
+         used_idx(b, 2) == 0 && g_get_monotonic_time() < end;) {
+        g_main_context_iteration(NULL, FALSE);
+        g_usleep(1000);
+    }
+    g_assert_cmpuint(used_idx(b, 2), ==, 1);
+    g_assert_cmpuint(get16(b, RING_GPA(2) + 0x2000 + 4), ==, 0);   /* head */
+    g_assert_true(balloon_set_poll_interval(b->b, 0, NULL));
+    /* the source did not change by being saved */
+    g_assert_cmpuint(used_idx(a, 2), ==, 0);
+    drv_free(b);
+    drv_free(a);
+}
+
+static void expect_load_refused(Drv *src, GByteArray *st, const char *what)
+{
+    Drv *d = drv_new(false);
+    g_autoptr(GError) err = NULL;
+
+    memcpy(d->ram, src->ram, RAM_SIZE);
+    g_assert_false(balloon_load(d, st, &err));
+    g_assert_nonnull(err);
+    if (!strstr(err->message, what)) {
+        g_error("'%s' does not contain '%s'", err->message, what);
+    }
+    drv_free(d);
+}
+
+static void patch(GByteArray *st, size_t off, uint64_t v, unsigned int n)
+{
+    for (unsigned int i = 0; i < n; i++) {
+        st->data[off + i] = (uint8_t)(v >> (8 * i));
+    }
+}
+
+/* Forged streams: refused with the device and field named, no crash. */
+static void test_state_hostile(void)
+{
+    Drv *a = drv_new(false);
+    g_autoptr(GByteArray) good = NULL;
+    g_autoptr(GByteArray) st = g_byte_array_new();
+
+    drv_start(a, base_features, 3);
+    good = balloon_save(a);
+#define RESET_ST() \
+    (g_byte_array_set_size(st, 0), \
+     g_byte_array_append(st, good->data, good->len))
+
+    RESET_ST();
+    patch(st, ST_VQ_NUM(0), 48, 2);             /* not a power of two */
+    expect_load_refused(a, st, "queue size 48 is invalid");
+    RESET_ST();
+    patch(st, ST_VQ_NUM(1), 256, 2);            /* above what we offer */
+    expect_load_refused(a, st, "queue size 256 is invalid");
+    RESET_ST();
+    patch(st, ST_VQ_DESC(0), RAM_SIZE - 16, 8); /* ring leaves RAM */
+    expect_load_refused(a, st, "ring outside guest RAM");
+    RESET_ST();
+    patch(st, ST_VQ_DESC(0), 0x10008, 8);       /* misaligned */
+    expect_load_refused(a, st, "misaligned ring");
+    RESET_ST();
+    patch(st, ST_VQ_MSIX(2), 9, 2);             /* the table has 4 */
+    expect_load_refused(a, st, "MSI-X vector 9, the table has 4");
+    RESET_ST();
+    patch(st, ST_VQ_LAST(0), 1000, 2);          /* 1000 in flight */
+    expect_load_refused(a, st, "buffers in flight");
+    RESET_ST();
+    patch(st, ST_VQ_READY(5), 1, 1);            /* no queue 5 */
+    expect_load_refused(a, st, "the device has no such queue");
+    RESET_ST();
+    patch(st, ST_VDEV + 4, 1ULL << 40, 8);      /* a feature we lack */
+    expect_load_refused(a, st, "field 'guest_features'");
+    RESET_ST();
+    patch(st, ST_VDEV + 4 + 8, 0x20, 1);        /* undefined status bit */
+    expect_load_refused(a, st, "field 'status'");
+    RESET_ST();
+    g_byte_array_set_size(st, st->len - 3);     /* truncated */
+    expect_load_refused(a, st, "truncated");
+#undef RESET_ST
+    drv_free(a);
+}
+
+/* While paused the balloon neither returns the stats buffer nor
+ * interrupts, even with its timer due; resume catches up. */
+static void test_pause(void)
+{
+    Drv *d = drv_new(false);
+    Device *dev = (Device *)d->b;
+    unsigned int cfg_msi;
+    gint64 end;
+
+    drv_start(d, base_features, 3);
+    put_stat(d, BUF_GPA, 4, 1);
+    submit(d, 2, 0, BUF_GPA, 10, false);
+    g_assert_true(balloon_set_poll_interval(d->b, 1, NULL));
+    end = g_get_monotonic_time() + 3 * G_USEC_PER_SEC;
+    while (used_idx(d, 2) == 0 && g_get_monotonic_time() < end) {
+        g_main_context_iteration(NULL, FALSE);
+        g_usleep(1000);
+    }
+    g_assert_cmpuint(used_idx(d, 2), ==, 1);
+    submit(d, 2, 1, BUF_GPA, 10, false);        /* held; timer armed, 1 s */
+    cfg_msi = d->irq.msi_count[0];
+
+    virtio_balloon_pci_class.pause(dev);
+    balloon_set_target(d->b, RAM_SIZE - 4096);  /* config irq: held */
+    bar_wr(d, d->device + 4, 4, 1);             /* BALLOON_CHANGE: held */
+    end = g_get_monotonic_time() + 1500 * 1000;
+    while (g_get_monotonic_time() < end) {
+        g_main_context_iteration(NULL, FALSE);
+        g_usleep(1000);
+    }
+    g_assert_cmpuint(used_idx(d, 2), ==, 1);
+    g_assert_cmpuint(d->irq.msi_count[3], ==, 1);
+    g_assert_cmpuint(d->irq.msi_count[0], ==, cfg_msi);
+    g_assert_cmpuint(d->changes, ==, 0);
+    /* the held interrupt is pending in the PBA meanwhile */
+    g_assert_cmphex(bar_rd(d, VIRTIO_PCI_MSIX_PBA_OFF, 8) & 1, ==, 1);
+
+    virtio_balloon_pci_class.resume(dev);
+    g_assert_cmpuint(d->irq.msi_count[0], ==, cfg_msi + 1);
+    end = g_get_monotonic_time() + 3 * G_USEC_PER_SEC;
+    while ((used_idx(d, 2) == 1 || !d->changes) &&
+           g_get_monotonic_time() < end) {
+        g_main_context_iteration(NULL, FALSE);
+        g_usleep(1000);
+    }
+    g_assert_cmpuint(used_idx(d, 2), ==, 2);
+    g_assert_cmpuint(d->irq.msi_count[3], ==, 2);
+    g_assert_cmpuint(d->changes, ==, 1);
+    g_assert_true(balloon_set_poll_interval(d->b, 0, NULL));
+    drv_free(d);
+}
+
+/* devices_save_state/load_state over a device list (a Vm with only its
+ * devices: no KVM needed): sections matched by name and instance. */
+static void test_devices_state(void)
+{
+    Drv *a = drv_new(false), *b = drv_new(false), *c = drv_new(true);
+    Serial *sa = serial_new(NULL, NULL, NULL), *sb = serial_new(NULL, NULL,
+                                                                NULL);
+    Vm va = { 0 }, vb = { 0 }, vc = { 0 };
+    g_autoptr(GByteArray) st = g_byte_array_new();
+    g_autoptr(GByteArray) bad = g_byte_array_new();
+    g_autoptr(GError) err = NULL;
+    const VmsDesc *const *list;
+    size_t n;
+    uint8_t v = 0x5a;
+
+    va.devices = g_ptr_array_new();
+    vb.devices = g_ptr_array_new();
+    vc.devices = g_ptr_array_new();
+    g_ptr_array_add(va.devices, sa);
+    g_ptr_array_add(va.devices, a->b);
+    g_ptr_array_add(vb.devices, sb);
+    g_ptr_array_add(vb.devices, b->b);
+    g_ptr_array_add(vc.devices, c->b);          /* no serial */
+    drv_start(a, base_features, 3);
+    serial_io(sa, 7, &v, 1, true);
+    g_assert_true(devices_save_state(&va, st, &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(st->data[0], ==, strlen("serial"));
+    g_assert_cmpmem(st->data + 1, 6, "serial", 6);
+    memcpy(b->ram, a->ram, RAM_SIZE);
+    g_assert_true(devices_load_state(&vb, st->data, st->len, &err));
+    g_assert_no_error(err);
+    v = 0;
+    serial_io(sb, 7, &v, 1, false);
+    g_assert_cmphex(v, ==, 0x5a);
+    g_assert_cmpuint(status(b), ==, 0x0f);
+
+    /* a device the stream lacks, one it has extra */
+    g_assert_false(devices_load_state(&vc, st->data, st->len, &err));
+    g_assert_cmpstr(err->message, ==, "device 'serial' instance 0: unknown "
+                    "section, this VM has no such device");
+    g_clear_error(&err);
+    g_ptr_array_add(vc.devices, sb);
+    g_byte_array_append(bad, st->data, 1 + 6 + 8 + 10 + 1 + 4 + 1);
+    bad->data[bad->len - 1] = 0;            /* end after the serial */
+    g_assert_false(devices_load_state(&vc, bad->data, bad->len, &err));
+    g_assert_nonnull(strstr(err->message, "truncated"));
+    g_clear_error(&err);
+    /* unknown section name */
+    g_byte_array_set_size(bad, 0);
+    g_byte_array_append(bad, st->data, st->len);
+    bad->data[1] = 'S';
+    g_assert_false(devices_load_state(&vb, bad->data, bad->len, &err));
+    g_assert_cmpstr(err->message, ==, "device 'Serial' instance 0: unknown "
+                    "section, this VM has no such device");
+    g_clear_error(&err);
+    /* only the serial: the balloon is missing */
+    g_byte_array_set_size(bad, 0);
+    g_byte_array_append(bad, st->data, st->len);
+    g_byte_array_set_size(bad, 1 + 6 + 4 + 4 +
+                          (bad->data[11] | bad->data[12] << 8));
+    g_byte_array_append(bad, (const guint8 *)"", 1);
+    g_assert_false(devices_load_state(&vb, bad->data, bad->len, &err));
+    g_assert_cmpstr(err->message, ==, "device 'virtio-balloon' instance 0: "
+                    "missing from the stream");
+    g_clear_error(&err);
+    /* a section length beyond the buffer; trailing bytes */
+    g_byte_array_set_size(bad, 0);
+    g_byte_array_append(bad, st->data, st->len);
+    bad->data[1 + 6 + 4 + 3] = 0x7f;
+    g_assert_false(devices_load_state(&vb, bad->data, bad->len, &err));
+    g_assert_nonnull(strstr(err->message, "truncated or too large"));
+    g_clear_error(&err);
+    g_byte_array_set_size(bad, 0);
+    g_byte_array_append(bad, st->data, st->len);
+    g_byte_array_append(bad, (const guint8 *)"x", 1);
+    g_assert_false(devices_load_state(&vb, bad->data, bad->len, &err));
+    g_assert_nonnull(strstr(err->message, "after the end marker"));
+    g_clear_error(&err);
+
+    list = devices_vmsd_list(&n);
+    g_assert_cmpuint(n, ==, 6);
+    g_assert_null(list[n]);
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < i; j++) {
+            g_assert_cmpstr(list[i]->name, !=, list[j]->name);
+        }
+    }
+    g_ptr_array_unref(va.devices);
+    g_ptr_array_unref(vb.devices);
+    g_ptr_array_unref(vc.devices);
+    serial_free(sa);
+    serial_free(sb);
+    drv_free(a);
+    drv_free(b);
+    drv_free(c);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1011,5 +1338,9 @@ int main(int argc, char **argv)
                     test_free_page_reporting);
     g_test_add_func("/memmap/discard", test_memmap_discard);
     g_test_add_func("/device/table", test_device_table);
+    g_test_add_func("/state/balloon-round-trip", test_state_round_trip);
+    g_test_add_func("/state/balloon-hostile", test_state_hostile);
+    g_test_add_func("/state/balloon-pause", test_pause);
+    g_test_add_func("/state/devices", test_devices_state);
     return g_test_run();
 }
