@@ -690,7 +690,7 @@ static bool cmdline_finish_boot(CmdlineState *s, GError **errp)
         }
         return true;
     }
-    if (!cfg->kernel || !*cfg->kernel) {
+    if ((!cfg->kernel || !*cfg->kernel) && !cfg->qtest_accel) {
         g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
                     "no kernel given: use -kernel PATH");
         return false;

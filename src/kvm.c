@@ -189,6 +189,9 @@ bool kvm_set_memory_region(Kvm *kvm, uint32_t slot, uint64_t gpa,
         .memory_size = size, .userspace_addr = (uintptr_t)hva,
     };
 
+    if (!kvm) {
+        return true;
+    }
     if (kvm_ioctl(kvm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0) {
         g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_NOMEM,
                     "KVM refused guest memory slot %u (0x%" PRIx64 "+0x%"
@@ -202,6 +205,9 @@ bool kvm_irq_line(Kvm *kvm, uint32_t irq, bool level)
 {
     struct kvm_irq_level l = { .irq = irq, .level = level ? 1 : 0 };
 
+    if (!kvm) {
+        return false;
+    }
     return kvm_ioctl(kvm->vm_fd, KVM_IRQ_LINE, &l) == 0;
 }
 
@@ -212,16 +218,25 @@ bool kvm_signal_msi(Kvm *kvm, uint64_t addr, uint32_t data)
         .data = data,
     };
 
+    if (!kvm) {
+        return false;
+    }
     return kvm_ioctl(kvm->vm_fd, KVM_SIGNAL_MSI, &m) >= 0;
 }
 
 bool kvm_get_clock(Kvm *kvm, struct kvm_clock_data *clock)
 {
+    if (!kvm) {
+        return false;
+    }
     return kvm_ioctl(kvm->vm_fd, KVM_GET_CLOCK, clock) == 0;
 }
 
 bool kvm_set_clock(Kvm *kvm, const struct kvm_clock_data *clock)
 {
+    if (!kvm) {
+        return false;
+    }
     return kvm_ioctl(kvm->vm_fd, KVM_SET_CLOCK, (void *)clock) == 0;
 }
 
@@ -229,6 +244,9 @@ bool kvm_get_dirty_log(Kvm *kvm, uint32_t slot, void *bitmap)
 {
     struct kvm_dirty_log log = { .slot = slot, .dirty_bitmap = bitmap };
 
+    if (!kvm) {
+        return false;
+    }
     return kvm_ioctl(kvm->vm_fd, KVM_GET_DIRTY_LOG, &log) == 0;
 }
 
@@ -366,6 +384,11 @@ bool kvm_ioeventfd(Kvm *kvm, int fd, uint64_t addr, uint32_t len,
         .flags = assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN,
     };
 
+    if (!kvm) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_KVM,
+                    "no KVM: ioeventfds need it");
+        return false;
+    }
     /* Length 0 matches writes of any width; older kernels want one. */
     e.len = kvm_check_extension(kvm, KVM_CAP_IOEVENTFD_ANY_LENGTH) ? 0 : len;
     if (kvm_ioctl(kvm->vm_fd, KVM_IOEVENTFD, &e) < 0) {
@@ -384,6 +407,11 @@ bool kvm_irqfd(Kvm *kvm, int fd, uint32_t gsi, bool assign, GError **errp)
         .flags = assign ? 0 : KVM_IRQFD_FLAG_DEASSIGN,
     };
 
+    if (!kvm) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_KVM,
+                    "no KVM: irqfds need it");
+        return false;
+    }
     if (kvm_ioctl(kvm->vm_fd, KVM_IRQFD, &i) < 0) {
         g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_KVM,
                     "KVM_IRQFD for GSI %u failed: %s", gsi,
@@ -407,6 +435,11 @@ static bool kvm_irq_routing_commit(KvmIrqRouting *r, GError **errp)
     g_autofree struct kvm_irq_routing *t = NULL;
     guint k = 0;
 
+    if (!r->kvm) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_KVM,
+                    "no KVM: MSI routes need it");
+        return false;
+    }
     t = g_malloc0(sizeof(*t) + n * sizeof(struct kvm_irq_routing_entry));
     /* What KVM sets up by itself with the in-kernel irqchip. */
     for (uint32_t gsi = 0; gsi < KVM_IRQCHIP_PINS; gsi++) {

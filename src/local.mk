@@ -25,6 +25,7 @@ src_libkestrel_a_SOURCES = \
 	src/pci.c src/pci.h \
 	src/device.c src/device.h \
 	src/monitor.c src/monitor.h \
+	src/qtest.c src/qtest.h \
 	src/qmp-cmds.c src/qmp-cmds.h \
 	src/virtio/virtqueue.c src/virtio/virtqueue.h \
 	src/virtio/virtio.c src/virtio/virtio.h \

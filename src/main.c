@@ -21,6 +21,7 @@
 #include "error.h"
 #include "migration/migration.h"
 #include "monitor.h"
+#include "qtest.h"
 #include "vm.h"
 
 static int daemon_pipe = -1;
@@ -176,6 +177,7 @@ int main(int argc, char **argv)
     g_autoptr(VmConfig) cfg = vm_config_new();
     g_autoptr(GError) err = NULL;
     g_autoptr(Vm) vm = NULL;
+    Qtest *qtest = NULL;
     SignalCtx sig_term, sig_int, sig_hup;
     struct rlimit no_core = { 0, 0 };
     int action, status;
@@ -223,6 +225,12 @@ int main(int argc, char **argv)
     g_unix_signal_add(SIGHUP, on_terminate_signal, &sig_hup);
 
     vm->migration = migration_new(vm);
+    if (cfg->qtest) {
+        qtest = qtest_new(vm, cfg->qtest, &err);
+        if (!qtest) {
+            die(err->message);
+        }
+    }
     if ((cfg->incoming_defer || cfg->incoming_uri) &&
         !vm_set_run_state(vm, RUN_STATE_INMIGRATE, &err)) {
         die(err->message);
@@ -247,6 +255,7 @@ int main(int argc, char **argv)
     status = vm->exit_status;
     /* Join the migration threads before the VM they read goes away. */
     g_clear_pointer(&vm->migration, migration_free);
+    g_clear_pointer(&qtest, qtest_free);
     /* The last replies and events (quit, SHUTDOWN) reach the clients. */
     monitor_flush(vm->monitor);
     g_clear_pointer(&vm->monitor, monitor_free);

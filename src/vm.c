@@ -16,6 +16,7 @@
 #include "error.h"
 #include "i8042.h"
 #include "layout.h"
+#include "migration/migration.h"
 #include "monitor.h"
 #include "pci.h"
 #include "pm.h"
@@ -465,7 +466,7 @@ static bool vm_setup_devices(Vm *vm, GError **errp)
 
 static bool vm_build_acpi(Vm *vm, GError **errp)
 {
-    AcpiParams p = { .nr_cpus = vm->nr_vcpus, .ram_size = vm->mem->ram_size };
+    AcpiParams p = { .nr_cpus = vm->cfg->cpus, .ram_size = vm->mem->ram_size };
     g_autofree uint8_t *buf = g_malloc0(LAYOUT_ACPI_SIZE);
     size_t n = acpi_build(&p, buf, LAYOUT_ACPI_SIZE, LAYOUT_ACPI_START, errp);
 
@@ -578,11 +579,17 @@ Vm *vm_new(const VmConfig *cfg, GError **errp)
         g_hash_table_insert(vm->secrets, g_strdup(sec->id), value);
     }
 
-    vm->kvm = kvm_open(KVM_DEVICE, errp);
-    if (!vm->kvm) {
-        return NULL;
+    if (cfg->qtest_accel) {
+        /* -accel qtest: the machine without KVM and without vCPUs; a
+         * test drives it through the qtest protocol (src/qtest.h). */
+        vm->nr_vcpus = 0;
+    } else {
+        vm->kvm = kvm_open(KVM_DEVICE, errp);
+        if (!vm->kvm) {
+            return NULL;
+        }
     }
-    if (vm->kvm->max_vcpus > 0 && cfg->cpus > (unsigned int)vm->kvm->max_vcpus) {
+    if (vm->kvm && vm->kvm->max_vcpus > 0 && cfg->cpus > (unsigned int)vm->kvm->max_vcpus) {
         g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
                     "Number of SMP CPUs requested (%u) exceeds the maximum "
                     "KVM supports (%d)", cfg->cpus, vm->kvm->max_vcpus);
@@ -602,8 +609,12 @@ Vm *vm_new(const VmConfig *cfg, GError **errp)
         return NULL;
     }
     if (!vm_open_chardevs(vm, errp) || !vm_setup_devices(vm, errp) ||
-        !vm_build_acpi(vm, errp) || !vm_load_kernel(vm, errp)) {
+        !vm_build_acpi(vm, errp) ||
+        (vm->cfg->kernel && !vm_load_kernel(vm, errp))) {
         return NULL;
+    }
+    if (!vm->kvm) {
+        return g_steal_pointer(&vm);
     }
 
     vm->vcpus = g_new0(Vcpu, vm->nr_vcpus);
@@ -628,6 +639,8 @@ void vm_free(Vm *vm)
     if (!vm) {
         return;
     }
+    /* The migration threads read RAM and devices: they go first. */
+    g_clear_pointer(&vm->migration, migration_free);
     vm_set_cpu_throttle(vm, 0);
     for (unsigned int i = 0; vm->vcpus && i < vm->nr_vcpus; i++) {
         vcpu_destroy(&vm->vcpus[i]);
@@ -724,6 +737,9 @@ bool vm_save_cpus(Vm *vm, GByteArray *out, GError **errp)
             return false;
         }
     }
+    if (!vm->kvm) {
+        return true;            /* -accel qtest: no CPU state at all */
+    }
     if (!x86_vm_state_get(vm->kvm, &vst, errp)) {
         return false;
     }
@@ -770,6 +786,15 @@ bool vm_load_cpus(Vm *vm, const uint8_t *buf, size_t len, GError **errp)
                     "the migration stream holds the state of %u vCPUs, "
                     "but this VM has %u", count, vm->nr_vcpus);
         return false;
+    }
+    if (!vm->kvm) {
+        if (len != 4) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                        "CPU state: a VM without KVM (-accel qtest) takes "
+                        "none, but the stream holds %zu bytes", len - 4);
+            return false;
+        }
+        return true;
     }
     /* All of it is read and checked before any of it reaches KVM. */
     st = g_new0(X86VcpuState, MAX(count, 1u));
@@ -879,9 +904,15 @@ bool vm_system_reset(Vm *vm, bool guest, ShutdownCause cause, GError **errp)
     devices_reset(vm);              /* the board's, then -device */
     /* Firmware would rebuild its tables and reload the kernel: so do we,
      * the guest may have scribbled over them. */
-    if (!vm_restore_reset_state(vm, errp) || !vm_build_acpi(vm, errp) ||
-        !vm_load_kernel(vm, errp) ||
-        !x86_setup_boot(vm->mem, &vm->vcpus[0].kvm, &vm->boot, errp)) {
+    if (!vm->kvm) {
+        /* -accel qtest: no vCPUs, no kernel to load. */
+        if (!vm_build_acpi(vm, errp)) {
+            return false;
+        }
+    } else if (!vm_restore_reset_state(vm, errp) ||
+               !vm_build_acpi(vm, errp) || !vm_load_kernel(vm, errp) ||
+               !x86_setup_boot(vm->mem, &vm->vcpus[0].kvm, &vm->boot,
+                               errp)) {
         return false;
     }
     if (vm->on_reset) {

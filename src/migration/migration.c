@@ -618,8 +618,7 @@ static gboolean switchover_cb(gpointer opaque)
         g_mutex_unlock(&m->lock);
         return G_SOURCE_REMOVE;
     }
-    m->stopped_vm = true;
-    devices_pause(vm);
+    m->stopped_vm = true;       /* vm_pause paused the devices too */
     if (m->params.caps[MIG_CAP_PAUSE_BEFORE_SWITCHOVER] &&
         set_status(m, MIG_STATUS_ACTIVE, MIG_STATUS_PRE_SWITCHOVER)) {
         g_mutex_lock(&m->lock);
@@ -927,7 +926,6 @@ static gboolean source_done_cb(gpointer opaque)
     } else {
         /* The guest goes on where it was, whatever went wrong. */
         if (m->stopped_vm) {
-            devices_resume(vm);
             if (m->was_running) {
                 vm_start(vm, NULL);
             } else {

@@ -111,6 +111,12 @@ class Process:
         while time.monotonic() < deadline:
             self._pump(min(0.2, deadline - time.monotonic()))
 
+    def drain(self, timeout=2):
+        """Read what is left of the output of an exited process."""
+        deadline = time.monotonic() + timeout
+        while not self._eof and time.monotonic() < deadline:
+            self._pump(min(0.1, max(deadline - time.monotonic(), 0)))
+
     def text(self):
         return "\n".join(self.lines[-200:])
 
@@ -159,6 +165,8 @@ class TestCase(unittest.TestCase):
     def _reached_missing_kvm(self, exc):
         texts = [str(exc)]
         for p in self._procs:
+            if not p.alive():
+                p.drain(1)
             texts.extend(p.lines[-50:])
         return any(m in t for t in texts for m in KVM_MISSING)
 

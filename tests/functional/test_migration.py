@@ -24,6 +24,7 @@ import ktest
 from ktest import KESTREL, TESTGUEST, Qmp
 
 PAGE = 4096
+BULK = 0x1000000                # 16 MiB: bulk data, apart from the checked pages
 
 
 class Qtest:
@@ -80,7 +81,7 @@ class MigCase(ktest.TestCase):
            smp=None, guest=None, wait_qmp=True):
         qmp = os.path.join(self.tmp, name + ".qmp")
         argv = [KESTREL, "-nodefaults", "-display", "none", "-m", str(mem),
-                "-qmp", "unix:%s,server=on,wait=off" % qmp]
+                "-serial", "null", "-qmp", "unix:%s,server=on,wait=off" % qmp]
         if qtest:
             qt = os.path.join(self.tmp, name + ".qtest")
             argv += ["-accel", "qtest", "-qtest",
@@ -119,9 +120,11 @@ class MigCase(ktest.TestCase):
 
     def wait_exit(self, p, timeout=30):
         try:
-            return p.proc.wait(timeout)
+            rc = p.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             raise AssertionError("kestrel did not exit: " + p.text())
+        p.drain()
+        return rc
 
     def status(self, q):
         return q.cmd("query-status")["status"]
@@ -292,7 +295,8 @@ class Channels(MigCase):
         a, b = socket.socketpair()
         qmp = os.path.join(self.tmp, "dst.qmp")
         dst = self.spawn([KESTREL, "-nodefaults", "-display", "none",
-                          "-m", "64", "-accel", "qtest", "-qtest",
+                          "-m", "64", "-serial", "null", "-accel", "qtest",
+                          "-qtest",
                           "unix:%s,server=on,wait=off"
                           % os.path.join(self.tmp, "dst.qtest"),
                           "-qmp", "unix:%s,server=on,wait=off" % qmp,
@@ -367,7 +371,7 @@ class Failures(MigCase):
     def test_cancel(self):
         port = self.port()
         src = self.source(mem=128)
-        self.fill(src.qt, range(0, 8192, 2), 8)
+        self.fill(src.qt, range(0, 8192, 2), 8, base=BULK)
         dst = self.vm("dst", mem=128, incoming="tcp:127.0.0.1:%d" % port)
         src.qmp.cmd("migrate-set-capabilities", {"capabilities": [
             {"capability": "events", "state": True}]})
@@ -378,13 +382,13 @@ class Failures(MigCase):
         self.wait_status(src.qmp, ("cancelled",))
         self.assertEqual(self.wait_exit(dst), 1)
         src.qmp.cmd("migrate-set-parameters", {"max-bandwidth": 0})
-        self.check(src.qt, range(0, 8192, 2), 8)
+        self.check(src.qt, range(0, 8192, 2), 8, base=BULK)
         self.assert_source_intact(src, range(0, 64, 3), 7)
 
     def test_destination_killed(self):
         port = self.port()
         src = self.source(mem=128)
-        self.fill(src.qt, range(0, 8192, 2), 8)
+        self.fill(src.qt, range(0, 8192, 2), 8, base=BULK)
         dst = self.vm("dst", mem=128, incoming="tcp:127.0.0.1:%d" % port)
         src.qmp.cmd("migrate-set-parameters", {"max-bandwidth": 1 << 20})
         src.qmp.cmd("migrate", {"uri": "tcp:127.0.0.1:%d" % port})
@@ -589,7 +593,7 @@ class Namespaces(MigCase):
         qmp = os.path.join(self.tmp, name + ".qmp")
         qt = os.path.join(self.tmp, name + ".qtest")
         argv = prefix + ["-nodefaults", "-display", "none", "-m", str(mem),
-                         "-qmp", "unix:%s,server=on,wait=off" % qmp,
+                         "-serial", "null", "-qmp", "unix:%s,server=on,wait=off" % qmp,
                          "-accel", "qtest", "-qtest",
                          "unix:%s,server=on,wait=off" % qt]
         if incoming:
