@@ -29,6 +29,7 @@
 #include "error.h"
 #include "keyval.h"
 #include "migration/channel.h"
+#include "migration/describe.h"
 
 /* The QEMU release whose command line and QMP kestrel follows. */
 #define CMDLINE_QEMU_VERSION "7.2.0"
@@ -187,23 +188,40 @@ static bool opt_help(CmdlineState *s, const char *arg, GError **errp);
 
 static bool opt_incoming(CmdlineState *s, const char *arg, GError **errp)
 {
+    g_autoptr(GError) err = NULL;
     MigUri u;
 
     if (g_str_equal(arg, "defer")) {
         s->cfg->incoming_defer = true;
         return true;
     }
-    if (!mig_uri_parse(arg, &u, errp)) {
-        if (g_str_has_prefix((*errp)->message, "Parameter 'uri'")) {
-            g_clear_error(errp);
+    if (!mig_uri_parse(arg, &u, &err)) {
+        /* QEMU's words for the command line. */
+        if (g_str_has_prefix(err->message, "Parameter 'uri'")) {
             g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
                         "unknown migration protocol: %s", arg);
+        } else {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID, "%s",
+                        err->message);
         }
+        mig_uri_clear(&u);
         return false;
     }
     mig_uri_clear(&u);
     g_free(s->cfg->incoming_uri);
     s->cfg->incoming_uri = g_strdup(arg);
+    return true;
+}
+
+static bool opt_dump_vmstate(CmdlineState *s, const char *arg,
+                             GError **errp)
+{
+    g_autofree char *text = migration_describe();
+
+    if (!g_file_set_contents(arg, text, -1, errp)) {
+        return false;
+    }
+    s->exit = true;
     return true;
 }
 
@@ -495,7 +513,8 @@ static const CmdlineOption cmdline_options[] = {
     { "display", true, opt_display, "none", "no display (the only one)" },
     { "drive", true, NULL, NULL, NULL },
     { "dtb", true, NULL, NULL, NULL },
-    { "dump-vmstate", true, NULL, NULL, NULL },
+    { "dump-vmstate", true, opt_dump_vmstate, "FILE",
+      "write the migration format (schemas/vmstate.json) to FILE and exit" },
     { "echr", true, NULL, NULL, NULL },
     { "enable-kvm", false, cmdline_opt_enable_kvm, NULL, "same as -accel kvm" },
     { "enable-sync-profile", false, NULL, NULL, NULL },

@@ -36,10 +36,12 @@ src_libkestrel_a_SOURCES = \
 	src/migration/channel.c src/migration/channel.h \
 	src/migration/params.c src/migration/params.h \
 	src/migration/ram.c src/migration/ram.h \
-	src/migration/migration.c src/migration/migration.h
-src_libkestrel_a_CFLAGS = $(AM_CFLAGS) $(JSONGLIB_CFLAGS)
+	src/migration/migration.c src/migration/migration.h \
+	src/migration/describe.c src/migration/describe.h \
+	src/migration/multifd.c src/migration/multifd.h
+src_libkestrel_a_CFLAGS = $(AM_CFLAGS) $(JSONGLIB_CFLAGS) $(ZSTD_CFLAGS)
 
 bin_PROGRAMS += src/kestrel
 src_kestrel_SOURCES = src/main.c
 src_kestrel_CFLAGS = $(AM_CFLAGS) $(JSONGLIB_CFLAGS)
-src_kestrel_LDADD = src/libkestrel.a qmp/libqmp.a $(JSONGLIB_LIBS) $(GLIB_LIBS) -lutil -lpthread
+src_kestrel_LDADD = src/libkestrel.a qmp/libqmp.a $(JSONGLIB_LIBS) $(GLIB_LIBS) $(ZSTD_LIBS) -lutil -lpthread

@@ -22,6 +22,7 @@
 #include "error.h"
 #include "migration/channel.h"
 #include "migration/migration.h"
+#include "migration/multifd.h"
 #include "migration/params.h"
 #include "migration/ram.h"
 #include "migration/stream.h"
@@ -33,6 +34,7 @@
 #define MIG_VERDICT_OK "KACK"
 #define MIG_VERDICT_ERR "KERR"
 #define MIG_VERDICT_MAX 4096
+#define MULTIFD_MAX_CHANNELS 255
 
 static const char *const status_names[MIG_STATUS__MAX] = {
     [MIG_STATUS_NONE] = "none",
@@ -92,7 +94,7 @@ struct Migration {
     GByteArray *cpu_state;      /* (L) */
     gint64 t_start, t_setup, t_stop, t_end;     /* µs, monotonic */
     /* Statistics: written by the thread, read by query-migrate. */
-    uint64_t transferred, precopy_bytes, downtime_bytes;
+    uint64_t transferred, precopy_bytes, downtime_bytes, multifd_bytes;
     uint64_t normal, duplicate, remaining, dirty_rate, pages_per_second;
     uint64_t sync_count;
     double mbps;
@@ -106,8 +108,12 @@ struct Migration {
     guint listen_src;
     char *unlink_path;          /* unix socket to remove at the end */
     char *sock_host, *sock_port, *sock_path;
-    GThread *in_thread;
-    int in_fd;
+    GPtrArray *in_threads;      /* GThread *: main and multifd channels */
+    int in_fd;                  /* (L) the main connection */
+    bool in_main_claimed;       /* (L) */
+    unsigned int in_channels;   /* (L) multifd channels the source opens */
+    unsigned int in_channels_done;  /* (L) ... that reached their END */
+    char *in_channel_error;     /* (L) the first channel's failure */
     pid_t in_child;
     bool in_ack;                /* the source waits for our verdict */
     GByteArray *in_dev, *in_cpu;
@@ -206,6 +212,7 @@ Migration *migration_new(Vm *vm)
     g_mutex_init(&m->lock);
     g_cond_init(&m->cond);
     m->fd = m->listen_fd = m->in_fd = -1;
+    m->in_threads = g_ptr_array_new();
     return m;
 }
 
@@ -255,9 +262,10 @@ void migration_free(Migration *m)
     if (m->thread) {
         g_thread_join(m->thread);
     }
-    if (m->in_thread) {
-        g_thread_join(m->in_thread);
+    for (guint i = 0; i < m->in_threads->len; i++) {
+        g_thread_join(g_ptr_array_index(m->in_threads, i));
     }
+    g_ptr_array_unref(m->in_threads);
     if (m->listen_src) {
         g_source_remove(m->listen_src);
     }
@@ -290,6 +298,7 @@ void migration_free(Migration *m)
         g_byte_array_unref(m->in_cpu);
     }
     g_free(m->error);
+    g_free(m->in_channel_error);
     g_free(m->unlink_path);
     g_free(m->sock_host);
     g_free(m->sock_port);
@@ -327,7 +336,7 @@ static Migration *mig(Vm *vm)
 
 /* --- what the destination must match ---------------------------------------- */
 
-static char *config_json(Vm *vm)
+static char *config_json(Vm *vm, unsigned int channels)
 {
     const VmConfig *cfg = vm->cfg;
     g_autoptr(JsonBuilder) b = json_builder_new();
@@ -343,6 +352,8 @@ static char *config_json(Vm *vm)
     json_builder_add_int_value(b, vm->nr_vcpus);
     json_builder_set_member_name(b, "serials");
     json_builder_add_int_value(b, cfg->serials->len);
+    json_builder_set_member_name(b, "multifd-channels");
+    json_builder_add_int_value(b, channels);
     json_builder_set_member_name(b, "devices");
     json_builder_begin_array(b);
     for (guint i = 0; i < cfg->devices->len; i++) {
@@ -382,11 +393,13 @@ static gint64 member_int(JsonObject *o, const char *name)
 
 /* Compare the source's configuration with ours; the error says what
  * differs and which option must change. */
-static bool config_check(Vm *vm, const char *text, size_t len,
-                         bool check_uuid, GError **errp)
+static bool config_check(Migration *m, const char *text, size_t len,
+                         GError **errp)
 {
+    Vm *vm = m->vm;
+    bool check_uuid = m->params.caps[MIG_CAP_VALIDATE_UUID];
     g_autoptr(JsonParser) p = json_parser_new();
-    g_autofree char *ours = config_json(vm);
+    g_autofree char *ours = config_json(vm, 0);
     g_autoptr(JsonParser) q = json_parser_new();
     JsonObject *theirs, *mine;
     JsonArray *td, *md;
@@ -453,6 +466,18 @@ static bool config_check(Vm *vm, const char *text, size_t len,
                     "(validate-uuid is on)");
         return false;
     }
+    v = member_int(theirs, "multifd-channels");
+    if (v < 0 || v > MULTIFD_MAX_CHANNELS) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "migration stream: %" G_GINT64_FORMAT " multifd "
+                    "channels announced (0 to %d allowed)", v,
+                    MULTIFD_MAX_CHANNELS);
+        return false;
+    }
+    g_mutex_lock(&m->lock);
+    m->in_channels = (unsigned int)v;
+    g_cond_broadcast(&m->cond);
+    g_mutex_unlock(&m->lock);
     return true;
 }
 
@@ -749,11 +774,24 @@ static void writer_error(Migration *m, MigWriter *w, bool ack,
                 g_strerror(w->error ? w->error : EIO));
 }
 
-static void update_stats(Migration *m, MigWriter *w, RamStats *rs)
+static uint64_t total_bytes(MigWriter *w, MultifdSend *mfd)
 {
-    st(&m->transferred, w->bytes + w->len);
-    st(&m->normal, rs->normal);
-    st(&m->duplicate, rs->duplicate);
+    return w->bytes + w->len + (mfd ? multifd_send_bytes(mfd) : 0);
+}
+
+/* After a flush: every channel's counts are final for now. */
+static void update_stats(Migration *m, MigWriter *w, MultifdSend *mfd,
+                         const RamStats *rs)
+{
+    RamStats all = *rs;
+
+    if (mfd) {
+        multifd_send_stats(mfd, &all);
+        st(&m->multifd_bytes, multifd_send_bytes(mfd));
+    }
+    st(&m->transferred, total_bytes(w, mfd));
+    st(&m->normal, all.normal);
+    st(&m->duplicate, all.duplicate);
 }
 
 static gpointer source_thread(gpointer opaque)
@@ -763,6 +801,9 @@ static gpointer source_thread(gpointer opaque)
     g_autoptr(GError) err = NULL;
     g_autofree char *config = NULL;
     RamSender *ram = NULL;
+    MultifdSend *mfd = NULL;
+    unsigned int channels = m->params.caps[MIG_CAP_MULTIFD] ?
+                            (unsigned int)m->params.multifd_channels : 0;
     RamStats rs = { 0 };
     RamRateLimit rl = { .max_bandwidth = &m->max_bandwidth };
     MigWriter w;
@@ -786,13 +827,24 @@ static gpointer source_thread(gpointer opaque)
     }
     w.fd = m->fd;
     ack = is_socket(m->fd);
-    config = config_json(vm);
+    config = config_json(vm, channels);
     ram = ram_sender_new(vm->kvm, vm->mem);
     if (!mig_write_header(&w, ack ? MIG_FLAG_ACK : 0) ||
         !mig_write_record(&w, MIG_REC_CONFIG, config,
-                          (uint32_t)strlen(config))) {
+                          (uint32_t)strlen(config)) ||
+        !mig_writer_flush(&w)) {
         writer_error(m, &w, ack, &err);
         goto out;
+    }
+    if (channels) {
+        bool zstd = m->params.multifd_compression == MIG_COMPRESS_ZSTD;
+
+        mfd = multifd_send_new(&m->uri, channels,
+                               zstd ? (int)m->params.multifd_zstd_level : -1,
+                               &m->cancel, &err);
+        if (!mfd) {
+            goto out;
+        }
     }
     if (!ram_sender_start(ram, &err)) {
         goto out;
@@ -808,23 +860,27 @@ static gpointer source_thread(gpointer opaque)
     /* Pre-copy: whole passes while the guest runs. */
     for (;;) {
         gint64 t0 = g_get_monotonic_time(), dt;
-        uint64_t b0 = w.bytes + w.len, sent, pending, bw;
+        uint64_t b0 = total_bytes(&w, mfd), sent, pending, bw;
         uint32_t le_pass;
 
         pass++;
         post_event(m, "MIGRATION_PASS", pass, false);
         le_pass = GUINT32_TO_LE(pass);
         if (!mig_write_record(&w, MIG_REC_PASS, &le_pass, 4) ||
-            !ram_sender_pass(ram, &w, &rl, &rs) || !mig_writer_flush(&w)) {
+            !ram_sender_pass(ram, &w, mfd, &rl, &rs) ||
+            !mig_writer_flush(&w)) {
             writer_error(m, &w, ack, &err);
             goto out;
         }
-        update_stats(m, &w, &rs);
+        if (mfd && !multifd_send_flush(mfd, &err)) {
+            goto out;
+        }
+        update_stats(m, &w, mfd, &rs);
         if (!check_return_path(m, ack, &err)) {
             goto out;
         }
         dt = MAX(g_get_monotonic_time() - t0, 1);
-        sent = w.bytes - b0;
+        sent = total_bytes(&w, mfd) - b0;
         pending = ram_sender_sync(ram);
         st(&m->sync_count, ld(&m->sync_count) + 1);
         bw = MAX(sent * G_USEC_PER_SEC / (uint64_t)dt, 1);  /* bytes/s */
@@ -849,7 +905,7 @@ static gpointer source_thread(gpointer opaque)
             goto out;
         }
     }
-    st(&m->precopy_bytes, w.bytes);
+    st(&m->precopy_bytes, total_bytes(&w, mfd));
 
     /* Stop-and-copy. */
     if (!request_switchover(m)) {
@@ -861,8 +917,16 @@ static gpointer source_thread(gpointer opaque)
     }
     ram_sender_sync(ram);
     st(&m->sync_count, ld(&m->sync_count) + 1);
-    if (!ram_sender_pass(ram, &w, NULL, &rs) ||
-        !mig_write_record(&w, MIG_REC_DEVICES, m->dev_state->data,
+    if (!ram_sender_pass(ram, &w, mfd, NULL, &rs)) {
+        writer_error(m, &w, ack, &err);
+        goto out;
+    }
+    /* All RAM is out before the device state: the destination loads
+     * devices only once every channel has ended. */
+    if (mfd && !multifd_send_finish(mfd, &err)) {
+        goto out;
+    }
+    if (!mig_write_record(&w, MIG_REC_DEVICES, m->dev_state->data,
                           m->dev_state->len) ||
         !mig_write_record(&w, MIG_REC_CPUS, m->cpu_state->data,
                           m->cpu_state->len) ||
@@ -871,9 +935,9 @@ static gpointer source_thread(gpointer opaque)
         writer_error(m, &w, ack, &err);
         goto out;
     }
-    update_stats(m, &w, &rs);
+    update_stats(m, &w, mfd, &rs);
     st(&m->remaining, 0);
-    st(&m->downtime_bytes, w.bytes - ld(&m->precopy_bytes));
+    st(&m->downtime_bytes, total_bytes(&w, mfd) - ld(&m->precopy_bytes));
     if (ack) {
         bool arrived;
 
@@ -888,6 +952,7 @@ static gpointer source_thread(gpointer opaque)
     }
     ok = true;
 out:
+    multifd_send_free(mfd);
     if (ram) {
         ram_sender_free(ram);
     }
@@ -993,6 +1058,13 @@ bool qmp_migrate(void *ctx, JsonObject *args, JsonNode **ret, GError **errp)
     if (!mig_uri_parse(uri, &u, errp)) {
         return false;
     }
+    if (m->params.caps[MIG_CAP_MULTIFD] && u.kind != MIG_URI_TCP &&
+        u.kind != MIG_URI_UNIX) {
+        mig_uri_clear(&u);
+        return generic(errp, "multifd needs a tcp: or unix: migration URI "
+                             "(its channels are extra connections to the "
+                             "same address)");
+    }
     mig_uri_clear(&m->uri);
     m->uri = u;
     if (u.kind == MIG_URI_FD) {
@@ -1014,6 +1086,7 @@ bool qmp_migrate(void *ctx, JsonObject *args, JsonNode **ret, GError **errp)
     m->t_setup = m->t_stop = m->t_end = 0;
     m->downtime = m->expected_downtime = m->setup_time = m->total_time = 0;
     m->transferred = m->precopy_bytes = m->downtime_bytes = 0;
+    m->multifd_bytes = 0;
     m->normal = m->duplicate = m->remaining = m->dirty_rate = 0;
     m->pages_per_second = m->sync_count = 0;
     m->mbps = 0;
@@ -1136,26 +1209,43 @@ static void refuse_early(Migration *m, const char *msg)
     }
 }
 
-static gpointer incoming_thread(gpointer opaque)
+/* Wait for every multifd channel to reach its END (or one to fail). */
+static bool wait_channels(Migration *m, GError **errp)
 {
-    Migration *m = opaque;
+    bool ok;
+
+    g_mutex_lock(&m->lock);
+    while (m->in_channels_done < m->in_channels && !m->in_channel_error) {
+        g_cond_wait(&m->cond, &m->lock);
+    }
+    ok = !m->in_channel_error;
+    if (!ok) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID, "%s",
+                    m->in_channel_error);
+    }
+    g_mutex_unlock(&m->lock);
+    return ok;
+}
+
+/* The main connection, after its header. */
+static void receive_main(Migration *m, MigReader *r)
+{
     Vm *vm = m->vm;
     g_autoptr(GError) err = NULL;
     RamStats rs = { 0 };
-    MigReader r;
-    uint32_t flags, type, len;
+    uint32_t type, len;
     bool configured = false;
 
-    mig_reader_init(&r, m->in_fd);
-    set_status(m, MIG_STATUS_NONE, MIG_STATUS_SETUP);
-    if (!mig_read_header(&r, &flags, &err)) {
-        goto fail;
+    /* Start from zeros, as the source's holes are: what this VM wrote at
+     * set-up (kernel, tables) is either sent again or was never there. */
+    for (unsigned int i = 0; i < vm->mem->nr_regions; i++) {
+        memmap_discard(vm->mem, vm->mem->regions[i].gpa,
+                       vm->mem->regions[i].size);
     }
-    m->in_ack = flags & MIG_FLAG_ACK;
     for (;;) {
         MigSum sum;
 
-        if (!mig_read_record_head(&r, &type, &len, &sum, &err)) {
+        if (!mig_read_record_head(r, &type, &len, &sum, &err)) {
             goto fail;
         }
         if (!configured && type != MIG_REC_CONFIG) {
@@ -1174,14 +1264,13 @@ static gpointer incoming_thread(gpointer opaque)
                             "section");
                 goto fail;
             }
-            if (!mig_read_exact(&r, text, len, "config", &err)) {
+            if (!mig_read_exact(r, text, len, "config", &err)) {
                 goto fail;
             }
             text[len] = 0;
             mig_sum_add(&sum, text, len);
-            if (!mig_read_record_tail(&r, type, &sum, &err) ||
-                !config_check(vm, text, len,
-                              m->params.caps[MIG_CAP_VALIDATE_UUID], &err)) {
+            if (!mig_read_record_tail(r, type, &sum, &err) ||
+                !config_check(m, text, len, &err)) {
                 goto fail;
             }
             configured = true;
@@ -1190,14 +1279,14 @@ static gpointer incoming_thread(gpointer opaque)
         }
         case MIG_REC_RAM:
         case MIG_REC_ZERO:
-            if (!ram_receive(vm->mem, &r, type, len, &sum, &rs, &err)) {
+            if (!ram_receive(vm->mem, r, type, len, &sum, &rs, &err)) {
                 goto fail;
             }
             break;
         case MIG_REC_PASS: {
             uint8_t b[4];
 
-            if (len != 4 || !mig_read_exact(&r, b, 4, "pass", &err)) {
+            if (len != 4 || !mig_read_exact(r, b, 4, "pass", &err)) {
                 if (!err) {
                     g_set_error(&err, KESTREL_ERROR, KESTREL_ERROR_INVALID,
                                 "migration stream: pass section of %u "
@@ -1206,23 +1295,23 @@ static gpointer incoming_thread(gpointer opaque)
                 goto fail;
             }
             mig_sum_add(&sum, b, 4);
-            if (!mig_read_record_tail(&r, type, &sum, &err)) {
+            if (!mig_read_record_tail(r, type, &sum, &err)) {
                 goto fail;
             }
             break;
         }
         case MIG_REC_DEVICES:
-            if (!read_blob(&r, type, len, &sum, &m->in_dev, &err)) {
+            if (!read_blob(r, type, len, &sum, &m->in_dev, &err)) {
                 goto fail;
             }
             break;
         case MIG_REC_CPUS:
-            if (!read_blob(&r, type, len, &sum, &m->in_cpu, &err)) {
+            if (!read_blob(r, type, len, &sum, &m->in_cpu, &err)) {
                 goto fail;
             }
             break;
         case MIG_REC_END:
-            if (!mig_read_record_tail(&r, type, &sum, &err)) {
+            if (!mig_read_record_tail(r, type, &sum, &err)) {
                 goto fail;
             }
             if (!m->in_dev || !m->in_cpu) {
@@ -1231,16 +1320,100 @@ static gpointer incoming_thread(gpointer opaque)
                             "state", !m->in_dev ? "device" : "CPU");
                 goto fail;
             }
-            st(&m->transferred, r.bytes);
-            mig_reader_clear(&r);
+            /* RAM may still be arriving on the multifd channels. */
+            if (!wait_channels(m, &err)) {
+                goto fail;
+            }
+            st(&m->transferred, r->bytes);
             post_incoming(m, NULL);
-            return NULL;
+            return;
+        default:
+            g_set_error(&err, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                        "migration stream: a %s section on the main "
+                        "channel", mig_record_name(type));
+            goto fail;
         }
     }
 fail:
-    mig_reader_clear(&r);
+    g_mutex_lock(&m->lock);
+    if (m->in_channel_error) {
+        /* The channel's failure is the cause; ours only followed. */
+        g_clear_error(&err);
+        g_set_error(&err, KESTREL_ERROR, KESTREL_ERROR_INVALID, "%s",
+                    m->in_channel_error);
+    }
+    g_mutex_unlock(&m->lock);
     refuse_early(m, err->message);
     post_incoming(m, err->message);
+}
+
+/* A multifd channel, after its header. */
+static void receive_channel(Migration *m, MigReader *r, int fd)
+{
+    g_autoptr(GError) err = NULL;
+    RamStats rs = { 0 };
+    bool ok = multifd_receive_channel(m->vm->mem, r, &rs, &err);
+
+    g_mutex_lock(&m->lock);
+    if (ok) {
+        m->in_channels_done++;
+    } else if (!m->in_channel_error) {
+        m->in_channel_error = g_strdup(err->message);
+        if (m->in_fd >= 0) {
+            /* Wake the main connection's reader: it reports this. */
+            shutdown(m->in_fd, SHUT_RD);
+        }
+    }
+    g_cond_broadcast(&m->cond);
+    g_mutex_unlock(&m->lock);
+    close(fd);
+}
+
+typedef struct {
+    Migration *m;
+    int fd;
+} InConn;
+
+/* One incoming connection: the main stream or a multifd channel, as its
+ * header says. */
+static gpointer conn_thread(gpointer opaque)
+{
+    InConn *c = opaque;
+    Migration *m = c->m;
+    g_autoptr(GError) err = NULL;
+    MigReader r;
+    uint32_t flags = 0;
+    bool main_conn;
+
+    mig_reader_init(&r, c->fd);
+    if (!mig_read_header(&r, &flags, &err)) {
+        flags = 0;              /* report it as the main stream's error */
+    }
+    main_conn = !(flags & MIG_FLAG_CHANNEL);
+    g_mutex_lock(&m->lock);
+    if (main_conn && m->in_main_claimed) {
+        g_mutex_unlock(&m->lock);
+        close(c->fd);           /* a stray second main stream */
+        goto out;
+    }
+    if (main_conn) {
+        m->in_main_claimed = true;
+        m->in_fd = c->fd;
+    }
+    g_mutex_unlock(&m->lock);
+    if (!main_conn) {
+        receive_channel(m, &r, c->fd);
+    } else if (err) {
+        refuse_early(m, err->message);
+        post_incoming(m, err->message);
+    } else {
+        m->in_ack = flags & MIG_FLAG_ACK;
+        set_status(m, MIG_STATUS_NONE, MIG_STATUS_SETUP);
+        receive_main(m, &r);
+    }
+out:
+    mig_reader_clear(&r);
+    g_free(c);
     return NULL;
 }
 
@@ -1263,8 +1436,17 @@ static gboolean incoming_done_cb(gpointer opaque)
     Vm *vm = m->vm;
     g_autoptr(GError) err = NULL;
 
-    g_thread_join(m->in_thread);
-    m->in_thread = NULL;
+    /* The main connection is done; channels are done or will fail on
+     * their closed sockets now. */
+    if (m->listen_src) {
+        g_source_remove(m->listen_src);
+        m->listen_src = 0;
+    }
+    close_fd(&m->listen_fd);
+    for (guint i = 0; i < m->in_threads->len; i++) {
+        g_thread_join(g_ptr_array_index(m->in_threads, i));
+    }
+    g_ptr_array_set_size(m->in_threads, 0);
     if (d->error) {
         close_fd(&m->in_fd);
         incoming_fail(m, d->error);
@@ -1310,8 +1492,12 @@ out:
 
 static void start_receiving(Migration *m, int fd)
 {
-    m->in_fd = fd;
-    m->in_thread = g_thread_new("migration-in", incoming_thread, m);
+    InConn *c = g_new0(InConn, 1);
+
+    c->m = m;
+    c->fd = fd;
+    g_ptr_array_add(m->in_threads,
+                    g_thread_new("migration-in", conn_thread, c));
 }
 
 static gboolean accept_cb(gint fd, GIOCondition cond, gpointer opaque)
@@ -1323,11 +1509,14 @@ static gboolean accept_cb(gint fd, GIOCondition cond, gpointer opaque)
         return errno == EINTR || errno == EAGAIN ? G_SOURCE_CONTINUE
                                                   : G_SOURCE_REMOVE;
     }
-    /* One connection is the migration; stop listening, as QEMU does. */
-    m->listen_src = 0;
-    close_fd(&m->listen_fd);
+    /* The main stream, then any multifd channels: all on this socket,
+     * which stays open until the migration is in. */
+    if (m->in_threads->len > MULTIFD_MAX_CHANNELS) {
+        close(c);
+        return G_SOURCE_CONTINUE;
+    }
     start_receiving(m, c);
-    return G_SOURCE_REMOVE;
+    return G_SOURCE_CONTINUE;
 }
 
 static bool incoming_start(Vm *vm, const char *uri, GError **errp)
@@ -1415,7 +1604,8 @@ static JsonObject *ram_stats(Migration *m)
                                (gint64)ld(&m->sync_count));
     json_object_set_int_member(o, "postcopy-requests", 0);
     json_object_set_int_member(o, "page-size", MIG_PAGE_SIZE);
-    json_object_set_int_member(o, "multifd-bytes", 0);
+    json_object_set_int_member(o, "multifd-bytes",
+                               (gint64)ld(&m->multifd_bytes));
     json_object_set_int_member(o, "pages-per-second",
                                (gint64)ld(&m->pages_per_second));
     json_object_set_int_member(o, "precopy-bytes",

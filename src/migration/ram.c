@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "migration/multifd.h"
 #include "migration/ram.h"
 
 #define PAGE_SHIFT 12
@@ -242,8 +243,8 @@ static bool send_run(MigWriter *w, const MemRegion *r, uint64_t first,
     return true;
 }
 
-bool ram_sender_pass(RamSender *s, MigWriter *w, RamRateLimit *rl,
-                     RamStats *stats)
+bool ram_sender_pass(RamSender *s, MigWriter *w, MultifdSend *mfd,
+                     RamRateLimit *rl, RamStats *stats)
 {
     for (unsigned int i = 0; i < s->mem->nr_regions; i++) {
         const MemRegion *r = &s->mem->regions[i];
@@ -269,7 +270,13 @@ bool ram_sender_pass(RamSender *s, MigWriter *w, RamRateLimit *rl,
                 p++;
                 continue;
             }
-            if (!send_run(w, r, p, run, rl, stats)) {
+            if (mfd) {
+                multifd_send_queue(mfd, r, p, run);
+                rate_limit(rl, run << PAGE_SHIFT);
+                if (w->cancel && *w->cancel) {
+                    return false;
+                }
+            } else if (!send_run(w, r, p, run, rl, stats)) {
                 return false;
             }
             s->npending -= MIN(s->npending, run);

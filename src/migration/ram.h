@@ -35,6 +35,7 @@ typedef struct {
 } RamRateLimit;
 
 typedef struct RamSender RamSender;
+typedef struct MultifdSend MultifdSend;
 
 /* @kvm may be NULL (no KVM: only the VMM's own writes dirty RAM). */
 RamSender *ram_sender_new(Kvm *kvm, MemMap *mem);
@@ -50,11 +51,13 @@ uint64_t ram_sender_sync(RamSender *s);
 uint64_t ram_sender_pending(const RamSender *s);
 
 /*
- * Send every pending page through @w (rate-limited by @rl, may be NULL);
- * returns false when the writer failed or was cancelled. @stats counts.
+ * Send every pending page through @w, or queue it to the multifd
+ * channels @mfd when that is not NULL (rate-limited by @rl, may be
+ * NULL); returns false when the writer failed or was cancelled. @stats
+ * counts what went through @w.
  */
-bool ram_sender_pass(RamSender *s, MigWriter *w, RamRateLimit *rl,
-                     RamStats *stats);
+bool ram_sender_pass(RamSender *s, MigWriter *w, MultifdSend *mfd,
+                     RamRateLimit *rl, RamStats *stats);
 
 /* Turn KVM dirty logging off again (also after a failure). */
 void ram_sender_stop(RamSender *s);

@@ -24,6 +24,9 @@ static const struct {
     [MIG_REC_DEVICES] = { "devices", 16u << 20 },
     [MIG_REC_CPUS] = { "cpus", 64u << 20 },
     [MIG_REC_END] = { "end", 0 },
+    /* 12 + ZSTD_compressBound(1 MiB), rounded up */
+    [MIG_REC_RAM_ZSTD] = { "ram-zstd", 12 + MIG_RUN_PAGES * MIG_PAGE_SIZE +
+                                       64 * 1024 },
 };
 
 uint32_t mig_record_max_len(uint32_t type)
@@ -189,6 +192,24 @@ bool mig_write_record(MigWriter *w, uint32_t type, const void *payload,
     }
     if (len) {
         memcpy(p + 8, payload, len);
+    }
+    seal(w, p, type, len);
+    return true;
+}
+
+bool mig_write_record2(MigWriter *w, uint32_t type, const void *head,
+                       uint32_t head_len, const void *body,
+                       uint32_t body_len)
+{
+    uint32_t len = head_len + body_len;
+    uint8_t *p = reserve(w, 16 + (size_t)len);
+
+    if (!p) {
+        return false;
+    }
+    memcpy(p + 8, head, head_len);
+    if (body_len) {
+        memcpy(p + 8 + head_len, body, body_len);
     }
     seal(w, p, type, len);
     return true;

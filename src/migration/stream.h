@@ -25,6 +25,8 @@
 /* header flags */
 #define MIG_FLAG_ACK 1u         /* the source waits for the destination's
                                  * verdict on the return path */
+#define MIG_FLAG_CHANNEL 2u     /* a multifd channel (its index in bits
+                                 * 8-15), not the main stream */
 
 #define MIG_PAGE_SIZE 4096u
 #define MIG_RUN_PAGES 256u      /* pages per RAM record, at most */
@@ -37,7 +39,8 @@ typedef enum {
     MIG_REC_PASS = 4,       /* u32 pass number (informational) */
     MIG_REC_DEVICES = 5,    /* devices_save_state() bytes */
     MIG_REC_CPUS = 6,       /* vm_save_cpus() bytes */
-    MIG_REC_END = 7,        /* empty: the stream is complete */
+    MIG_REC_END = 7,        /* empty: the stream (or channel) is complete */
+    MIG_REC_RAM_ZSTD = 8,   /* u64 gpa | u32 npages | zstd frame */
     MIG_REC__MAX,
 } MigRecordType;
 
@@ -71,6 +74,10 @@ bool mig_write_header(MigWriter *w, uint32_t flags);
 /* A whole record from one buffer. */
 bool mig_write_record(MigWriter *w, uint32_t type, const void *payload,
                       uint32_t len);
+/* A record whose payload comes in two parts (head, body). */
+bool mig_write_record2(MigWriter *w, uint32_t type, const void *head,
+                       uint32_t head_len, const void *body,
+                       uint32_t body_len);
 /*
  * A RAM record of @npages pages at @gpa, copied from @hva (guest memory
  * that may change under us: the copy is checksummed, not the original).

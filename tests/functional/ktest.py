@@ -38,6 +38,9 @@ NO_KVM_REASON = ("no /dev/kvm on this machine (kvm-pvm does not bind "
                  "inside a PVM guest): kestrel needs KVM for this test")
 
 
+_last_process = None            # the newest Process (see Qmp)
+
+
 class Process:
     """A child process whose stdout+stderr are read line by line.
 
@@ -52,6 +55,8 @@ class Process:
         self.lines = []
         self._buf = b""
         self._eof = False
+        global _last_process
+        _last_process = self
 
     def _pump(self, timeout):
         if self._eof:
@@ -141,6 +146,13 @@ def missing_prerequisite(why):
                          "it): " + why)
 
 
+def need_kvm():
+    """Skip the calling test on a machine without /dev/kvm (for tests whose
+    failure would not show kestrel's own "no KVM" message)."""
+    if not HAVE_KVM:
+        raise unittest.SkipTest(NO_KVM_REASON)
+
+
 def run(argv, timeout=30, env=None):
     """Run to completion; return (status, combined output)."""
     p = subprocess.run([str(a) for a in argv], stdin=subprocess.DEVNULL,
@@ -149,22 +161,13 @@ def run(argv, timeout=30, env=None):
     return p.returncode, p.stdout.decode(errors="replace")
 
 
-class TestCase(unittest.TestCase):
-    """A TestCase that kills the processes it started and removes its
-    temporary directory when a test ends, pass or fail."""
-
-    def setUp(self):
-        self._procs = []
-        self.tmp = tempfile.mkdtemp(prefix="kestrel-test-")
-
-    def tearDown(self):
-        for p in self._procs:
-            p.kill()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+class KvmSkip:
+    """Mixin for TestCases: without /dev/kvm, a test that failed because
+    kestrel (or QEMU) found no KVM is reported as skipped, naming why."""
 
     def _reached_missing_kvm(self, exc):
         texts = [str(exc)]
-        for p in self._procs:
+        for p in getattr(self, "_procs", []):
             if not p.alive():
                 p.drain(1)
             texts.extend(p.lines[-50:])
@@ -181,6 +184,20 @@ class TestCase(unittest.TestCase):
             if not HAVE_KVM and self._reached_missing_kvm(e):
                 raise unittest.SkipTest(NO_KVM_REASON) from e
             raise
+
+
+class TestCase(KvmSkip, unittest.TestCase):
+    """A TestCase that kills the processes it started and removes its
+    temporary directory when a test ends, pass or fail."""
+
+    def setUp(self):
+        self._procs = []
+        self.tmp = tempfile.mkdtemp(prefix="kestrel-test-")
+
+    def tearDown(self):
+        for p in self._procs:
+            p.kill()
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
     def spawn(self, argv, **kw):
         p = Process(argv, **kw)
@@ -270,6 +287,13 @@ class Qmp:
             except OSError:
                 if time.monotonic() > deadline:
                     raise
+                p = _last_process
+                if p is not None and not p.alive():
+                    # Whoever was to serve it has died: say why, now.
+                    p.drain(1)
+                    raise AssertionError("process exited (%s) before its "
+                                         "QMP socket appeared; output:\n%s"
+                                         % (p.proc.returncode, p.text()))
                 time.sleep(0.02)
         self.sock.settimeout(timeout)
         self.file = self.sock.makefile("rwb")

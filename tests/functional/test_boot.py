@@ -298,6 +298,7 @@ class SerialBackends(ktest.TestCase):
 
 class Daemon(ktest.TestCase):
     def test_daemonize_pidfile_and_log(self):
+        ktest.need_kvm()        # its error goes to the log, not to us
         pidfile = os.path.join(self.tmp, "vm.pid")
         console = os.path.join(self.tmp, "console.log")
         log = os.path.join(self.tmp, "kestrel.log")

@@ -372,6 +372,7 @@ class Lifecycle(DaemonCase):
         self.assertEqual(self.state("tg"), "shut off (destroyed)")
 
     def test_autostart(self):
+        ktest.need_kvm()        # the daemon starts it in the background
         self.define("auto")
         self.virsh("autostart", "auto")
         self.assertRegex(self.virsh("dominfo", "auto"),

@@ -102,7 +102,7 @@ def parse_e820(lines):
     return out
 
 
-class LinuxVmlinux(unittest.TestCase):
+class LinuxVmlinux(ktest.KvmSkip, unittest.TestCase):
     """One boot of the ELF vmlinux with -smp 2; each test checks one thing
     the kernel printed."""
 

@@ -40,6 +40,10 @@ class Qtest:
             except OSError:
                 if time.monotonic() > deadline:
                     raise
+                p = ktest._last_process
+                if p is not None and not p.alive():
+                    p.drain(1)
+                    raise AssertionError("kestrel exited: " + p.text())
                 time.sleep(0.02)
         self.sock.settimeout(timeout)
         self.file = self.sock.makefile("rwb")
@@ -186,6 +190,47 @@ class Tcp(MigCase):
         self.assertEqual(r["error"]["desc"],
                          "Can't migrate the vm that was paused due to "
                          "previous migration")
+
+    def test_multifd(self):
+        for channels, comp in ((1, "none"), (4, "none"), (3, "zstd")):
+            port = self.port()
+            src = self.vm("src%d" % channels, mem=128)
+            dst = self.vm("dst%d" % channels, mem=128,
+                          incoming="tcp:127.0.0.1:%d" % port)
+            pages = range(0, 16384, 3)
+            self.fill(src.qt, pages[:200], 1)
+            src.qmp.cmd("migrate-set-capabilities", {"capabilities": [
+                {"capability": "multifd", "state": True}]})
+            src.qmp.cmd("migrate-set-parameters", {
+                "multifd-channels": channels, "multifd-compression": comp,
+                "max-bandwidth": 2 << 20})
+            src.qmp.cmd("migrate", {"uri": "tcp:127.0.0.1:%d" % port})
+            self.wait_status(src.qmp, ("active",))
+            self.fill(src.qt, pages[100:300], 2)
+            src.qmp.cmd("migrate-set-parameters", {"max-bandwidth": 0})
+            info = self.wait_status(src.qmp, ("completed", "failed"))
+            self.assertEqual(info["status"], "completed", info)
+            self.assertGreater(info["ram"]["multifd-bytes"], 0)
+            self.wait_status(dst.qmp, ("completed",))
+            self.check(dst.qt, pages[:100], 1)
+            self.check(dst.qt, pages[100:300], 2)
+            if comp == "zstd":
+                # the patterns compress well: far fewer bytes than pages
+                self.assertLess(info["ram"]["multifd-bytes"],
+                                info["ram"]["normal-bytes"] // 4)
+            src.qmp.cmd("quit")
+            dst.qmp.cmd("quit")
+
+    def test_multifd_needs_a_socket(self):
+        src = self.vm("src", mem=64)
+        src.qmp.cmd("migrate-set-capabilities", {"capabilities": [
+            {"capability": "multifd", "state": True}]})
+        r = src.qmp.execute("migrate", {"uri": "file:" + os.path.join(
+            self.tmp, "x")})
+        self.assertEqual(r["error"]["desc"],
+                         "multifd needs a tcp: or unix: migration URI (its "
+                         "channels are extra connections to the same "
+                         "address)")
 
     def test_device_state_travels(self):
         port = self.port()
@@ -656,6 +701,83 @@ class Guest(MigCase):
             self.assertTrue(all(err == 0 for _, err in lines[cpu]),
                             dst.text())
         self.assertFalse(any("CORRUPT" in ln for ln in dst.lines))
+
+    def wait_clean(self, p, cpus, mark, n=3, timeout=30):
+        """@n DIRTY lines per vCPU after line @mark, all errors=0."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            lines = self.dirty_lines(p, mark)
+            if all(len(lines.get(c, [])) >= n for c in range(cpus)):
+                break
+            p.wait_line(r"^TG DIRTY", 5)
+        lines = self.dirty_lines(p, mark)
+        for cpu in range(cpus):
+            self.assertGreaterEqual(len(lines.get(cpu, [])), n, p.text())
+            self.assertTrue(all(err == 0 for _, err in lines[cpu]),
+                            p.text())
+        self.assertFalse(any("CORRUPT" in ln for ln in p.lines), p.text())
+
+    def test_guest_save_and_restore(self):
+        guest = "tg.mode=dirty tg.mb=64 tg.rate=32"
+        path = os.path.join(self.tmp, "guest.state")
+        src = self.vm("src", mem=256, qtest=False, smp=2, guest=guest)
+        src.wait_line(r"^TG DIRTY cpu=1 ", 60)
+        src.qmp.cmd("stop")
+        src.qmp.cmd("migrate", {"uri": "file:" + path})
+        self.wait_status(src.qmp, ("completed",))
+        src.qmp.cmd("quit")
+        dst = self.vm("dst", mem=256, qtest=False, smp=2, guest=guest,
+                      incoming="file:" + path, extra=["-S"])
+        self.wait_status(dst.qmp, ("completed",))
+        self.assertEqual(self.status(dst.qmp), "paused")
+        mark = len(dst.lines)
+        dst.qmp.cmd("cont")
+        self.wait_clean(dst, 2, mark)
+
+    def test_guest_cancel_keeps_source_clean(self):
+        guest = "tg.mode=dirty tg.mb=256 tg.rate=0"
+        port = self.port()
+        src = self.vm("src", mem=512, qtest=False, smp=2, guest=guest)
+        src.wait_line(r"^TG DIRTY cpu=1 ", 60)
+        dst = self.vm("dst", mem=512, qtest=False, smp=2, guest=guest,
+                      incoming="tcp:127.0.0.1:%d" % port)
+        src.qmp.cmd("migrate-set-parameters", {"max-bandwidth": 8 << 20})
+        src.qmp.cmd("migrate", {"uri": "tcp:127.0.0.1:%d" % port})
+        self.wait_status(src.qmp, ("active",))
+        time.sleep(1)
+        src.qmp.cmd("migrate_cancel")
+        self.wait_status(src.qmp, ("cancelled",))
+        self.assertEqual(self.wait_exit(dst), 1)
+        self.assertEqual(self.status(src.qmp), "running")
+        self.wait_clean(src, 2, len(src.lines))
+
+    def test_guest_balloon(self):
+        """The balloon's target, actual and holes survive the move."""
+        guest = "tg.mode=balloon"
+        port = self.port()
+        dev = ["-device", "virtio-balloon-pci,id=balloon0"]
+        src = self.vm("src", mem=1024, qtest=False, guest=guest, extra=dev)
+        src.wait_line(r"^TG READY", 60)
+        src.qmp.cmd("balloon", {"value": 512 << 20})
+        src.wait_line(r"^TG BALLOON target=131072 actual=131072", 60)
+        dst = self.vm("dst", mem=1024, qtest=False, guest=guest, extra=dev,
+                      incoming="tcp:127.0.0.1:%d" % port)
+        src.qmp.cmd("migrate-set-parameters", {"max-bandwidth": 0})
+        src.qmp.cmd("migrate", {"uri": "tcp:127.0.0.1:%d" % port})
+        info = self.wait_status(src.qmp, ("completed", "failed"), 120)
+        self.assertEqual(info["status"], "completed", info)
+        # ballooned-out memory did not cross the wire
+        self.assertLess(info["ram"]["transferred"], 640 << 20)
+        self.wait_status(dst.qmp, ("completed",))
+        self.assertEqual(dst.qmp.cmd("query-balloon"),
+                         {"actual": 512 << 20})
+        with open("/proc/%d/status" % dst.proc.pid) as f:
+            rss = [int(ln.split()[1]) for ln in f
+                   if ln.startswith("VmRSS")][0] * 1024
+        self.assertLess(rss, 700 << 20)
+        # and the guest's driver goes on: deflate on the destination
+        dst.qmp.cmd("balloon", {"value": 1024 << 20})
+        dst.wait_line(r"^TG BALLOON target=0 actual=0", 60)
 
     def test_guest_tcp(self):
         port = self.port()

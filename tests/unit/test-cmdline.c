@@ -148,6 +148,9 @@ static char *config_dump(const VmConfig *cfg)
     }
     g_string_append_printf(s, "incoming-defer=%d\nmsg-timestamp=%d\n",
                            cfg->incoming_defer, cfg->msg_timestamp);
+    if (cfg->incoming_uri) {
+        g_string_append_printf(s, "incoming=%s\n", cfg->incoming_uri);
+    }
     return g_string_free(s, FALSE);
 }
 
@@ -422,6 +425,12 @@ static const OkCase ok_cases[] = {
         "-audiodev none,id=a -boot strict=off -msg timestamp=off",
       { "secret sec0 base64 data=aGk=", "incoming-defer=1",
         "msg-timestamp=0" } },
+    /* -incoming with a URI: QEMU's forms */
+    { K "-incoming tcp:0:4444", { "incoming-defer=0",
+                                  "incoming=tcp:0:4444" } },
+    { K "-incoming unix:/run/m.sock", { "incoming=unix:/run/m.sock" } },
+    { K "-incoming file:/var/lib/vm.save,offset=4096",
+      { "incoming=file:/var/lib/vm.save,offset=4096" } },
 };
 
 static void test_ok(gconstpointer data)
@@ -495,10 +504,10 @@ static const ErrCase err_cases[] = {
     { K "-object secret,id=s,data=x -object secret,id=s,data=y", INV,
       "-object secret,id=s,data=y: attempt to add duplicate property 's' to "
       "object (type 'container')" },
-    { K "-incoming tcp:0:4444", UNS,
-      "-incoming tcp:0:4444: incoming migration from 'tcp:0:4444' is not "
-      "supported by kestrel: only -incoming defer is accepted, and kestrel "
-      "has no migrate-incoming yet" },
+    { K "-incoming foo:bar", INV,
+      "-incoming foo:bar: unknown migration protocol: foo:bar" },
+    { K "-incoming tcp:nohost", INV,
+      "-incoming tcp:nohost: error parsing address 'nohost'" },
     /* what libvirt may emit, refused with the reason */
     { K "-no-acpi", UNS, "-no-acpi: kestrel's machine always has ACPI (in "
       "libvirt: add <features><acpi/></features>)" },

