@@ -185,25 +185,30 @@ static bool page_is_zero(const uint8_t *p)
 static void rate_limit(RamRateLimit *rl, uint64_t bytes)
 {
     int64_t bw;
-    gint64 now, window = G_USEC_PER_SEC / 10;
+    gint64 now, due;
 
     if (!rl) {
         return;
     }
-    rl->window_bytes += bytes;
     bw = *rl->max_bandwidth;
     if (bw <= 0) {
         return;
     }
     now = g_get_monotonic_time();
-    if (now - rl->window_start >= window) {
+    if (!rl->window_start) {
         rl->window_start = now;
-        rl->window_bytes = 0;
-        return;
     }
-    if (rl->window_bytes >= (uint64_t)bw / 10) {
-        g_usleep((gulong)(rl->window_start + window - now));
-        rl->window_start = g_get_monotonic_time();
+    rl->window_bytes += bytes;
+    /* When the bytes sent since window_start are due at this rate; a
+     * record may be larger than a tick's share, so sleep off the debt. */
+    due = rl->window_start +
+          (gint64)(rl->window_bytes * G_USEC_PER_SEC / (uint64_t)bw);
+    if (due > now) {
+        g_usleep((gulong)(due - now));
+    } else if (now - due > G_USEC_PER_SEC / 10) {
+        /* Idle a while (the pass ended, or the link was slower than the
+         * limit): do not let that build up a burst. */
+        rl->window_start = now;
         rl->window_bytes = 0;
     }
 }

@@ -221,6 +221,49 @@ class Tcp(MigCase):
             src.qmp.cmd("quit")
             dst.qmp.cmd("quit")
 
+    def test_auto_converge_throttles(self):
+        """A writer that outruns the link gets throttled, then the
+        migration converges once it lets up."""
+        import threading
+        port = self.port()
+        src = self.vm("src", mem=128)
+        dst = self.vm("dst", mem=128, incoming="tcp:127.0.0.1:%d" % port)
+        src.qmp.cmd("migrate-set-capabilities", {"capabilities": [
+            {"capability": "auto-converge", "state": True}]})
+        src.qmp.cmd("migrate-set-parameters", {"max-bandwidth": 1 << 20,
+                                               "cpu-throttle-initial": 30,
+                                               "cpu-throttle-increment": 20})
+        stop = threading.Event()
+        qt = Qtest(os.path.join(self.tmp, "src.qtest"))
+
+        def writer():
+            value = 1
+            while not stop.is_set():
+                qt.cmd("memset 0x%x %d %d" % (BULK, 2 << 20, value))
+                value = value % 255 + 1
+                time.sleep(0.05)
+        qt.cmd("memset 0x%x %d %d" % (BULK, 2 << 20, 255))
+        t = threading.Thread(target=writer)
+        t.start()
+        try:
+            src.qmp.cmd("migrate", {"uri": "tcp:127.0.0.1:%d" % port})
+            deadline = time.monotonic() + 60
+            seen = 0
+            while time.monotonic() < deadline and not seen:
+                info = src.qmp.cmd("query-migrate")
+                seen = info.get("cpu-throttle-percentage", 0)
+                time.sleep(0.1)
+        finally:
+            stop.set()
+            t.join()
+        self.assertGreaterEqual(seen, 30, info)
+        src.qmp.cmd("migrate-set-parameters", {"max-bandwidth": 0})
+        info = self.wait_status(src.qmp, ("completed", "failed"))
+        self.assertEqual(info["status"], "completed", info)
+        self.assertNotIn("cpu-throttle-percentage", info)
+        self.wait_status(dst.qmp, ("completed",))
+        self.assertEqual(dst.qt.read(BULK, 16), qt.read(BULK, 16))
+
     def test_multifd_needs_a_socket(self):
         src = self.vm("src", mem=64)
         src.qmp.cmd("migrate-set-capabilities", {"capabilities": [

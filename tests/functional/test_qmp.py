@@ -269,6 +269,7 @@ class Monitors(QmpCase):
         self.assertEqual(p.wait_exit(20), 0)
 
     def test_qmp_stdio(self):
+        ktest.need_kvm()        # kestrel's stderr is not captured here
         p = subprocess.Popen([KESTREL, "-m", "64", "-kernel", TESTGUEST,
                               "-display", "none", "-serial", "none", "-S",
                               "-qmp", "stdio"], stdin=subprocess.PIPE,
