@@ -77,23 +77,14 @@ static bool qmp_cont(void *ctx, JsonObject *args, JsonNode **ret,
     Vm *vm = ctx;
     RunState s = vm_get_run_state(vm);
 
+    /* Refused states are in the command table (qmp_refusals). */
     switch (s) {
     case RUN_STATE_RUNNING:
         return true;
-    case RUN_STATE_INTERNAL_ERROR:
-    case RUN_STATE_SHUTDOWN:
-    case RUN_STATE_GUEST_PANICKED:
-        g_set_error(errp, QMP_ERROR, QMP_ERROR_GENERIC,
-                    "Resetting the Virtual Machine is required");
-        return false;
     case RUN_STATE_INMIGRATE:
         /* As QEMU: run once the incoming migration is in. */
         migration_set_autostart(vm);
         return true;
-    case RUN_STATE_FINISH_MIGRATE:
-        g_set_error(errp, QMP_ERROR, QMP_ERROR_GENERIC,
-                    "Migration is not finalized yet");
-        return false;
     default:
         return vm_start(vm, errp);
     }
@@ -1030,18 +1021,27 @@ static bool qmp_query_balloon(void *ctx, JsonObject *args, JsonNode **ret,
 
 /* --- the table ---------------------------------------------------------------- */
 
-/* Sorted by name (strcmp); checked against schemas/ by a unit test. */
+/* Run states, for allowed_states. */
+#define ALL_STATES ((1u << RUN_STATE__MAX) - 1)
+#define ST(s) QMP_STATE(RUN_STATE_##s)
+#define NEEDS_RESET (ST(INTERNAL_ERROR) | ST(SHUTDOWN) | ST(GUEST_PANICKED))
+
+/* Sorted by name (strcmp); checked against schemas/ by a unit test.
+ * allowed_states gates a command by run state (refusals worded by
+ * qmp_cmds_refuse); 0 is every state. */
 static const QmpCommand qmp_commands[] = {
     { "balloon", qmp_balloon, NULL, 0 },
     { "closefd", qmp_closefd, NULL, 0 },
-    { "cont", qmp_cont, NULL, 0 },
+    { "cont", qmp_cont, NULL,
+      ALL_STATES & ~(ST(FINISH_MIGRATE) | NEEDS_RESET) },
     { "device-list-properties", qmp_device_list_properties, NULL, 0 },
     { "device_add", qmp_device_add, NULL, 0 },
     { "getfd", qmp_getfd, NULL, 0 },
     { "human-monitor-command", qmp_human_monitor_command, NULL, 0 },
-    { "migrate", qmp_migrate, NULL, 0 },
+    { "migrate", qmp_migrate, NULL,
+      ALL_STATES & ~(ST(INMIGRATE) | ST(POSTMIGRATE)) },
     { "migrate-continue", qmp_migrate_continue, NULL, 0 },
-    { "migrate-incoming", qmp_migrate_incoming, NULL, 0 },
+    { "migrate-incoming", qmp_migrate_incoming, NULL, ST(INMIGRATE) },
     { "migrate-set-capabilities", qmp_migrate_set_capabilities, NULL, 0 },
     { "migrate-set-parameters", qmp_migrate_set_parameters, NULL, 0 },
     { "migrate_cancel", qmp_migrate_cancel, NULL, 0 },
@@ -1087,6 +1087,38 @@ static guint32 qmp_cmds_current_state(void *ctx)
     return (guint32)vm_get_run_state(ctx);
 }
 
+/* QEMU's words for a command refused in a run state. */
+static const struct {
+    const char *command;
+    guint32 states;
+    const char *text;
+} qmp_refusals[] = {
+    { "cont", ST(FINISH_MIGRATE), "Migration is not finalized yet" },
+    { "cont", NEEDS_RESET, "Resetting the Virtual Machine is required" },
+    { "migrate", ST(INMIGRATE),
+      "Guest is waiting for an incoming migration" },
+    { "migrate", ST(POSTMIGRATE),
+      "Can't migrate the vm that was paused due to previous migration" },
+    { "migrate-incoming", ALL_STATES,
+      "'-incoming' was not specified on the command line" },
+};
+
+static void qmp_cmds_refuse(void *ctx, const QmpCommand *cmd, guint32 state,
+                            GError **errp)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(qmp_refusals); i++) {
+        if (!strcmp(qmp_refusals[i].command, cmd->name) &&
+            (qmp_refusals[i].states & QMP_STATE(state))) {
+            g_set_error(errp, QMP_ERROR, QMP_ERROR_GENERIC, "%s",
+                        qmp_refusals[i].text);
+            return;
+        }
+    }
+    g_set_error(errp, QMP_ERROR, QMP_ERROR_GENERIC,
+                "The command %s is not available in the current state",
+                cmd->name);
+}
+
 void qmp_cmds_dispatch_config(Vm *vm, QmpDispatchConfig *dc)
 {
     memset(dc, 0, sizeof(*dc));
@@ -1094,6 +1126,7 @@ void qmp_cmds_dispatch_config(Vm *vm, QmpDispatchConfig *dc)
     dc->n_commands = G_N_ELEMENTS(qmp_commands);
     dc->ctx = vm;
     dc->current_state = qmp_cmds_current_state;
+    dc->refuse = qmp_cmds_refuse;
     dc->version_major = KESTREL_QEMU_MAJOR;
     dc->version_minor = KESTREL_QEMU_MINOR;
     dc->version_micro = KESTREL_QEMU_MICRO;

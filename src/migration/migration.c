@@ -1024,7 +1024,6 @@ bool qmp_migrate(void *ctx, JsonObject *args, JsonNode **ret, GError **errp)
     Vm *vm = ctx;
     Migration *m = mig(vm);
     const char *uri = json_object_get_string_member(args, "uri");
-    RunState rs = vm_get_run_state(vm);
     MigUri u;
 
     if (json_object_has_member(args, "blk") &&
@@ -1045,13 +1044,7 @@ bool qmp_migrate(void *ctx, JsonObject *args, JsonNode **ret, GError **errp)
     if (migration_in_progress(m)) {
         return generic(errp, "There's a migration process in progress");
     }
-    if (rs == RUN_STATE_INMIGRATE) {
-        return generic(errp, "Guest is waiting for an incoming migration");
-    }
-    if (rs == RUN_STATE_POSTMIGRATE) {
-        return generic(errp, "Can't migrate the vm that was paused due to "
-                             "previous migration");
-    }
+    /* inmigrate and postmigrate are refused by the command table. */
     if (!vm->mem) {
         return generic(errp, "There is no VM to migrate (-machine none)");
     }
@@ -1566,12 +1559,8 @@ bool qmp_migrate_incoming(void *ctx, JsonObject *args, JsonNode **ret,
                           GError **errp)
 {
     Vm *vm = ctx;
-    Migration *m = mig(vm);
 
-    if (!m->incoming_started && vm_get_run_state(vm) != RUN_STATE_INMIGRATE) {
-        return generic(errp, "'-incoming' was not specified on the command "
-                             "line");
-    }
+    /* Outside inmigrate the command table refuses it. */
     return incoming_start(vm, json_object_get_string_member(args, "uri"),
                           errp);
 }

@@ -636,6 +636,8 @@ class Commands(MigCase):
         src.qmp.cmd("migrate", {"uri": "tcp:127.0.0.1:%d" % port})
         self.wait_status(src.qmp, ("pre-switchover",))
         self.assertEqual(self.status(src.qmp), "finish-migrate")
+        r = src.qmp.execute("cont")
+        self.assertEqual(r["error"]["desc"], "Migration is not finalized yet")
         r = src.qmp.execute("migrate-continue", {"state": "active"})
         self.assertEqual(r["error"]["desc"],
                          "Migration not in expected state: pre-switchover")
