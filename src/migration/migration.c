@@ -109,6 +109,7 @@ struct Migration {
     char *unlink_path;          /* unix socket to remove at the end */
     char *sock_host, *sock_port, *sock_path;
     GPtrArray *in_threads;      /* GThread *: main and multifd channels */
+    GArray *in_conns;           /* (L) int: their connections' fds */
     int in_fd;                  /* (L) the main connection */
     bool in_main_claimed;       /* (L) */
     unsigned int in_channels;   /* (L) multifd channels the source opens */
@@ -213,6 +214,7 @@ Migration *migration_new(Vm *vm)
     g_cond_init(&m->cond);
     m->fd = m->listen_fd = m->in_fd = -1;
     m->in_threads = g_ptr_array_new();
+    m->in_conns = g_array_new(FALSE, FALSE, sizeof(int));
     return m;
 }
 
@@ -222,6 +224,32 @@ static void close_fd(int *fd)
         close(*fd);
         *fd = -1;
     }
+}
+
+/* Wake every incoming thread out of a blocking read: its connection
+ * reads EOF. The main connection too unless @keep_main (its verdict is
+ * still to be written). Called with m->lock held. */
+static void stop_connections(Migration *m, bool keep_main)
+{
+    for (guint i = 0; i < m->in_conns->len; i++) {
+        int fd = g_array_index(m->in_conns, int, i);
+
+        if (!keep_main || fd != m->in_fd) {
+            shutdown(fd, SHUT_RDWR);
+        }
+    }
+}
+
+static void forget_connection(Migration *m, int fd)
+{
+    g_mutex_lock(&m->lock);
+    for (guint i = 0; i < m->in_conns->len; i++) {
+        if (g_array_index(m->in_conns, int, i) == fd) {
+            g_array_remove_index_fast(m->in_conns, i);
+            break;
+        }
+    }
+    g_mutex_unlock(&m->lock);
 }
 
 static gboolean reap_cb(gpointer opaque)
@@ -250,10 +278,8 @@ void migration_free(Migration *m)
     if (m->fd >= 0) {
         shutdown(m->fd, SHUT_RDWR);
     }
-    if (m->in_fd >= 0) {
-        shutdown(m->in_fd, SHUT_RDWR);
-    }
     g_mutex_lock(&m->lock);
+    stop_connections(m, false);
     if (m->sw == SW_REQUESTED || m->sw == SW_WAIT_CONTINUE) {
         m->sw = SW_FAILED;
     }
@@ -266,6 +292,7 @@ void migration_free(Migration *m)
         g_thread_join(g_ptr_array_index(m->in_threads, i));
     }
     g_ptr_array_unref(m->in_threads);
+    g_array_unref(m->in_conns);
     if (m->listen_src) {
         g_source_remove(m->listen_src);
     }
@@ -1359,6 +1386,7 @@ static void receive_channel(Migration *m, MigReader *r, int fd)
     }
     g_cond_broadcast(&m->cond);
     g_mutex_unlock(&m->lock);
+    forget_connection(m, fd);
     close(fd);
 }
 
@@ -1386,6 +1414,7 @@ static gpointer conn_thread(gpointer opaque)
     g_mutex_lock(&m->lock);
     if (main_conn && m->in_main_claimed) {
         g_mutex_unlock(&m->lock);
+        forget_connection(m, c->fd);
         close(c->fd);           /* a stray second main stream */
         goto out;
     }
@@ -1436,6 +1465,9 @@ static gboolean incoming_done_cb(gpointer opaque)
         m->listen_src = 0;
     }
     close_fd(&m->listen_fd);
+    g_mutex_lock(&m->lock);
+    stop_connections(m, true);
+    g_mutex_unlock(&m->lock);
     for (guint i = 0; i < m->in_threads->len; i++) {
         g_thread_join(g_ptr_array_index(m->in_threads, i));
     }
@@ -1489,6 +1521,9 @@ static void start_receiving(Migration *m, int fd)
 
     c->m = m;
     c->fd = fd;
+    g_mutex_lock(&m->lock);
+    g_array_append_val(m->in_conns, fd);
+    g_mutex_unlock(&m->lock);
     g_ptr_array_add(m->in_threads,
                     g_thread_new("migration-in", conn_thread, c));
 }

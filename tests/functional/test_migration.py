@@ -487,6 +487,39 @@ class Failures(MigCase):
         src.qmp.cmd("migrate-set-parameters", {"max-bandwidth": 0})
         self.assert_source_intact(src, range(0, 64, 3), 7)
 
+    def test_destination_terminated_midway(self):
+        """SIGTERM ends a destination promptly even with multifd channels
+        blocked in reads; the source keeps its VM."""
+        port = self.port()
+        src = self.source(mem=128)
+        self.fill(src.qt, range(0, 8192, 2), 8, base=BULK)
+        dst = self.vm("dst", mem=128, incoming="tcp:127.0.0.1:%d" % port)
+        src.qmp.cmd("migrate-set-capabilities", {"capabilities": [
+            {"capability": "multifd", "state": True}]})
+        src.qmp.cmd("migrate-set-parameters", {"max-bandwidth": 1 << 20})
+        src.qmp.cmd("migrate", {"uri": "tcp:127.0.0.1:%d" % port})
+        self.wait_status(src.qmp, ("active",))
+        time.sleep(0.5)
+        os.kill(dst.proc.pid, signal.SIGTERM)
+        self.assertEqual(self.wait_exit(dst, timeout=10), 0)
+        self.wait_status(src.qmp, ("failed",))
+        src.qmp.cmd("migrate-set-capabilities", {"capabilities": [
+            {"capability": "multifd", "state": False}]})
+        src.qmp.cmd("migrate-set-parameters", {"max-bandwidth": 0})
+        self.assert_source_intact(src, range(0, 64, 3), 7)
+
+    def test_garbage_connection(self):
+        """Whatever connects first is the stream: garbage ends the
+        destination with a clear error, not a crash or a hang."""
+        port = self.port()
+        dst = self.vm("dst", mem=64, incoming="tcp:127.0.0.1:%d" % port)
+        s = socket.create_connection(("127.0.0.1", port))
+        s.sendall(b"GET / HTTP/1.0\r\n\r\n" + os.urandom(4096))
+        s.close()
+        self.assertEqual(self.wait_exit(dst), 1)
+        self.assertIn("load of migration failed: not a kestrel migration "
+                      "stream (bad magic)", dst.text())
+
     def test_nobody_listening(self):
         src = self.source()
         src.qmp.cmd("migrate", {"uri": "tcp:127.0.0.1:%d" % self.port()})
