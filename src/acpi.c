@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "acpi.h"
+#include "bytes.h"
 #include "error.h"
 #include "layout.h"
 
@@ -71,25 +72,17 @@ static void put_u8(GByteArray *b, uint8_t v)
 
 static void put_u16(GByteArray *b, uint16_t v)
 {
-    uint8_t le[2] = { v & 0xff, v >> 8 };
-
-    g_byte_array_append(b, le, sizeof(le));
+    bytes_append_le(b, v, 2);
 }
 
 static void put_u32(GByteArray *b, uint32_t v)
 {
-    uint8_t le[4];
-
-    for (int i = 0; i < 4; i++) {
-        le[i] = (v >> (8 * i)) & 0xff;
-    }
-    g_byte_array_append(b, le, sizeof(le));
+    bytes_append_le(b, v, 4);
 }
 
 static void put_u64(GByteArray *b, uint64_t v)
 {
-    put_u32(b, (uint32_t)v);
-    put_u32(b, (uint32_t)(v >> 32));
+    bytes_append_le(b, v, 8);
 }
 
 static void put_bytes(GByteArray *b, const void *data, size_t len)
@@ -116,15 +109,12 @@ static void pad_to(GByteArray *b, size_t align)
 
 static void patch_u32(GByteArray *b, size_t off, uint32_t v)
 {
-    for (int i = 0; i < 4; i++) {
-        b->data[off + i] = (v >> (8 * i)) & 0xff;
-    }
+    le32_store(b->data + off, v);
 }
 
 static void patch_u64(GByteArray *b, size_t off, uint64_t v)
 {
-    patch_u32(b, off, (uint32_t)v);
-    patch_u32(b, off + 4, (uint32_t)(v >> 32));
+    le64_store(b->data + off, v);
 }
 
 uint8_t acpi_checksum(const uint8_t *data, size_t len)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "device.h"
 #include "error.h"
 #include "i8042.h"
@@ -501,10 +502,7 @@ static guint device_instance_id(Vm *vm, guint upto)
 
 static void put_u32(GByteArray *out, uint32_t v)
 {
-    uint8_t b[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16),
-                     (uint8_t)(v >> 24) };
-
-    g_byte_array_append(out, b, 4);
+    bytes_append_le(out, v, 4);
 }
 
 bool devices_save_state(Vm *vm, GByteArray *out, GError **errp)

@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "bytes.h"
+
 /* One access: @data holds @len bytes (1, 2, 4 or 8), little endian.
  * A read handler fills @data; a write handler consumes it. */
 typedef void (*IoHandler)(void *opaque, uint64_t offset, uint8_t *data,
@@ -52,19 +54,12 @@ bool iobus_access(IoBus *bus, uint64_t addr, uint8_t *data, uint32_t len,
 /* Little-endian helpers for handlers. */
 static inline uint64_t io_data_get(const uint8_t *data, uint32_t len)
 {
-    uint64_t v = 0;
-
-    for (uint32_t i = 0; i < len && i < 8; i++) {
-        v |= (uint64_t)data[i] << (8 * i);
-    }
-    return v;
+    return le_load(data, len);
 }
 
 static inline void io_data_set(uint8_t *data, uint32_t len, uint64_t v)
 {
-    for (uint32_t i = 0; i < len && i < 8; i++) {
-        data[i] = (uint8_t)(v >> (8 * i));
-    }
+    le_store(data, v, len);
 }
 
 #endif /* KESTREL_IOBUS_H */

@@ -18,6 +18,7 @@
 
 #include "error.h"
 #include "layout.h"
+#include "bytes.h"
 #include "loader.h"
 
 #define PAGE_SIZE               0x1000ULL
@@ -112,39 +113,6 @@ typedef struct {
 /* ------------------------------------------------------------------ */
 /* Byte access; callers check bounds first                              */
 
-static uint16_t rd16(const uint8_t *p)
-{
-    return p[0] | p[1] << 8;
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    return rd16(p) | (uint32_t)rd16(p + 2) << 16;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-    return rd32(p) | (uint64_t)rd32(p + 4) << 32;
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-    p[0] = v & 0xff;
-    p[1] = v >> 8;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-    wr16(p, v & 0xffff);
-    wr16(p + 2, v >> 16);
-}
-
-static void wr64(uint8_t *p, uint64_t v)
-{
-    wr32(p, (uint32_t)v);
-    wr32(p + 4, (uint32_t)(v >> 32));
-}
-
 /* Whether [off, off+n) lies inside a buffer of @len bytes. */
 static bool in_bounds(size_t len, uint64_t off, uint64_t n)
 {
@@ -222,7 +190,7 @@ static bool bzimage_plan(const MemMap *map, KernelPlan *k, GError **errp)
         return error_truncated(k, errp);
     }
 
-    k->version = rd16(img + HDR_VERSION);
+    k->version = le16_load(img + HDR_VERSION);
     if (k->version < 0x0206) {
         g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_UNSUPPORTED,
                     "kernel '%s' uses boot protocol %u.%02u, older than the "
@@ -237,7 +205,7 @@ static bool bzimage_plan(const MemMap *map, KernelPlan *k, GError **errp)
         return false;
     }
     if (k->version < 0x020c ||
-        !(rd16(img + HDR_XLOADFLAGS) & XLF_KERNEL_64)) {
+        !(le16_load(img + HDR_XLOADFLAGS) & XLF_KERNEL_64)) {
         g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_UNSUPPORTED,
                     "kernel '%s' has no 64-bit entry point (boot protocol "
                     "2.12 or later with XLF_KERNEL_64 is required)", k->name);
@@ -246,8 +214,8 @@ static bool bzimage_plan(const MemMap *map, KernelPlan *k, GError **errp)
 
     k->format = KERNEL_BZIMAGE;
     k->mode = BOOT_LINUX64;
-    k->cmdline_max = MIN(rd32(img + HDR_CMDLINE_SIZE), LAYOUT_CMDLINE_MAX - 1);
-    k->initrd_limit = rd32(img + HDR_INITRD_ADDR_MAX);
+    k->cmdline_max = MIN(le32_load(img + HDR_CMDLINE_SIZE), LAYOUT_CMDLINE_MAX - 1);
+    k->initrd_limit = le32_load(img + HDR_INITRD_ADDR_MAX);
     if (k->initrd_limit == 0) {
         k->initrd_limit = INITRD_ADDR_MAX_OLD;
     }
@@ -255,8 +223,8 @@ static bool bzimage_plan(const MemMap *map, KernelPlan *k, GError **errp)
 
     relocatable = img[HDR_RELOCATABLE] != 0;
     if (k->version >= 0x020a) {
-        pref = rd64(img + HDR_PREF_ADDRESS);
-        init_size = rd32(img + HDR_INIT_SIZE);
+        pref = le64_load(img + HDR_PREF_ADDRESS);
+        init_size = le32_load(img + HDR_INIT_SIZE);
     }
     payload = k->len - k->setup_size;
     need = MAX(payload, init_size);
@@ -285,21 +253,21 @@ static void elf_phdr(const KernelPlan *k, unsigned int i, ElfPhdr *ph)
     const uint8_t *p = k->img + k->phoff + (uint64_t)i * k->phentsize;
 
     if (k->elf64) {
-        ph->type = rd32(p + 0);
-        ph->offset = rd64(p + 8);
-        ph->vaddr = rd64(p + 16);
-        ph->paddr = rd64(p + 24);
-        ph->filesz = rd64(p + 32);
-        ph->memsz = rd64(p + 40);
-        ph->align = rd64(p + 48);
+        ph->type = le32_load(p + 0);
+        ph->offset = le64_load(p + 8);
+        ph->vaddr = le64_load(p + 16);
+        ph->paddr = le64_load(p + 24);
+        ph->filesz = le64_load(p + 32);
+        ph->memsz = le64_load(p + 40);
+        ph->align = le64_load(p + 48);
     } else {
-        ph->type = rd32(p + 0);
-        ph->offset = rd32(p + 4);
-        ph->vaddr = rd32(p + 8);
-        ph->paddr = rd32(p + 12);
-        ph->filesz = rd32(p + 16);
-        ph->memsz = rd32(p + 20);
-        ph->align = rd32(p + 28);
+        ph->type = le32_load(p + 0);
+        ph->offset = le32_load(p + 4);
+        ph->vaddr = le32_load(p + 8);
+        ph->paddr = le32_load(p + 12);
+        ph->filesz = le32_load(p + 16);
+        ph->memsz = le32_load(p + 20);
+        ph->align = le32_load(p + 28);
     }
 }
 
@@ -327,9 +295,9 @@ static bool elf_find_pvh_entry(const KernelPlan *k, bool *found,
         pos = ph.offset;
         end = ph.offset + ph.filesz;
         while (end - pos >= 12) {
-            uint32_t namesz = rd32(k->img + pos);
-            uint32_t descsz = rd32(k->img + pos + 4);
-            uint32_t type = rd32(k->img + pos + 8);
+            uint32_t namesz = le32_load(k->img + pos);
+            uint32_t descsz = le32_load(k->img + pos + 4);
+            uint32_t type = le32_load(k->img + pos + 8);
             uint64_t name = pos + 12;
             uint64_t desc = name + ALIGN_UP((uint64_t)namesz, align);
             uint64_t next = desc + ALIGN_UP((uint64_t)descsz, align);
@@ -340,8 +308,8 @@ static bool elf_find_pvh_entry(const KernelPlan *k, bool *found,
             if (namesz == 4 && !memcmp(k->img + name, "Xen", 4) &&
                 type == XEN_ELFNOTE_PHYS32_ENTRY &&
                 (descsz == 4 || descsz == 8)) {
-                *entry = descsz == 4 ? rd32(k->img + desc) :
-                                       rd64(k->img + desc);
+                *entry = descsz == 4 ? le32_load(k->img + desc) :
+                                       le64_load(k->img + desc);
                 if (*entry > UINT32_MAX) {
                     g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
                                 "kernel '%s' has a PVH entry point above "
@@ -409,7 +377,7 @@ static bool elf_plan(const MemMap *map, const BootSpec *spec, KernelPlan *k,
     if (k->len < (k->elf64 ? sizeof(Elf64_Ehdr) : sizeof(Elf32_Ehdr))) {
         return error_truncated(k, errp);
     }
-    machine = rd16(img + 18);
+    machine = le16_load(img + 18);
     if (k->elf64 ? machine != EM_X86_64 :
                    machine != EM_386 && machine != EM_X86_64) {
         g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
@@ -417,22 +385,22 @@ static bool elf_plan(const MemMap *map, const BootSpec *spec, KernelPlan *k,
                     k->name, machine);
         return false;
     }
-    if (rd16(img + 16) != ET_EXEC && rd16(img + 16) != ET_DYN) {
+    if (le16_load(img + 16) != ET_EXEC && le16_load(img + 16) != ET_DYN) {
         g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
                     "kernel '%s' is not an executable ELF file (ELF type %u)",
-                    k->name, rd16(img + 16));
+                    k->name, le16_load(img + 16));
         return false;
     }
     if (k->elf64) {
-        e_entry = rd64(img + 24);
-        k->phoff = rd64(img + 32);
-        k->phentsize = rd16(img + 54);
-        k->phnum = rd16(img + 56);
+        e_entry = le64_load(img + 24);
+        k->phoff = le64_load(img + 32);
+        k->phentsize = le16_load(img + 54);
+        k->phnum = le16_load(img + 56);
     } else {
-        e_entry = rd32(img + 24);
-        k->phoff = rd32(img + 28);
-        k->phentsize = rd16(img + 42);
-        k->phnum = rd16(img + 44);
+        e_entry = le32_load(img + 24);
+        k->phoff = le32_load(img + 28);
+        k->phentsize = le16_load(img + 42);
+        k->phnum = le16_load(img + 44);
     }
     if (k->phentsize < (k->elf64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr))) {
         g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
@@ -537,17 +505,17 @@ static void elf_copy(MemMap *map, const KernelPlan *k)
 /* The setup header a bzImage would carry, for a kernel loaded as ELF. */
 static void zero_page_synth_header(uint8_t *zp)
 {
-    wr16(zp + HDR_BOOT_FLAG, BOOT_FLAG_MAGIC);
+    le16_store(zp + HDR_BOOT_FLAG, BOOT_FLAG_MAGIC);
     /* "jmp short" over a protocol 2.15 header, which ends at 0x26c */
     zp[HDR_JUMP] = 0xeb;
     zp[HDR_JUMP + 1] = SYNTH_HDR_END - HDR_HEADER;
-    wr32(zp + HDR_HEADER, HDR_MAGIC);
-    wr16(zp + HDR_VERSION, SYNTH_VERSION);
+    le32_store(zp + HDR_HEADER, HDR_MAGIC);
+    le16_store(zp + HDR_VERSION, SYNTH_VERSION);
     zp[HDR_LOADFLAGS] = LOADED_HIGH;
-    wr32(zp + HDR_KERNEL_ALIGNMENT, SYNTH_KERNEL_ALIGNMENT);
-    wr16(zp + HDR_XLOADFLAGS, XLF_KERNEL_64);
-    wr32(zp + HDR_INITRD_ADDR_MAX, UINT32_MAX);
-    wr32(zp + HDR_CMDLINE_SIZE, LAYOUT_CMDLINE_MAX - 1);
+    le32_store(zp + HDR_KERNEL_ALIGNMENT, SYNTH_KERNEL_ALIGNMENT);
+    le16_store(zp + HDR_XLOADFLAGS, XLF_KERNEL_64);
+    le32_store(zp + HDR_INITRD_ADDR_MAX, UINT32_MAX);
+    le32_store(zp + HDR_CMDLINE_SIZE, LAYOUT_CMDLINE_MAX - 1);
 }
 
 static bool write_zero_page(MemMap *map, const KernelPlan *k,
@@ -563,24 +531,24 @@ static bool write_zero_page(MemMap *map, const KernelPlan *k,
         size_t end = MIN(k->hdr_end, (size_t)ZP_HDR_LIMIT);
 
         memcpy(zp + ZP_HDR, k->img + ZP_HDR, end - ZP_HDR);
-        wr32(zp + HDR_CODE32_START, k->kernel_start);
+        le32_store(zp + HDR_CODE32_START, k->kernel_start);
     } else {
         zero_page_synth_header(zp);
     }
 
-    wr16(zp + HDR_VID_MODE, VID_MODE_NORMAL);
+    le16_store(zp + HDR_VID_MODE, VID_MODE_NORMAL);
     zp[HDR_TYPE_OF_LOADER] = LOADER_TYPE_UNDEFINED;
     zp[HDR_LOADFLAGS] |= LOADED_HIGH | CAN_USE_HEAP;
-    wr16(zp + HDR_HEAP_END_PTR, HEAP_END_PTR);
-    wr32(zp + HDR_CMD_LINE_PTR, (uint32_t)LAYOUT_CMDLINE);
-    wr32(zp + ZP_EXT_CMD_LINE_PTR, (uint32_t)(LAYOUT_CMDLINE >> 32));
-    wr32(zp + HDR_RAMDISK_IMAGE, (uint32_t)initrd_addr);
-    wr32(zp + HDR_RAMDISK_SIZE, (uint32_t)initrd_size);
-    wr32(zp + ZP_EXT_RAMDISK_IMAGE, (uint32_t)(initrd_addr >> 32));
-    wr32(zp + ZP_EXT_RAMDISK_SIZE, (uint32_t)(initrd_size >> 32));
+    le16_store(zp + HDR_HEAP_END_PTR, HEAP_END_PTR);
+    le32_store(zp + HDR_CMD_LINE_PTR, (uint32_t)LAYOUT_CMDLINE);
+    le32_store(zp + ZP_EXT_CMD_LINE_PTR, (uint32_t)(LAYOUT_CMDLINE >> 32));
+    le32_store(zp + HDR_RAMDISK_IMAGE, (uint32_t)initrd_addr);
+    le32_store(zp + HDR_RAMDISK_SIZE, (uint32_t)initrd_size);
+    le32_store(zp + ZP_EXT_RAMDISK_IMAGE, (uint32_t)(initrd_addr >> 32));
+    le32_store(zp + ZP_EXT_RAMDISK_SIZE, (uint32_t)(initrd_size >> 32));
     if (spec->rsdp_gpa && (k->format != KERNEL_BZIMAGE ||
                            k->version >= 0x020e)) {
-        wr64(zp + ZP_ACPI_RSDP_ADDR, spec->rsdp_gpa);
+        le64_store(zp + ZP_ACPI_RSDP_ADDR, spec->rsdp_gpa);
     }
 
     n = loader_build_e820(map, e820, E820_MAX);
@@ -588,9 +556,9 @@ static bool write_zero_page(MemMap *map, const KernelPlan *k,
     for (unsigned int i = 0; i < n; i++) {
         uint8_t *e = zp + ZP_E820_TABLE + i * ZP_E820_ENTRY_SIZE;
 
-        wr64(e, e820[i].addr);
-        wr64(e + 8, e820[i].size);
-        wr32(e + 16, e820[i].type);
+        le64_store(e, e820[i].addr);
+        le64_store(e + 8, e820[i].size);
+        le32_store(e + 16, e820[i].type);
     }
 
     if (!memmap_write(map, LAYOUT_BOOT_PARAMS, zp, ZP_SIZE)) {
@@ -616,22 +584,22 @@ static bool write_pvh_start_info(MemMap *map, const KernelPlan *k,
     for (unsigned int i = 0; i < n; i++) {
         uint8_t *e = memmap + i * PVH_MEMMAP_ENTRY_SIZE;
 
-        wr64(e, e820[i].addr);
-        wr64(e + 8, e820[i].size);
-        wr32(e + 16, e820[i].type);
+        le64_store(e, e820[i].addr);
+        le64_store(e + 8, e820[i].size);
+        le32_store(e + 16, e820[i].type);
     }
-    wr32(info + 0, PVH_START_MAGIC);
-    wr32(info + 4, 1);                          /* version */
+    le32_store(info + 0, PVH_START_MAGIC);
+    le32_store(info + 4, 1);                          /* version */
     if (initrd_size) {
-        wr32(info + 12, 1);                     /* nr_modules */
-        wr64(info + 16, PVH_MODLIST);
-        wr64(mod + 0, initrd_addr);
-        wr64(mod + 8, initrd_size);
+        le32_store(info + 12, 1);                     /* nr_modules */
+        le64_store(info + 16, PVH_MODLIST);
+        le64_store(mod + 0, initrd_addr);
+        le64_store(mod + 8, initrd_size);
     }
-    wr64(info + 24, LAYOUT_CMDLINE);
-    wr64(info + 32, spec->rsdp_gpa);
-    wr64(info + 40, LAYOUT_PVH_MEMMAP);
-    wr32(info + 48, n);
+    le64_store(info + 24, LAYOUT_CMDLINE);
+    le64_store(info + 32, spec->rsdp_gpa);
+    le64_store(info + 40, LAYOUT_PVH_MEMMAP);
+    le32_store(info + 48, n);
 
     ok = memmap_write(map, LAYOUT_BOOT_PARAMS, info, sizeof(info)) &&
          memmap_write(map, PVH_MODLIST, mod, sizeof(mod)) &&
@@ -678,11 +646,11 @@ static bool kernel_plan(const MemMap *map, const BootSpec *spec,
     if (k->len >= SELFMAG && !memcmp(k->img, ELFMAG, SELFMAG)) {
         return elf_plan(map, spec, k, errp);
     }
-    if (k->len >= HDR_HEADER + 4 && rd32(k->img + HDR_HEADER) == HDR_MAGIC) {
+    if (k->len >= HDR_HEADER + 4 && le32_load(k->img + HDR_HEADER) == HDR_MAGIC) {
         return bzimage_plan(map, k, errp);
     }
     if (k->len >= HDR_BOOT_FLAG + 2 && k->len < HDR_HEADER + 4 &&
-        rd16(k->img + HDR_BOOT_FLAG) == BOOT_FLAG_MAGIC) {
+        le16_load(k->img + HDR_BOOT_FLAG) == BOOT_FLAG_MAGIC) {
         return error_truncated(k, errp);
     }
     g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,

@@ -4,6 +4,7 @@
 noinst_LIBRARIES += src/libkestrel.a
 src_libkestrel_a_SOURCES = \
 	src/error.c src/error.h \
+	src/bytes.h \
 	src/layout.h \
 	src/vmconfig.c src/vmconfig.h \
 	src/keyval.c src/keyval.h \

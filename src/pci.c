@@ -5,11 +5,13 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "device.h"
 #include "error.h"
 #include "iobus.h"
 #include "layout.h"
 #include "migration/vmstate.h"
+#include "bytes.h"
 #include "pci.h"
 
 /*
@@ -37,25 +39,21 @@ void pci_set_u8(PciDevice *d, uint32_t off, uint8_t v)
 
 void pci_set_u16(PciDevice *d, uint32_t off, uint16_t v)
 {
-    d->config[off] = (uint8_t)v;
-    d->config[off + 1] = (uint8_t)(v >> 8);
+    le16_store(d->config + off, v);
 }
 
 void pci_set_u32(PciDevice *d, uint32_t off, uint32_t v)
 {
-    for (int i = 0; i < 4; i++) {
-        d->config[off + i] = (uint8_t)(v >> (8 * i));
-    }
+    le32_store(d->config + off, v);
 }
 
 uint32_t pci_get(const PciDevice *d, uint32_t off, uint32_t len)
 {
-    uint32_t v = 0;
-
-    for (uint32_t i = 0; i < len && off + i < PCI_CONFIG_SIZE; i++) {
-        v |= (uint32_t)d->config[off + i] << (8 * i);
+    if (off >= PCI_CONFIG_SIZE) {
+        return 0;
     }
-    return v;
+    return (uint32_t)le_load(d->config + off,
+                             MIN(len, PCI_CONFIG_SIZE - off));
 }
 
 static void pci_host_init(PciHost *host)

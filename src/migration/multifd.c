@@ -11,6 +11,7 @@
 
 #include <zstd.h>
 
+#include "bytes.h"
 #include "error.h"
 #include "migration/multifd.h"
 
@@ -80,13 +81,6 @@ static bool page_is_zero(const uint8_t *p)
     return true;
 }
 
-static void put_le(uint8_t *p, uint64_t v, int n)
-{
-    for (int i = 0; i < n; i++) {
-        p[i] = (uint8_t)(v >> (8 * i));
-    }
-}
-
 /* Data pages, compressed: gpa, page count, zstd frame. The pages are
  * copied first so the frame describes one consistent snapshot. */
 static bool write_zstd(Channel *c, uint64_t gpa, const uint8_t *hva,
@@ -107,8 +101,8 @@ static bool write_zstd(Channel *c, uint64_t gpa, const uint8_t *hva,
         channel_fail(c, ZSTD_getErrorName(z));
         return false;
     }
-    put_le(head, gpa, 8);
-    put_le(head + 8, npages, 4);
+    le64_store(head, gpa);
+    le32_store(head + 8, (uint32_t)npages);
     return mig_write_record2(&c->w, MIG_REC_RAM_ZSTD, head, sizeof(head),
                              c->zbuf, (uint32_t)z);
 }
@@ -341,16 +335,6 @@ void multifd_send_stats(MultifdSend *s, RamStats *add)
 
 /* --- destination ------------------------------------------------------------ */
 
-static uint64_t rd_le(const uint8_t *p, int n)
-{
-    uint64_t v = 0;
-
-    for (int i = n - 1; i >= 0; i--) {
-        v = v << 8 | p[i];
-    }
-    return v;
-}
-
 static bool receive_zstd(MemMap *mem, MigReader *r, uint32_t len,
                          MigSum *sum, RamStats *stats, GError **errp)
 {
@@ -374,8 +358,8 @@ static bool receive_zstd(MemMap *mem, MigReader *r, uint32_t len,
     if (!mig_read_record_tail(r, MIG_REC_RAM_ZSTD, sum, errp)) {
         return false;
     }
-    gpa = rd_le(rec, 8);
-    npages = rd_le(rec + 8, 4);
+    gpa = le64_load(rec);
+    npages = le32_load(rec + 8);
     bytes = npages << PAGE_SHIFT;
     dst = npages && npages <= MIG_RUN_PAGES && !(gpa & 0xfff) ?
           memmap_hva_mut(mem, gpa, bytes) : NULL;

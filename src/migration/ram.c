@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "error.h"
 #include "migration/multifd.h"
 #include "migration/ram.h"
@@ -320,16 +321,6 @@ static bool range_error(uint64_t gpa, uint64_t len, GError **errp)
     return false;
 }
 
-static uint64_t rd64(const uint8_t *p)
-{
-    uint64_t v = 0;
-
-    for (int i = 7; i >= 0; i--) {
-        v = v << 8 | p[i];
-    }
-    return v;
-}
-
 bool ram_receive(MemMap *mem, MigReader *r, uint32_t type, uint32_t len,
                  MigSum *sum, RamStats *stats, GError **errp)
 {
@@ -347,8 +338,8 @@ bool ram_receive(MemMap *mem, MigReader *r, uint32_t type, uint32_t len,
             return false;
         }
         mig_sum_add(sum, b, 16);
-        gpa = rd64(b);
-        bytes = rd64(b + 8);
+        gpa = le64_load(b);
+        bytes = le64_load(b + 8);
         if (bytes > (UINT64_MAX >> PAGE_SHIFT) || (gpa & 0xfff)) {
             return range_error(gpa, bytes, errp);
         }
@@ -374,7 +365,7 @@ bool ram_receive(MemMap *mem, MigReader *r, uint32_t type, uint32_t len,
         return false;
     }
     mig_sum_add(sum, b, 8);
-    gpa = rd64(b);
+    gpa = le64_load(b);
     bytes = len - 8;
     reg = (gpa & 0xfff) ? NULL : find_region(mem, gpa, bytes);
     if (!reg) {

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "error.h"
 #include "migration/stream.h"
 
@@ -74,31 +75,6 @@ uint64_t mig_sum_final(const MigSum *s)
     return s->a ^ (s->b << 17 | s->b >> 47) ^ 0x4b5354524c4d4947ull;
 }
 
-static void le32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++) {
-        p[i] = (uint8_t)(v >> (8 * i));
-    }
-}
-
-static void le64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++) {
-        p[i] = (uint8_t)(v >> (8 * i));
-    }
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-           (uint32_t)p[3] << 24;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-    return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32;
-}
-
 /* --- writer ------------------------------------------------------------------ */
 
 void mig_writer_init(MigWriter *w, int fd, const volatile int *cancel)
@@ -163,8 +139,8 @@ bool mig_write_header(MigWriter *w, uint32_t flags)
         return false;
     }
     memcpy(p, MIG_MAGIC, 8);
-    le32(p + 8, MIG_VERSION);
-    le32(p + 12, flags);
+    le32_store(p + 8, MIG_VERSION);
+    le32_store(p + 12, flags);
     w->len += 16;
     return true;
 }
@@ -174,11 +150,11 @@ static void seal(MigWriter *w, uint8_t *head, uint32_t type, uint32_t len)
 {
     MigSum s;
 
-    le32(head, type);
-    le32(head + 4, len);
+    le32_store(head, type);
+    le32_store(head + 4, len);
     mig_sum_init(&s);
     mig_sum_add(&s, head, 8 + (size_t)len);
-    le64(head + 8 + len, mig_sum_final(&s));
+    le64_store(head + 8 + len, mig_sum_final(&s));
     w->len += 16 + (size_t)len;
 }
 
@@ -224,7 +200,7 @@ bool mig_write_ram(MigWriter *w, uint64_t gpa, const void *hva,
     if (!p) {
         return false;
     }
-    le64(p + 8, gpa);
+    le64_store(p + 8, gpa);
     memcpy(p + 16, hva, (size_t)npages * MIG_PAGE_SIZE);
     seal(w, p, MIG_REC_RAM, len);
     return true;
@@ -234,8 +210,8 @@ bool mig_write_zero(MigWriter *w, uint64_t gpa, uint64_t npages)
 {
     uint8_t b[16];
 
-    le64(b, gpa);
-    le64(b + 8, npages);
+    le64_store(b, gpa);
+    le64_store(b + 8, npages);
     return mig_write_record(w, MIG_REC_ZERO, b, sizeof(b));
 }
 
@@ -325,14 +301,14 @@ bool mig_read_header(MigReader *r, uint32_t *flags, GError **errp)
                     "not a kestrel migration stream (bad magic)");
         return false;
     }
-    version = rd32(h + 8);
+    version = le32_load(h + 8);
     if (version != MIG_VERSION) {
         g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
                     "migration stream version %u is not supported (this "
                     "kestrel reads version %u)", version, MIG_VERSION);
         return false;
     }
-    *flags = rd32(h + 12);
+    *flags = le32_load(h + 12);
     return true;
 }
 
@@ -344,8 +320,8 @@ bool mig_read_record_head(MigReader *r, uint32_t *type, uint32_t *len,
     if (!mig_read_exact(r, h, sizeof(h), "record header", errp)) {
         return false;
     }
-    *type = rd32(h);
-    *len = rd32(h + 4);
+    *type = le32_load(h);
+    *len = le32_load(h + 4);
     if (*type == 0 || *type >= MIG_REC__MAX) {
         g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
                     "migration stream: unknown section type %u", *type);
@@ -370,7 +346,7 @@ bool mig_read_record_tail(MigReader *r, uint32_t type, MigSum *sum,
     if (!mig_read_exact(r, t, sizeof(t), "checksum", errp)) {
         return false;
     }
-    if (rd64(t) != mig_sum_final(sum)) {
+    if (le64_load(t) != mig_sum_final(sum)) {
         g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
                     "migration stream: checksum mismatch in a %s section "
                     "(the stream is corrupted)", mig_record_name(type));

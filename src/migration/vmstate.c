@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "bytes.h"
 #include "error.h"
 #include "migration/vmstate.h"
 
@@ -15,12 +16,7 @@
 
 static void put_le(GByteArray *out, uint64_t v, size_t n)
 {
-    uint8_t b[8];
-
-    for (size_t i = 0; i < n; i++) {
-        b[i] = (uint8_t)(v >> (8 * i));
-    }
-    g_byte_array_append(out, b, (guint)n);
+    bytes_append_le(out, v, n);
 }
 
 static uint64_t get_scalar(const uint8_t *p, VmsType t)
@@ -176,12 +172,7 @@ static bool take(VmsReader *r, size_t n, const uint8_t **p)
 
 static uint64_t get_le(const uint8_t *p, size_t n)
 {
-    uint64_t v = 0;
-
-    for (size_t i = 0; i < n; i++) {
-        v |= (uint64_t)p[i] << (8 * i);
-    }
-    return v;
+    return le_load(p, n);
 }
 
 static bool truncated(const VmsDesc *d, const char *field, GError **errp)

@@ -8,6 +8,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "acpi.h"
 #include "error.h"
 #include "layout.h"
@@ -15,21 +16,6 @@
 #define BASE LAYOUT_ACPI_START
 
 static uint8_t tables[LAYOUT_ACPI_SIZE];
-
-static uint16_t rd16(const uint8_t *p)
-{
-    return p[0] | p[1] << 8;
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    return rd16(p) | (uint32_t)rd16(p + 2) << 16;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-    return rd32(p) | (uint64_t)rd32(p + 4) << 32;
-}
 
 static size_t build(unsigned int nr_cpus)
 {
@@ -67,7 +53,7 @@ static const uint8_t *table_at(uint64_t gpa, size_t used, const char *sig)
     g_assert_cmpuint(gpa % 16, ==, 0);
     t = tables + (gpa - BASE);
     g_assert_cmpmem(t, 4, sig, 4);
-    len = rd32(t + 4);
+    len = le32_load(t + 4);
     g_assert_cmpuint(len, >=, 36);
     g_assert_cmpuint(gpa - BASE + len, <=, used);
     g_assert_cmpuint(sum(t, len), ==, 0);
@@ -80,11 +66,11 @@ static const uint8_t *table_at(uint64_t gpa, size_t used, const char *sig)
 static const uint8_t *xsdt_find(size_t used, const char *sig)
 {
     const uint8_t *rsdp = tables;
-    const uint8_t *xsdt = table_at(rd64(rsdp + 24), used, "XSDT");
-    uint32_t n = (rd32(xsdt + 4) - 36) / 8;
+    const uint8_t *xsdt = table_at(le64_load(rsdp + 24), used, "XSDT");
+    uint32_t n = (le32_load(xsdt + 4) - 36) / 8;
 
     for (uint32_t i = 0; i < n; i++) {
-        uint64_t gpa = rd64(xsdt + 36 + 8 * i);
+        uint64_t gpa = le64_load(xsdt + 36 + 8 * i);
 
         g_assert_cmpuint(gpa - BASE, <, used);
         if (!memcmp(tables + (gpa - BASE), sig, 4)) {
@@ -112,12 +98,12 @@ static void test_rsdp_xsdt(void)
     g_assert_cmpmem(tables, 8, "RSD PTR ", 8);
     g_assert_cmpuint(sum(tables, 20), ==, 0);
     g_assert_cmpuint(tables[15], ==, 2);            /* revision */
-    g_assert_cmpuint(rd32(tables + 20), ==, 36);    /* length */
+    g_assert_cmpuint(le32_load(tables + 20), ==, 36);    /* length */
     g_assert_cmpuint(sum(tables, 36), ==, 0);
     g_assert_cmpmem(tables + 9, 6, "KESTRL", 6);
 
-    xsdt = table_at(rd64(tables + 24), used, "XSDT");
-    g_assert_cmpuint(rd32(xsdt + 4), ==, 36 + 3 * 8);
+    xsdt = table_at(le64_load(tables + 24), used, "XSDT");
+    g_assert_cmpuint(le32_load(xsdt + 4), ==, 36 + 3 * 8);
     g_assert_nonnull(xsdt_find(used, "FACP"));
     g_assert_nonnull(xsdt_find(used, "APIC"));
     g_assert_nonnull(xsdt_find(used, "MCFG"));
@@ -133,7 +119,7 @@ static void assert_gas_io(const uint8_t *g, unsigned int bits, uint64_t port)
     g_assert_cmpuint(g[0], ==, 1);                  /* system I/O */
     g_assert_cmpuint(g[1], ==, bits);
     g_assert_cmpuint(g[2], ==, 0);
-    g_assert_cmpuint(rd64(g + 4), ==, port);
+    g_assert_cmpuint(le64_load(g + 4), ==, port);
 }
 
 static void test_fadt(void)
@@ -144,34 +130,34 @@ static void test_fadt(void)
     uint32_t flags;
 
     g_assert_nonnull(f);
-    g_assert_cmpuint(rd32(f + 4), ==, 276);
+    g_assert_cmpuint(le32_load(f + 4), ==, 276);
     g_assert_cmpuint(f[8], ==, 6);
 
     /* FACS: the 32-bit pointer only (the 64-bit one must then be zero),
      * 64-byte aligned, no checksum */
-    g_assert_cmpuint(rd64(f + 132), ==, 0);
-    g_assert_cmpuint(rd32(f + 36), !=, 0);
-    g_assert_cmpuint(rd32(f + 36) % 64, ==, 0);
-    facs = tables + (rd32(f + 36) - BASE);
+    g_assert_cmpuint(le64_load(f + 132), ==, 0);
+    g_assert_cmpuint(le32_load(f + 36), !=, 0);
+    g_assert_cmpuint(le32_load(f + 36) % 64, ==, 0);
+    facs = tables + (le32_load(f + 36) - BASE);
     g_assert_cmpmem(facs, 4, "FACS", 4);
-    g_assert_cmpuint(rd32(facs + 4), ==, 64);
+    g_assert_cmpuint(le32_load(facs + 4), ==, 64);
 
-    g_assert_cmpuint(rd32(f + 40), ==, rd64(f + 140));
-    dsdt = table_at(rd32(f + 40), used, "DSDT");
+    g_assert_cmpuint(le32_load(f + 40), ==, le64_load(f + 140));
+    dsdt = table_at(le32_load(f + 40), used, "DSDT");
     g_assert_cmpuint(dsdt[8], ==, 2);
 
-    g_assert_cmpuint(rd16(f + 46), ==, IRQ_SCI);
-    g_assert_cmpuint(rd32(f + 48), ==, 0);          /* SMI_CMD */
-    g_assert_cmpuint(rd32(f + 56), ==, PORT_PM1A_EVT);
-    g_assert_cmpuint(rd32(f + 64), ==, PORT_PM1A_CNT);
-    g_assert_cmpuint(rd32(f + 76), ==, PORT_PM_TMR);
-    g_assert_cmpuint(rd32(f + 80), ==, 0);          /* no GPE0 */
+    g_assert_cmpuint(le16_load(f + 46), ==, IRQ_SCI);
+    g_assert_cmpuint(le32_load(f + 48), ==, 0);          /* SMI_CMD */
+    g_assert_cmpuint(le32_load(f + 56), ==, PORT_PM1A_EVT);
+    g_assert_cmpuint(le32_load(f + 64), ==, PORT_PM1A_CNT);
+    g_assert_cmpuint(le32_load(f + 76), ==, PORT_PM_TMR);
+    g_assert_cmpuint(le32_load(f + 80), ==, 0);          /* no GPE0 */
     g_assert_cmpuint(f[88], ==, 4);
     g_assert_cmpuint(f[89], ==, 2);
     g_assert_cmpuint(f[91], ==, 4);
-    g_assert_cmpuint(rd16(f + 109), ==, 0x3);       /* legacy + 8042 */
+    g_assert_cmpuint(le16_load(f + 109), ==, 0x3);       /* legacy + 8042 */
 
-    flags = rd32(f + 112);
+    flags = le32_load(f + 112);
     g_assert_true(flags & (1u << 0));               /* WBINVD */
     g_assert_true(flags & (1u << 2));               /* PROC_C1 */
     g_assert_false(flags & (1u << 4));              /* fixed power button */
@@ -186,7 +172,7 @@ static void test_fadt(void)
     assert_gas_io(f + 148, 32, PORT_PM1A_EVT);
     assert_gas_io(f + 172, 16, PORT_PM1A_CNT);
     assert_gas_io(f + 208, 32, PORT_PM_TMR);
-    g_assert_cmpuint(rd64(f + 160 + 4), ==, 0);     /* no PM1b */
+    g_assert_cmpuint(le64_load(f + 160 + 4), ==, 0);     /* no PM1b */
 }
 
 static void count_madt(unsigned int nr_cpus)
@@ -197,9 +183,9 @@ static void count_madt(unsigned int nr_cpus)
     uint32_t len, off;
 
     g_assert_nonnull(m);
-    len = rd32(m + 4);
-    g_assert_cmpuint(rd32(m + 36), ==, LAYOUT_LAPIC);
-    g_assert_cmpuint(rd32(m + 40), ==, 1);          /* PCAT_COMPAT */
+    len = le32_load(m + 4);
+    g_assert_cmpuint(le32_load(m + 36), ==, LAYOUT_LAPIC);
+    g_assert_cmpuint(le32_load(m + 40), ==, 1);          /* PCAT_COMPAT */
 
     for (off = 44; off < len; off += m[off + 1]) {
         const uint8_t *e = m + off;
@@ -212,30 +198,30 @@ static void count_madt(unsigned int nr_cpus)
             g_assert_cmpuint(e[1], ==, 8);
             g_assert_cmpuint(e[2], ==, count[0]);   /* UID */
             g_assert_cmpuint(e[3], ==, count[0]);   /* APIC id */
-            g_assert_cmpuint(rd32(e + 4), ==, 1);
+            g_assert_cmpuint(le32_load(e + 4), ==, 1);
             break;
         case 1:
             g_assert_cmpuint(e[1], ==, 12);
             g_assert_cmpuint(e[2], ==, 0);
-            g_assert_cmpuint(rd32(e + 4), ==, LAYOUT_IOAPIC);
-            g_assert_cmpuint(rd32(e + 8), ==, 0);
+            g_assert_cmpuint(le32_load(e + 4), ==, LAYOUT_IOAPIC);
+            g_assert_cmpuint(le32_load(e + 8), ==, 0);
             break;
         case 2:
             g_assert_cmpuint(e[1], ==, 10);
             g_assert_cmpuint(e[2], ==, 0);
             if (e[3] == 0) {
-                g_assert_cmpuint(rd32(e + 4), ==, 2);
-                g_assert_cmpuint(rd16(e + 8), ==, 0);
+                g_assert_cmpuint(le32_load(e + 4), ==, 2);
+                g_assert_cmpuint(le16_load(e + 8), ==, 0);
             } else {
                 g_assert_cmpuint(e[3], ==, IRQ_SCI);
-                g_assert_cmpuint(rd32(e + 4), ==, IRQ_SCI);
-                g_assert_cmpuint(rd16(e + 8), ==, 0x000d);
+                g_assert_cmpuint(le32_load(e + 4), ==, IRQ_SCI);
+                g_assert_cmpuint(le16_load(e + 8), ==, 0x000d);
             }
             break;
         case 4:
             g_assert_cmpuint(e[1], ==, 6);
             g_assert_cmpuint(e[2], ==, 0xff);
-            g_assert_cmpuint(rd16(e + 3), ==, 0);
+            g_assert_cmpuint(le16_load(e + 3), ==, 0);
             g_assert_cmpuint(e[5], ==, 1);
             break;
         default:
@@ -264,9 +250,9 @@ static void test_mcfg(void)
     const uint8_t *m = xsdt_find(used, "MCFG");
 
     g_assert_nonnull(m);
-    g_assert_cmpuint(rd32(m + 4), ==, 60);
-    g_assert_cmpuint(rd64(m + 44), ==, LAYOUT_ECAM_START);
-    g_assert_cmpuint(rd16(m + 52), ==, 0);
+    g_assert_cmpuint(le32_load(m + 4), ==, 60);
+    g_assert_cmpuint(le64_load(m + 44), ==, LAYOUT_ECAM_START);
+    g_assert_cmpuint(le16_load(m + 52), ==, 0);
     g_assert_cmpuint(m[54], ==, 0);
     g_assert_cmpuint(m[55], ==, LAYOUT_ECAM_BUSES - 1);
 }
@@ -286,8 +272,8 @@ static void test_dsdt_bytes(void)
 {
     size_t used = build(1);
     const uint8_t *f = xsdt_find(used, "FACP");
-    const uint8_t *d = table_at(rd32(f + 40), used, "DSDT");
-    uint32_t len = rd32(d + 4);
+    const uint8_t *d = table_at(le32_load(f + 40), used, "DSDT");
+    uint32_t len = le32_load(d + 4);
     /* Name (\_S5_, Package (4) { 5, 5, 0, 0 }) */
     static const uint8_t s5[] = {
         0x08, '\\', '_', 'S', '5', '_', 0x12, 0x08, 0x04,
@@ -373,9 +359,9 @@ static void iasl_check(unsigned int nr_cpus)
     static const char *const sigs[] = { "FACP", "APIC", "MCFG", "DSDT" };
     g_autofree char *dir = g_dir_make_tmp("kestrel-acpi-XXXXXX", NULL);
     size_t used = build(nr_cpus);
-    const uint8_t *xsdt = table_at(rd64(tables + 24), used, "XSDT");
+    const uint8_t *xsdt = table_at(le64_load(tables + 24), used, "XSDT");
     const uint8_t *fadt = xsdt_find(used, "FACP");
-    const uint8_t *facs = tables + (rd32(fadt + 36) - BASE);
+    const uint8_t *facs = tables + (le32_load(fadt + 36) - BASE);
 
     g_assert_nonnull(dir);
     for (unsigned int i = 0; i < G_N_ELEMENTS(sigs) + 2; i++) {
@@ -393,12 +379,12 @@ static void iasl_check(unsigned int nr_cpus)
         } else if (!strcmp(sig, "FACS")) {
             t = facs;
         } else if (!strcmp(sig, "DSDT")) {
-            t = tables + (rd32(fadt + 40) - BASE);
+            t = tables + (le32_load(fadt + 40) - BASE);
         } else {
             t = xsdt_find(used, sig);
         }
         g_assert_true(g_file_set_contents(path, (const char *)t,
-                                          rd32(t + 4), NULL));
+                                          le32_load(t + 4), NULL));
         run_iasl(dir, dis);
         g_assert_true(g_file_get_contents(dsl, &text, NULL, NULL));
         g_assert_null(strstr(text, "****"));    /* unknown or bad field */
@@ -411,12 +397,12 @@ static void iasl_check(unsigned int nr_cpus)
         g_autofree char *path = g_build_filename(dir, "DSDT.dat", NULL);
         g_autofree char *dsl = g_build_filename(dir, "DSDT.dsl", NULL);
         g_autofree char *aml = g_build_filename(dir, "DSDT.aml", NULL);
-        const uint8_t *d = tables + (rd32(fadt + 40) - BASE);
+        const uint8_t *d = tables + (le32_load(fadt + 40) - BASE);
         const char *const dis[] = { "-d", "DSDT.dat", NULL };
         const char *const comp[] = { "DSDT.dsl", NULL };
 
         g_assert_true(g_file_set_contents(path, (const char *)d,
-                                          rd32(d + 4), NULL));
+                                          le32_load(d + 4), NULL));
         run_iasl(dir, dis);
         run_iasl(dir, comp);
         g_assert_true(g_file_test(aml, G_FILE_TEST_EXISTS));

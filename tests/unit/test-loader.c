@@ -9,6 +9,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "error.h"
 #include "layout.h"
 #include "loader.h"
@@ -19,39 +20,6 @@
 
 /* ------------------------------------------------------------------ */
 /* Helpers                                                              */
-
-static uint16_t rd16(const uint8_t *p)
-{
-    return p[0] | p[1] << 8;
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    return rd16(p) | (uint32_t)rd16(p + 2) << 16;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-    return rd32(p) | (uint64_t)rd32(p + 4) << 32;
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-    p[0] = v & 0xff;
-    p[1] = v >> 8;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-    wr16(p, v & 0xffff);
-    wr16(p + 2, v >> 16);
-}
-
-static void wr64(uint8_t *p, uint64_t v)
-{
-    wr32(p, (uint32_t)v);
-    wr32(p + 4, (uint32_t)(v >> 32));
-}
 
 typedef struct {
     uint8_t *ram;
@@ -123,19 +91,19 @@ static uint8_t *make_bzimage(const BzParams *p, size_t *len)
     uint8_t *img = g_malloc0(setup + p->payload);
 
     img[0x1f1] = p->setup_sects;
-    wr16(img + 0x1fe, 0xaa55);
+    le16_store(img + 0x1fe, 0xaa55);
     img[0x200] = 0xeb;
     img[0x201] = 0x6a;                          /* header ends at 0x26c */
     memcpy(img + 0x202, "HdrS", 4);
-    wr16(img + 0x206, p->version);
+    le16_store(img + 0x206, p->version);
     img[0x211] = p->loadflags;
-    wr32(img + 0x22c, p->initrd_addr_max);
-    wr32(img + 0x230, 0x200000);
+    le32_store(img + 0x22c, p->initrd_addr_max);
+    le32_store(img + 0x230, 0x200000);
     img[0x234] = p->relocatable;
-    wr16(img + 0x236, p->xloadflags);
-    wr32(img + 0x238, p->cmdline_size);
-    wr64(img + 0x258, p->pref_address);
-    wr32(img + 0x260, p->init_size);
+    le16_store(img + 0x236, p->xloadflags);
+    le32_store(img + 0x238, p->cmdline_size);
+    le64_store(img + 0x258, p->pref_address);
+    le32_store(img + 0x260, p->init_size);
     for (size_t i = 0; i < p->payload; i++) {
         img[setup + i] = pattern(i);
     }
@@ -182,9 +150,9 @@ static size_t put_note(uint8_t *p, const char *name, uint32_t type,
     uint32_t namesz = strlen(name) + 1;
     size_t off = 12;
 
-    wr32(p, namesz);
-    wr32(p + 4, descsz);
-    wr32(p + 8, type);
+    le32_store(p, namesz);
+    le32_store(p + 4, descsz);
+    le32_store(p + 8, type);
     memcpy(p + off, name, namesz);
     off += (namesz + 3) & ~3u;
     memcpy(p + off, desc, descsz);
@@ -212,31 +180,31 @@ static uint8_t *make_elf(const ElfParams *e, size_t *len)
     img[4] = e->elf64 ? 2 : 1;
     img[5] = 1;
     img[6] = 1;
-    wr16(img + 16, 2);                          /* ET_EXEC */
-    wr16(img + 18, e->machine);
-    wr32(img + 20, 1);
+    le16_store(img + 16, 2);                          /* ET_EXEC */
+    le16_store(img + 18, e->machine);
+    le32_store(img + 20, 1);
 
     /* Notes */
-    wr64(desc, 0x1234);
+    le64_store(desc, 0x1234);
     note_len += put_note(img + note_off, "GNU", 3, desc, 4);
     if (e->pvh) {
-        wr64(desc, e->pvh_entry);
+        le64_store(desc, e->pvh_entry);
         note_len += put_note(img + note_off + note_len, "Xen", 18, desc,
                              e->pvh_descsz);
     }
 
     if (e->elf64) {
-        wr64(img + 24, e->entry);
-        wr64(img + 32, ehsize);
-        wr16(img + 52, ehsize);
-        wr16(img + 54, phsize);
-        wr16(img + 56, phnum);
+        le64_store(img + 24, e->entry);
+        le64_store(img + 32, ehsize);
+        le16_store(img + 52, ehsize);
+        le16_store(img + 54, phsize);
+        le16_store(img + 56, phnum);
     } else {
-        wr32(img + 24, e->entry);
-        wr32(img + 28, ehsize);
-        wr16(img + 40, ehsize);
-        wr16(img + 42, phsize);
-        wr16(img + 44, phnum);
+        le32_store(img + 24, e->entry);
+        le32_store(img + 28, ehsize);
+        le16_store(img + 40, ehsize);
+        le16_store(img + 42, phsize);
+        le16_store(img + 44, phnum);
     }
 
     for (unsigned int i = 0; i < phnum; i++) {
@@ -250,23 +218,23 @@ static uint8_t *make_elf(const ElfParams *e, size_t *len)
         uint64_t memsz = note ? 0 : e->segs[i].memsz;
 
         if (e->elf64) {
-            wr32(ph, type);
-            wr32(ph + 4, 5);
-            wr64(ph + 8, off);
-            wr64(ph + 16, vaddr);
-            wr64(ph + 24, paddr);
-            wr64(ph + 32, filesz);
-            wr64(ph + 40, memsz);
-            wr64(ph + 48, note ? 4 : 0x200000);
+            le32_store(ph, type);
+            le32_store(ph + 4, 5);
+            le64_store(ph + 8, off);
+            le64_store(ph + 16, vaddr);
+            le64_store(ph + 24, paddr);
+            le64_store(ph + 32, filesz);
+            le64_store(ph + 40, memsz);
+            le64_store(ph + 48, note ? 4 : 0x200000);
         } else {
-            wr32(ph, type);
-            wr32(ph + 4, off);
-            wr32(ph + 8, vaddr);
-            wr32(ph + 12, paddr);
-            wr32(ph + 16, filesz);
-            wr32(ph + 20, memsz);
-            wr32(ph + 24, 5);
-            wr32(ph + 28, note ? 4 : 0x1000);
+            le32_store(ph, type);
+            le32_store(ph + 4, off);
+            le32_store(ph + 8, vaddr);
+            le32_store(ph + 12, paddr);
+            le32_store(ph + 16, filesz);
+            le32_store(ph + 20, memsz);
+            le32_store(ph + 24, 5);
+            le32_store(ph + 28, note ? 4 : 0x1000);
         }
         if (!note) {
             for (uint64_t j = 0; j < filesz; j++) {
@@ -368,19 +336,19 @@ static void assert_zero_page_common(const Guest *g, const char *cmdline)
     g_assert_cmpuint(zp[0x210], ==, 0xff);              /* type_of_loader */
     g_assert_true(zp[0x211] & 0x01);                    /* LOADED_HIGH */
     g_assert_true(zp[0x211] & 0x80);                    /* CAN_USE_HEAP */
-    g_assert_cmphex(rd32(zp + 0x228), ==, LAYOUT_CMDLINE);
-    g_assert_cmphex(rd32(zp + 0x0c8), ==, 0);
+    g_assert_cmphex(le32_load(zp + 0x228), ==, LAYOUT_CMDLINE);
+    g_assert_cmphex(le32_load(zp + 0x0c8), ==, 0);
     g_assert_cmpstr((const char *)g->ram + LAYOUT_CMDLINE, ==, cmdline);
-    g_assert_cmphex(rd16(zp + 0x1fe), ==, 0xaa55);
+    g_assert_cmphex(le16_load(zp + 0x1fe), ==, 0xaa55);
     g_assert_cmpmem(zp + 0x202, 4, "HdrS", 4);
-    g_assert_cmpuint(rd16(zp + 0x1fa), ==, 0xffff);     /* vid_mode */
+    g_assert_cmpuint(le16_load(zp + 0x1fa), ==, 0xffff);     /* vid_mode */
     g_assert_cmpuint(zp[0x1e8], ==, n);
     for (unsigned int i = 0; i < n; i++) {
         const uint8_t *ent = zp + 0x2d0 + 20 * i;
 
-        g_assert_cmphex(rd64(ent), ==, e[i].addr);
-        g_assert_cmphex(rd64(ent + 8), ==, e[i].size);
-        g_assert_cmpuint(rd32(ent + 16), ==, e[i].type);
+        g_assert_cmphex(le64_load(ent), ==, e[i].addr);
+        g_assert_cmphex(le64_load(ent + 8), ==, e[i].size);
+        g_assert_cmpuint(le32_load(ent + 16), ==, e[i].type);
     }
 }
 
@@ -421,12 +389,12 @@ static void test_bzimage(void)
     zp = g.ram + LAYOUT_BOOT_PARAMS;
     assert_zero_page_common(&g, spec.cmdline);
     g_assert_cmpuint(zp[0x1f1], ==, 4);                 /* copied header */
-    g_assert_cmphex(rd16(zp + 0x206), ==, 0x020f);
-    g_assert_cmphex(rd32(zp + 0x238), ==, 2047);
-    g_assert_cmphex(rd32(zp + 0x218), ==, expect_initrd);
-    g_assert_cmpuint(rd32(zp + 0x21c), ==, 100000);
-    g_assert_cmphex(rd32(zp + 0x0c0), ==, 0);
-    g_assert_cmphex(rd64(zp + 0x070), ==, LAYOUT_ACPI_START);
+    g_assert_cmphex(le16_load(zp + 0x206), ==, 0x020f);
+    g_assert_cmphex(le32_load(zp + 0x238), ==, 2047);
+    g_assert_cmphex(le32_load(zp + 0x218), ==, expect_initrd);
+    g_assert_cmpuint(le32_load(zp + 0x21c), ==, 100000);
+    g_assert_cmphex(le32_load(zp + 0x0c0), ==, 0);
+    g_assert_cmphex(le64_load(zp + 0x070), ==, LAYOUT_ACPI_START);
     g_assert_cmpuint(zp[0x1e8], ==, 5);
     /* Nothing of the image past the header end leaks into the zero page */
     g_assert_cmpuint(zp[0x26c], ==, 0);
@@ -453,7 +421,7 @@ static void test_bzimage_low(void)
     g_assert_cmpuint(be.initrd_size, ==, 0);
     assert_zero_page_common(&g, "");
     /* Protocol 2.14+ only gets the RSDP, and only when there is one. */
-    g_assert_cmphex(rd64(g.ram + LAYOUT_BOOT_PARAMS + 0x70), ==, 0);
+    g_assert_cmphex(le64_load(g.ram + LAYOUT_BOOT_PARAMS + 0x70), ==, 0);
     guest_fini(&g);
     g_free(img);
 
@@ -476,7 +444,7 @@ static void test_bzimage_low(void)
     spec.rsdp_gpa = LAYOUT_ACPI_START;
     g_assert_true(load(&g, img, len, NULL, 0, &spec, &be, &err));
     g_assert_cmpmem(g.ram + be.kernel_start, 8192, img + 5 * 512, 8192);
-    g_assert_cmphex(rd64(g.ram + LAYOUT_BOOT_PARAMS + 0x70), ==, 0);
+    g_assert_cmphex(le64_load(g.ram + LAYOUT_BOOT_PARAMS + 0x70), ==, 0);
     guest_fini(&g);
 }
 
@@ -691,11 +659,11 @@ static void test_elf_vmlinux(void)
 
     zp = g.ram + LAYOUT_BOOT_PARAMS;
     assert_zero_page_common(&g, "quiet");
-    g_assert_cmphex(rd16(zp + 0x206), >=, 0x020e);
-    g_assert_cmphex(rd64(zp + 0x070), ==, LAYOUT_ACPI_START);
-    g_assert_cmphex(rd32(zp + 0x218), ==, RAM_SIZE - 8192);
-    g_assert_cmpuint(rd32(zp + 0x21c), ==, 8192);
-    g_assert_cmpuint(rd32(zp + 0x230), !=, 0);         /* kernel_alignment */
+    g_assert_cmphex(le16_load(zp + 0x206), >=, 0x020e);
+    g_assert_cmphex(le64_load(zp + 0x070), ==, LAYOUT_ACPI_START);
+    g_assert_cmphex(le32_load(zp + 0x218), ==, RAM_SIZE - 8192);
+    g_assert_cmpuint(le32_load(zp + 0x21c), ==, 8192);
+    g_assert_cmpuint(le32_load(zp + 0x230), !=, 0);         /* kernel_alignment */
     guest_fini(&g);
     g_free(img);
 
@@ -732,31 +700,31 @@ static void assert_pvh(const Guest *g, const BootEntry *be, uint64_t entry,
     g_assert_cmpuint(be->mode, ==, BOOT_PVH);
     g_assert_cmphex(be->entry, ==, entry);
     g_assert_cmphex(be->boot_info, ==, LAYOUT_BOOT_PARAMS);
-    g_assert_cmphex(rd32(si), ==, 0x336ec578);
-    g_assert_cmpuint(rd32(si + 4), ==, 1);
-    g_assert_cmphex(rd64(si + 24), ==, LAYOUT_CMDLINE);
-    g_assert_cmphex(rd64(si + 32), ==, LAYOUT_ACPI_START);
-    g_assert_cmphex(rd64(si + 40), ==, LAYOUT_PVH_MEMMAP);
-    g_assert_cmpuint(rd32(si + 48), ==, n);
+    g_assert_cmphex(le32_load(si), ==, 0x336ec578);
+    g_assert_cmpuint(le32_load(si + 4), ==, 1);
+    g_assert_cmphex(le64_load(si + 24), ==, LAYOUT_CMDLINE);
+    g_assert_cmphex(le64_load(si + 32), ==, LAYOUT_ACPI_START);
+    g_assert_cmphex(le64_load(si + 40), ==, LAYOUT_PVH_MEMMAP);
+    g_assert_cmpuint(le32_load(si + 48), ==, n);
     for (unsigned int i = 0; i < n; i++) {
         const uint8_t *m = g->ram + LAYOUT_PVH_MEMMAP + 24 * i;
 
-        g_assert_cmphex(rd64(m), ==, e[i].addr);
-        g_assert_cmphex(rd64(m + 8), ==, e[i].size);
-        g_assert_cmpuint(rd32(m + 16), ==, e[i].type);
-        g_assert_cmpuint(rd32(m + 20), ==, 0);
+        g_assert_cmphex(le64_load(m), ==, e[i].addr);
+        g_assert_cmphex(le64_load(m + 8), ==, e[i].size);
+        g_assert_cmpuint(le32_load(m + 16), ==, e[i].type);
+        g_assert_cmpuint(le32_load(m + 20), ==, 0);
     }
     if (initrd_size) {
-        uint64_t modlist = rd64(si + 16);
+        uint64_t modlist = le64_load(si + 16);
         const uint8_t *mod;
 
-        g_assert_cmpuint(rd32(si + 12), ==, 1);
+        g_assert_cmpuint(le32_load(si + 12), ==, 1);
         g_assert_cmphex(modlist, <, LAYOUT_CMDLINE);
         mod = g->ram + modlist;
-        g_assert_cmphex(rd64(mod), ==, be->initrd_start);
-        g_assert_cmpuint(rd64(mod + 8), ==, initrd_size);
+        g_assert_cmphex(le64_load(mod), ==, be->initrd_start);
+        g_assert_cmpuint(le64_load(mod + 8), ==, initrd_size);
     } else {
-        g_assert_cmpuint(rd32(si + 12), ==, 0);
+        g_assert_cmpuint(le32_load(si + 12), ==, 0);
     }
 }
 
@@ -880,7 +848,7 @@ static void test_elf_errors(void)
     expect_error(img, 40, NULL, 0, &spec, RAM_SIZE,
                  "kernel '/k' is truncated");
     /* No loadable segment at all */
-    wr16(img + 56, 0);
+    le16_store(img + 56, 0);
     expect_error(img, len, NULL, 0, &spec, RAM_SIZE,
                  "kernel '/k' has no loadable ELF segments");
 }
@@ -956,7 +924,7 @@ static void fuzz_one(Guest *g, const uint8_t *img, size_t len,
             memset(page, CANARY, 4096);
         } else if (check) {
             for (unsigned int i = 0; i < 4096; i += 8) {
-                g_assert_cmpuint(rd64(page + i), ==, 0xaaaaaaaaaaaaaaaaULL);
+                g_assert_cmpuint(le64_load(page + i), ==, 0xaaaaaaaaaaaaaaaaULL);
             }
         }
     }
