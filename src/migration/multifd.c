@@ -66,21 +66,6 @@ static void channel_fail(Channel *c, const char *what)
     g_mutex_unlock(&s->lock);
 }
 
-static bool page_is_zero(const uint8_t *p)
-{
-    const uint64_t *w = (const uint64_t *)p;
-    uint64_t acc = 0;
-
-    for (size_t i = 0; i < (1u << PAGE_SHIFT) / 8; i += 8) {
-        acc |= w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] | w[i + 5] |
-               w[i + 6] | w[i + 7];
-        if (acc) {
-            return false;
-        }
-    }
-    return true;
-}
-
 /* Data pages, compressed: gpa, page count, zstd frame. The pages are
  * copied first so the frame describes one consistent snapshot. */
 static bool write_zstd(Channel *c, uint64_t gpa, const uint8_t *hva,
@@ -113,12 +98,12 @@ static bool send_run(Channel *c, const Job *j)
 
     while (p < j->npages) {
         const uint8_t *hva = j->hva + (p << PAGE_SHIFT);
-        bool zero = page_is_zero(hva);
+        bool zero = ram_page_is_zero(hva);
         uint64_t q = p + 1;
         bool ok;
 
         while (q < j->npages &&
-               page_is_zero(j->hva + (q << PAGE_SHIFT)) == zero) {
+               ram_page_is_zero(j->hva + (q << PAGE_SHIFT)) == zero) {
             q++;
         }
         if (zero) {

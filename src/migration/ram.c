@@ -168,7 +168,7 @@ uint64_t ram_sender_pending(const RamSender *s)
     return s->npending;
 }
 
-static bool page_is_zero(const uint8_t *p)
+bool ram_page_is_zero(const uint8_t *p)
 {
     const uint64_t *w = (const uint64_t *)p;
     uint64_t acc = 0;
@@ -223,12 +223,12 @@ static bool send_run(MigWriter *w, const MemRegion *r, uint64_t first,
 
     while (p < end) {
         const uint8_t *hva = r->hva + (p << PAGE_SHIFT);
-        bool zero = page_is_zero(hva);
+        bool zero = ram_page_is_zero(hva);
         uint64_t q = p + 1;
         uint64_t before = w->bytes + w->len;
 
         while (q < end &&
-               page_is_zero(r->hva + (q << PAGE_SHIFT)) == zero) {
+               ram_page_is_zero(r->hva + (q << PAGE_SHIFT)) == zero) {
             q++;
         }
         if (zero) {

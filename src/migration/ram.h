@@ -34,6 +34,9 @@ typedef struct {
     uint64_t window_bytes;
 } RamRateLimit;
 
+/* Whether the 4 KiB page at @p reads as zeros (sent as a marker). */
+bool ram_page_is_zero(const uint8_t *p);
+
 typedef struct RamSender RamSender;
 typedef struct MultifdSend MultifdSend;
 
