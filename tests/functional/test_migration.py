@@ -72,6 +72,14 @@ class Qtest:
         self.sock.close()
 
 
+def rss_bytes(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for ln in f:
+            if ln.startswith("VmRSS:"):
+                return int(ln.split()[1]) * 1024
+    return 0
+
+
 def pattern(page, gen):
     """A page whose bytes say which page and which generation it is."""
     head = b"KESTREL page %08d gen %06d " % (page, gen)
@@ -178,6 +186,8 @@ class Tcp(MigCase):
             self.assertIn(k, info)
         self.check(dst.qt, [p for p in pages if p not in rewritten], 1)
         self.check(dst.qt, rewritten, 2)
+        # ... and the destination did not allocate what was never written
+        self.assertLess(rss_bytes(dst.proc.pid), 48 << 20)
         events = [e["data"]["status"] for e in src.qmp.events
                   if e["event"] == "MIGRATION"]
         self.assertEqual(events[:2], ["setup", "active"])
@@ -849,10 +859,7 @@ class Guest(MigCase):
         self.wait_status(dst.qmp, ("completed",))
         self.assertEqual(dst.qmp.cmd("query-balloon"),
                          {"actual": 512 << 20})
-        with open("/proc/%d/status" % dst.proc.pid) as f:
-            rss = [int(ln.split()[1]) for ln in f
-                   if ln.startswith("VmRSS")][0] * 1024
-        self.assertLess(rss, 700 << 20)
+        self.assertLess(rss_bytes(dst.proc.pid), 700 << 20)
         # and the guest's driver goes on: deflate on the destination
         dst.qmp.cmd("balloon", {"value": 1024 << 20})
         dst.wait_line(r"^TG BALLOON target=0 actual=0", 60)
