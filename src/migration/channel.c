@@ -82,11 +82,21 @@ bool mig_uri_parse(const char *uri, MigUri *u, GError **errp)
     if (g_str_has_prefix(uri, "fd:")) {
         u->kind = MIG_URI_FD;
         u->fdname = g_strdup(uri + 3);
+        if (!*u->fdname) {
+            g_set_error(errp, QMP_ERROR, QMP_ERROR_GENERIC,
+                        "fd: needs the name of a descriptor (getfd)");
+            return false;
+        }
         return true;
     }
     if (g_str_has_prefix(uri, "exec:")) {
         u->kind = MIG_URI_EXEC;
         u->command = g_strdup(uri + 5);
+        if (!*g_strstrip(u->command)) {
+            g_set_error(errp, QMP_ERROR, QMP_ERROR_GENERIC,
+                        "exec: needs a command to run");
+            return false;
+        }
         return true;
     }
     if (g_str_has_prefix(uri, "file:")) {
@@ -106,6 +116,11 @@ bool mig_uri_parse(const char *uri, MigUri *u, GError **errp)
             }
         } else {
             u->path = g_strdup(uri + 5);
+        }
+        if (!*u->path) {
+            g_set_error(errp, QMP_ERROR, QMP_ERROR_GENERIC,
+                        "file: needs a path");
+            return false;
         }
         return true;
     }

@@ -821,6 +821,45 @@ static void update_stats(Migration *m, MigWriter *w, MultifdSend *mfd,
     st(&m->duplicate, all.duplicate);
 }
 
+/*
+ * exec: the stream is complete only once the command has taken all of it
+ * (a save through "gzip > file" has not happened until gzip is done):
+ * close its input and wait for it to succeed.
+ */
+static bool wait_command(Migration *m, GError **errp)
+{
+    int status, fd;
+    pid_t pid = m->child;
+
+    g_mutex_lock(&m->lock);
+    fd = m->fd;
+    m->fd = -1;
+    g_mutex_unlock(&m->lock);
+    close(fd);
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_FAILED,
+                        "waiting for the exec: command failed: %s",
+                        g_strerror(errno));
+            return false;
+        }
+    }
+    __atomic_store_n(&m->child, 0, __ATOMIC_RELEASE);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        return true;
+    }
+    if (WIFEXITED(status)) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_FAILED,
+                    "the exec: command exited with status %d",
+                    WEXITSTATUS(status));
+    } else {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_FAILED,
+                    "the exec: command was killed by signal %d",
+                    WTERMSIG(status));
+    }
+    return false;
+}
+
 static gpointer source_thread(gpointer opaque)
 {
     Migration *m = opaque;
@@ -975,6 +1014,9 @@ static gpointer source_thread(gpointer opaque)
         g_set_error(&err, KESTREL_ERROR, KESTREL_ERROR_FAILED,
                     "writing the migration stream failed: %s",
                     g_strerror(errno));
+        goto out;
+    }
+    if (m->child > 0 && !wait_command(m, &err)) {
         goto out;
     }
     ok = true;
@@ -1136,6 +1178,10 @@ bool qmp_migrate_cancel(void *ctx, JsonObject *args, JsonNode **ret,
         if (m->fd >= 0) {
             /* Wake the thread out of a blocking write or read. */
             shutdown(m->fd, SHUT_RDWR);
+        }
+        if (__atomic_load_n(&m->child, __ATOMIC_ACQUIRE) > 0) {
+            /* ... or out of waiting for an exec: command. */
+            kill(m->child, SIGTERM);
         }
         if (m->sw == SW_WAIT_CONTINUE) {
             m->sw = SW_FAILED;

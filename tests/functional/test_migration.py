@@ -530,6 +530,15 @@ class Failures(MigCase):
         self.assertIn("load of migration failed: not a kestrel migration "
                       "stream (bad magic)", dst.text())
 
+    def test_exec_command_fails(self):
+        """exec: is complete only when its command succeeded."""
+        src = self.source()
+        src.qmp.cmd("migrate", {"uri": "exec:cat > /dev/null; exit 3"})
+        info = self.wait_status(src.qmp, ("failed", "completed"))
+        self.assertEqual(info.get("error-desc"),
+                         "the exec: command exited with status 3")
+        self.assert_source_intact(src, range(0, 64, 3), 7)
+
     def test_nobody_listening(self):
         src = self.source()
         src.qmp.cmd("migrate", {"uri": "tcp:127.0.0.1:%d" % self.port()})
