@@ -363,14 +363,6 @@ static RpcResult proc_abort_job(RpcCall *call, void *a, void *r,
     return RPC_RESULT_ERROR;
 }
 
-#define VOID_T char
-#define xdr_VOID_T rpc_xdr_void
-#define PROC(num, api, args, ret, fn, fl) \
-    { REMOTE_PROC_##num, api, (xdrproc_t)xdr_##args, sizeof(args), \
-      (xdrproc_t)xdr_##ret, sizeof(ret), fn, fl }
-#define RO RPC_PROC_READONLY_OK
-#define RW 0
-
 const RpcProc dispatch_stats_procs[] = {
     PROC(DOMAIN_GET_VCPUS, "virDomainGetVcpus", remote_domain_get_vcpus_args,
          remote_domain_get_vcpus_ret, proc_domain_get_vcpus, RO),

@@ -652,14 +652,6 @@ static void dispatch_domain_event(Driver *drv, DomainObj *dom,
 
 /* ---- the table -------------------------------------------------------- */
 
-#define VOID_T char     /* size of a void argument or result */
-#define xdr_VOID_T rpc_xdr_void
-#define PROC(num, api, args, ret, fn, fl) \
-    { REMOTE_PROC_##num, api, (xdrproc_t)xdr_##args, sizeof(args), \
-      (xdrproc_t)xdr_##ret, sizeof(ret), fn, fl }
-#define RO RPC_PROC_READONLY_OK
-#define EARLY (RPC_PROC_BEFORE_OPEN | RPC_PROC_READONLY_OK)
-
 static const RpcProc dispatch_conn_procs[] = {
     PROC(CONNECT_OPEN, "virConnectOpen", remote_connect_open_args, VOID_T,
          proc_connect_open, EARLY),
