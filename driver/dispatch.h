@@ -52,6 +52,10 @@ extern const size_t dispatch_memory_nprocs;
 extern const RpcProc dispatch_stats_procs[];
 extern const size_t dispatch_stats_nprocs;
 
+/* Host procedures (and domain CPU statistics) of dispatch-node.c. */
+extern const RpcProc dispatch_node_procs[];
+extern const size_t dispatch_node_nprocs;
+
 /* Console procedures of dispatch-console.c. */
 extern const RpcProc dispatch_console_procs[];
 extern const size_t dispatch_console_nprocs;

@@ -33,16 +33,27 @@ typedef struct {
 extern const LibvirtProc libvirt_procs[];
 extern const size_t libvirt_nprocs;
 
+/* libvirt's QEMU program (virsh qemu-monitor-command, qemu-agent-command)
+ * version 1: its procedures are in libvirt_qemu_procs. */
+#define LIBVIRT_QEMU_PROGRAM 0x20008087
+extern const LibvirtProc libvirt_qemu_procs[];
+extern const size_t libvirt_qemu_nprocs;
+
 /* The entry of @proc, NULL for a number libvirt 9.0 does not have. */
 const LibvirtProc *libvirt_proc_lookup(int proc);
 
+/* The same in the QEMU program. */
+const LibvirtProc *libvirt_qemu_proc_lookup(int proc);
+
 /*
- * The error libvirt's daemon answers a call of @proc with when nothing
- * serves it, and its error domain in @from: VIR_ERR_NO_SUPPORT "this
- * function is not supported by the connection driver: virXxx" for an
- * API, VIR_ERR_AUTH_FAILED for an authentication step, VIR_ERR_RPC
- * "unknown procedure: N" for events and numbers libvirt does not have.
+ * The error libvirt's daemon answers a call of @proc of program @prog
+ * (the remote or the QEMU program) with when nothing serves it, and its
+ * error domain in @from: VIR_ERR_NO_SUPPORT "this function is not
+ * supported by the connection driver: virXxx" for an API,
+ * VIR_ERR_AUTH_FAILED for an authentication step, VIR_ERR_RPC "unknown
+ * procedure: N" for events and numbers libvirt does not have.
  */
-GError *libvirt_proc_unserved_error(int proc, VirErrorDomain *from);
+GError *libvirt_proc_unserved_error(unsigned int prog, int proc,
+                                    VirErrorDomain *from);
 
 #endif /* DRIVER_LIBVIRT_PROCS_H */

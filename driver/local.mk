@@ -74,6 +74,7 @@ driver_virtkestreld_SOURCES = \
 	driver/dispatch-console.c \
 	driver/dispatch-domain.c \
 	driver/dispatch-memory.c \
+	driver/dispatch-node.c \
 	driver/dispatch-stats.c \
 	driver/domain.c \
 	driver/domain.h \

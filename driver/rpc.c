@@ -305,7 +305,7 @@ static void rpc_conn_dispatch_call(RpcConn *conn,
         /* What libvirt's daemon says when its driver lacks the API. */
         VirErrorDomain from;
 
-        err = libvirt_proc_unserved_error(hdr->proc, &from);
+        err = libvirt_proc_unserved_error(hdr->prog, hdr->proc, &from);
         rpc_conn_queue_error_from(conn, hdr, err, from);
         return;
     }
@@ -499,6 +499,14 @@ static void rpc_conn_handle_message(RpcConn *conn, const guint8 *buf,
                                len - RPC_HEADER_LEN);
     } else if (hdr.type != REMOTE_CALL) {
         /* Replies, holes, calls with FDs: never sent to us. */
+    } else if (hdr.prog == LIBVIRT_QEMU_PROGRAM && hdr.vers == 1 &&
+               hdr.status == REMOTE_OK) {
+        /* libvirtd always has the QEMU program; we serve none of it. */
+        g_autoptr(GError) err = NULL;
+        VirErrorDomain from;
+
+        err = libvirt_proc_unserved_error(hdr.prog, hdr.proc, &from);
+        rpc_conn_queue_error_from(conn, &hdr, err, from);
     } else if (hdr.prog != KREMOTE_PROGRAM ||
                hdr.vers != KREMOTE_PROTOCOL_VERSION) {
         g_autoptr(GError) err =

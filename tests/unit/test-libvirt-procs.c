@@ -12,6 +12,8 @@
 
 #include "libvirt-procs.h"
 
+#define REMOTE_PROGRAM 0x20008086
+
 static void test_covers_tsv(void)
 {
     const char *srcdir = g_getenv("KESTREL_SRCDIR");
@@ -108,10 +110,12 @@ static void test_api_names(void)
 static void test_unserved_errors(void)
 {
     VirErrorDomain from;
-    g_autoptr(GError) nosup = libvirt_proc_unserved_error(262, &from);
+    g_autoptr(GError) nosup =
+        libvirt_proc_unserved_error(REMOTE_PROGRAM, 262, &from);
     g_autoptr(GError) auth = NULL;
     g_autoptr(GError) event = NULL;
     g_autoptr(GError) unknown = NULL;
+    g_autoptr(GError) qemu = NULL;
 
     g_assert_error(nosup, VIR_ERROR, VIR_ERR_NO_SUPPORT);
     g_assert_cmpstr(nosup->message, ==, "virDomainGetCPUStats");
@@ -120,19 +124,26 @@ static void test_unserved_errors(void)
                     "this function is not supported by the connection "
                     "driver");
 
-    auth = libvirt_proc_unserved_error(67, &from);      /* AUTH_SASL_INIT */
+    /* AUTH_SASL_INIT */
+    auth = libvirt_proc_unserved_error(REMOTE_PROGRAM, 67, &from);
     g_assert_error(auth, VIR_ERROR, VIR_ERR_AUTH_FAILED);
     g_assert_cmpint(from, ==, VIR_FROM_RPC);
 
     /* An event is sent by the server: libvirtd has no handler either. */
-    event = libvirt_proc_unserved_error(107, &from);
+    event = libvirt_proc_unserved_error(REMOTE_PROGRAM, 107, &from);
     g_assert_error(event, VIR_ERROR, VIR_ERR_RPC);
     g_assert_cmpstr(event->message, ==, "unknown procedure: 107");
 
-    unknown = libvirt_proc_unserved_error(9999, &from);
+    unknown = libvirt_proc_unserved_error(REMOTE_PROGRAM, 9999, &from);
     g_assert_error(unknown, VIR_ERROR, VIR_ERR_RPC);
     g_assert_cmpstr(unknown->message, ==, "unknown procedure: 9999");
     g_assert_cmpint(from, ==, VIR_FROM_RPC);
+
+    /* virsh qemu-monitor-command: the QEMU program's procedure 1. */
+    qemu = libvirt_proc_unserved_error(LIBVIRT_QEMU_PROGRAM, 1, &from);
+    g_assert_error(qemu, VIR_ERROR, VIR_ERR_NO_SUPPORT);
+    g_assert_cmpstr(qemu->message, ==, "virDomainQemuMonitorCommand");
+    g_assert_cmpint(from, ==, VIR_FROM_DOMAIN);
 }
 
 int main(int argc, char **argv)
