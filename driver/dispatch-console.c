@@ -399,13 +399,6 @@ static RpcResult proc_open_console(RpcCall *call, void *a, void *r,
     return RPC_RESULT_PENDING;
 }
 
-#define VOID_T char
-#define xdr_VOID_T rpc_xdr_void
-#define PROC(num, api, args, ret, fn, fl) \
-    { REMOTE_PROC_##num, api, (xdrproc_t)xdr_##args, sizeof(args), \
-      (xdrproc_t)xdr_##ret, sizeof(ret), fn, fl }
-#define RW 0
-
 const RpcProc dispatch_console_procs[] = {
     PROC(DOMAIN_OPEN_CONSOLE, "virDomainOpenConsole",
          remote_domain_open_console_args, VOID_T, proc_open_console, RW),

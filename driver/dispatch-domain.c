@@ -853,14 +853,6 @@ static RpcResult proc_get_control_info(RpcCall *call, void *a, void *r,
 
 /* ---- the table --------------------------------------------------------- */
 
-#define VOID_T char
-#define xdr_VOID_T rpc_xdr_void
-#define PROC(num, api, args, ret, fn, fl) \
-    { REMOTE_PROC_##num, api, (xdrproc_t)xdr_##args, sizeof(args), \
-      (xdrproc_t)xdr_##ret, sizeof(ret), fn, fl }
-#define RO RPC_PROC_READONLY_OK
-#define RW 0
-
 const RpcProc dispatch_domain_procs[] = {
     PROC(DOMAIN_CREATE, "virDomainCreate", remote_domain_args, VOID_T,
          proc_create, RW),

@@ -417,14 +417,6 @@ static RpcResult proc_set_memory_stats_period(RpcCall *call, void *a,
     return RPC_RESULT_OK;
 }
 
-#define VOID_T char
-#define xdr_VOID_T rpc_xdr_void
-#define PROC(num, api, args, ret, fn, fl) \
-    { REMOTE_PROC_##num, api, (xdrproc_t)xdr_##args, sizeof(args), \
-      (xdrproc_t)xdr_##ret, sizeof(ret), fn, fl }
-#define RO RPC_PROC_READONLY_OK
-#define RW 0
-
 const RpcProc dispatch_memory_procs[] = {
     PROC(DOMAIN_SET_MAX_MEMORY, "virDomainSetMaxMemory",
          remote_domain_set_memory_args, VOID_T, proc_set_max_memory, RW),

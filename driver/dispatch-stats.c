@@ -2,7 +2,7 @@
 /*
  * Statistics: CONNECT_GET_ALL_DOMAIN_STATS (virsh domstats, virt-manager's
  * polling), DOMAIN_GET_VCPUS with NODE_GET_CPU_MAP (virsh vcpuinfo,
- * python dom.vcpus()), job information and the host's sysinfo.  Everything here
+ * python dom.vcpus()) and job information.  Everything here
  * comes from the daemon's state and /proc: no monitor call, so a busy VMM
  * never delays a stats poll.
  */
@@ -277,40 +277,6 @@ static RpcResult proc_domain_get_vcpus(RpcCall *call, void *a, void *r,
     return RPC_RESULT_OK;
 }
 
-static RpcResult proc_connect_get_sysinfo(RpcCall *call, void *a, void *r,
-                                          GError **errp)
-{
-    remote_connect_get_sysinfo_args *args = a;
-    remote_string_ret *ret = r;
-    g_autofree char *vendor = NULL;
-    g_autofree char *product = NULL;
-
-    if (args->flags) {
-        g_set_error(errp, VIR_ERROR, VIR_ERR_INVALID_ARG,
-                    "unsupported flags (0x%x) in function "
-                    "virConnectGetSysinfo", args->flags);
-        return RPC_RESULT_ERROR;
-    }
-    if (!g_file_get_contents("/sys/class/dmi/id/sys_vendor", &vendor, NULL,
-                             NULL) ||
-        !g_file_get_contents("/sys/class/dmi/id/product_name", &product,
-                             NULL, NULL)) {
-        g_set_error(errp, VIR_ERROR, VIR_ERR_INTERNAL_ERROR,
-                    "Host SMBIOS information is not available");
-        return RPC_RESULT_ERROR;
-    }
-    g_strstrip(vendor);
-    g_strstrip(product);
-    ret->str = g_markup_printf_escaped(
-        "<sysinfo type='smbios'>\n"
-        "  <system>\n"
-        "    <entry name='manufacturer'>%s</entry>\n"
-        "    <entry name='product'>%s</entry>\n"
-        "  </system>\n"
-        "</sysinfo>\n", vendor, product);
-    return RPC_RESULT_OK;
-}
-
 /*
  * Jobs in libvirt's sense (migration, save, dump) do not exist in kestrel
  * yet: no job is ever running, which is what these report.
@@ -363,14 +329,6 @@ static RpcResult proc_abort_job(RpcCall *call, void *a, void *r,
     return RPC_RESULT_ERROR;
 }
 
-#define VOID_T char
-#define xdr_VOID_T rpc_xdr_void
-#define PROC(num, api, args, ret, fn, fl) \
-    { REMOTE_PROC_##num, api, (xdrproc_t)xdr_##args, sizeof(args), \
-      (xdrproc_t)xdr_##ret, sizeof(ret), fn, fl }
-#define RO RPC_PROC_READONLY_OK
-#define RW 0
-
 const RpcProc dispatch_stats_procs[] = {
     PROC(DOMAIN_GET_VCPUS, "virDomainGetVcpus", remote_domain_get_vcpus_args,
          remote_domain_get_vcpus_ret, proc_domain_get_vcpus, RO),
@@ -378,9 +336,6 @@ const RpcProc dispatch_stats_procs[] = {
          remote_domain_get_job_info_ret, proc_get_job_info, RO),
     PROC(DOMAIN_ABORT_JOB, "virDomainAbortJob", remote_domain_args, VOID_T,
          proc_abort_job, RW),
-    PROC(CONNECT_GET_SYSINFO, "virConnectGetSysinfo",
-         remote_connect_get_sysinfo_args, remote_string_ret,
-         proc_connect_get_sysinfo, RO),
     PROC(NODE_GET_CPU_MAP, "virNodeGetCPUMap", remote_node_get_cpu_map_args,
          remote_node_get_cpu_map_ret, proc_node_get_cpu_map, RO),
     PROC(DOMAIN_GET_JOB_STATS, "virDomainGetJobStats",

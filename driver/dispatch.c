@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/sysinfo.h>
@@ -14,7 +15,6 @@
 #include "drv-error.h"
 #include "virerror.h"
 
-#define DISPATCH_HV_VERSION 1000        /* kestrel 0.1.0 as 0.001.000 */
 #define DISPATCH_LIB_VERSION 9000000    /* the libvirt API level we serve */
 #define DISPATCH_EVENT_ID_LAST 27       /* VIR_DOMAIN_EVENT_ID_LAST in 9.0 */
 
@@ -173,8 +173,15 @@ static RpcResult proc_connect_get_version(RpcCall *call, void *a, void *r,
                                           GError **errp)
 {
     remote_connect_get_version_ret *ret = r;
+    unsigned int major = 0, minor = 0, micro = 0;
 
-    ret->hv_ver = DISPATCH_HV_VERSION;
+    /* libvirt's encoding: major * 1000000 + minor * 1000 + micro. */
+    if (sscanf(PACKAGE_VERSION, "%u.%u.%u", &major, &minor, &micro) < 2) {
+        g_set_error(errp, VIR_ERROR, VIR_ERR_INTERNAL_ERROR,
+                    "cannot parse version %s", PACKAGE_VERSION);
+        return RPC_RESULT_ERROR;
+    }
+    ret->hv_ver = (guint64)major * 1000000 + minor * 1000 + micro;
     return RPC_RESULT_OK;
 }
 
@@ -652,14 +659,6 @@ static void dispatch_domain_event(Driver *drv, DomainObj *dom,
 
 /* ---- the table -------------------------------------------------------- */
 
-#define VOID_T char     /* size of a void argument or result */
-#define xdr_VOID_T rpc_xdr_void
-#define PROC(num, api, args, ret, fn, fl) \
-    { REMOTE_PROC_##num, api, (xdrproc_t)xdr_##args, sizeof(args), \
-      (xdrproc_t)xdr_##ret, sizeof(ret), fn, fl }
-#define RO RPC_PROC_READONLY_OK
-#define EARLY (RPC_PROC_BEFORE_OPEN | RPC_PROC_READONLY_OK)
-
 static const RpcProc dispatch_conn_procs[] = {
     PROC(CONNECT_OPEN, "virConnectOpen", remote_connect_open_args, VOID_T,
          proc_connect_open, EARLY),
@@ -758,6 +757,9 @@ static const RpcProc *dispatch_find_proc(int proc)
     if (!p) {
         p = dispatch_find_in(dispatch_console_procs, dispatch_console_nprocs,
                              proc);
+    }
+    if (!p) {
+        p = dispatch_find_in(dispatch_node_procs, dispatch_node_nprocs, proc);
     }
     return p;
 }

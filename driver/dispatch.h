@@ -10,6 +10,21 @@
 #include "domain.h"
 #include "rpc.h"
 
+/*
+ * Entries of the RpcProc tables: PROC(NUM, "virApiName", args type, ret
+ * type, handler, flags) for REMOTE_PROC_NUM, with VOID_T for a void
+ * argument or result, and flags RO (allowed on read-only connections), RW
+ * (not), EARLY (also before CONNECT_OPEN).
+ */
+#define VOID_T char             /* the size of a void argument or result */
+#define xdr_VOID_T rpc_xdr_void
+#define PROC(num, api, args, ret, fn, fl) \
+    { REMOTE_PROC_##num, api, (xdrproc_t)xdr_##args, sizeof(args), \
+      (xdrproc_t)xdr_##ret, sizeof(ret), fn, fl }
+#define RO RPC_PROC_READONLY_OK
+#define RW 0
+#define EARLY (RPC_PROC_BEFORE_OPEN | RPC_PROC_READONLY_OK)
+
 /* Per-connection state. */
 typedef struct {
     RpcConn *rpc;
@@ -36,6 +51,10 @@ extern const size_t dispatch_memory_nprocs;
 /* Statistics procedures of dispatch-stats.c. */
 extern const RpcProc dispatch_stats_procs[];
 extern const size_t dispatch_stats_nprocs;
+
+/* Host procedures (and domain CPU statistics) of dispatch-node.c. */
+extern const RpcProc dispatch_node_procs[];
+extern const size_t dispatch_node_nprocs;
 
 /* Console procedures of dispatch-console.c. */
 extern const RpcProc dispatch_console_procs[];

@@ -22,6 +22,7 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 
+#include "libvirt-procs.h"
 #include "rpc.h"
 #include "virerror.h"
 
@@ -166,9 +167,11 @@ static void rpc_conn_queue(RpcConn *conn, const remote_message_header *hdr,
     }
 }
 
-static void rpc_conn_queue_error(RpcConn *conn,
-                                 const remote_message_header *call,
-                                 const GError *err)
+/* Reply to @call with @err, in libvirt error domain @from (-1: the
+ * domain that goes with the error's code). */
+static void rpc_conn_queue_error_from(RpcConn *conn,
+                                      const remote_message_header *call,
+                                      const GError *err, int from)
 {
     remote_message_header hdr = *call;
     remote_error rerr = { 0 };
@@ -184,6 +187,9 @@ static void rpc_conn_queue_error(RpcConn *conn,
     }
     if (err->domain == VIR_ERROR) {
         domain = code == VIR_ERR_RPC ? VIR_FROM_RPC : VIR_FROM_DOMAIN;
+    }
+    if (from >= 0) {
+        domain = from;
     }
     prefix = vir_error_prefix(code);
     if (!prefix) {
@@ -204,6 +210,13 @@ static void rpc_conn_queue_error(RpcConn *conn,
     rerr.int1 = -1;
     rerr.int2 = -1;
     rpc_conn_queue(conn, &hdr, (xdrproc_t)xdr_remote_error, &rerr);
+}
+
+static void rpc_conn_queue_error(RpcConn *conn,
+                                 const remote_message_header *call,
+                                 const GError *err)
+{
+    rpc_conn_queue_error_from(conn, call, err, -1);
 }
 
 static void rpc_call_free(RpcCall *call)
@@ -289,10 +302,11 @@ static void rpc_conn_dispatch_call(RpcConn *conn,
     RpcCall *call;
 
     if (!proc) {
-        /* libvirt's wording: clients turn it into VIR_ERR_NO_SUPPORT. */
-        err = g_error_new(VIR_ERROR, VIR_ERR_RPC, "unknown procedure: %d",
-                          hdr->proc);
-        rpc_conn_queue_error(conn, hdr, err);
+        /* What libvirt's daemon says when its driver lacks the API. */
+        VirErrorDomain from;
+
+        err = libvirt_proc_unserved_error(hdr->prog, hdr->proc, &from);
+        rpc_conn_queue_error_from(conn, hdr, err, from);
         return;
     }
 
@@ -485,6 +499,14 @@ static void rpc_conn_handle_message(RpcConn *conn, const guint8 *buf,
                                len - RPC_HEADER_LEN);
     } else if (hdr.type != REMOTE_CALL) {
         /* Replies, holes, calls with FDs: never sent to us. */
+    } else if (hdr.prog == LIBVIRT_QEMU_PROGRAM && hdr.vers == 1 &&
+               hdr.status == REMOTE_OK) {
+        /* libvirtd always has the QEMU program; we serve none of it. */
+        g_autoptr(GError) err = NULL;
+        VirErrorDomain from;
+
+        err = libvirt_proc_unserved_error(hdr.prog, hdr.proc, &from);
+        rpc_conn_queue_error_from(conn, &hdr, err, from);
     } else if (hdr.prog != KREMOTE_PROGRAM ||
                hdr.vers != KREMOTE_PROTOCOL_VERSION) {
         g_autoptr(GError) err =

@@ -36,6 +36,8 @@ const char *vir_error_prefix(int code)
         return "operation forbidden";
     case VIR_ERR_NO_DOMAIN:
         return "Domain not found";
+    case VIR_ERR_AUTH_FAILED:
+        return "authentication failed";
     case VIR_ERR_OPERATION_INVALID:
         return "Requested operation is not valid";
     case VIR_ERR_CONFIG_UNSUPPORTED:
