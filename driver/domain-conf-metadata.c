@@ -16,11 +16,12 @@
 #include "domain-conf.h"
 #include "drv-error.h"
 
-static xmlDocPtr xml_read(const char *text, const char *name, GError **errp)
+static xmlDocPtr xml_read(const char *text, const char *name, int options,
+                          GError **errp)
 {
     xmlParserCtxtPtr pctxt = xmlNewParserCtxt();
     xmlDocPtr doc = xmlCtxtReadMemory(pctxt, text, (int)strlen(text), name,
-                                      NULL, XML_PARSE_NONET |
+                                      NULL, options | XML_PARSE_NONET |
                                       XML_PARSE_NOERROR |
                                       XML_PARSE_NOWARNING);
 
@@ -108,7 +109,9 @@ char *domain_def_get_metadata(const DomainDef *def, int type,
         not_present(errp);
         return NULL;
     }
-    if (!(doc = xml_read(def->metadata, "(metadata)", errp))) {
+    /* re-indented from its own level, as libvirt returns it */
+    if (!(doc = xml_read(def->metadata, "(metadata)", XML_PARSE_NOBLANKS,
+                         errp))) {
         return NULL;
     }
     node = metadata_find(xmlDocGetRootElement(doc), uri);
@@ -149,7 +152,8 @@ static bool set_element(DomainDef *def, const char *metadata,
                         "namespace");
             return false;
         }
-        if (!(add = xml_read(metadata, "(metadata_xml)", errp))) {
+        if (!(add = xml_read(metadata, "(metadata_xml)", XML_PARSE_NOBLANKS,
+                              errp))) {
             return false;
         }
         node = xmlDocGetRootElement(add);
@@ -161,7 +165,7 @@ static bool set_element(DomainDef *def, const char *metadata,
         set_ns_deep(node, ns);
     }
 
-    doc = def->metadata ? xml_read(def->metadata, "(metadata)", errp)
+    doc = def->metadata ? xml_read(def->metadata, "(metadata)", 0, errp)
                         : xmlNewDoc(BAD_CAST "1.0");
     if (!doc) {
         xmlFreeDoc(add);
@@ -174,12 +178,26 @@ static bool set_element(DomainDef *def, const char *metadata,
     }
     old = metadata_find(root, uri);
     if (old) {
+        xmlNodePtr ws = old->prev;
+
+        if (ws && xmlIsBlankNode(ws)) {  /* its indentation goes too */
+            xmlUnlinkNode(ws);
+            xmlFreeNode(ws);
+        }
         xmlUnlinkNode(old);
         xmlFreeNode(old);
     }
     if (add) {
+        xmlNodePtr last = root->last;
+
+        /* indented as dumpxml writes <metadata>: children at 4 spaces */
         node = xmlDocCopyNode(xmlDocGetRootElement(add), doc, 1);
-        xmlAddChild(root, node);
+        if (!last || !xmlIsBlankNode(last)) {
+            last = xmlAddChild(root, xmlNewDocText(doc, BAD_CAST "\n  "));
+        }
+        /* (a text node added next to a text node merges into it) */
+        xmlAddPrevSibling(last, node);
+        xmlAddPrevSibling(node, xmlNewDocText(doc, BAD_CAST "\n    "));
     }
 
     /* an empty <metadata> is no metadata */
