@@ -141,6 +141,25 @@ static void add_balloon(GPtrArray *argv, const DomainBalloon *b)
     g_ptr_array_add(argv, g_string_free(dev, FALSE));
 }
 
+/*
+ * The timers the policy table lets through: pit 'delay' is KVM's in-kernel
+ * PIT (-global kvm-pit.lost_tick_policy=delay, as libvirt writes it); rtc
+ * 'delay' is kestrel's RTC (QEMU's driftfix=none), <clock offset='utc'>
+ * its only base (-rtc base=utc), kvmclock and hpet present='no' what every
+ * kestrel guest has: kestrel's defaults, nothing to add.
+ */
+static void add_clock(GPtrArray *argv, const DomainDef *def)
+{
+    for (guint i = 0; i < def->timers->len; i++) {
+        const DomainTimer *t = g_ptr_array_index(def->timers, i);
+
+        if (g_str_equal(t->name, "pit") && !g_strcmp0(t->tickpolicy,
+                                                      "delay")) {
+            add2(argv, "-global", "kvm-pit.lost_tick_policy=delay");
+        }
+    }
+}
+
 GStrv domain_command_build(const DomainDef *def,
                            const DomainCommandPaths *paths,
                            unsigned int flags, GError **errp)
@@ -170,10 +189,17 @@ GStrv domain_command_build(const DomainDef *def,
     add(argv, def->emulator ? def->emulator : paths->emulator);
     add_fmt(argv, "-name", "guest=%s,debug-threads=on", name);
     add2(argv, "-uuid", uuid);
+    /* kestrel, pc and pc-i440fx-* are all this one machine */
     add2(argv, "-machine", "kestrel,accel=kvm");
     add2(argv, "-cpu", "host");
     add_fmt(argv, "-m", "size=%" PRIu64 "k", def->memory_kib);
-    add_fmt(argv, "-smp", "%u", def->vcpus);
+    if (def->cpu.sockets) {
+        add_fmt(argv, "-smp", "%u,sockets=%u,dies=%u,cores=%u,threads=%u",
+                def->vcpus, def->cpu.sockets, def->cpu.dies, def->cpu.cores,
+                def->cpu.threads);
+    } else {
+        add_fmt(argv, "-smp", "%u", def->vcpus);
+    }
     add2(argv, "-kernel", def->os.kernel);
     if (def->os.initrd) {
         add2(argv, "-initrd", def->os.initrd);
@@ -187,6 +213,7 @@ GStrv domain_command_build(const DomainDef *def,
     add_fmt(argv, "-chardev",
             "socket,id=charmonitor,path=%s,server=on,wait=off", qmp);
     add2(argv, "-mon", "chardev=charmonitor,id=monitor,mode=control");
+    add_clock(argv, def);
     if (def->on_poweroff == DOMAIN_LIFECYCLE_PRESERVE) {
         add(argv, "-no-shutdown");
     }

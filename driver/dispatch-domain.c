@@ -851,6 +851,124 @@ static RpcResult proc_get_control_info(RpcCall *call, void *a, void *r,
     return RPC_RESULT_OK;
 }
 
+/* ---- metadata (virsh metadata, desc, desc --title) --------------------- */
+
+enum {
+    METADATA_AFFECT_LIVE = 1 << 0,      /* virDomainModificationImpact */
+    METADATA_AFFECT_CONFIG = 1 << 1,
+};
+
+/*
+ * The definition a metadata call reads (@set false) or the ones it
+ * changes, as libvirt's virDomainObjUpdateModificationImpact decides:
+ * CURRENT is LIVE on a running domain, else CONFIG.
+ */
+static bool metadata_impact(DomainObj *dom, unsigned int *flags, bool set,
+                            GError **errp)
+{
+    const unsigned int both = METADATA_AFFECT_LIVE | METADATA_AFFECT_CONFIG;
+
+    if (*flags & ~both) {
+        g_set_error(errp, VIR_ERROR, VIR_ERR_INVALID_ARG,
+                    "unsupported flags (0x%x) in function %s",
+                    *flags & ~both, set ? "virDomainSetMetadata"
+                                        : "virDomainGetMetadata");
+        return false;
+    }
+    if (!set && (*flags & both) == both) {
+        g_set_error(errp, VIR_ERROR, VIR_ERR_INVALID_ARG,
+                    "Flags 'live' and 'config' are mutually exclusive");
+        return false;
+    }
+    if (!(*flags & both)) {
+        *flags = domain_obj_is_active(dom) ? METADATA_AFFECT_LIVE
+                                           : METADATA_AFFECT_CONFIG;
+    }
+    if ((*flags & METADATA_AFFECT_LIVE) && !domain_check_active(dom, errp)) {
+        return false;
+    }
+    if ((*flags & METADATA_AFFECT_CONFIG) && !dom->persistent) {
+        g_set_error(errp, VIR_ERROR, VIR_ERR_OPERATION_INVALID,
+                    "transient domains do not have any persistent config");
+        return false;
+    }
+    return true;
+}
+
+static RpcResult proc_get_metadata(RpcCall *call, void *a, void *r,
+                                   GError **errp)
+{
+    remote_domain_get_metadata_args *args = a;
+    remote_domain_get_metadata_ret *ret = r;
+    g_autoptr(DomainObj) dom = dispatch_get_domain(&args->dom, errp);
+    unsigned int flags = args->flags;
+    const DomainDef *def;
+
+    if (!dom || !metadata_impact(dom, &flags, false, errp)) {
+        return RPC_RESULT_ERROR;
+    }
+    def = flags & METADATA_AFFECT_LIVE ? dom->def
+                                       : domain_obj_get_persistent_def(dom);
+    ret->metadata = domain_def_get_metadata(def, args->type,
+                                            args->uri ? *args->uri : NULL,
+                                            errp);
+    return ret->metadata ? RPC_RESULT_OK : RPC_RESULT_ERROR;
+}
+
+static RpcResult proc_set_metadata(RpcCall *call, void *a, void *r,
+                                   GError **errp)
+{
+    remote_domain_set_metadata_args *args = a;
+    g_autoptr(DomainObj) dom = dispatch_get_domain(&args->dom, errp);
+    const char *metadata = args->metadata ? *args->metadata : NULL;
+    const char *key = args->key ? *args->key : NULL;
+    const char *uri = args->uri ? *args->uri : NULL;
+    unsigned int flags = args->flags;
+    g_autoptr(DomainDef) live = NULL;
+    g_autoptr(DomainDef) conf = NULL;
+    RpcResult jr;
+
+    if (!dom) {
+        return RPC_RESULT_ERROR;
+    }
+    jr = dispatch_job_begin(call, dom, "metadata");
+    if (jr != RPC_RESULT_OK) {
+        return jr;
+    }
+    if (!metadata_impact(dom, &flags, true, errp)) {
+        goto error;
+    }
+    /* both changes are checked on copies before either is made */
+    if (flags & METADATA_AFFECT_LIVE) {
+        live = domain_def_copy(dom->def);
+        if (!domain_def_set_metadata(live, args->type, metadata, key, uri,
+                                     errp)) {
+            goto error;
+        }
+    }
+    if (flags & METADATA_AFFECT_CONFIG) {
+        conf = domain_def_copy(domain_obj_get_persistent_def(dom));
+        if (!domain_def_set_metadata(conf, args->type, metadata, key, uri,
+                                     errp) ||
+            !domain_save_config(dom->drv, conf, errp)) {
+            goto error;
+        }
+        (void)domain_def_set_metadata(domain_obj_edit_config(dom),
+                                      args->type, metadata, key, uri, NULL);
+    }
+    if (live) {
+        (void)domain_def_set_metadata(domain_obj_edit_live(dom), args->type,
+                                      metadata, key, uri, NULL);
+        domain_save_status(dom);
+    }
+    domain_job_end(dom);
+    return RPC_RESULT_OK;
+
+ error:
+    domain_job_end(dom);
+    return RPC_RESULT_ERROR;
+}
+
 /* ---- the table --------------------------------------------------------- */
 
 const RpcProc dispatch_domain_procs[] = {
@@ -938,6 +1056,11 @@ const RpcProc dispatch_domain_procs[] = {
          proc_reset, RW),
     PROC(DOMAIN_SHUTDOWN_FLAGS, "virDomainShutdownFlags",
          remote_domain_flags_args, VOID_T, proc_shutdown_flags, RW),
+    PROC(DOMAIN_SET_METADATA, "virDomainSetMetadata",
+         remote_domain_set_metadata_args, VOID_T, proc_set_metadata, RW),
+    PROC(DOMAIN_GET_METADATA, "virDomainGetMetadata",
+         remote_domain_get_metadata_args, remote_domain_get_metadata_ret,
+         proc_get_metadata, RO),
     PROC(CONNECT_LIST_ALL_DOMAINS, "virConnectListAllDomains",
          remote_connect_list_all_domains_args,
          remote_connect_list_all_domains_ret, proc_list_all_domains, RO),

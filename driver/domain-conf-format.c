@@ -151,6 +151,71 @@ static void format_balloon(GString *out, const DomainBalloon *b, bool live)
     put(out, 2, "</memballoon>");
 }
 
+static void format_cpu(GString *out, const DomainCpu *c)
+{
+    g_autoptr(GString) attrs = g_string_new(NULL);
+
+    if (!c->given) {
+        return;
+    }
+    if (c->passthrough) {
+        g_string_append(attrs, " mode='host-passthrough'");
+    }
+    if (c->check_none) {
+        g_string_append(attrs, " check='none'");
+    }
+    if (c->migratable) {
+        g_string_append_printf(attrs, " migratable='%s'",
+                               onoff(c->migratable));
+    }
+    if (!c->sockets) {
+        put(out, 1, "<cpu%s/>", attrs->str);
+        return;
+    }
+    put(out, 1, "<cpu%s>", attrs->str);
+    put(out, 2, "<topology sockets='%u' dies='%u' cores='%u' threads='%u'/>",
+        c->sockets, c->dies, c->cores, c->threads);
+    put(out, 1, "</cpu>");
+}
+
+static void format_clock(GString *out, const DomainDef *def)
+{
+    if (!def->timers->len) {
+        put(out, 1, "<clock offset='utc'/>");
+        return;
+    }
+    put(out, 1, "<clock offset='utc'>");
+    for (guint i = 0; i < def->timers->len; i++) {
+        const DomainTimer *t = g_ptr_array_index(def->timers, i);
+        g_autoptr(GString) attrs = g_string_new(NULL);
+
+        if (t->tickpolicy) {
+            g_string_append_printf(attrs, " tickpolicy='%s'", t->tickpolicy);
+        }
+        if (t->present) {
+            g_string_append_printf(attrs, " present='%s'", t->present);
+        }
+        put(out, 2, "<timer name='%s'%s/>", t->name, attrs->str);
+    }
+    put(out, 1, "</clock>");
+}
+
+static void format_pm(GString *out, const DomainTrivia *t)
+{
+    if (!t->s3 && !t->s4) {
+        put(out, 1, "<pm/>");
+        return;
+    }
+    put(out, 1, "<pm>");
+    if (t->s3) {
+        put(out, 2, "<suspend-to-mem enabled='no'/>");
+    }
+    if (t->s4) {
+        put(out, 2, "<suspend-to-disk enabled='no'/>");
+    }
+    put(out, 1, "</pm>");
+}
+
 char *domain_def_format(const DomainDef *def, const DomainLive *live,
                         unsigned int flags)
 {
@@ -175,16 +240,23 @@ char *domain_def_format(const DomainDef *def, const DomainLive *live,
     put(out, 1, "<uuid>%s</uuid>", uuid);
     put_text(out, 1, "title", def->title);
     put_text(out, 1, "description", def->description);
+    if (def->metadata) {
+        put(out, 1, "%s", def->metadata);       /* verbatim */
+    }
     put(out, 1, "<memory unit='KiB'>%" PRIu64 "</memory>", def->memory_kib);
     put(out, 1, "<currentMemory unit='KiB'>%" PRIu64 "</currentMemory>",
         current);
     put(out, 1, "<vcpu placement='static'>%u</vcpu>", def->vcpus);
 
     put(out, 1, "<os>");
-    put(out, 2, "<type arch='x86_64' machine='kestrel'>hvm</type>");
+    put(out, 2, "<type arch='x86_64' machine='%s'>hvm</type>",
+        def->machine ? def->machine : "kestrel");
     put_text(out, 2, "kernel", def->os.kernel);
     put_text(out, 2, "initrd", def->os.initrd);
     put_text(out, 2, "cmdline", def->os.cmdline);
+    if (def->trivia.boot_hd) {
+        put(out, 2, "<boot dev='hd'/>");
+    }
     put(out, 1, "</os>");
 
     put(out, 1, "<features>");
@@ -195,17 +267,30 @@ char *domain_def_format(const DomainDef *def, const DomainLive *live,
     if (def->pae) {
         put(out, 2, "<pae/>");
     }
+    if (def->trivia.vmport_off) {
+        put(out, 2, "<vmport state='off'/>");
+    }
     put(out, 1, "</features>");
-    put(out, 1, "<clock offset='utc'/>");
+    format_cpu(out, &def->cpu);
+    format_clock(out, def);
     put(out, 1, "<on_poweroff>%s</on_poweroff>",
         domain_lifecycle_action_name(def->on_poweroff));
     put(out, 1, "<on_reboot>%s</on_reboot>",
         domain_lifecycle_action_name(def->on_reboot));
     put(out, 1, "<on_crash>%s</on_crash>",
         domain_lifecycle_action_name(def->on_crash));
+    if (def->trivia.pm) {
+        format_pm(out, &def->trivia);
+    }
 
     put(out, 1, "<devices>");
     put_text(out, 2, "emulator", def->emulator);
+    if (def->trivia.usb_none) {
+        put(out, 2, "<controller type='usb' index='0' model='none'/>");
+    }
+    if (def->trivia.pci_root) {
+        put(out, 2, "<controller type='pci' index='0' model='pci-root'/>");
+    }
     for (guint i = 0; i < def->serials->len; i++) {
         const DomainChr *c = g_ptr_array_index(def->serials, i);
         g_autofree char *alias = NULL;
@@ -224,8 +309,20 @@ char *domain_def_format(const DomainDef *def, const DomainLive *live,
         format_chr(out, c, true, runtime ? live->serial_ptys[0] : NULL,
                    alias);
     }
+    if (def->trivia.audio_id) {
+        put(out, 2, "<audio id='%u' type='none'/>", def->trivia.audio_id);
+    }
+    if (def->trivia.video_none) {
+        put(out, 2, "<video>");
+        put(out, 3, "<model type='none'/>");
+        put(out, 2, "</video>");
+    }
     format_balloon(out, &def->balloon, runtime);
     put(out, 1, "</devices>");
+    if (def->trivia.seclabel_none) {
+        put(out, 1, "<seclabel type='none'%s/>",
+            def->trivia.seclabel_model_none ? " model='none'" : "");
+    }
     put(out, 0, "</domain>");
     return g_string_free(out, FALSE);
 }

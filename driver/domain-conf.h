@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Domain XML: libvirt's format (https://libvirt.org/formatdomain.html), the
- * part the kestrel driver honours, parsed into a DomainDef and formatted
- * back.  schemas/domain.rng is the contract: whatever it does not describe
- * is refused with DRV_ERR_CONFIG_UNSUPPORTED naming the element, attribute
- * or value, never dropped.  Errors are in drv-error.h's terms.
+ * Domain XML: libvirt's format (https://libvirt.org/formatdomain.html),
+ * validated against libvirt's own schema, then read through one policy
+ * table (domain-conf-policy.c): what the kestrel driver honours is parsed
+ * into a DomainDef and formatted back, <metadata> is kept verbatim, and
+ * everything else is refused, all of it in one DRV_ERR_CONFIG_UNSUPPORTED
+ * error, never dropped.  Errors are in drv-error.h's terms.
  *
  * Pure data and functions: no locking, no I/O; safe from any thread.
  */
@@ -63,11 +64,47 @@ typedef struct {
     unsigned int pci_slot;
 } DomainBalloon;
 
+/* One <timer> of <clock>, as the policy table accepts it. */
+typedef struct {
+    char *name;                 /* rtc, pit, kvmclock, hpet */
+    char *tickpolicy;           /* "delay" or NULL */
+    char *present;              /* "yes", "no" or NULL */
+} DomainTimer;
+
+/* <cpu>: kestrel's vCPU is the host's; the topology goes to -smp. */
+typedef struct {
+    bool given;                 /* a <cpu> element was written */
+    bool passthrough;           /* mode='host-passthrough' */
+    bool check_none;            /* check='none' */
+    DomainTristate migratable;
+    unsigned int sockets, dies, cores, threads;  /* 0: no <topology> */
+} DomainCpu;
+
+/*
+ * Elements honoured trivially: they say what every kestrel guest is and
+ * change nothing on the command line; kept so that dumpxml returns them.
+ */
+typedef struct {
+    bool boot_hd;               /* <os><boot dev='hd'/> */
+    bool vmport_off;            /* <features><vmport state='off'/> */
+    bool pm;                    /* <pm> */
+    DomainTristate s3, s4;      /* suspend-to-mem / -disk: OFF or ABSENT */
+    bool usb_none;              /* <controller type='usb' model='none'/> */
+    bool pci_root;              /* <controller type='pci' model='pci-root'/> */
+    unsigned int audio_id;      /* <audio id='N' type='none'/>; 0: none */
+    bool video_none;            /* <video><model type='none'/></video> */
+    bool seclabel_none;         /* <seclabel type='none'/> */
+    bool seclabel_model_none;   /* ... model='none' */
+} DomainTrivia;
+
 typedef struct {
     char *name;
     unsigned char uuid[16];     /* generated when <uuid> is absent */
     char *title;                /* NULL when absent */
     char *description;
+    char *metadata;             /* <metadata> as written, or NULL */
+    char *machine;              /* kestrel, pc or pc-i440fx-*; NULL: none
+                                 * written (formatted as 'kestrel') */
     uint64_t memory_kib;        /* <memory>: the guest's RAM */
     uint64_t current_kib;       /* <currentMemory>: balloon target, <= memory */
     unsigned int vcpus;         /* 1..DOMAIN_MAX_VCPUS */
@@ -84,6 +121,9 @@ typedef struct {
     char *emulator;             /* <emulator>, or NULL for the default */
     GPtrArray *serials;         /* of DomainChr; never NULL */
     DomainBalloon balloon;
+    DomainCpu cpu;
+    GPtrArray *timers;          /* of DomainTimer; never NULL */
+    DomainTrivia trivia;
 } DomainDef;
 
 /* Parse flags. */
@@ -153,11 +193,37 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(DomainDef, domain_def_free)
 /* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" of @uuid into @out (37 bytes). */
 void domain_conf_uuid_format(const unsigned char uuid[16], char out[37]);
 
+/* The path of libvirt's domain.rng the daemon validates against. */
+const char *domain_conf_schema_path(void);
+
+/* True when the policy table is sorted (a unit test checks it). */
+bool domain_conf_policy_sorted(void);
+
+/* virDomainMetadataType (wire values, never renumber). */
+typedef enum {
+    DOMAIN_METADATA_DESCRIPTION = 0,
+    DOMAIN_METADATA_TITLE = 1,
+    DOMAIN_METADATA_ELEMENT = 2,
+} DomainMetadataType;
+
 /*
- * The compiled-in schemas/domain.rng, NUL-terminated (for tests and for
- * anyone who wants to show it).
+ * virDomainGetMetadata on @def: the description, the title, or the element
+ * of <metadata> in namespace @uri (ELEMENT), as a new string.  Absent:
+ * DRV_ERR_NO_DOMAIN_METADATA; a bad @type or @uri: DRV_ERR_INVALID_ARG.
  */
-const char *domain_conf_schema_text(void);
+char *domain_def_get_metadata(const DomainDef *def, int type,
+                              const char *uri, GError **errp);
+
+/*
+ * virDomainSetMetadata on @def: @metadata NULL or empty removes the
+ * description, the title, or the element in namespace @uri; for ELEMENT
+ * @metadata is one XML element, stored in namespace @uri with prefix
+ * @key, replacing the element of that namespace.  On error @def is
+ * unchanged.
+ */
+bool domain_def_set_metadata(DomainDef *def, int type, const char *metadata,
+                             const char *key, const char *uri,
+                             GError **errp);
 
 /* Stable names of the enums, as the XML spells them. */
 const char *domain_lifecycle_action_name(DomainLifecycleAction a);

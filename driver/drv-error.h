@@ -38,6 +38,7 @@ typedef enum {
     DRV_ERR_XML_ERROR = 27,             /* "XML error: %s" */
     DRV_ERR_XML_DETAIL = 35,            /* "%s": libxml2's parser message */
     DRV_ERR_CONFIG_UNSUPPORTED = 67,    /* "unsupported configuration: %s" */
+    DRV_ERR_NO_DOMAIN_METADATA = 80,    /* "metadata not found: %s" */
     DRV_ERR_OVERFLOW = 82,              /* "numerical overflow: %s" */
     DRV_ERR_XML_INVALID_SCHEMA = 92,    /* "XML document failed to validate
                                          * against schema: %s" */
@@ -63,6 +64,8 @@ static inline const char *drv_error_format(int code)
         return "%s";
     case DRV_ERR_CONFIG_UNSUPPORTED:
         return "unsupported configuration: %s";
+    case DRV_ERR_NO_DOMAIN_METADATA:
+        return "metadata not found: %s";
     case DRV_ERR_OVERFLOW:
         return "numerical overflow: %s";
     case DRV_ERR_XML_INVALID_SCHEMA:

@@ -1,30 +1,18 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # --- domain XML and command line (conf) ---
 # Domain XML <-> DomainDef and DomainDef -> kestrel argv: pure code the
-# daemon links and the unit tests exercise.  schemas/domain.rng is compiled
-# in (driver/domain-rng.c), so the daemon needs no schema file at run time.
+# daemon links and the unit tests exercise.  Documents are validated
+# against libvirt's own schema, /usr/share/libvirt/schemas/domain.rng
+# (package libvirt0), read at run time.
 noinst_LIBRARIES += driver/libkestreldrv-conf.a
 driver_libkestreldrv_conf_a_SOURCES = \
 	driver/drv-error.h \
 	driver/domain-conf.c driver/domain-conf.h \
 	driver/domain-conf-schema.c driver/domain-conf-schema.h \
+	driver/domain-conf-policy.c driver/domain-conf-metadata.c \
 	driver/domain-conf-format.c \
 	driver/command.c driver/command.h
-nodist_driver_libkestreldrv_conf_a_SOURCES = driver/domain-rng.c
 driver_libkestreldrv_conf_a_CFLAGS = $(AM_CFLAGS) $(LIBXML2_CFLAGS)
-CLEANFILES += driver/domain-rng.c
-EXTRA_DIST += schemas/domain.rng
-
-# each line of the grammar becomes a C string literal
-driver/domain-rng.c: $(top_srcdir)/schemas/domain.rng
-	$(AM_V_GEN)$(MKDIR_P) driver && { \
-	  echo '/* generated from schemas/domain.rng: do not edit */'; \
-	  echo 'extern const char domain_rng_text[];'; \
-	  echo 'const char domain_rng_text[] ='; \
-	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$$/\\n"/' \
-	    $(top_srcdir)/schemas/domain.rng; \
-	  echo '    ;'; \
-	} > $@-t && mv -f $@-t $@
 
 CONF_TESTS = tests/unit/test-domain-conf tests/unit/test-command
 check_PROGRAMS += $(CONF_TESTS)

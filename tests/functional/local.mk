@@ -24,6 +24,10 @@ FUNCTIONAL_TESTS = \
 
 TESTS += $(FUNCTIONAL_TESTS)
 EXTRA_DIST += $(FUNCTIONAL_TESTS) tests/functional/ktest.py \
+	tests/functional/data/README \
+	tests/functional/data/virt-install-4.1-kestrel.xml \
+	tests/functional/data/virt-install-4.1-qemu-pc.xml \
+	tests/functional/data/virt-install-qemu-capabilities.xml \
 	tests/linux/get-kernel.sh tests/libvirt/libvirtd-instance.sh bench/README.md bench/RESULTS.md \
 	bench/benchlib.py bench/startup.py bench/rss.py bench/exits.py \
 	bench/balloon.py bench/daemon.py

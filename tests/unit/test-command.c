@@ -64,6 +64,30 @@ static const Case cases[] = {
       "/usr/bin/kestrel -name guest=vm1,debug-threads=on -uuid " UUID
       " -machine kestrel,accel=kvm -cpu host -m size=1048576k -smp 4 "
       "-kernel /boot/vmlinuz" A_FIXED A_BALLOON A_TAIL },
+    { "topology", DOM("<vcpu>4</vcpu><cpu mode='host-passthrough' "
+                      "check='none' migratable='on'><topology sockets='2' "
+                      "dies='1' cores='1' threads='2'/></cpu>"), 0,
+      "/usr/bin/kestrel -name guest=vm1,debug-threads=on -uuid " UUID
+      " -machine kestrel,accel=kvm -cpu host -m size=1048576k -smp "
+      "4,sockets=2,dies=1,cores=1,threads=2 -kernel /boot/vmlinuz" A_FIXED
+      A_BALLOON A_TAIL },
+    /* the timers virt-install writes, rtc 'delay' instead of 'catchup' */
+    { "timers", DOM("<clock offset='utc'><timer name='rtc' "
+                    "tickpolicy='delay'/><timer name='pit' "
+                    "tickpolicy='delay'/><timer name='hpet' present='no'/>"
+                    "<timer name='kvmclock'/></clock>"), 0,
+      A_HEAD A_FIXED " -global kvm-pit.lost_tick_policy=delay" A_BALLOON
+      A_TAIL },
+    /* kestrel, pc and pc-i440fx-* are one machine; the trivia add nothing */
+    { "machine-pc-trivia", HEAD MEM "<os><type machine='pc-i440fx-7.2'>hvm"
+      "</type><kernel>/boot/vmlinuz</kernel><boot dev='hd'/></os>"
+      "<features><acpi/><vmport state='off'/></features>"
+      "<pm><suspend-to-mem enabled='no'/><suspend-to-disk enabled='no'/>"
+      "</pm><devices><controller type='usb' model='none'/>"
+      "<controller type='pci' model='pci-root'/><audio id='1' type='none'/>"
+      "<video><model type='none'/></video></devices>"
+      "<seclabel type='none'/></domain>", 0,
+      A_HEAD A_FIXED A_BALLOON A_TAIL },
     { "initrd-cmdline", HEAD MEM "<os><type>hvm</type><kernel>/k</kernel>"
       "<initrd>/i</initrd><cmdline>console=ttyS0 root=/dev/vda, x=1"
       "</cmdline></os></domain>", 0,
