@@ -88,7 +88,8 @@ LIBVIRT_ERROR = re.compile(
     r"^error: (this function is not supported by the connection driver: "
     r"vir\w+|Requested operation is not valid: .*|unsupported "
     r"configuration: .*|invalid argument: .*|argument unsupported: .*|"
-    r"Operation not supported: .*|operation failed: .*)$", re.M)
+    r"Operation not supported: .*|operation failed: .*|"
+    r"metadata not found: .*)$", re.M)
 
 
 def encode_version(text):
