@@ -10,8 +10,9 @@
  *   2  vms_load() of one VmsDesc (second byte picks it): a device's into
  *      the live device, the CPU ones into scratch X86VcpuState/X86VmState
  *   3  the stream reader as the destination runs it: mig_read_header,
- *      then the main channel's records (config, ram, zero, pass, devices,
- *      cpus, end) or, for a channel header, multifd_receive_channel
+ *      then the main channel's records (config with
+ *      migration_config_check, ram, zero, pass, devices, cpus, end) or,
+ *      for a channel header, multifd_receive_channel
  *   4  the same, with every record's checksum made right first, so the
  *      fuzzer gets past the checksums to what the records say
  *
@@ -44,6 +45,7 @@
 #include "device.h"
 #include "error.h"
 #include "layout.h"
+#include "migration/migration.h"
 #include "migration/multifd.h"
 #include "migration/ram.h"
 #include "migration/stream.h"
@@ -403,8 +405,9 @@ static bool read_blob(MigReader *r, uint32_t type, uint32_t len,
 /*
  * The main channel as migration.c's receive_main reads it (that function
  * needs a whole incoming Migration with its threads; this is its loop on
- * the same stream, reader and record functions), then the loads its
- * completion runs on the main thread.
+ * the same stream, reader, configuration check and record functions),
+ * then the loads its completion runs on the main thread. The multifd
+ * channels the configuration announces are not waited for.
  */
 static bool receive_main(MigReader *r, GError **errp)
 {
@@ -412,6 +415,7 @@ static bool receive_main(MigReader *r, GError **errp)
     g_autoptr(GByteArray) cpu = NULL;
     RamStats rs = { 0 };
     bool configured = false;
+    unsigned int channels;
 
     for (;;) {
         uint32_t type, len;
@@ -439,7 +443,9 @@ static bool receive_main(MigReader *r, GError **errp)
             }
             text[len] = 0;
             mig_sum_add(&sum, text, len);
-            if (!mig_read_record_tail(r, type, &sum, errp)) {
+            if (!mig_read_record_tail(r, type, &sum, errp) ||
+                !migration_config_check(vm, text, len, true, &channels,
+                                        errp)) {
                 return false;
             }
             configured = true;
