@@ -39,5 +39,5 @@ EXTRA_DIST += tests/fuzz/ci.sh tests/fuzz/run.sh tests/fuzz/fuzz-qmp.c \
 	tests/fuzz/fuzz-vmstate.c tests/fuzz/mkseed-stream.py
 clean-local: clean-fuzz
 clean-fuzz:
-	-rm -rf tests/fuzz/obj-qmp tests/fuzz/obj-vmstate
+	-rm -rf tests/fuzz/obj-vmstate
 .PHONY: clean-fuzz
