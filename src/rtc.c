@@ -43,6 +43,9 @@ struct Rtc {
     int64_t offset;             /* guest time minus host time, seconds */
 };
 
+/* 2^40 s: about 34,800 years. */
+#define RTC_MAX_OFFSET (INT64_C(1) << 40)
+
 static uint8_t to_bcd(Rtc *rtc, int v)
 {
     if (rtc->cmos[RTC_REG_B] & REG_B_BINARY) {
@@ -78,6 +81,18 @@ static uint8_t rtc_hours(Rtc *rtc, int h)
     return to_bcd(rtc, h ? h : 12) | pm;
 }
 
+/* Never negative: a guest may set a year before 1900 (century 0), and
+ * to_bcd shifts its argument. */
+static uint8_t rtc_year(Rtc *rtc, const struct tm *tm)
+{
+    return to_bcd(rtc, (tm->tm_year % 100 + 100) % 100);
+}
+
+static uint8_t rtc_century(Rtc *rtc, const struct tm *tm)
+{
+    return to_bcd(rtc, MAX(tm->tm_year + 1900, 0) / 100);
+}
+
 static uint8_t rtc_read(Rtc *rtc, uint8_t reg)
 {
     struct tm tm;
@@ -97,9 +112,9 @@ static uint8_t rtc_read(Rtc *rtc, uint8_t reg)
     case RTC_MONTH:
         return to_bcd(rtc, tm.tm_mon + 1);
     case RTC_YEAR:
-        return to_bcd(rtc, tm.tm_year % 100);
+        return rtc_year(rtc, &tm);
     case RTC_CENTURY:
-        return to_bcd(rtc, (tm.tm_year + 1900) / 100);
+        return rtc_century(rtc, &tm);
     case RTC_REG_A:
         return rtc->cmos[RTC_REG_A] & 0x7f;     /* never update-in-progress */
     case RTC_REG_C:
@@ -145,8 +160,8 @@ static void rtc_write(Rtc *rtc, uint8_t reg, uint8_t v)
             rtc->cmos[RTC_HOURS] = rtc_hours(rtc, tm.tm_hour);
             rtc->cmos[RTC_DAY] = to_bcd(rtc, tm.tm_mday);
             rtc->cmos[RTC_MONTH] = to_bcd(rtc, tm.tm_mon + 1);
-            rtc->cmos[RTC_YEAR] = to_bcd(rtc, tm.tm_year % 100);
-            rtc->cmos[RTC_CENTURY] = to_bcd(rtc, (tm.tm_year + 1900) / 100);
+            rtc->cmos[RTC_YEAR] = rtc_year(rtc, &tm);
+            rtc->cmos[RTC_CENTURY] = rtc_century(rtc, &tm);
         } else if (!(v & REG_B_SET) && (rtc->cmos[RTC_REG_B] & REG_B_SET)) {
             rtc->cmos[RTC_REG_B] = v | REG_B_SET;
             rtc_set_time(rtc);
@@ -267,6 +282,14 @@ static bool rtc_post_load(void *opaque, uint32_t version, GError **errp)
     if (rtc->index >= G_N_ELEMENTS(rtc->cmos)) {
         g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
                     "field 'index': %u is not a CMOS register", rtc->index);
+        return false;
+    }
+    /* What the registers can set is a few ten thousand years either way;
+     * more would overflow the host's time plus the offset. */
+    if (rtc->offset > RTC_MAX_OFFSET || rtc->offset < -RTC_MAX_OFFSET) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "field 'offset': %" G_GINT64_FORMAT " seconds from the "
+                    "host's clock", rtc->offset);
         return false;
     }
     return true;

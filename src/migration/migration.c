@@ -418,13 +418,18 @@ static gint64 member_int(JsonObject *o, const char *name)
            json_node_get_int(n) : -1;
 }
 
-/* Compare the source's configuration with ours; the error says what
- * differs and which option must change. */
-static bool config_check(Migration *m, const char *text, size_t len,
-                         GError **errp)
+/* @n's string, or NULL if it is anything else (an object, a number). */
+static const char *node_string(JsonNode *n)
 {
-    Vm *vm = m->vm;
-    bool check_uuid = m->params.caps[MIG_CAP_VALIDATE_UUID];
+    return n && JSON_NODE_HOLDS_VALUE(n) &&
+           json_node_get_value_type(n) == G_TYPE_STRING ?
+           json_node_get_string(n) : NULL;
+}
+
+bool migration_config_check(Vm *vm, const char *text, size_t len,
+                            bool check_uuid, unsigned int *channels,
+                            GError **errp)
+{
     g_autoptr(JsonParser) p = json_parser_new();
     g_autofree char *ours = config_json(vm, 0);
     g_autoptr(JsonParser) q = json_parser_new();
@@ -471,23 +476,27 @@ static bool config_check(Migration *m, const char *text, size_t len,
     md = json_object_get_array_member(mine, "devices");
     for (guint i = 0; !td || i < MAX(json_array_get_length(td),
                                      json_array_get_length(md)); i++) {
-        const char *a = td && i < json_array_get_length(td) ?
-                        json_array_get_string_element(td, i) : NULL;
+        /* The stream's entries may be anything: only strings match. */
+        JsonNode *an = td && i < json_array_get_length(td) ?
+                       json_array_get_element(td, i) : NULL;
+        const char *a = node_string(an);
         const char *b = i < json_array_get_length(md) ?
                         json_array_get_string_element(md, i) : NULL;
 
-        if (!td || g_strcmp0(a, b)) {
+        if (!td || (an && !a) || g_strcmp0(a, b)) {
             g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
                         "device %u differs: the source VM has %s, this one "
                         "has %s: use the same -device options", i,
-                        a ? a : "none", b ? b : "none");
+                        a ? a : an ? "an invalid entry" : "none",
+                        b ? b : "none");
             return false;
         }
     }
     if (check_uuid && json_object_has_member(theirs, "uuid") &&
-        g_strcmp0(json_object_get_string_member(theirs, "uuid"),
-                  json_object_has_member(mine, "uuid") ?
-                  json_object_get_string_member(mine, "uuid") : NULL)) {
+        (!node_string(json_object_get_member(theirs, "uuid")) ||
+         g_strcmp0(node_string(json_object_get_member(theirs, "uuid")),
+                   json_object_has_member(mine, "uuid") ?
+                   json_object_get_string_member(mine, "uuid") : NULL))) {
         g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
                     "UUID of the migration source differs from this VM's "
                     "(validate-uuid is on)");
@@ -501,8 +510,22 @@ static bool config_check(Migration *m, const char *text, size_t len,
                     MULTIFD_MAX_CHANNELS);
         return false;
     }
+    *channels = (unsigned int)v;
+    return true;
+}
+
+static bool config_check(Migration *m, const char *text, size_t len,
+                         GError **errp)
+{
+    unsigned int channels;
+
+    if (!migration_config_check(m->vm, text, len,
+                                m->params.caps[MIG_CAP_VALIDATE_UUID],
+                                &channels, errp)) {
+        return false;
+    }
     g_mutex_lock(&m->lock);
-    m->in_channels = (unsigned int)v;
+    m->in_channels = channels;
     g_cond_broadcast(&m->cond);
     g_mutex_unlock(&m->lock);
     return true;

@@ -58,6 +58,17 @@ bool migration_events_enabled(const Migration *m);
 /* -incoming URI (not "defer"): start listening or reading now. */
 bool migration_incoming_start(Vm *vm, const char *uri, GError **errp);
 
+/*
+ * migration_config_check: compare the configuration section of an
+ * incoming stream (@text, @len bytes, untrusted) with @vm's; the error
+ * says what differs and which option must change. @check_uuid: the
+ * validate-uuid capability. On success *@channels is the number of
+ * multifd channels the source announced.
+ */
+bool migration_config_check(Vm *vm, const char *text, size_t len,
+                            bool check_uuid, unsigned int *channels,
+                            GError **errp);
+
 /* 'cont' during inmigrate: run as soon as the migration is in. */
 void migration_set_autostart(Vm *vm);
 

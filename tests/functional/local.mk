@@ -36,6 +36,13 @@ EXTRA_DIST += $(FUNCTIONAL_TESTS) tests/functional/ktest.py \
 TESTS += tests/syntax-check.sh
 EXTRA_DIST += tests/syntax-check.sh
 
-# The QMP fuzz target, briefly (tests/fuzz/run.sh runs it longer).
+# The fuzz targets (QMP; the migration destination), briefly
+# (tests/fuzz/run.sh runs them longer). fuzz-vmstate's instrumented
+# objects stay in tests/fuzz/obj-vmstate between runs.
 TESTS += tests/fuzz/ci.sh
-EXTRA_DIST += tests/fuzz/ci.sh tests/fuzz/run.sh tests/fuzz/fuzz-qmp.c
+EXTRA_DIST += tests/fuzz/ci.sh tests/fuzz/run.sh tests/fuzz/fuzz-qmp.c \
+	tests/fuzz/fuzz-vmstate.c tests/fuzz/mkseed-stream.py
+clean-local: clean-fuzz
+clean-fuzz:
+	-rm -rf tests/fuzz/obj-vmstate
+.PHONY: clean-fuzz

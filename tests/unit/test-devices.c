@@ -434,8 +434,41 @@ static void test_rtc_state(void)
     g_assert_cmphex(rd(rtc_io, b, 1), ==, 0x5a);
     st->data[4] = 0x80;                      /* index */
     expect_refused(b, st, "field 'index'");
+    /* fuzz-vmstate: an offset of 2^62 seconds overflowed the host's time
+     * plus the offset, and its year made to_bcd shift a negative value */
+    st = save_dev(a);
+    st->data[4 + 1 + 128 + 7] = 0x40;        /* offset, little-endian */
+    expect_refused(b, st, "field 'offset'");
     rtc_free(a);
     rtc_free(b);
+}
+
+/* A year before 1900 (century 0), as a guest may set it: the registers
+ * read back what was written (was: a negative year % 100 into to_bcd). */
+static void test_rtc_early_year(void)
+{
+    Rtc *rtc = rtc_new(128 * MiB, 0);
+
+    wr(rtc_io, rtc, 0, 0x0b);
+    wr(rtc_io, rtc, 1, 0x02 | 0x80);         /* 24 hour, SET: frozen */
+    wr(rtc_io, rtc, 0, 0x32);
+    wr(rtc_io, rtc, 1, 0x00);                /* century 0 */
+    wr(rtc_io, rtc, 0, 0x09);
+    wr(rtc_io, rtc, 1, 0x50);                /* year 50 */
+    wr(rtc_io, rtc, 0, 0x08);
+    wr(rtc_io, rtc, 1, 0x06);                /* June: no month wrap */
+    wr(rtc_io, rtc, 0, 0x0b);
+    wr(rtc_io, rtc, 1, 0x02);                /* run */
+    wr(rtc_io, rtc, 0, 0x09);
+    g_assert_cmphex(rd(rtc_io, rtc, 1), ==, 0x50);
+    wr(rtc_io, rtc, 0, 0x32);
+    g_assert_cmphex(rd(rtc_io, rtc, 1), ==, 0x00);
+    /* latching it again (SET) keeps the same registers */
+    wr(rtc_io, rtc, 0, 0x0b);
+    wr(rtc_io, rtc, 1, 0x02 | 0x80);
+    wr(rtc_io, rtc, 0, 0x09);
+    g_assert_cmphex(rd(rtc_io, rtc, 1), ==, 0x50);
+    rtc_free(rtc);
 }
 
 static void test_pm_state(void)
@@ -515,6 +548,7 @@ int main(int argc, char **argv)
     g_test_add_func("/state/serial-pause", test_serial_pause);
     g_test_add_func("/state/i8042", test_i8042_state);
     g_test_add_func("/state/rtc", test_rtc_state);
+    g_test_add_func("/rtc/early-year", test_rtc_early_year);
     g_test_add_func("/state/pm", test_pm_state);
     g_test_add_func("/state/pci-host", test_pci_host_state);
     return g_test_run();

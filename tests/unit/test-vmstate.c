@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The VmsDesc engine: round trips, versions, subsections, hostile input. */
+#include <stdio.h>
 #include <string.h>
 
+#include "cmdline.h"
 #include "error.h"
+#include "migration/migration.h"
 #include "migration/vmstate.h"
+#include "vm.h"
 
 typedef struct {
     uint16_t lo;
@@ -327,6 +331,59 @@ static void test_pointer_and_pre_load(void)
                                    "\"struct\":{\"name\":\"pair\""));
 }
 
+/* An incoming stream's configuration section, forged: every entry of
+ * "devices" and the uuid may be any JSON. Found by review beside
+ * fuzz-vmstate: an object in "devices" reached json-glib's
+ * json_array_get_string_element (a critical, fatal under G_DEBUG and
+ * here), and [null] matched a VM without devices. */
+static void test_config_hostile(void)
+{
+    char *argv[] = {
+        "kestrel", "-nodefaults", "-display", "none", "-accel", "qtest",
+        "-m", "16", "-serial", "null", "-uuid",
+        "6f1c7b5e-2a41-4c0e-9d8a-0b7a1f2e3d4c", NULL,
+    };
+    static const char *const refused[] = {
+        "{\"ram-size\":16777216,\"vcpus\":0,\"serials\":1,"
+        "\"devices\":[{\"a\":1}],\"multifd-channels\":0}",
+        "{\"ram-size\":16777216,\"vcpus\":0,\"serials\":1,"
+        "\"devices\":[[\"x\"]],\"multifd-channels\":0}",
+        "{\"ram-size\":16777216,\"vcpus\":0,\"serials\":1,"
+        "\"devices\":[null],\"multifd-channels\":0}",
+        "{\"ram-size\":16777216,\"vcpus\":0,\"serials\":1,"
+        "\"devices\":[],\"multifd-channels\":0,\"uuid\":{}}",
+        "{\"ram-size\":16777216,\"vcpus\":0,\"serials\":1,"
+        "\"devices\":[],\"multifd-channels\":0,\"uuid\":[1]}",
+    };
+    const char *ok = "{\"ram-size\":16777216,\"vcpus\":0,\"serials\":1,"
+                     "\"devices\":[],\"multifd-channels\":2,"
+                     "\"uuid\":\"6f1c7b5e-2a41-4c0e-9d8a-0b7a1f2e3d4c\"}";
+    g_autoptr(VmConfig) cfg = vm_config_new();
+    g_autoptr(GError) err = NULL;
+    unsigned int channels = 0;
+    Vm *vm;
+
+    g_assert_cmpint(cmdline_parse(G_N_ELEMENTS(argv) - 1, argv, cfg, stdout,
+                                  &err), >=, 0);
+    g_assert_no_error(err);
+    vm = vm_new(cfg, &err);
+    g_assert_no_error(err);
+    g_assert_true(migration_config_check(vm, ok, strlen(ok), true,
+                                         &channels, &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(channels, ==, 2);
+    for (gsize i = 0; i < G_N_ELEMENTS(refused); i++) {
+        g_assert_false(migration_config_check(vm, refused[i],
+                                              strlen(refused[i]), true,
+                                              &channels, &err));
+        g_assert_nonnull(err);
+        g_assert_true(strstr(err->message, "device 0 differs") ||
+                      strstr(err->message, "UUID"));
+        g_clear_error(&err);
+    }
+    vm_free(vm);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -338,6 +395,7 @@ int main(int argc, char **argv)
     g_test_add_func("/vmstate/old-version-reads", test_old_version_reads);
     g_test_add_func("/vmstate/hostile", test_hostile);
     g_test_add_func("/vmstate/describe", test_describe);
+    g_test_add_func("/migration/config-hostile", test_config_hostile);
     g_test_add_func("/vmstate/pointer-and-pre-load",
                     test_pointer_and_pre_load);
     return g_test_run();
