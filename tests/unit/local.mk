@@ -17,7 +17,8 @@ UNIT_TESTS = \
 	tests/unit/test-vmstate \
 	tests/unit/test-vcpu \
 	tests/unit/test-vcpu-kvm \
-	tests/unit/test-vmstate-frozen
+	tests/unit/test-vmstate-frozen \
+	tests/unit/test-migration
 
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -37,6 +38,7 @@ tests_unit_test_virtio_kvm_LDADD = $(UNIT_LDADD)
 tests_unit_test_qmp_cmds_LDADD = $(UNIT_LDADD)
 tests_unit_test_vmstate_LDADD = $(UNIT_LDADD)
 tests_unit_test_vmstate_frozen_LDADD = $(UNIT_LDADD)
+tests_unit_test_migration_LDADD = $(UNIT_LDADD)
 tests_unit_test_vcpu_kvm_LDADD = $(UNIT_LDADD)
 tests_unit_test_vcpu_SOURCES = tests/unit/test-vcpu.c tests/unit/fake-kvm.h
 tests_unit_test_vcpu_LDADD = $(UNIT_LDADD)
