@@ -85,6 +85,7 @@ struct Migration {
     GThread *thread;
     MigUri uri;
     int fd;                     /* the channel, -1 when none */
+    MultifdSend *mfd;           /* (L) the thread's multifd channels */
     pid_t child;                /* exec: the command, 0 if none */
     volatile int cancel;
     bool was_running;           /* the VM ran before the switch-over */
@@ -275,10 +276,13 @@ void migration_free(Migration *m)
         return;
     }
     m->cancel = 1;
+    g_mutex_lock(&m->lock);
     if (m->fd >= 0) {
         shutdown(m->fd, SHUT_RDWR);
     }
-    g_mutex_lock(&m->lock);
+    if (m->mfd) {
+        multifd_send_shutdown(m->mfd);
+    }
     stop_connections(m, false);
     if (m->sw == SW_REQUESTED || m->sw == SW_WAIT_CONTINUE) {
         m->sw = SW_FAILED;
@@ -934,6 +938,12 @@ static gpointer source_thread(gpointer opaque)
         if (!mfd) {
             goto out;
         }
+        g_mutex_lock(&m->lock);
+        m->mfd = mfd;
+        if (m->cancel) {
+            multifd_send_shutdown(mfd);
+        }
+        g_mutex_unlock(&m->lock);
     }
     if (!ram_sender_start(ram, &err)) {
         goto out;
@@ -1044,6 +1054,9 @@ static gpointer source_thread(gpointer opaque)
     }
     ok = true;
 out:
+    g_mutex_lock(&m->lock);
+    m->mfd = NULL;
+    g_mutex_unlock(&m->lock);
     multifd_send_free(mfd);
     if (ram) {
         ram_sender_free(ram);
@@ -1201,6 +1214,9 @@ bool qmp_migrate_cancel(void *ctx, JsonObject *args, JsonNode **ret,
         if (m->fd >= 0) {
             /* Wake the thread out of a blocking write or read. */
             shutdown(m->fd, SHUT_RDWR);
+        }
+        if (m->mfd) {
+            multifd_send_shutdown(m->mfd);
         }
         if (__atomic_load_n(&m->child, __ATOMIC_ACQUIRE) > 0) {
             /* ... or out of waiting for an exec: command. */

@@ -244,6 +244,15 @@ void multifd_send_free(MultifdSend *s)
     g_free(s);
 }
 
+void multifd_send_shutdown(MultifdSend *s)
+{
+    for (unsigned int i = 0; i < s->n; i++) {
+        if (s->ch[i].w.fd >= 0) {
+            shutdown(s->ch[i].w.fd, SHUT_RDWR);
+        }
+    }
+}
+
 void multifd_send_queue(MultifdSend *s, const MemRegion *r, uint64_t first,
                         uint64_t npages)
 {

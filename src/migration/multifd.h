@@ -30,6 +30,10 @@ MultifdSend *multifd_send_new(const MigUri *u, unsigned int n,
                               GError **errp);
 void multifd_send_free(MultifdSend *s);
 
+/* Shut every channel's connection down (any thread): blocked writes
+ * return at once; used by migrate_cancel. */
+void multifd_send_shutdown(MultifdSend *s);
+
 /* Queue @npages pages of @r from page @first (split across channels). */
 void multifd_send_queue(MultifdSend *s, const MemRegion *r, uint64_t first,
                         uint64_t npages);

@@ -530,6 +530,34 @@ class Failures(MigCase):
         self.assertIn("load of migration failed: not a kestrel migration "
                       "stream (bad magic)", dst.text())
 
+    def test_cancel_with_stalled_destination(self):
+        """A destination that stops reading (SIGSTOP) blocks every
+        channel's writes; migrate_cancel still ends it at once."""
+        for multifd in (False, True):
+            port = self.port()
+            src = self.vm("src%d" % multifd, mem=256)
+            src.mem = 256
+            for off in range(0, 96 << 20, 16 << 20):
+                src.qt.cmd("memset 0x%x %d %d" % (BULK + off, 16 << 20,
+                                                  off // (16 << 20) + 1))
+            dst = self.vm("dst%d" % multifd, mem=256,
+                          incoming="tcp:127.0.0.1:%d" % port)
+            src.qmp.cmd("migrate-set-capabilities", {"capabilities": [
+                {"capability": "multifd", "state": multifd}]})
+            src.qmp.cmd("migrate-set-parameters", {"max-bandwidth": 0})
+            os.kill(dst.proc.pid, signal.SIGSTOP)
+            src.qmp.cmd("migrate", {"uri": "tcp:127.0.0.1:%d" % port})
+            self.wait_status(src.qmp, ("active",))
+            time.sleep(1)
+            t0 = time.monotonic()
+            src.qmp.cmd("migrate_cancel")
+            self.wait_status(src.qmp, ("cancelled",), timeout=10)
+            self.assertLess(time.monotonic() - t0, 10)
+            self.assertEqual(self.status(src.qmp), "running")
+            os.kill(dst.proc.pid, signal.SIGCONT)
+            dst.kill()
+            src.qmp.cmd("quit")
+
     def test_exec_command_fails(self):
         """exec: is complete only when its command succeeded."""
         src = self.source()
