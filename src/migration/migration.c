@@ -380,7 +380,7 @@ static char *config_json(Vm *vm, unsigned int channels)
     json_builder_set_member_name(b, "ram-size");
     json_builder_add_int_value(b, (gint64)cfg->ram_size);
     json_builder_set_member_name(b, "vcpus");
-    json_builder_add_int_value(b, vm->nr_vcpus);
+    json_builder_add_int_value(b, vm->cfg->cpus);
     json_builder_set_member_name(b, "serials");
     json_builder_add_int_value(b, cfg->serials->len);
     json_builder_set_member_name(b, "multifd-channels");
@@ -460,10 +460,10 @@ bool migration_config_check(Vm *vm, const char *text, size_t len,
         return false;
     }
     v = member_int(theirs, "vcpus");
-    if (v != (gint64)vm->nr_vcpus) {
+    if (v != (gint64)vm->cfg->cpus) {
         g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
                     "the source VM has %" G_GINT64_FORMAT " vCPUs, this one "
-                    "has %u: start it with the same -smp", v, vm->nr_vcpus);
+                    "has %u: start it with the same -smp", v, vm->cfg->cpus);
         return false;
     }
     v = member_int(theirs, "serials");

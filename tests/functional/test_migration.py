@@ -455,6 +455,18 @@ class Failures(MigCase):
                             for ln in dst.lines), dst.text())
         self.assert_source_intact(src, range(0, 64, 3), 7)
 
+    def test_destination_smp_differs(self):
+        port = self.port()
+        src = self.source()
+        dst = self.vm("dst", mem=64, smp=2,
+                      incoming="tcp:127.0.0.1:%d" % port)
+        src.qmp.cmd("migrate", {"uri": "tcp:127.0.0.1:%d" % port})
+        info = self.wait_status(src.qmp, ("failed",))
+        self.assertIn("the source VM has 1 vCPUs, this one has 2: start it "
+                      "with the same -smp", info["error-desc"])
+        self.assertEqual(self.wait_exit(dst), 1)
+        self.assert_source_intact(src, range(0, 64, 3), 7)
+
     def test_destination_device_set_differs(self):
         port = self.port()
         src = self.source()
