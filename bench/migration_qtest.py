@@ -768,6 +768,13 @@ def notes(args):
         "the source was last seen running",
         "configs: " + "; ".join("%s = %s (%s)" % (n, CONFIGS[n][0], ", ".join(
             LABEL[v] for v, m in args.configs if m == n)) for n in names),
+        "downtime is not the same span: kestrel's ends at the destination's "
+        "verdict (everything loaded), QEMU 7.2's at the source's last byte; "
+        "`migrate` until the destination runs (20 ms polls) is the common "
+        "end-to-end figure",
+        "VmHWM: on these PVM hosts a read of a never-touched anonymous page "
+        "allocates it (no shared zero page), and QEMU's destination reads "
+        "each zero page it receives; on a stock kernel that costs no RSS",
         "runs: %d per VMM and cell, interleaved (the first VMM alternates "
         "per round); timeout %d s, then migrate_cancel (converged: no)"
         % (args.runs, args.timeout),
