@@ -18,6 +18,7 @@
 
 #include <glib-unix.h>
 
+#include "bytes.h"
 #include "device.h"
 #include "error.h"
 #include "migration/channel.h"
@@ -33,6 +34,7 @@
 /* The destination's verdict on the return path: tag, u32 length, text. */
 #define MIG_VERDICT_OK "KACK"
 #define MIG_VERDICT_ERR "KERR"
+#define MIG_VERDICT_SYNC "KSYN"         /* u32 n: SYNC n is in */
 #define MIG_VERDICT_MAX 4096
 #define MULTIFD_MAX_CHANNELS 255
 
@@ -116,6 +118,8 @@ struct Migration {
     unsigned int in_channels;   /* (L) multifd channels the source opens */
     unsigned int in_channels_done;  /* (L) ... that reached their END */
     char *in_channel_error;     /* (L) the first channel's failure */
+    uint32_t in_synced[MULTIFD_MAX_CHANNELS + 1];   /* (L) per channel:
+                                 * the last SYNC it has put in RAM */
     pid_t in_child;
     bool in_ack;                /* the source waits for our verdict */
     GByteArray *in_dev, *in_cpu;
@@ -575,8 +579,8 @@ static void send_verdict(int fd, const char *msg)
  * the destination's error (or the failure to read it). @wait_ms < 0
  * blocks; 0 only looks whether one has arrived (*arrived says so).
  */
-static bool read_verdict(Migration *m, int fd, int wait_ms, bool *arrived,
-                         GError **errp)
+static bool read_reply(Migration *m, int fd, int wait_ms, bool *arrived,
+                       int64_t *synced, GError **errp)
 {
     struct pollfd pfd = { .fd = fd, .events = POLLIN };
     uint8_t head[8];
@@ -584,6 +588,9 @@ static bool read_verdict(Migration *m, int fd, int wait_ms, bool *arrived,
     size_t got = 0, len;
 
     *arrived = false;
+    if (synced) {
+        *synced = -1;
+    }
     for (;;) {
         int rc = poll(&pfd, 1, wait_ms < 0 ? 200 : wait_ms);
 
@@ -622,6 +629,26 @@ static bool read_verdict(Migration *m, int fd, int wait_ms, bool *arrived,
     }
     len = (size_t)head[4] | (size_t)head[5] << 8 | (size_t)head[6] << 16 |
           (size_t)head[7] << 24;
+    if (!memcmp(head, MIG_VERDICT_SYNC, 4) && synced && len == 4) {
+        uint8_t seq[4];
+
+        got = 0;
+        while (got < sizeof(seq)) {
+            ssize_t n = read(fd, seq + got, sizeof(seq) - got);
+
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n <= 0) {
+                g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_FAILED,
+                            "the destination closed the connection");
+                return false;
+            }
+            got += (size_t)n;
+        }
+        *synced = le32_load(seq);
+        return true;
+    }
     if (memcmp(head, MIG_VERDICT_ERR, 4) || len > MIG_VERDICT_MAX) {
         g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_FAILED,
                     "the destination sent a malformed answer");
@@ -645,6 +672,22 @@ static bool read_verdict(Migration *m, int fd, int wait_ms, bool *arrived,
                 g_strcanon(msg, G_CSET_a_2_z G_CSET_A_2_Z G_CSET_DIGITS
                            " !\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~", '?'));
     return false;
+}
+
+static bool read_verdict(Migration *m, int fd, int wait_ms, bool *arrived,
+                         GError **errp)
+{
+    return read_reply(m, fd, wait_ms, arrived, NULL, errp);
+}
+
+static void send_synced(int fd, uint32_t seq)
+{
+    uint8_t msg[12];
+
+    memcpy(msg, MIG_VERDICT_SYNC, 4);
+    le32_store(msg + 4, 4);
+    le32_store(msg + 8, seq);
+    write_all(fd, msg, sizeof(msg));
 }
 
 /* --- source: the switch-over (main thread) ---------------------------------- */
@@ -849,6 +892,44 @@ static void update_stats(Migration *m, MigWriter *w, MultifdSend *mfd,
 }
 
 /*
+ * Wait until the destination has put everything sent so far into its RAM
+ * (a SYNC on every channel, answered on the return path). Without it the
+ * socket buffers and a slow receiver (decompression, page faults) hide a
+ * backlog: the pass looks fast, the switch-over comes too early, and the
+ * guest waits, stopped, while the destination catches up. With it each
+ * pass measures the bandwidth end to end.
+ */
+static bool sync_destination(Migration *m, MigWriter *w, MultifdSend *mfd,
+                             uint32_t seq, GError **errp)
+{
+    uint8_t b[4];
+    int64_t synced = -1;
+    bool arrived;
+
+    le32_store(b, seq);
+    if (mfd && !multifd_send_sync(mfd, seq, errp)) {
+        return false;
+    }
+    if (!mig_write_record(w, MIG_REC_SYNC, b, sizeof(b)) ||
+        !mig_writer_flush(w)) {
+        writer_error(m, w, true, errp);
+        return false;
+    }
+    while (synced != (int64_t)seq) {
+        if (!read_reply(m, m->fd, -1, &arrived, &synced, errp)) {
+            return false;
+        }
+        if (synced < 0) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_FAILED,
+                        "the destination answered before the end of the "
+                        "stream");
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
  * exec: the stream is complete only once the command has taken all of it
  * (a save through "gzip > file" has not happened until gzip is done):
  * close its input and wait for it to succeed.
@@ -975,7 +1056,8 @@ static gpointer source_thread(gpointer opaque)
             goto out;
         }
         update_stats(m, &w, mfd, &rs);
-        if (!check_return_path(m, ack, &err)) {
+        if (!check_return_path(m, ack, &err) ||
+            (ack && !sync_destination(m, &w, mfd, pass, &err))) {
             goto out;
         }
         dt = MAX(g_get_monotonic_time() - t0, 1);
@@ -1332,6 +1414,26 @@ static bool wait_channels(Migration *m, GError **errp)
     return ok;
 }
 
+/* Wait until every multifd channel has reached SYNC @seq. */
+static bool wait_channels_synced(Migration *m, uint32_t seq, GError **errp)
+{
+    bool ok = true;
+
+    g_mutex_lock(&m->lock);
+    for (unsigned int i = 0; i < m->in_channels && ok; i++) {
+        while (m->in_synced[i] < seq && !m->in_channel_error) {
+            g_cond_wait(&m->cond, &m->lock);
+        }
+        if (m->in_channel_error) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID, "%s",
+                        m->in_channel_error);
+            ok = false;
+        }
+    }
+    g_mutex_unlock(&m->lock);
+    return ok;
+}
+
 /* The main connection, after its header. */
 static void receive_main(Migration *m, MigReader *r)
 {
@@ -1405,6 +1507,27 @@ static void receive_main(Migration *m, MigReader *r)
             }
             break;
         }
+        case MIG_REC_SYNC: {
+            uint8_t b[4];
+
+            if (len != 4 || !mig_read_exact(r, b, 4, "sync", &err)) {
+                if (!err) {
+                    g_set_error(&err, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                                "migration stream: sync section of %u "
+                                "bytes", len);
+                }
+                goto fail;
+            }
+            mig_sum_add(&sum, b, 4);
+            if (!mig_read_record_tail(r, type, &sum, &err) ||
+                !wait_channels_synced(m, le32_load(b), &err)) {
+                goto fail;
+            }
+            if (m->in_ack) {
+                send_synced(m->in_fd, le32_load(b));
+            }
+            break;
+        }
         case MIG_REC_DEVICES:
             if (!read_blob(r, type, len, &sum, &m->in_dev, &err)) {
                 goto fail;
@@ -1452,12 +1575,31 @@ fail:
     post_incoming(m, err->message);
 }
 
-/* A multifd channel, after its header. */
-static void receive_channel(Migration *m, MigReader *r, int fd)
+typedef struct {
+    Migration *m;
+    unsigned int index;
+} ChannelSync;
+
+static void channel_synced(void *opaque, uint32_t seq)
+{
+    ChannelSync *cs = opaque;
+    Migration *m = cs->m;
+
+    g_mutex_lock(&m->lock);
+    m->in_synced[cs->index] = seq;
+    g_cond_broadcast(&m->cond);
+    g_mutex_unlock(&m->lock);
+}
+
+/* A multifd channel, after its header (its index in @flags). */
+static void receive_channel(Migration *m, MigReader *r, int fd,
+                            uint32_t flags)
 {
     g_autoptr(GError) err = NULL;
     RamStats rs = { 0 };
-    bool ok = multifd_receive_channel(m->vm->mem, r, &rs, &err);
+    ChannelSync cs = { .m = m, .index = (flags >> 8) & 0xff };
+    bool ok = multifd_receive_channel(m->vm->mem, r, &rs, channel_synced,
+                                      &cs, &err);
 
     g_mutex_lock(&m->lock);
     if (ok) {
@@ -1509,7 +1651,7 @@ static gpointer conn_thread(gpointer opaque)
     }
     g_mutex_unlock(&m->lock);
     if (!main_conn) {
-        receive_channel(m, &r, c->fd);
+        receive_channel(m, &r, c->fd, flags);
     } else if (err) {
         refuse_early(m, err->message);
         post_incoming(m, err->message);

@@ -22,6 +22,7 @@
 typedef enum {
     JOB_RUN,
     JOB_FLUSH,
+    JOB_SYNC,                   /* npages holds the sequence number */
     JOB_END,
     JOB_QUIT,
 } JobKind;
@@ -149,9 +150,23 @@ static gpointer channel_thread(gpointer opaque)
                 channel_fail(c, g_strerror(c->w.error ? c->w.error : EIO));
             }
             break;
-        case JOB_END:
-            if (!failed && !mig_write_record(&c->w, MIG_REC_END, NULL, 0)) {
+        case JOB_SYNC: {
+            uint8_t seq[4];
+
+            le32_store(seq, (uint32_t)j->npages);
+            if (!failed &&
+                !mig_write_record(&c->w, MIG_REC_SYNC, seq, sizeof(seq))) {
                 failed = true;
+                channel_fail(c, g_strerror(c->w.error ? c->w.error : EIO));
+            }
+            /* flushed like FLUSH */
+            __attribute__((fallthrough));
+        }
+        case JOB_END:
+            if (kind == JOB_END && !failed &&
+                !mig_write_record(&c->w, MIG_REC_END, NULL, 0)) {
+                failed = true;
+                channel_fail(c, g_strerror(c->w.error ? c->w.error : EIO));
             }
             /* END is flushed like FLUSH */
             __attribute__((fallthrough));
@@ -272,7 +287,8 @@ void multifd_send_queue(MultifdSend *s, const MemRegion *r, uint64_t first,
     }
 }
 
-static bool post_and_wait(MultifdSend *s, JobKind kind, GError **errp)
+static bool post_and_wait(MultifdSend *s, JobKind kind, uint32_t arg,
+                          GError **errp)
 {
     unsigned int want;
     bool ok;
@@ -284,6 +300,7 @@ static bool post_and_wait(MultifdSend *s, JobKind kind, GError **errp)
         Job *j = g_new0(Job, 1);
 
         j->kind = kind;
+        j->npages = arg;
         g_async_queue_push(s->ch[i].jobs, j);
     }
     g_mutex_lock(&s->lock);
@@ -301,12 +318,17 @@ static bool post_and_wait(MultifdSend *s, JobKind kind, GError **errp)
 
 bool multifd_send_flush(MultifdSend *s, GError **errp)
 {
-    return post_and_wait(s, JOB_FLUSH, errp);
+    return post_and_wait(s, JOB_FLUSH, 0, errp);
+}
+
+bool multifd_send_sync(MultifdSend *s, uint32_t seq, GError **errp)
+{
+    return post_and_wait(s, JOB_SYNC, seq, errp);
 }
 
 bool multifd_send_finish(MultifdSend *s, GError **errp)
 {
-    return post_and_wait(s, JOB_END, errp);
+    return post_and_wait(s, JOB_END, 0, errp);
 }
 
 uint64_t multifd_send_bytes(MultifdSend *s)
@@ -377,7 +399,8 @@ static bool receive_zstd(MemMap *mem, MigReader *r, uint32_t len,
 }
 
 bool multifd_receive_channel(MemMap *mem, MigReader *r, RamStats *stats,
-                             GError **errp)
+                             void (*on_sync)(void *opaque, uint32_t seq),
+                             void *opaque, GError **errp)
 {
     for (;;) {
         uint32_t type, len;
@@ -398,6 +421,26 @@ bool multifd_receive_channel(MemMap *mem, MigReader *r, RamStats *stats,
                 return false;
             }
             break;
+        case MIG_REC_SYNC: {
+            uint8_t seq[4];
+
+            if (len != 4 || !mig_read_exact(r, seq, 4, "sync", errp)) {
+                if (len != 4) {
+                    g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                                "migration stream: sync section of %u "
+                                "bytes", len);
+                }
+                return false;
+            }
+            mig_sum_add(&sum, seq, 4);
+            if (!mig_read_record_tail(r, type, &sum, errp)) {
+                return false;
+            }
+            if (on_sync) {
+                on_sync(opaque, le32_load(seq));
+            }
+            break;
+        }
         case MIG_REC_END:
             return len == 0 && mig_read_record_tail(r, type, &sum, errp);
         default:

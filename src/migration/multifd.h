@@ -42,6 +42,9 @@ void multifd_send_queue(MultifdSend *s, const MemRegion *r, uint64_t first,
  * channel failed. */
 bool multifd_send_flush(MultifdSend *s, GError **errp);
 
+/* Write a SYNC @seq record on every channel and flush. */
+bool multifd_send_sync(MultifdSend *s, uint32_t seq, GError **errp);
+
 /* Write every channel's END record and flush. */
 bool multifd_send_finish(MultifdSend *s, GError **errp);
 
@@ -50,10 +53,12 @@ uint64_t multifd_send_bytes(MultifdSend *s);
 void multifd_send_stats(MultifdSend *s, RamStats *add);
 
 /*
- * Destination: one channel's records (RAM, ZERO, compressed RAM) until
- * its END. @r has read the channel's header already.
+ * Destination: one channel's records (RAM, ZERO, compressed RAM, SYNC:
+ * @on_sync is called once all before it is in RAM) until its END. @r has
+ * read the channel's header already.
  */
 bool multifd_receive_channel(MemMap *mem, MigReader *r, RamStats *stats,
-                             GError **errp);
+                             void (*on_sync)(void *opaque, uint32_t seq),
+                             void *opaque, GError **errp);
 
 #endif /* KESTREL_MIGRATION_MULTIFD_H */

@@ -28,6 +28,7 @@ static const struct {
     /* 12 + ZSTD_compressBound(1 MiB), rounded up */
     [MIG_REC_RAM_ZSTD] = { "ram-zstd", 12 + MIG_RUN_PAGES * MIG_PAGE_SIZE +
                                        64 * 1024 },
+    [MIG_REC_SYNC] = { "sync", 4 },
 };
 
 uint32_t mig_record_max_len(uint32_t type)

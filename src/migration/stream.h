@@ -41,6 +41,9 @@ typedef enum {
     MIG_REC_CPUS = 6,       /* vm_save_cpus() bytes */
     MIG_REC_END = 7,        /* empty: the stream (or channel) is complete */
     MIG_REC_RAM_ZSTD = 8,   /* u64 gpa | u32 npages | zstd frame */
+    MIG_REC_SYNC = 9,       /* u32 n: answer "synced n" on the return path
+                             * once everything before it (every channel's
+                             * too) is in guest RAM */
     MIG_REC__MAX,
 } MigRecordType;
 

@@ -457,12 +457,14 @@ static bool receive_main(MigReader *r, GError **errp)
                 return false;
             }
             break;
-        case MIG_REC_PASS: {
+        case MIG_REC_PASS:
+        case MIG_REC_SYNC: {
             uint8_t b[4];
 
             if (len != 4) {
                 g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
-                            "pass section of %u bytes", len);
+                            "%s section of %u bytes", mig_record_name(type),
+                            len);
                 return false;
             }
             if (!mig_read_exact(r, b, 4, "pass", errp)) {
@@ -526,7 +528,7 @@ static void receive(const uint8_t *data, size_t size, bool sealed)
     if (ok && (flags & MIG_FLAG_CHANNEL)) {
         RamStats rs = { 0 };
 
-        ok = multifd_receive_channel(vm->mem, &r, &rs, &err);
+        ok = multifd_receive_channel(vm->mem, &r, &rs, NULL, NULL, &err);
     } else if (ok) {
         ok = receive_main(&r, &err);
     }
