@@ -88,6 +88,7 @@ struct Migration {
     MigUri uri;
     int fd;                     /* the channel, -1 when none */
     MultifdSend *mfd;           /* (L) the thread's multifd channels */
+    const MigWriter *w_live;    /* (L) the thread's main writer */
     pid_t child;                /* exec: the command, 0 if none */
     volatile int cancel;
     bool was_running;           /* the VM ran before the switch-over */
@@ -986,6 +987,9 @@ static gpointer source_thread(gpointer opaque)
     uint32_t pass = 0;
 
     mig_writer_init(&w, -1, &m->cancel);
+    g_mutex_lock(&m->lock);
+    m->w_live = &w;
+    g_mutex_unlock(&m->lock);
     if (m->fd < 0) {
         int fd = mig_channel_connect(&m->uri, &m->child, &err);
 
@@ -1138,6 +1142,7 @@ static gpointer source_thread(gpointer opaque)
 out:
     g_mutex_lock(&m->lock);
     m->mfd = NULL;
+    m->w_live = NULL;
     g_mutex_unlock(&m->lock);
     multifd_send_free(mfd);
     if (ram) {
@@ -1256,10 +1261,12 @@ bool qmp_migrate(void *ctx, JsonObject *args, JsonNode **ret, GError **errp)
             return false;
         }
     }
-    /* A fresh migration: forget the last one's figures. */
+    /* A fresh migration: forget the last one's figures. A VM that came
+     * in by migration is now a source like any other. */
     g_mutex_lock(&m->lock);
     g_clear_pointer(&m->error, g_free);
     g_mutex_unlock(&m->lock);
+    m->incoming = false;
     m->cancel = 0;
     m->ran = true;
     m->t_start = g_get_monotonic_time();
@@ -1838,8 +1845,21 @@ static JsonObject *ram_stats(Migration *m)
 {
     JsonObject *o = json_object_new();
     uint64_t normal = ld(&m->normal);
+    uint64_t transferred = ld(&m->transferred);
 
-    json_object_set_int_member(o, "transferred", (gint64)ld(&m->transferred));
+    /* Between passes the figures are the last pass's; the bytes on the
+     * wire are counted as they go. */
+    g_mutex_lock(&m->lock);
+    if (m->w_live) {
+        uint64_t live = __atomic_load_n(&m->w_live->bytes, __ATOMIC_RELAXED);
+
+        if (m->mfd) {
+            live += multifd_send_bytes(m->mfd);
+        }
+        transferred = MAX(transferred, live);
+    }
+    g_mutex_unlock(&m->lock);
+    json_object_set_int_member(o, "transferred", (gint64)transferred);
     json_object_set_int_member(o, "remaining", (gint64)ld(&m->remaining));
     json_object_set_int_member(o, "total",
                                (gint64)m->vm->cfg->ram_size);

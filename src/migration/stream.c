@@ -113,7 +113,8 @@ bool mig_writer_flush(MigWriter *w)
             break;
         }
         off += (size_t)n;
-        w->bytes += (uint64_t)n;
+        /* read by query-migrate on the main thread */
+        __atomic_store_n(&w->bytes, w->bytes + (uint64_t)n, __ATOMIC_RELAXED);
     }
     w->len = 0;
     return !w->error;

@@ -570,6 +570,30 @@ class Failures(MigCase):
             dst.kill()
             src.qmp.cmd("quit")
 
+    def test_migrated_vm_migrates_on_and_cancels(self):
+        """A VM that came in by migration is a source like any other: its
+        query-migrate shows the figures, live, and migrate_cancel works."""
+        port = self.port()
+        src = self.source(mem=128)
+        mid = self.vm("mid", mem=128, incoming="tcp:127.0.0.1:%d" % port)
+        src.qmp.cmd("migrate", {"uri": "tcp:127.0.0.1:%d" % port})
+        self.wait_status(mid.qmp, ("completed",))
+        for off in (0, 16 << 20):
+            mid.qt.cmd("memset 0x%x %d 7" % (BULK + off, 16 << 20))
+        port = self.port()
+        dst = self.vm("dst", mem=128, incoming="tcp:127.0.0.1:%d" % port)
+        mid.qmp.cmd("migrate-set-parameters", {"max-bandwidth": 4 << 20})
+        mid.qmp.cmd("migrate", {"uri": "tcp:127.0.0.1:%d" % port})
+        self.wait_status(mid.qmp, ("active",))
+        time.sleep(1.5)
+        info = mid.qmp.cmd("query-migrate")
+        self.assertEqual(info["status"], "active", info)
+        self.assertGreater(info["ram"]["transferred"], 1 << 20, info)
+        mid.qmp.cmd("migrate_cancel")
+        self.wait_status(mid.qmp, ("cancelled",), timeout=10)
+        self.assertEqual(self.status(mid.qmp), "running")
+        self.assertEqual(self.wait_exit(dst), 1)
+
     def test_exec_command_fails(self):
         """exec: is complete only when its command succeeded."""
         src = self.source()
