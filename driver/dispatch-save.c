@@ -339,6 +339,9 @@ static void save_progress(DomainObj *dom, const MonitorMigrationStats *st,
 {
     SaveOp *op = opaque;
 
+    g_debug("save of '%s': %s, %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
+            " bytes", dom->name, st ? monitor_migration_status_name(st->status)
+            : "error", st ? st->ram_transferred : 0, st ? st->ram_total : 0);
     if (err || !domain_obj_is_active(dom)) {
         save_failed(op, g_error_new(VIR_ERROR, VIR_ERR_OPERATION_FAILED,
                                     "domain save job: %s",
@@ -387,6 +390,7 @@ static void save_migrating(DomainObj *dom, const GError *err, void *opaque)
 {
     SaveOp *op = opaque;
 
+    g_debug("save of '%s': migrate %s", dom->name, err ? err->message : "ok");
     if (err) {
         save_failed(op, g_error_new(VIR_ERROR, VIR_ERR_OPERATION_FAILED,
                                     "domain save job: %s", err->message));
@@ -400,6 +404,7 @@ static void save_paused(DomainObj *dom, const GError *err, void *opaque)
 {
     SaveOp *op = opaque;
 
+    g_debug("save of '%s': paused %s", dom->name, err ? err->message : "ok");
     if (err) {
         save_failed(op, g_error_copy(err));
         return;
