@@ -165,7 +165,9 @@ GStrv domain_command_build(const DomainDef *def,
                            unsigned int flags, GError **errp)
 {
     const unsigned int known = DOMAIN_COMMAND_PAUSED |
-                               DOMAIN_COMMAND_DAEMONIZE;
+                               DOMAIN_COMMAND_DAEMONIZE |
+                               DOMAIN_COMMAND_INCOMING |
+                               DOMAIN_COMMAND_QTEST;
     g_autoptr(GPtrArray) argv = NULL;
     g_autofree char *name = NULL;
     g_autofree char *qmp = NULL;
@@ -190,7 +192,8 @@ GStrv domain_command_build(const DomainDef *def,
     add_fmt(argv, "-name", "guest=%s,debug-threads=on", name);
     add2(argv, "-uuid", uuid);
     /* kestrel, pc and pc-i440fx-* are all this one machine */
-    add2(argv, "-machine", "kestrel,accel=kvm");
+    add2(argv, "-machine", (flags & DOMAIN_COMMAND_QTEST) ?
+                           "kestrel,accel=qtest" : "kestrel,accel=kvm");
     add2(argv, "-cpu", "host");
     add_fmt(argv, "-m", "size=%" PRIu64 "k", def->memory_kib);
     if (def->cpu.sockets) {
@@ -237,6 +240,14 @@ GStrv domain_command_build(const DomainDef *def,
     }
     if (flags & DOMAIN_COMMAND_DAEMONIZE) {
         add(argv, "-daemonize");
+    }
+    if (flags & DOMAIN_COMMAND_INCOMING) {
+        add2(argv, "-incoming", "defer");
+    }
+    if ((flags & DOMAIN_COMMAND_QTEST) && paths->qtest_socket) {
+        g_autofree char *qt = kv_escape(paths->qtest_socket);
+
+        add_fmt(argv, "-qtest", "unix:%s,server=on,wait=off", qt);
     }
     g_ptr_array_add(argv, NULL);
     return (GStrv)g_ptr_array_free(g_steal_pointer(&argv), FALSE);

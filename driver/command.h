@@ -19,12 +19,19 @@ typedef struct {
     const char *qmp_socket;     /* required: -chardev socket,...,server=on */
     const char *pidfile;        /* -pidfile */
     const char *logfile;        /* -D: kestrel's own log messages */
+    const char *qtest_socket;   /* with DOMAIN_COMMAND_QTEST: -qtest
+                                 * unix:PATH,server=on,wait=off */
 } DomainCommandPaths;
 
 enum {
     DOMAIN_COMMAND_PAUSED = 1 << 0,     /* -S: vCPUs wait for QMP cont */
     DOMAIN_COMMAND_DAEMONIZE = 1 << 1,  /* -daemonize: exit status 0 means
                                          * the QMP socket is listening */
+    DOMAIN_COMMAND_INCOMING = 1 << 2,   /* -incoming defer: the state comes
+                                         * with QMP migrate-incoming */
+    DOMAIN_COMMAND_QTEST = 1 << 3,      /* accel=qtest: the machine without
+                                         * running vCPUs (test hosts
+                                         * without /dev/kvm) */
 };
 
 /*

@@ -8,7 +8,9 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dispatch.h"
 #include "process.h"
@@ -35,6 +37,7 @@ enum {
 };
 
 #define CREATE_PAUSED 1u                /* VIR_DOMAIN_START_PAUSED */
+#define CREATE_FORCE_BOOT 8u            /* VIR_DOMAIN_START_FORCE_BOOT */
 #define CREATE_VALIDATE 16u             /* VIR_DOMAIN_START_VALIDATE */
 #define CREATE_XML_VALIDATE 4u          /* ... in virDomainCreateXML */
 #define DEFINE_VALIDATE 1u              /* VIR_DOMAIN_DEFINE_VALIDATE */
@@ -44,9 +47,10 @@ enum {
 #define XML_INACTIVE 2u
 #define XML_UPDATE_CPU 4u
 #define XML_MIGRATABLE 8u
-/* Undefine flags with nothing to do for us: managed save, snapshot and
+/* Undefine flags: MANAGED_SAVE removes the image; snapshot and
  * checkpoint metadata, NVRAM and TPM state do not exist in kestrel. */
 #define UNDEFINE_ACCEPTED 0x7fu
+#define UNDEFINE_MANAGED_SAVE 1u
 
 static bool check_flags(unsigned int flags, unsigned int allowed,
                         const char *api, GError **errp)
@@ -95,11 +99,15 @@ static bool list_match(DomainObj *dom, unsigned int flags)
         !(flags & st)) {
         return false;
     }
-    /* No managed save, snapshots or checkpoints exist in kestrel. */
-    if ((flags & (LIST_MANAGEDSAVE | LIST_NO_MANAGEDSAVE)) &&
-        !(flags & LIST_NO_MANAGEDSAVE)) {
-        return false;
+    if (flags & (LIST_MANAGEDSAVE | LIST_NO_MANAGEDSAVE)) {
+        bool ms = dispatch_has_managed_save(dom);
+
+        if (!((flags & LIST_MANAGEDSAVE && ms) ||
+              (flags & LIST_NO_MANAGEDSAVE && !ms))) {
+            return false;
+        }
     }
+    /* No snapshots or checkpoints exist in kestrel. */
     if ((flags & (LIST_AUTOSTART | LIST_NO_AUTOSTART)) &&
         !((flags & LIST_AUTOSTART && dom->autostart) ||
           (flags & LIST_NO_AUTOSTART && !dom->autostart))) {
@@ -354,6 +362,24 @@ static RpcResult undefine_common(RpcCall *call,
     if (jr != RPC_RESULT_OK) {
         return jr;
     }
+    if (dom->persistent && dispatch_has_managed_save(dom)) {
+        g_autofree char *path = dispatch_managed_save_path(dom);
+
+        if (!(flags & UNDEFINE_MANAGED_SAVE)) {
+            g_set_error(errp, VIR_ERROR, VIR_ERR_OPERATION_INVALID,
+                        "Refusing to undefine while domain managed save "
+                        "image exists");
+            domain_job_end(dom);
+            return RPC_RESULT_ERROR;
+        }
+        if (unlink(path) < 0 && errno != ENOENT) {
+            g_set_error(errp, VIR_ERROR, VIR_ERR_SYSTEM_ERROR,
+                        "Failed to remove domain managed save image '%s': "
+                        "%s", path, g_strerror(errno));
+            domain_job_end(dom);
+            return RPC_RESULT_ERROR;
+        }
+    }
     if (!domain_undefine(dom, errp)) {
         domain_job_end(dom);
         return RPC_RESULT_ERROR;
@@ -426,8 +452,8 @@ static RpcResult create_common(RpcCall *call,
     g_autoptr(DomainObj) dom = NULL;
     RpcResult jr;
 
-    if (!check_flags(flags, CREATE_PAUSED | CREATE_VALIDATE,
-                     "virDomainCreateWithFlags", errp)) {
+    if (!check_flags(flags, CREATE_PAUSED | CREATE_FORCE_BOOT |
+                     CREATE_VALIDATE, "virDomainCreateWithFlags", errp)) {
         return RPC_RESULT_ERROR;
     }
     dom = dispatch_get_domain(rdom, errp);
@@ -441,6 +467,20 @@ static RpcResult create_common(RpcCall *call,
     if (!domain_check_inactive(dom, errp)) {
         domain_job_end(dom);
         return RPC_RESULT_ERROR;
+    }
+    if (dispatch_has_managed_save(dom)) {
+        g_autofree char *path = dispatch_managed_save_path(dom);
+
+        if (flags & CREATE_FORCE_BOOT) {
+            unlink(path);       /* a fresh boot: the image goes */
+        } else if (!dispatch_start_managed_save(call, dom,
+                                                flags & CREATE_PAUSED, ret,
+                                                errp)) {
+            domain_job_end(dom);
+            return RPC_RESULT_ERROR;
+        } else {
+            return RPC_RESULT_PENDING;
+        }
     }
     process_start(dom, flags & CREATE_PAUSED, domain_op_done,
                   domain_op_new(call, ret));
@@ -779,16 +819,6 @@ static RpcResult proc_set_autostart(RpcCall *call, void *a, void *r,
            RPC_RESULT_OK : RPC_RESULT_ERROR;
 }
 
-static RpcResult proc_has_managed_save(RpcCall *call, void *a, void *r,
-                                       GError **errp)
-{
-    remote_domain_flags_args *args = a;
-    WITH_DOMAIN(&args->dom);
-
-    ((remote_int_ret *)r)->ret = 0;     /* kestrel has no managed save */
-    return RPC_RESULT_OK;
-}
-
 static RpcResult proc_get_max_memory(RpcCall *call, void *a, void *r,
                                      GError **errp)
 {
@@ -1034,8 +1064,6 @@ const RpcProc dispatch_domain_procs[] = {
          remote_int_ret, proc_is_active, RO),
     PROC(DOMAIN_IS_PERSISTENT, "virDomainIsPersistent", remote_domain_args,
          remote_int_ret, proc_is_persistent, RO),
-    PROC(DOMAIN_HAS_MANAGED_SAVE_IMAGE, "virDomainHasManagedSaveImage",
-         remote_domain_flags_args, remote_int_ret, proc_has_managed_save, RO),
     PROC(DOMAIN_CREATE_WITH_FLAGS, "virDomainCreateWithFlags",
          remote_domain_flags_args, remote_domain_ret, proc_create_with_flags,
          RW),

@@ -2,7 +2,7 @@
 /*
  * Statistics: CONNECT_GET_ALL_DOMAIN_STATS (virsh domstats, virt-manager's
  * polling), DOMAIN_GET_VCPUS with NODE_GET_CPU_MAP (virsh vcpuinfo,
- * python dom.vcpus()) and job information.  Everything here
+ * python dom.vcpus()).  Everything here
  * comes from the daemon's state and /proc: no monitor call, so a busy VMM
  * never delays a stats poll.
  */
@@ -277,70 +277,11 @@ static RpcResult proc_domain_get_vcpus(RpcCall *call, void *a, void *r,
     return RPC_RESULT_OK;
 }
 
-/*
- * Jobs in libvirt's sense (migration, save, dump) do not exist in kestrel
- * yet: no job is ever running, which is what these report.
- */
-static RpcResult proc_get_job_info(RpcCall *call, void *a, void *r,
-                                   GError **errp)
-{
-    g_autoptr(DomainObj) dom =
-        dispatch_get_domain(&((remote_domain_args *)a)->dom, errp);
-
-    if (!dom || !domain_check_active(dom, errp)) {
-        return RPC_RESULT_ERROR;
-    }
-    ((remote_domain_get_job_info_ret *)r)->type = 0;    /* JOB_NONE */
-    return RPC_RESULT_OK;
-}
-
-static RpcResult proc_get_job_stats(RpcCall *call, void *a, void *r,
-                                    GError **errp)
-{
-    remote_domain_flags_args *args = a;
-    g_autoptr(DomainObj) dom = NULL;
-
-    /* COMPLETED 1, KEEP_COMPLETED 2: there is no completed job either. */
-    if (args->flags & ~3u) {
-        g_set_error(errp, VIR_ERROR, VIR_ERR_INVALID_ARG,
-                    "unsupported flags (0x%x) in function "
-                    "virDomainGetJobStats", args->flags & ~3u);
-        return RPC_RESULT_ERROR;
-    }
-    dom = dispatch_get_domain(&args->dom, errp);
-    if (!dom) {
-        return RPC_RESULT_ERROR;
-    }
-    ((remote_domain_get_job_stats_ret *)r)->type = 0;   /* JOB_NONE */
-    return RPC_RESULT_OK;
-}
-
-static RpcResult proc_abort_job(RpcCall *call, void *a, void *r,
-                                GError **errp)
-{
-    g_autoptr(DomainObj) dom =
-        dispatch_get_domain(&((remote_domain_args *)a)->dom, errp);
-
-    if (!dom || !domain_check_active(dom, errp)) {
-        return RPC_RESULT_ERROR;
-    }
-    g_set_error(errp, VIR_ERROR, VIR_ERR_OPERATION_INVALID,
-                "no job is active on the domain");
-    return RPC_RESULT_ERROR;
-}
-
 const RpcProc dispatch_stats_procs[] = {
     PROC(DOMAIN_GET_VCPUS, "virDomainGetVcpus", remote_domain_get_vcpus_args,
          remote_domain_get_vcpus_ret, proc_domain_get_vcpus, RO),
-    PROC(DOMAIN_GET_JOB_INFO, "virDomainGetJobInfo", remote_domain_args,
-         remote_domain_get_job_info_ret, proc_get_job_info, RO),
-    PROC(DOMAIN_ABORT_JOB, "virDomainAbortJob", remote_domain_args, VOID_T,
-         proc_abort_job, RW),
     PROC(NODE_GET_CPU_MAP, "virNodeGetCPUMap", remote_node_get_cpu_map_args,
          remote_node_get_cpu_map_ret, proc_node_get_cpu_map, RO),
-    PROC(DOMAIN_GET_JOB_STATS, "virDomainGetJobStats",
-         remote_domain_flags_args, remote_domain_get_job_stats_ret,
-         proc_get_job_stats, RO),
     PROC(CONNECT_GET_ALL_DOMAIN_STATS, "virConnectGetAllDomainStats",
          remote_connect_get_all_domain_stats_args,
          remote_connect_get_all_domain_stats_ret, proc_get_all_domain_stats,

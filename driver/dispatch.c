@@ -78,6 +78,14 @@ RpcResult dispatch_job_begin(RpcCall *call, DomainObj *dom, const char *job)
     if (domain_job_begin(dom, job, NULL)) {
         return RPC_RESULT_OK;
     }
+    if (dom->async_job) {
+        /* Refused at once: the async job may run for minutes. */
+        g_autoptr(GError) err = NULL;
+
+        domain_async_job_busy_error(dom, &err);
+        rpc_call_finish(call, err);
+        return RPC_RESULT_PENDING;
+    }
     domain_job_wait(dom, dispatch_job_wake, call);
     return RPC_RESULT_PENDING;
 }
@@ -760,6 +768,9 @@ static const RpcProc *dispatch_find_proc(int proc)
     }
     if (!p) {
         p = dispatch_find_in(dispatch_node_procs, dispatch_node_nprocs, proc);
+    }
+    if (!p) {
+        p = dispatch_find_in(dispatch_save_procs, dispatch_save_nprocs, proc);
     }
     return p;
 }

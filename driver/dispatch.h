@@ -56,6 +56,22 @@ extern const size_t dispatch_stats_nprocs;
 extern const RpcProc dispatch_node_procs[];
 extern const size_t dispatch_node_nprocs;
 
+/* Save, restore and job procedures of dispatch-save.c. */
+extern const RpcProc dispatch_save_procs[];
+extern const size_t dispatch_save_nprocs;
+
+/* Managed save image of @dom (in the driver's save dir). */
+char *dispatch_managed_save_path(DomainObj *dom);
+bool dispatch_has_managed_save(DomainObj *dom);
+
+/*
+ * Start @dom (inactive, its job held) from its managed save image: false
+ * with @errp set if the image is unusable; else the call is finished
+ * later, @ret (may be NULL) filled.
+ */
+bool dispatch_start_managed_save(RpcCall *call, DomainObj *dom, bool paused,
+                                 remote_domain_ret *ret, GError **errp);
+
 /* Console procedures of dispatch-console.c. */
 extern const RpcProc dispatch_console_procs[];
 extern const size_t dispatch_console_nprocs;

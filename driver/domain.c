@@ -444,8 +444,21 @@ void domain_emit_balloon(DomainObj *dom, guint64 kib)
     }
 }
 
+void domain_async_job_busy_error(DomainObj *dom, GError **errp)
+{
+    /* libvirt 9.0's words (virDomainObjBeginJobInternal) when the async
+     * job's API holds the lock; it says so after 30 s, we at once. */
+    g_set_error(errp, VIR_ERROR, VIR_ERR_OPERATION_TIMEOUT,
+                "cannot acquire state change lock (held by monitor=%s)",
+                dom->async_owner);
+}
+
 bool domain_job_begin(DomainObj *dom, const char *name, GError **errp)
 {
+    if (dom->async_job) {
+        domain_async_job_busy_error(dom, errp);
+        return false;
+    }
     if (dom->job) {
         g_set_error(errp, VIR_ERROR, VIR_ERR_OPERATION_TIMEOUT,
                     "cannot acquire state change lock of domain '%s' "
@@ -454,7 +467,44 @@ bool domain_job_begin(DomainObj *dom, const char *name, GError **errp)
     }
     dom->job = true;
     dom->job_name = name;
+    dom->job_type = DOMAIN_JOB_MODIFY;
     return true;
+}
+
+void domain_async_job_start(DomainObj *dom, DomainAsyncJob type,
+                            const char *owner)
+{
+    g_assert(dom->job && !dom->async_job);
+    dom->job_type = DOMAIN_JOB_ASYNC;
+    dom->async_job = type;
+    dom->async_phase = DOMAIN_JOB_PHASE_SETUP;
+    dom->async_owner = owner;
+    dom->async_start = g_get_real_time() / 1000;
+    dom->async_abort = false;
+    memset(&dom->job_stats, 0, sizeof(dom->job_stats));
+    dom->job_stats.type = DOMAIN_JOB_INFO_UNBOUNDED;
+}
+
+void domain_async_job_set_phase(DomainObj *dom, DomainJobPhase phase)
+{
+    dom->async_phase = phase;
+}
+
+void domain_async_job_end(DomainObj *dom, int info_type)
+{
+    if (!dom->async_job) {
+        return;
+    }
+    dom->completed_stats = dom->job_stats;
+    dom->completed_stats.type = info_type;
+    dom->completed_stats.time_elapsed =
+        g_get_real_time() / 1000 - dom->async_start;
+    dom->has_completed_stats = true;
+    dom->async_job = DOMAIN_ASYNC_JOB_NONE;
+    dom->async_phase = DOMAIN_JOB_PHASE_NONE;
+    dom->async_owner = NULL;
+    dom->async_abort = false;
+    domain_job_end(dom);
 }
 
 typedef struct {
@@ -513,6 +563,7 @@ void domain_job_end(DomainObj *dom)
 
     dom->job = false;
     dom->job_name = NULL;
+    dom->job_type = DOMAIN_JOB_NONE;
     /* Wake the next waiter once the caller has unwound. */
     w = g_queue_pop_head(&dom->job_waiters);
     if (w) {

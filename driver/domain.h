@@ -33,9 +33,15 @@ typedef enum {
 enum {
     DOMAIN_RUNNING_UNKNOWN = 0,
     DOMAIN_RUNNING_BOOTED = 1,
+    DOMAIN_RUNNING_MIGRATED = 2,
+    DOMAIN_RUNNING_RESTORED = 3,
     DOMAIN_RUNNING_UNPAUSED = 5,
+    DOMAIN_RUNNING_MIGRATION_CANCELED = 6,
+    DOMAIN_RUNNING_SAVE_CANCELED = 7,
     DOMAIN_PAUSED_UNKNOWN = 0,
     DOMAIN_PAUSED_USER = 1,
+    DOMAIN_PAUSED_MIGRATION = 2,
+    DOMAIN_PAUSED_SAVE = 3,
     DOMAIN_PAUSED_SHUTTING_DOWN = 8,
     DOMAIN_PAUSED_STARTING_UP = 11,
     DOMAIN_SHUTDOWN_USER = 1,
@@ -43,6 +49,8 @@ enum {
     DOMAIN_SHUTOFF_SHUTDOWN = 1,
     DOMAIN_SHUTOFF_DESTROYED = 2,
     DOMAIN_SHUTOFF_CRASHED = 3,
+    DOMAIN_SHUTOFF_MIGRATED = 4,
+    DOMAIN_SHUTOFF_SAVED = 5,
     DOMAIN_SHUTOFF_FAILED = 6,
     DOMAIN_SHUTOFF_DAEMON = 8,
 };
@@ -63,11 +71,15 @@ enum {
     DOMAIN_EVENT_DEFINED_UPDATED = 1,
     DOMAIN_EVENT_UNDEFINED_REMOVED = 0,
     DOMAIN_EVENT_STARTED_BOOTED = 0,
+    DOMAIN_EVENT_STARTED_MIGRATED = 1,
+    DOMAIN_EVENT_STARTED_RESTORED = 2,
     DOMAIN_EVENT_SUSPENDED_PAUSED = 0,
     DOMAIN_EVENT_RESUMED_UNPAUSED = 0,
     DOMAIN_EVENT_STOPPED_SHUTDOWN = 0,
     DOMAIN_EVENT_STOPPED_DESTROYED = 1,
     DOMAIN_EVENT_STOPPED_CRASHED = 2,
+    DOMAIN_EVENT_STOPPED_MIGRATED = 3,
+    DOMAIN_EVENT_STOPPED_SAVED = 4,
     DOMAIN_EVENT_STOPPED_FAILED = 5,
     DOMAIN_EVENT_SHUTDOWN_FINISHED = 0,
     DOMAIN_EVENT_SHUTDOWN_GUEST = 1,
@@ -76,6 +88,74 @@ enum {
 
 typedef struct Driver Driver;
 typedef struct DomainObj DomainObj;
+
+/*
+ * Jobs, after libvirt's QEMU driver (qemu_domainjob.h):
+ * - QUERY: reads the daemon's own state (dominfo, list, domstats,
+ *   domjobinfo).  Answered at once from the main loop; takes no job and so
+ *   never waits, also during an asynchronous job.
+ * - MODIFY: changes the domain (start, suspend, setmem, define...): one at
+ *   a time, a second one waits for the first (DOMAIN_JOB_WAIT_MS); during
+ *   an asynchronous job it is refused at once.
+ * - DESTROY: takes no job, works whatever runs (destroy ends the async
+ *   job too: it fails).
+ * - ASYNC (save, restore, migration): a MODIFY job held until kestrel has
+ *   moved the state, with a phase; the only calls allowed alongside are the
+ *   queries and the job's own controls (domjobabort, migrate-setspeed,
+ *   migrate-setmaxdowntime), which talk to the monitor directly.
+ */
+typedef enum {
+    DOMAIN_JOB_NONE = 0,
+    DOMAIN_JOB_QUERY,
+    DOMAIN_JOB_MODIFY,
+    DOMAIN_JOB_DESTROY,
+    DOMAIN_JOB_ASYNC,
+} DomainJobType;
+
+typedef enum {
+    DOMAIN_ASYNC_JOB_NONE = 0,
+    DOMAIN_ASYNC_JOB_MIGRATION_OUT,
+    DOMAIN_ASYNC_JOB_MIGRATION_IN,
+    DOMAIN_ASYNC_JOB_SAVE,
+    DOMAIN_ASYNC_JOB_RESTORE,
+} DomainAsyncJob;
+
+typedef enum {
+    DOMAIN_JOB_PHASE_NONE = 0,
+    DOMAIN_JOB_PHASE_SETUP,         /* pausing, configuring the monitor */
+    DOMAIN_JOB_PHASE_TRANSFER,      /* kestrel is moving the state */
+    DOMAIN_JOB_PHASE_FINISH,        /* stream done: stopping the source,
+                                     * or resuming the destination */
+} DomainJobPhase;
+
+/* virDomainJobType (wire values). */
+enum {
+    DOMAIN_JOB_INFO_NONE = 0,
+    DOMAIN_JOB_INFO_BOUNDED = 1,
+    DOMAIN_JOB_INFO_UNBOUNDED = 2,
+    DOMAIN_JOB_INFO_COMPLETED = 3,
+    DOMAIN_JOB_INFO_FAILED = 4,
+    DOMAIN_JOB_INFO_CANCELLED = 5,
+};
+
+/* Figures of an async job, from kestrel's query-migrate. */
+typedef struct {
+    int type;                       /* DOMAIN_JOB_INFO_* */
+    int operation;                  /* virDomainJobOperation */
+    guint64 time_elapsed;           /* ms */
+    guint64 setup_time;             /* ms */
+    guint64 data_total, data_processed, data_remaining;    /* bytes */
+    guint64 mem_total, mem_processed, mem_remaining;       /* bytes */
+    guint64 mem_constant, mem_normal, mem_normal_bytes;    /* pages, bytes */
+    guint64 mem_bps;                /* bytes/s */
+    guint64 mem_dirty_rate;         /* pages/s */
+    guint64 mem_iteration;
+    guint64 mem_page_size;
+    bool has_downtime;
+    guint64 downtime;               /* ms, completed */
+    bool has_expected_downtime;
+    guint64 expected_downtime;      /* ms, while active */
+} DomainJobStats;
 
 /* virDomainEventID (wire values). */
 typedef enum {
@@ -96,8 +176,12 @@ struct Driver {
     char *config_dir;           /* NAME.xml, autostart/NAME.xml */
     char *state_dir;            /* NAME.xml (live), NAME.status, NAME.qmp */
     char *log_dir;              /* NAME.log */
+    char *save_dir;             /* NAME.save: managed save images */
     char *emulator;             /* kestrel binary when the XML names none */
     char *uri;                  /* kestrel:///system or kestrel:///session */
+    bool accel_qtest;           /* VIRTKESTRELD_ACCEL=qtest: domains run
+                                 * under kestrel's qtest accelerator (test
+                                 * hosts without /dev/kvm) */
     GHashTable *domains;        /* uuid string -> DomainObj (owned) */
     int next_id;
     DomainEventFunc event_func;
@@ -132,14 +216,31 @@ struct DomainObj {
     gint64 guest_stats_update;  /* its "last-update", Unix seconds */
     guint guest_stats_timer;    /* refreshes guest_stats while active */
 
-    /* Job: one state-changing operation at a time. */
+    /* Job: one state-changing operation at a time (see "Jobs" below). */
     bool job;
     const char *job_name;
+    DomainJobType job_type;
     GQueue job_waiters;         /* DomainJobWaiter, first come first */
+
+    /* Asynchronous job (save, restore, migration): held across many main
+     * loop turns while kestrel moves the state; job stays true. */
+    DomainAsyncJob async_job;
+    DomainJobPhase async_phase;
+    const char *async_owner;    /* the API that began it, libvirt style */
+    gint64 async_start;         /* real time, ms */
+    bool async_abort;           /* domjobabort asked for it to stop */
+    DomainJobStats job_stats;   /* of the async job, refreshed while it
+                                 * runs */
+    bool has_completed_stats;
+    DomainJobStats completed_stats;     /* of the last async job */
 
     bool shutdown_requested;    /* by the API: SHUTDOWN event detail HOST */
     bool shutdown_seen;         /* guest powered off (QMP SHUTDOWN) */
     bool destroying;            /* the stop is ours (destroy) */
+    /* > 0: the shut off reason and STOPPED detail the coming stop
+     * reports (saved, migrated), whatever else it looks like. */
+    int stop_reason;
+    int stop_detail;
     bool removed;               /* no longer in the list */
 };
 
@@ -200,9 +301,23 @@ void domain_emit(DomainObj *dom, int event, int detail);
 void domain_emit_reboot(DomainObj *dom);
 void domain_emit_balloon(DomainObj *dom, guint64 kib);
 
-/* Jobs: false with VIR_ERR_OPERATION_TIMEOUT if another job runs. */
+/* Jobs: false with VIR_ERR_OPERATION_TIMEOUT if another job runs (at
+ * once during an async job, in libvirt's words naming its API). */
 bool domain_job_begin(DomainObj *dom, const char *name, GError **errp);
 void domain_job_end(DomainObj *dom);
+
+/*
+ * Turn the MODIFY job the caller holds into async job @type, begun by API
+ * @owner (a static string, "remoteDispatchDomainSaveFlags"); phase SETUP.
+ */
+void domain_async_job_start(DomainObj *dom, DomainAsyncJob type,
+                            const char *owner);
+void domain_async_job_set_phase(DomainObj *dom, DomainJobPhase phase);
+/* End the async job (and the job): its last figures become the completed
+ * ones with @info_type (DOMAIN_JOB_INFO_COMPLETED, FAILED, CANCELLED). */
+void domain_async_job_end(DomainObj *dom, int info_type);
+/* Error for a MODIFY job refused during the async job. */
+void domain_async_job_busy_error(DomainObj *dom, GError **errp);
 
 /*
  * Wait for the job of @dom to end: @func runs (from the main loop) once

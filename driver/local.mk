@@ -70,6 +70,9 @@ driver_virtkestreld_SOURCES = \
 	driver/libvirt-procs.h \
 	driver/libvirt-procs-table.c \
 	driver/main.c \
+	driver/monitor.c \
+	driver/monitor.h \
+	driver/dispatch-save.c \
 	driver/process.c \
 	driver/process.h \
 	driver/rpc.c \

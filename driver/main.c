@@ -145,9 +145,37 @@ static void options_defaults(Options *o, Driver *drv)
     if (!o->socket_ro) {
         o->socket_ro = g_strdup_printf("%s-ro", o->socket);
     }
+    /* Managed save images: beside the configs of a private instance
+     * (--config-dir), else where libvirt keeps its own. */
+    drv->save_dir = o->config_dir
+                  ? g_build_filename(o->config_dir, "save", NULL)
+                  : o->system
+                  ? g_strdup(LOCALSTATEDIR "/lib/libvirt/kestrel/save")
+                  : g_build_filename(g_get_user_data_dir(), "libvirt",
+                                     "kestrel", "save", NULL);
     env = g_getenv("KESTREL");
     drv->emulator = g_strdup(o->emulator ? o->emulator
                              : env && *env ? env : BINDIR "/kestrel");
+}
+
+/* VIRTKESTRELD_ACCEL: kvm (the default) or qtest, a test facility for
+ * hosts without /dev/kvm (virtkestreld(8)). */
+static bool setup_accel(Driver *drv)
+{
+    const char *accel = g_getenv("VIRTKESTRELD_ACCEL");
+
+    if (!accel || !*accel || g_str_equal(accel, "kvm")) {
+        return true;
+    }
+    if (g_str_equal(accel, "qtest")) {
+        drv->accel_qtest = true;
+        g_message("VIRTKESTRELD_ACCEL=qtest: domains run under kestrel's "
+                  "qtest accelerator, no guest code runs");
+        return true;
+    }
+    fprintf(stderr, "virtkestreld: VIRTKESTRELD_ACCEL must be kvm or qtest, "
+            "not '%s'\n", accel);
+    return false;
 }
 
 static void log_handler(const char *domain, GLogLevelFlags level,
@@ -233,6 +261,9 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     options_defaults(&o, &drv);
+    if (!setup_accel(&drv)) {
+        return 2;
+    }
     drv.domains = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
                                         (GDestroyNotify)domain_obj_unref);
     drv.next_id = 1;
@@ -278,6 +309,7 @@ int main(int argc, char **argv)
     g_free(drv.config_dir);
     g_free(drv.state_dir);
     g_free(drv.log_dir);
+    g_free(drv.save_dir);
     g_free(drv.emulator);
     g_free(o.socket);
     g_free(o.socket_ro);

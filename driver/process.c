@@ -14,10 +14,13 @@
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <glib/gstdio.h>
+#include <glib-unix.h>
 
 #include "command.h"
+#include "monitor.h"
 #include "process.h"
 #include "virerror.h"
 
@@ -27,6 +30,12 @@
 typedef struct {
     DomainObj *dom;
     bool paused;
+    char *incoming_uri;         /* restore: migrate-incoming from there */
+    int started_detail;         /* STARTED event detail */
+    int running_reason;         /* RUNNING reason once up */
+    guint poll_timer;           /* incoming: query-migrate polling */
+    GError *err;                /* a failed start's error, kept until the
+                                 * VMM is gone */
     ProcessDoneFunc done;
     void *opaque;
 } ProcessOp;
@@ -51,6 +60,8 @@ static ProcessOp *process_op_new(DomainObj *dom, bool paused,
 
     op->dom = domain_obj_ref(dom);
     op->paused = paused;
+    op->started_detail = DOMAIN_EVENT_STARTED_BOOTED;
+    op->running_reason = DOMAIN_RUNNING_BOOTED;
     op->done = done;
     op->opaque = opaque;
     return op;
@@ -62,6 +73,7 @@ static void process_op_finish(ProcessOp *op, const GError *err)
         op->done(op->dom, err, op->opaque);
     }
     domain_obj_unref(op->dom);
+    g_free(op->incoming_uri);
     g_free(op);
 }
 
@@ -107,6 +119,12 @@ static void process_remove_files(DomainObj *dom)
     }
     if (dom->pid_path) {
         unlink(dom->pid_path);
+    }
+    if (dom->drv->accel_qtest) {
+        g_autofree char *qt = g_strdup_printf("%s/%s.qtest", drv->state_dir,
+                                              dom->name);
+
+        unlink(qt);
     }
 }
 
@@ -215,28 +233,133 @@ static bool process_pid_gone(pid_t pid)
 /*
  * Wait, boundedly, for a killed VMM to be gone, as libvirt's QEMU driver
  * does: a destroy that returns while the process still holds the guest's
- * memory would let a quick restart find it in use.
+ * memory would let a quick restart find it in use.  The VMM is not our
+ * child (-daemonize): a pidfd tells when it exits, else /proc is polled;
+ * either way from the main loop, which goes on serving everyone else.
  */
-static void process_wait_gone(pid_t pid, unsigned int timeout_ms)
-{
-    gint64 deadline = g_get_monotonic_time() + timeout_ms * 1000;
+typedef void (*ProcessGoneFunc)(void *opaque);
 
-    while (!process_pid_gone(pid) && g_get_monotonic_time() < deadline) {
-        g_usleep(1000);
+typedef struct {
+    pid_t pid;
+    gint64 deadline;            /* monotonic µs */
+    int pidfd;
+    guint fd_source;
+    guint timer;
+    ProcessGoneFunc func;
+    void *opaque;
+} ProcessGoneWait;
+
+static void process_gone_finish(ProcessGoneWait *w)
+{
+    if (w->fd_source) {
+        g_source_remove(w->fd_source);
     }
+    if (w->timer) {
+        g_source_remove(w->timer);
+    }
+    if (w->pidfd >= 0) {
+        close(w->pidfd);
+    }
+    w->func(w->opaque);
+    g_free(w);
 }
 
-static void process_stopped(DomainObj *dom, DomainState state, int reason,
-                            int event_detail)
+static gboolean process_gone_fd(int fd, GIOCondition cond, void *opaque)
 {
-    GSList *waiters = NULL, *l;
+    ProcessGoneWait *w = opaque;
+
+    w->fd_source = 0;
+    process_gone_finish(w);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean process_gone_tick(void *opaque)
+{
+    ProcessGoneWait *w = opaque;
+
+    if (w->fd_source == 0 && !process_pid_gone(w->pid) &&
+        g_get_monotonic_time() < w->deadline) {
+        return G_SOURCE_CONTINUE;
+    }
+    if (w->fd_source && g_get_monotonic_time() < w->deadline) {
+        return G_SOURCE_CONTINUE;       /* the pidfd will tell */
+    }
+    w->timer = 0;
+    process_gone_finish(w);
+    return G_SOURCE_REMOVE;
+}
+
+static void process_when_gone(pid_t pid, unsigned int timeout_ms,
+                              ProcessGoneFunc func, void *opaque)
+{
+    ProcessGoneWait *w = g_new0(ProcessGoneWait, 1);
+
+    w->pid = pid;
+    w->deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+    w->func = func;
+    w->opaque = opaque;
+    w->pidfd = -1;
+    if (pid <= 0 || process_pid_gone(pid)) {
+        process_gone_finish(w);
+        return;
+    }
+#ifdef SYS_pidfd_open
+    w->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (w->pidfd >= 0) {
+        w->fd_source = g_unix_fd_add(w->pidfd, G_IO_IN, process_gone_fd, w);
+    }
+#endif
+    /* The deadline, and the polling when there is no pidfd. */
+    w->timer = g_timeout_add(w->fd_source ? 100 : 2, process_gone_tick, w);
+}
+
+/* What process_stopped() does once the VMM is gone. */
+typedef struct {
+    DomainObj *dom;
+    GSList *waiters;            /* ProcessStopWaiter */
+    ProcessGoneFunc then;
+    void *then_opaque;
+} ProcessStoppedNotify;
+
+static void process_stopped_notify(void *opaque)
+{
+    ProcessStoppedNotify *n = opaque;
+    DomainObj *dom = n->dom;
+
+    for (GSList *l = n->waiters; l; l = l->next) {
+        ProcessStopWaiter *w = l->data;
+
+        w->done(dom, NULL, w->opaque);
+        domain_obj_unref(dom);
+        g_free(w);
+    }
+    g_slist_free(n->waiters);
+    if (n->then) {
+        n->then(n->then_opaque);
+    }
+    domain_obj_unref(dom);
+    g_free(n);
+}
+
+/* Stop as process_stopped(), then call @then once the VMM is gone. */
+static void process_stopped_then(DomainObj *dom, DomainState state,
+                                 int reason, int event_detail,
+                                 ProcessGoneFunc then, void *then_opaque)
+{
+    ProcessStoppedNotify *n = g_new0(ProcessStoppedNotify, 1);
     guint timer;
     bool was_active = domain_obj_is_active(dom);
+    pid_t pid = dom->pid;
 
     domain_obj_ref(dom);
-    if (dom->pid > 0) {
-        kill(dom->pid, SIGKILL);
-        process_wait_gone(dom->pid, PROCESS_KILL_WAIT_MS);
+    if (pid > 0) {
+        kill(pid, SIGKILL);
+    }
+    if (dom->stop_reason > 0) {
+        reason = dom->stop_reason;
+        event_detail = dom->stop_detail;
+        dom->stop_reason = 0;
+        dom->stop_detail = 0;
     }
     if (dom->mon) {
         qmp_client_set_closed_handler(dom->mon, NULL, NULL);
@@ -273,48 +396,60 @@ static void process_stopped(DomainObj *dom, DomainState state, int reason,
         domain_remove(dom);
     }
 
+    n->dom = dom;               /* our reference */
     if (stop_waiters) {
-        waiters = g_hash_table_lookup(stop_waiters, dom);
+        n->waiters = g_hash_table_lookup(stop_waiters, dom);
         g_hash_table_remove(stop_waiters, dom);
     }
-    for (l = waiters; l; l = l->next) {
-        ProcessStopWaiter *w = l->data;
+    n->then = then;
+    n->then_opaque = then_opaque;
+    process_when_gone(pid, PROCESS_KILL_WAIT_MS, process_stopped_notify, n);
+}
 
-        w->done(dom, NULL, w->opaque);
-        domain_obj_unref(dom);
-        g_free(w);
-    }
-    g_slist_free(waiters);
-    domain_obj_unref(dom);
+static void process_stopped(DomainObj *dom, DomainState state, int reason,
+                            int event_detail)
+{
+    process_stopped_then(dom, state, reason, event_detail, NULL, NULL);
 }
 
 /* ---- start ------------------------------------------------------------- */
 
+static void process_start_failed_gone(void *opaque)
+{
+    ProcessOp *op = opaque;
+    GError *err = g_steal_pointer(&op->err);
+
+    process_op_finish(op, err);
+    g_clear_error(&err);
+}
+
+/* The start failed: back to shut off, and @done once the VMM is gone, so
+ * that a retry does not find its memory still taken. */
 static void process_start_failed(ProcessOp *op, const GError *err)
 {
     DomainObj *dom = op->dom;
 
-    /* A VMM half up (monitor failed) must not linger. */
+    g_clear_handle_id(&op->poll_timer, g_source_remove);
     if (dom->destroying) {
-        g_autoptr(GError) e = g_error_new(VIR_ERROR, VIR_ERR_OPERATION_FAILED,
-                                          "domain '%s' was destroyed while "
-                                          "starting", dom->name);
-
-        process_stopped(dom, DOMAIN_STATE_SHUTOFF, DOMAIN_SHUTOFF_DESTROYED,
-                        DOMAIN_EVENT_STOPPED_DESTROYED);
-        process_op_finish(op, e);
+        op->err = g_error_new(VIR_ERROR, VIR_ERR_OPERATION_FAILED,
+                              "domain '%s' was destroyed while starting",
+                              dom->name);
+        process_stopped_then(dom, DOMAIN_STATE_SHUTOFF,
+                             DOMAIN_SHUTOFF_DESTROYED,
+                             DOMAIN_EVENT_STOPPED_DESTROYED,
+                             process_start_failed_gone, op);
         return;
     }
-    process_stopped(dom, DOMAIN_STATE_SHUTOFF, DOMAIN_SHUTOFF_FAILED,
-                    DOMAIN_EVENT_STOPPED_FAILED);
-    process_op_finish(op, err);
+    op->err = err ? g_error_copy(err) : NULL;
+    process_stopped_then(dom, DOMAIN_STATE_SHUTOFF, DOMAIN_SHUTOFF_FAILED,
+                         DOMAIN_EVENT_STOPPED_FAILED,
+                         process_start_failed_gone, op);
 }
 
-static void process_start_resumed(QmpClient *mon, JsonNode *ret,
-                                  const GError *err, void *opaque)
+static void process_start_resumed(DomainObj *dom, const GError *err,
+                                  void *opaque)
 {
     ProcessOp *op = opaque;
-    DomainObj *dom = op->dom;
 
     if (err) {
         g_autoptr(GError) e = g_error_new(VIR_ERROR, VIR_ERR_OPERATION_FAILED,
@@ -327,9 +462,9 @@ static void process_start_resumed(QmpClient *mon, JsonNode *ret,
     if (op->paused) {
         domain_set_state(dom, DOMAIN_STATE_PAUSED, DOMAIN_PAUSED_USER);
     } else {
-        domain_set_state(dom, DOMAIN_STATE_RUNNING, DOMAIN_RUNNING_BOOTED);
+        domain_set_state(dom, DOMAIN_STATE_RUNNING, op->running_reason);
     }
-    domain_emit(dom, DOMAIN_EVENT_STARTED, DOMAIN_EVENT_STARTED_BOOTED);
+    domain_emit(dom, DOMAIN_EVENT_STARTED, op->started_detail);
     if (op->paused) {
         domain_emit(dom, DOMAIN_EVENT_SUSPENDED,
                     DOMAIN_EVENT_SUSPENDED_PAUSED);
@@ -337,25 +472,89 @@ static void process_start_resumed(QmpClient *mon, JsonNode *ret,
     process_op_finish(op, NULL);
 }
 
-static void process_start_status(QmpClient *mon, JsonNode *ret,
-                                 const GError *err, void *opaque)
+static void process_start_status(DomainObj *dom, bool running,
+                                 const char *status, const GError *err,
+                                 void *opaque)
 {
     ProcessOp *op = opaque;
-    bool running = false;
-    const char *cmd;
 
-    if (!err && JSON_NODE_HOLDS_OBJECT(ret)) {
-        running = json_object_get_boolean_member_with_default(
-            json_node_get_object(ret), "running", false);
-    }
     /* The command line may or may not hold the vCPUs (-S): ask, then act. */
-    cmd = op->paused ? (running ? "stop" : NULL) : (running ? NULL : "cont");
-    if (!cmd) {
-        process_start_resumed(mon, NULL, NULL, op);
+    if (op->paused && running) {
+        monitor_stop(dom, process_start_resumed, op);
+    } else if (!op->paused && !running) {
+        monitor_cont(dom, process_start_resumed, op);
+    } else {
+        process_start_resumed(dom, NULL, op);
+    }
+}
+
+/* ---- incoming state (restore) ------------------------------------------ */
+
+#define PROCESS_INCOMING_POLL_MS 20
+
+static gboolean process_incoming_poll(void *opaque);
+
+static void process_incoming_progress(DomainObj *dom,
+                                      const MonitorMigrationStats *st,
+                                      const GError *err, void *opaque)
+{
+    ProcessOp *op = opaque;
+
+    if (err) {
+        process_start_failed(op, err);
         return;
     }
-    qmp_client_execute(mon, cmd, NULL, PROCESS_QMP_TIMEOUT_MS,
-                       process_start_resumed, op);
+    if (dom->async_job) {
+        monitor_migration_stats_to_job(st, &dom->job_stats);
+    }
+    switch (st->status) {
+    case MONITOR_MIGRATION_COMPLETED:
+        if (dom->async_job) {
+            domain_async_job_set_phase(dom, DOMAIN_JOB_PHASE_FINISH);
+        }
+        monitor_query_status(dom, process_start_status, op);
+        return;
+    case MONITOR_MIGRATION_FAILED:
+    case MONITOR_MIGRATION_CANCELLED: {
+        g_autofree char *tail = process_log_tail(dom);
+        g_autoptr(GError) e = g_error_new(
+            VIR_ERROR, VIR_ERR_OPERATION_FAILED,
+            "domain '%s': loading the saved state failed: %s%s%s",
+            dom->name, st->error_desc ? st->error_desc : "no reason given",
+            *tail ? ": " : "", tail);
+
+        process_start_failed(op, e);
+        return;
+    }
+    default:
+        op->poll_timer = g_timeout_add(PROCESS_INCOMING_POLL_MS,
+                                       process_incoming_poll, op);
+        return;
+    }
+}
+
+static gboolean process_incoming_poll(void *opaque)
+{
+    ProcessOp *op = opaque;
+
+    op->poll_timer = 0;
+    monitor_query_migrate(op->dom, process_incoming_progress, op);
+    return G_SOURCE_REMOVE;
+}
+
+static void process_incoming_started(DomainObj *dom, const GError *err,
+                                     void *opaque)
+{
+    ProcessOp *op = opaque;
+
+    if (err) {
+        process_start_failed(op, err);
+        return;
+    }
+    if (dom->async_job) {
+        domain_async_job_set_phase(dom, DOMAIN_JOB_PHASE_TRANSFER);
+    }
+    process_incoming_poll(op);
 }
 
 /* query-chardev: remember where each serial port's pty is, for the live
@@ -491,8 +690,12 @@ static void process_start_monitor_ready(QmpClient *mon, const GError *err,
         qmp_client_execute(mon, "qom-set", args, PROCESS_QMP_TIMEOUT_MS,
                            process_ignore_reply, NULL);
     }
-    qmp_client_execute(mon, "query-status", NULL, PROCESS_QMP_TIMEOUT_MS,
-                       process_start_status, op);
+    if (op->incoming_uri) {
+        monitor_migrate_incoming(dom, op->incoming_uri,
+                                 process_incoming_started, op);
+        return;
+    }
+    monitor_query_status(dom, process_start_status, op);
 }
 
 static void process_start_spawned(GPid pid, int status, void *opaque)
@@ -542,9 +745,19 @@ static void process_start_spawned(GPid pid, int status, void *opaque)
 void process_start(DomainObj *dom, bool paused, ProcessDoneFunc done,
                    void *opaque)
 {
+    ProcessStartOptions o = { .paused = paused };
+
+    process_start_full(dom, &o, done, opaque);
+}
+
+void process_start_full(DomainObj *dom, const ProcessStartOptions *o,
+                        ProcessDoneFunc done, void *opaque)
+{
     Driver *drv = dom->drv;
-    ProcessOp *op = process_op_new(dom, paused, done, opaque);
+    ProcessOp *op = process_op_new(dom, o->paused, done, opaque);
     DomainCommandPaths paths = { 0 };
+    g_autofree char *qtest_path = NULL;
+    unsigned int flags = DOMAIN_COMMAND_PAUSED | DOMAIN_COMMAND_DAEMONIZE;
     g_auto(GStrv) argv = NULL;
     g_autoptr(GError) err = NULL;
     g_autofree char *cmdline = NULL;
@@ -565,9 +778,21 @@ void process_start(DomainObj *dom, bool paused, ProcessDoneFunc done,
     paths.qmp_socket = dom->qmp_path;
     paths.pidfile = dom->pid_path;
     paths.logfile = dom->log_path;
-    argv = domain_command_build(dom->def, &paths,
-                                DOMAIN_COMMAND_PAUSED |
-                                DOMAIN_COMMAND_DAEMONIZE, &err);
+    if (o->incoming_uri) {
+        op->incoming_uri = g_strdup(o->incoming_uri);
+        op->started_detail = DOMAIN_EVENT_STARTED_RESTORED;
+        op->running_reason = DOMAIN_RUNNING_RESTORED;
+        flags |= DOMAIN_COMMAND_INCOMING;
+    }
+    if (drv->accel_qtest) {
+        /* The test facility (virtkestreld(8)): the qtest socket lets a
+         * test read and write the guest's memory. */
+        qtest_path = g_strdup_printf("%s/%s.qtest", drv->state_dir,
+                                     dom->name);
+        paths.qtest_socket = qtest_path;
+        flags |= DOMAIN_COMMAND_QTEST;
+    }
+    argv = domain_command_build(dom->def, &paths, flags, &err);
     if (!argv) {
         process_op_finish(op, err);
         return;

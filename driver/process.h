@@ -25,6 +25,18 @@ typedef void (*ProcessDoneFunc)(DomainObj *dom, const GError *err,
 void process_start(DomainObj *dom, bool paused, ProcessDoneFunc done,
                    void *opaque);
 
+typedef struct {
+    bool paused;
+    /* Restore: kestrel starts with -incoming defer and loads its state
+     * from this migration URI (file:PATH,offset=N) before the vCPUs run;
+     * STARTED detail RESTORED, RUNNING reason RESTORED.  While @dom holds
+     * an async job, its figures follow the load. */
+    const char *incoming_uri;
+} ProcessStartOptions;
+
+void process_start_full(DomainObj *dom, const ProcessStartOptions *o,
+                        ProcessDoneFunc done, void *opaque);
+
 /*
  * Stop @dom (active, job held): SIGTERM, then SIGKILL if it lingers
  * (unless @graceful), and call @done once it is gone and shut off with

@@ -46,6 +46,8 @@ const char *vir_error_prefix(int code)
         return "Timed out during operation";
     case VIR_ERR_ARGUMENT_UNSUPPORTED:
         return "argument unsupported";
+    case VIR_ERR_OPERATION_ABORTED:
+        return "operation aborted";
     case VIR_ERR_OPERATION_UNSUPPORTED:
         return "Operation not supported";
     case VIR_ERR_NO_DOMAIN_METADATA:

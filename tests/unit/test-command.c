@@ -35,6 +35,7 @@ static const DomainCommandPaths std_paths = {
     .qmp_socket = "/run/k/vm1.qmp",
     .pidfile = "/run/k/vm1.pid",
     .logfile = "/var/log/k/vm1.log",
+    .qtest_socket = "/run/k/vm1.qtest",
 };
 
 typedef struct {
@@ -53,6 +54,14 @@ static const Case cases[] = {
     { "paused-daemonize", DOM(""),
       DOMAIN_COMMAND_PAUSED | DOMAIN_COMMAND_DAEMONIZE,
       A_HEAD A_FIXED A_BALLOON A_TAIL " -S -daemonize" },
+    { "incoming", DOM(""), DOMAIN_COMMAND_PAUSED | DOMAIN_COMMAND_INCOMING,
+      A_HEAD A_FIXED A_BALLOON A_TAIL " -S -incoming defer" },
+    /* the test facility: qtest accelerator and socket, no KVM */
+    { "qtest", DOM(""), DOMAIN_COMMAND_QTEST,
+      "/usr/bin/kestrel -name guest=vm1,debug-threads=on -uuid " UUID
+      " -machine kestrel,accel=qtest -cpu host -m size=1048576k -smp 1 "
+      "-kernel /boot/vmlinuz" A_FIXED A_BALLOON A_TAIL
+      " -qtest unix:/run/k/vm1.qtest,server=on,wait=off" },
     { "memory-kib", HEAD "<memory unit='b'>1000000</memory>" OS "</domain>",
       0, "/usr/bin/kestrel -name guest=vm1,debug-threads=on -uuid " UUID
       " -machine kestrel,accel=kvm -cpu host -m size=977k -smp 1 -kernel "
