@@ -237,7 +237,9 @@ class NoSupport(DaemonCase):
                 nosup += 1
             else:
                 self.assertNotIn("unknown procedure", msg, name)
-        self.assertGreater(nosup, 300)
+        # Most of libvirt's API is not served (yet): the check above ran
+        # on each of them (the count falls as procedures get served).
+        self.assertGreater(nosup, 200)
 
     def test_unknown_numbers_and_programs(self):
         c = RawClient(self.sock)
