@@ -758,6 +758,9 @@ static RpcResult proc_prepare(RpcCall *call, void *a, void *r, GError **errp)
                           : DOMAIN_EVENT_DEFINED_UPDATED);
         make_cookie(dom, "prepare", &ret->cookie_out.cookie_out_len,
                     &ret->cookie_out.cookie_out_val);
+        /* The client wants a URI even though nothing moves. */
+        ret->uri_out = g_new0(char *, 1);
+        *ret->uri_out = g_strdup_printf("tcp:%s:0", g_get_host_name());
         return RPC_RESULT_OK;
     }
 
