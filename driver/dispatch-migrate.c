@@ -202,6 +202,94 @@ static char *kestrel_uri(const char *uri, GError **errp)
     return g_steal_pointer(&u);
 }
 
+/*
+ * Migrations waiting for the client's next call (source between Begin and
+ * Perform or Perform and Confirm; destination between Prepare and
+ * Finish), by the connection that drives them: if it closes first, the
+ * migration is called off as libvirt's close callbacks do it (the source
+ * runs on, the destination VMM goes).
+ */
+static GHashTable *parked;      /* DomainObj * (ref) -> DrvConn * */
+
+static void park(DomainObj *dom, RpcCall *call)
+{
+    if (!parked) {
+        parked = g_hash_table_new_full(NULL, NULL,
+                                       (GDestroyNotify)domain_obj_unref,
+                                       NULL);
+    }
+    g_hash_table_replace(parked, domain_obj_ref(dom),
+                         rpc_conn_get_data(rpc_call_get_conn(call)));
+}
+
+static void unpark(DomainObj *dom)
+{
+    if (parked) {
+        g_hash_table_remove(parked, dom);
+    }
+}
+
+static void abandoned_resumed(DomainObj *dom, const GError *err,
+                              void *opaque)
+{
+    if (!err && domain_obj_is_active(dom)) {
+        domain_set_state(dom, DOMAIN_STATE_RUNNING,
+                         DOMAIN_RUNNING_MIGRATION_CANCELED);
+        domain_emit(dom, DOMAIN_EVENT_RESUMED, 1);
+    }
+    domain_async_job_end(dom, DOMAIN_JOB_INFO_FAILED);
+    if (!dom->persistent && !domain_obj_is_active(dom)) {
+        domain_remove(dom);
+    }
+}
+
+static void abandoned_gone(DomainObj *dom, const GError *err, void *opaque)
+{
+    domain_async_job_end(dom, DOMAIN_JOB_INFO_FAILED);
+    if (!dom->persistent && !domain_obj_is_active(dom)) {
+        domain_remove(dom);
+    }
+}
+
+void dispatch_migrate_conn_closed(DrvConn *conn)
+{
+    g_autoptr(GPtrArray) doms = g_ptr_array_new_with_free_func(
+        (GDestroyNotify)domain_obj_unref);
+    GHashTableIter it;
+    void *k, *v;
+
+    if (!parked) {
+        return;
+    }
+    g_hash_table_iter_init(&it, parked);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        if (v == conn) {
+            g_ptr_array_add(doms, domain_obj_ref(k));
+        }
+    }
+    for (guint i = 0; i < doms->len; i++) {
+        DomainObj *dom = doms->pdata[i];
+
+        unpark(dom);
+        g_debug("migration of '%s' abandoned by its client", dom->name);
+        if (dom->async_job == DOMAIN_ASYNC_JOB_MIGRATION_OUT) {
+            if (domain_obj_is_active(dom) &&
+                dom->state == DOMAIN_STATE_PAUSED &&
+                dom->reason == DOMAIN_PAUSED_MIGRATION) {
+                monitor_cont(dom, abandoned_resumed, NULL);
+            } else {
+                abandoned_resumed(dom, NULL, NULL);
+            }
+        } else if (dom->async_job == DOMAIN_ASYNC_JOB_MIGRATION_IN) {
+            if (domain_obj_is_active(dom)) {
+                process_destroy(dom, false, abandoned_gone, NULL);
+            } else {
+                abandoned_gone(dom, NULL, NULL);
+            }
+        }
+    }
+}
+
 /* ---- source: Begin ----------------------------------------------------- */
 
 static RpcResult proc_begin(RpcCall *call, void *a, void *r, GError **errp)
@@ -262,6 +350,7 @@ static RpcResult proc_begin(RpcCall *call, void *a, void *r, GError **errp)
     domain_async_job_start(dom, DOMAIN_ASYNC_JOB_MIGRATION_OUT,
                            "remoteDispatchDomainMigrateBegin3Params");
     dom->job_stats.operation = JOB_OPERATION_MIGRATION_OUT;
+    park(dom, call);
     return RPC_RESULT_OK;
 }
 
@@ -372,6 +461,7 @@ static void perform_progress(DomainObj *dom, const MonitorMigrationStats *st,
         ret = rpc_call_get_ret(op->call);
         make_cookie(dom, "perform", &ret->cookie_out.cookie_out_len,
                     &ret->cookie_out.cookie_out_val);
+        park(dom, op->call);
         rpc_call_finish(op->call, NULL);
         perform_op_free(op);
         return;
@@ -454,6 +544,7 @@ static RpcResult proc_perform(RpcCall *call, void *a, void *r, GError **errp)
     if (args->flags & MIGRATE_OFFLINE) {
         return RPC_RESULT_OK;       /* nothing moves */
     }
+    unpark(dom);
     uri = param_string(params, nparams, PARAM_URI);
     if (!uri) {
         g_set_error(errp, VIR_ERROR, VIR_ERR_INVALID_ARG,
@@ -586,6 +677,7 @@ static RpcResult proc_confirm(RpcCall *call, void *a, void *r, GError **errp)
                     "domain '%s' is not being migrated", dom->name);
         return RPC_RESULT_ERROR;
     }
+    unpark(dom);
     op = g_new0(ConfirmOp, 1);
     op->call = call;
     op->dom = domain_obj_ref(dom);
@@ -691,6 +783,7 @@ static void prepare_started(DomainObj *dom, const GError *err, void *opaque)
         *ret->uri_out = g_steal_pointer(&op->uri_out);
         make_cookie(dom, "prepare", &ret->cookie_out.cookie_out_len,
                     &ret->cookie_out.cookie_out_val);
+        park(dom, op->call);
     }
     rpc_call_finish(op->call, err);
     g_free(op->uri_out);
@@ -1030,6 +1123,7 @@ static RpcResult proc_finish(RpcCall *call, void *a, void *r, GError **errp)
                     name);
         return RPC_RESULT_ERROR;
     }
+    unpark(dom);
     op = g_new0(FinishOp, 1);
     op->call = call;
     op->dom = domain_obj_ref(dom);

@@ -821,6 +821,7 @@ static void dispatch_conn_free(void *data)
 {
     DrvConn *conn = data;
 
+    dispatch_migrate_conn_closed(conn);
     g_hash_table_unref(conn->callbacks);
     g_free(conn);
 }

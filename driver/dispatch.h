@@ -65,6 +65,9 @@ extern const size_t dispatch_save_nprocs;
 extern const RpcProc dispatch_migrate_procs[];
 extern const size_t dispatch_migrate_nprocs;
 
+/* @conn closes: the migrations it was driving are called off. */
+void dispatch_migrate_conn_closed(DrvConn *conn);
+
 /* Managed save image of @dom (in the driver's save dir). */
 char *dispatch_managed_save_path(DomainObj *dom);
 bool dispatch_has_managed_save(DomainObj *dom);
