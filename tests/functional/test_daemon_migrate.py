@@ -532,6 +532,25 @@ class Migrate(MigrateCase):
                       "B to forget the domain")
         self.assertEqual(self.vmm_pids(self.tmp_b), [])
 
+    def test_client_gone_after_begin(self):
+        """Begin, then the client disconnects: the job Begin took ends."""
+        import struct
+        import uuid
+        self.transient()
+        dom_uuid = uuid.UUID(self.virsh("domuuid", "tg").strip()).bytes
+        c = test_daemon.RawClient(self.sock)
+        c.open()
+        m = c.call(302, test_daemon.RawClient.string("tg") + dom_uuid +
+                   struct.pack(">iII", 1, 0, 0x101))   # BEGIN3_PARAMS
+        self.assertEqual(m["status"], 0, c.error(m) if m["status"] else "")
+        out = self.virsh("suspend", "tg", ok=False)
+        self.assertIn("remoteDispatchDomainMigrateBegin3Params", out)
+        c.close()
+        self.wait_for(lambda: self.jobinfo().get("Job type") == "None",
+                      "the job to end")
+        self.virsh("suspend", "tg")
+        self.virsh("resume", "tg")
+
     def test_python_migrate3(self):
         libvirt = self.libvirt()
         self.transient()
