@@ -20,9 +20,14 @@
 
 /* virConnectSupportsFeature numbers (wire values). */
 enum {
+    FEATURE_MIGRATION_V3 = 6,
+    FEATURE_MIGRATE_CHANGE_PROTECTION = 7,
     FEATURE_FD_PASSING = 8,
     FEATURE_TYPED_PARAM_STRING = 9,
     FEATURE_PROGRAM_KEEPALIVE = 10,
+    FEATURE_XML_MIGRATABLE = 11,
+    FEATURE_MIGRATION_OFFLINE = 12,
+    FEATURE_MIGRATION_PARAMS = 13,
     FEATURE_REMOTE_EVENT_CALLBACK = 14,
     FEATURE_REMOTE_CLOSE_CALLBACK = 15,
     FEATURE_NETWORK_UPDATE_HAS_CORRECT_ORDER = 16,
@@ -119,6 +124,11 @@ static RpcResult proc_connect_supports_feature(RpcCall *call, void *a,
         rpc_conn_start_keepalive(rpc_call_get_conn(call));
         ret->supported = 1;
         break;
+    case FEATURE_MIGRATION_V3:
+    case FEATURE_MIGRATE_CHANGE_PROTECTION:
+    case FEATURE_XML_MIGRATABLE:
+    case FEATURE_MIGRATION_OFFLINE:
+    case FEATURE_MIGRATION_PARAMS:
     case FEATURE_FD_PASSING:
     case FEATURE_TYPED_PARAM_STRING:
     case FEATURE_REMOTE_EVENT_CALLBACK:
@@ -772,6 +782,10 @@ static const RpcProc *dispatch_find_proc(int proc)
     if (!p) {
         p = dispatch_find_in(dispatch_save_procs, dispatch_save_nprocs, proc);
     }
+    if (!p) {
+        p = dispatch_find_in(dispatch_migrate_procs, dispatch_migrate_nprocs,
+                             proc);
+    }
     return p;
 }
 
@@ -807,6 +821,7 @@ static void dispatch_conn_free(void *data)
 {
     DrvConn *conn = data;
 
+    dispatch_migrate_conn_closed(conn);
     g_hash_table_unref(conn->callbacks);
     g_free(conn);
 }

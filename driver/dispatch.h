@@ -60,6 +60,14 @@ extern const size_t dispatch_node_nprocs;
 extern const RpcProc dispatch_save_procs[];
 extern const size_t dispatch_save_nprocs;
 
+/* Migration procedures of dispatch-migrate.c (protocol v3 with
+ * extensible parameters). */
+extern const RpcProc dispatch_migrate_procs[];
+extern const size_t dispatch_migrate_nprocs;
+
+/* @conn closes: the migrations it was driving are called off. */
+void dispatch_migrate_conn_closed(DrvConn *conn);
+
 /* Managed save image of @dom (in the driver's save dir). */
 char *dispatch_managed_save_path(DomainObj *dom);
 bool dispatch_has_managed_save(DomainObj *dom);

@@ -62,6 +62,7 @@ driver_virtkestreld_SOURCES = \
 	driver/dispatch-console.c \
 	driver/dispatch-domain.c \
 	driver/dispatch-memory.c \
+	driver/dispatch-migrate.c \
 	driver/dispatch-node.c \
 	driver/dispatch-stats.c \
 	driver/domain.c \

@@ -31,6 +31,7 @@ typedef struct {
     DomainObj *dom;
     bool paused;
     char *incoming_uri;         /* restore: migrate-incoming from there */
+    bool migration;             /* incoming migration: done once listening */
     int started_detail;         /* STARTED event detail */
     int running_reason;         /* RUNNING reason once up */
     guint poll_timer;           /* incoming: query-migrate polling */
@@ -554,6 +555,11 @@ static void process_incoming_started(DomainObj *dom, const GError *err,
     if (dom->async_job) {
         domain_async_job_set_phase(dom, DOMAIN_JOB_PHASE_TRANSFER);
     }
+    if (op->migration) {
+        domain_set_state(dom, DOMAIN_STATE_PAUSED, DOMAIN_PAUSED_MIGRATION);
+        process_op_finish(op, NULL);
+        return;
+    }
     process_incoming_poll(op);
 }
 
@@ -782,6 +788,7 @@ void process_start_full(DomainObj *dom, const ProcessStartOptions *o,
         op->incoming_uri = g_strdup(o->incoming_uri);
         op->started_detail = DOMAIN_EVENT_STARTED_RESTORED;
         op->running_reason = DOMAIN_RUNNING_RESTORED;
+        op->migration = o->migration;
         flags |= DOMAIN_COMMAND_INCOMING;
     }
     if (drv->accel_qtest) {

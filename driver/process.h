@@ -32,6 +32,11 @@ typedef struct {
      * STARTED detail RESTORED, RUNNING reason RESTORED.  While @dom holds
      * an async job, its figures follow the load. */
     const char *incoming_uri;
+    /* Incoming migration (with @incoming_uri, tcp:ADDR:PORT): @done is
+     * called as soon as kestrel listens, the domain paused (reason
+     * migration) and no event sent; the caller follows the stream with
+     * query-migrate, then resumes it and reports STARTED/MIGRATED. */
+    bool migration;
 } ProcessStartOptions;
 
 void process_start_full(DomainObj *dom, const ProcessStartOptions *o,

@@ -302,5 +302,272 @@ class Jobs(SaveCase):
         self.assertEqual(self.jobinfo()["Job type"], "None")
 
 
+class MigrateCase(SaveCase):
+    """Two private daemons: A (self.uri) and B (self.uri_b)."""
+
+    def setUp(self):
+        super().setUp()
+        self.tmp_b = os.path.join(self.tmp, "b")
+        os.makedirs(self.tmp_b, exist_ok=True)
+        self.sock_b = os.path.join(self.tmp_b, "sock")
+        self.uri_b = "kestrel+unix:///system?socket=%s" % self.sock_b
+        self.daemon_b = None
+        self.start_daemon_b()
+
+    def start_daemon_b(self):
+        env = dict(os.environ, KESTREL=os.path.abspath(ktest.KESTREL))
+        if self.QTEST:
+            env["VIRTKESTRELD_ACCEL"] = "qtest"
+        argv = [DAEMON, "--socket", self.sock_b,
+                "--config-dir", os.path.join(self.tmp_b, "etc"),
+                "--state-dir", os.path.join(self.tmp_b, "run"),
+                "--log-dir", os.path.join(self.tmp_b, "log")]
+        self.daemon_b = self.spawn(argv, env=env)
+        self.wait_for(lambda: self.listening(self.sock_b + "-ro"),
+                      "daemon B's sockets")
+
+    def tearDown(self):
+        self.vmm_pids(self.tmp_b, kill=True)
+        if self.daemon_b and self.daemon_b.alive():
+            os.kill(self.daemon_b.proc.pid, signal.SIGTERM)
+            self.daemon_b.wait_exit(10)
+        super().tearDown()
+
+    @staticmethod
+    def vmm_pids(tmp, kill=False):
+        """The VMMs a daemon's state dir names that are alive."""
+        run = os.path.join(tmp, "run")
+        pids = []
+        for f in os.listdir(run) if os.path.isdir(run) else []:
+            if not f.endswith(".pid"):
+                continue
+            try:
+                with open(os.path.join(run, f)) as fh:
+                    pid = int(fh.read().strip())
+                os.kill(pid, signal.SIGKILL if kill else 0)
+                pids.append(pid)
+            except (OSError, ValueError):
+                pass
+        return pids
+
+    def qtest_b(self, name="tg"):
+        q = Qtest(os.path.join(self.tmp_b, "run", name + ".qtest"))
+        self.addCleanup(q.close)
+        return q
+
+    def transient(self, name="tg"):
+        path = os.path.join(self.tmp, name + "-t.xml")
+        with open(path, "w") as f:
+            f.write(test_daemon.domain_xml(name))
+        self.virsh("create", path)
+        self.wait_state(name, "running (booted)")
+
+    def filled(self, chunks=32):
+        q = self.qtest()
+        if q:
+            self.fill(q, chunks)
+            q.close()
+
+    def check_b(self, chunks=32):
+        if self.QTEST:
+            q = self.qtest_b()
+            for i in range(0, chunks, max(1, chunks // 8)):
+                self.assertEqual(q.read(PATTERN_BASE + i * 65536, 65536),
+                                 pattern(i), "chunk %d on B" % i)
+
+    def state_b(self, name="tg"):
+        return self.virsh("domstate", "--reason", name, uri=self.uri_b).strip()
+
+    def names(self, uri):
+        out = self.virsh("list", "--all", "--name", uri=uri)
+        return [ln.strip() for ln in out.splitlines() if ln.strip()]
+
+
+class Migrate(MigrateCase):
+    def test_live_transient(self):
+        self.transient()
+        self.filled()
+        self.virsh("migrate", "--live", "tg", self.uri_b)
+        self.assertEqual(self.state_b(), "running (migrated)")
+        self.assertNotIn("tg", self.names(self.uri))
+        self.assertEqual(self.vmm_pids(self.tmp), [])
+        self.check_b()
+        info = self.virsh("domjobinfo", "tg", "--completed", uri=self.uri_b)
+        self.assertRegex(info, r"Job type:\s+Completed")
+        # And back again.
+        self.virsh("migrate", "--live", "tg", self.uri, uri=self.uri_b)
+        self.assertEqual(self.state("tg"), "running (migrated)")
+        self.assertNotIn("tg", self.names(self.uri_b))
+        if self.QTEST:
+            self.check(self.qtest(), 32)
+
+    def test_persistent_undefinesource(self):
+        self.running()
+        self.filled(16)
+        self.virsh("migrate", "--live", "--persistent", "--undefinesource",
+                   "tg", self.uri_b)
+        self.assertEqual(self.state_b(), "running (migrated)")
+        self.assertIn("Persistent:     yes",
+                      self.virsh("dominfo", "tg", uri=self.uri_b))
+        self.assertNotIn("tg", self.names(self.uri))
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "etc",
+                                                     "tg.xml")))
+        self.check_b(16)
+
+    def test_persistent_source_stays_defined(self):
+        self.running()
+        self.virsh("migrate", "--live", "tg", self.uri_b)
+        self.assertEqual(self.state("tg"), "shut off (migrated)")
+        self.assertEqual(self.state_b(), "running (migrated)")
+        self.assertIn("Persistent:     no",
+                      self.virsh("dominfo", "tg", uri=self.uri_b))
+
+    def test_suspend(self):
+        self.transient()
+        self.virsh("migrate", "--live", "--suspend", "tg", self.uri_b)
+        self.assertEqual(self.state_b(), "paused (user)")
+        self.virsh("resume", "tg", uri=self.uri_b)
+
+    def test_offline(self):
+        self.define()
+        self.virsh("migrate", "--offline", "--persistent", "tg", self.uri_b)
+        self.assertTrue(self.state_b().startswith("shut off"))
+        self.assertIn("Persistent:     yes",
+                      self.virsh("dominfo", "tg", uri=self.uri_b))
+        self.assertIn("tg", self.names(self.uri))
+
+    def test_unsupported_flag_refused(self):
+        self.transient()
+        out = self.virsh("migrate", "--live", "--compressed", "tg",
+                         self.uri_b, ok=False)
+        self.assertIn("unsupported flags (0x800) in function "
+                      "virDomainMigrateBegin3Params", out)
+        self.assertEqual(self.state("tg"), "running (booted)")
+        self.assertEqual(self.names(self.uri_b), [])
+        self.virsh("suspend", "tg")         # no job left behind
+
+    def test_name_clash_on_destination(self):
+        self.transient()
+        self.filled(8)
+        path = os.path.join(self.tmp_b, "tg.xml")
+        with open(path, "w") as f:
+            f.write(test_daemon.domain_xml("tg"))
+        self.virsh("create", path, uri=self.uri_b)
+        pids_b = self.vmm_pids(self.tmp_b)
+        out = self.virsh("migrate", "--live", "tg", self.uri_b, ok=False)
+        self.assertIn("already", out)
+        self.assertEqual(self.state("tg"), "running (booted)")
+        self.assertEqual(self.vmm_pids(self.tmp_b), pids_b)
+        self.virsh("suspend", "tg")         # the job ended
+        self.virsh("resume", "tg")
+
+    def test_destination_vmm_killed(self):
+        """Destination kestrel dies mid-stream: the domain runs on at A,
+        nothing is left on B."""
+        if not self.QTEST:
+            ktest.missing_prerequisite("needs qtest-written memory")
+        self.transient()
+        self.filled(48)
+        self.virsh("migrate-setspeed", "tg", "1")
+        res = []
+        t = threading.Thread(target=lambda: res.append(ktest.run(
+            [test_daemon.VIRSH, "-c", self.uri, "migrate", "--live", "tg",
+             self.uri_b], timeout=60)))
+        t.start()
+        self.addCleanup(t.join)
+        self.wait_for(lambda: self.vmm_pids(self.tmp_b), "B's VMM")
+        self.wait_for(lambda: self.jobinfo().get("Job type") == "Unbounded"
+                      and self.jobinfo().get("Data processed", "0 B")
+                      != "0.000 B", "the migration to move data")
+        for pid in self.vmm_pids(self.tmp_b):
+            os.kill(pid, signal.SIGKILL)
+        t.join()
+        status, out = res[0]
+        self.assertNotEqual(status, 0, out)
+        # kestrel never paused it: it just runs on.
+        self.assertTrue(self.state("tg").startswith("running"))
+        self.assertEqual(self.jobinfo()["Job type"], "None")
+        self.wait_for(lambda: self.names(self.uri_b) == [],
+                      "B to forget the domain")
+        self.assertEqual(self.vmm_pids(self.tmp_b), [])
+        self.virsh("migrate-setspeed", "tg", "8192")
+        self.virsh("migrate", "--live", "tg", self.uri_b)
+        self.check_b(48)
+
+    def test_domjobinfo_and_abort_during_slow_migration(self):
+        if not self.QTEST:
+            ktest.missing_prerequisite("needs qtest-written memory")
+        self.transient()
+        self.filled(160)             # 10 MiB at 1 MiB/s
+        self.virsh("migrate-setspeed", "tg", "1")
+        res = []
+        t = threading.Thread(target=lambda: res.append(ktest.run(
+            [test_daemon.VIRSH, "-c", self.uri, "migrate", "--live", "tg",
+             self.uri_b], timeout=60)))
+        t.start()
+        self.addCleanup(t.join)
+        self.wait_for(lambda: self.jobinfo().get("Job type") == "Unbounded",
+                      "the migration job")
+
+        def processed():
+            num, unit = self.jobinfo()["Data processed"].split()
+            return float(num) * {"B": 1, "KiB": 1024, "MiB": MiB,
+                                 "GiB": 1024 * MiB}[unit]
+        out = self.virsh("suspend", "tg", ok=False)
+        self.assertIn("remoteDispatchDomainMigrateBegin3Params", out)
+        first = processed()
+        self.wait_for(lambda: processed() > first, "data processed to grow")
+        info = self.jobinfo()
+        self.assertEqual(info["Operation"], "Outgoing migration")
+        self.assertEqual(self.state_b(), "paused (migrating)")
+        self.virsh("domjobabort", "tg")
+        t.join()
+        status, out = res[0]
+        self.assertNotEqual(status, 0, out)
+        self.assertIn("canceled by client", out)
+        # kestrel never paused it: it just runs on.
+        self.assertTrue(self.state("tg").startswith("running"))
+        self.assertEqual(self.jobinfo()["Job type"], "None")
+        self.wait_for(lambda: self.names(self.uri_b) == [],
+                      "B to forget the domain")
+        self.assertEqual(self.vmm_pids(self.tmp_b), [])
+
+    def test_client_gone_after_begin(self):
+        """Begin, then the client disconnects: the job Begin took ends."""
+        import struct
+        import uuid
+        self.transient()
+        dom_uuid = uuid.UUID(self.virsh("domuuid", "tg").strip()).bytes
+        c = test_daemon.RawClient(self.sock)
+        c.open()
+        m = c.call(302, test_daemon.RawClient.string("tg") + dom_uuid +
+                   struct.pack(">iII", 1, 0, 0x101))   # BEGIN3_PARAMS
+        self.assertEqual(m["status"], 0, c.error(m) if m["status"] else "")
+        out = self.virsh("suspend", "tg", ok=False)
+        self.assertIn("remoteDispatchDomainMigrateBegin3Params", out)
+        c.close()
+        self.wait_for(lambda: self.jobinfo().get("Job type") == "None",
+                      "the job to end")
+        self.virsh("suspend", "tg")
+        self.virsh("resume", "tg")
+
+    def test_python_migrate3(self):
+        libvirt = self.libvirt()
+        self.transient()
+        self.filled(8)
+        src = libvirt.open(self.uri)
+        dst = libvirt.open(self.uri_b)
+        self.addCleanup(src.close)
+        self.addCleanup(dst.close)
+        dom = src.lookupByName("tg")
+        ddom = dom.migrate3(dst, {libvirt.VIR_MIGRATE_PARAM_BANDWIDTH: 512},
+                            libvirt.VIR_MIGRATE_LIVE)
+        self.assertEqual(ddom.name(), "tg")
+        self.assertEqual(ddom.state()[0], libvirt.VIR_DOMAIN_RUNNING)
+        stats = ddom.jobStats(libvirt.VIR_DOMAIN_JOB_STATS_COMPLETED)
+        self.assertEqual(stats["type"], libvirt.VIR_DOMAIN_JOB_COMPLETED)
+        self.check_b(8)
+
+
 if __name__ == "__main__":
     ktest.main()
