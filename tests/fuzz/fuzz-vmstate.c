@@ -645,7 +645,7 @@ static void write_stream(const char *dir, const GByteArray *devs)
     g_autoptr(GByteArray) out = g_byte_array_new();
     uint8_t cpus[4] = { 0 }, pass[4] = { 1, 0, 0, 0 };
     const char *config = "{\"machine\":\"kestrel\",\"ram-size\":16777216,"
-                         "\"vcpus\":0,\"serials\":1,\"multifd-channels\":0,"
+                         "\"vcpus\":1,\"serials\":1,\"multifd-channels\":0,"
                          "\"devices\":[\"virtio-balloon-pci\"]}";
     uint8_t page[MIG_PAGE_SIZE];
     MigWriter w;

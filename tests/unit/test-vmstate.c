@@ -344,18 +344,18 @@ static void test_config_hostile(void)
         "6f1c7b5e-2a41-4c0e-9d8a-0b7a1f2e3d4c", NULL,
     };
     static const char *const refused[] = {
-        "{\"ram-size\":16777216,\"vcpus\":0,\"serials\":1,"
+        "{\"ram-size\":16777216,\"vcpus\":1,\"serials\":1,"
         "\"devices\":[{\"a\":1}],\"multifd-channels\":0}",
-        "{\"ram-size\":16777216,\"vcpus\":0,\"serials\":1,"
+        "{\"ram-size\":16777216,\"vcpus\":1,\"serials\":1,"
         "\"devices\":[[\"x\"]],\"multifd-channels\":0}",
-        "{\"ram-size\":16777216,\"vcpus\":0,\"serials\":1,"
+        "{\"ram-size\":16777216,\"vcpus\":1,\"serials\":1,"
         "\"devices\":[null],\"multifd-channels\":0}",
-        "{\"ram-size\":16777216,\"vcpus\":0,\"serials\":1,"
+        "{\"ram-size\":16777216,\"vcpus\":1,\"serials\":1,"
         "\"devices\":[],\"multifd-channels\":0,\"uuid\":{}}",
-        "{\"ram-size\":16777216,\"vcpus\":0,\"serials\":1,"
+        "{\"ram-size\":16777216,\"vcpus\":1,\"serials\":1,"
         "\"devices\":[],\"multifd-channels\":0,\"uuid\":[1]}",
     };
-    const char *ok = "{\"ram-size\":16777216,\"vcpus\":0,\"serials\":1,"
+    const char *ok = "{\"ram-size\":16777216,\"vcpus\":1,\"serials\":1,"
                      "\"devices\":[],\"multifd-channels\":2,"
                      "\"uuid\":\"6f1c7b5e-2a41-4c0e-9d8a-0b7a1f2e3d4c\"}";
     g_autoptr(VmConfig) cfg = vm_config_new();
