@@ -139,6 +139,23 @@ bool monitor_parse_migration_params(JsonNode *node, MonitorMigrationParams *p)
     p->downtime_limit = get_u64(o, "downtime-limit");
     p->has_max_bandwidth = json_object_has_member(o, "max-bandwidth");
     p->max_bandwidth = get_u64(o, "max-bandwidth");
+    p->has_cpu_throttle_initial = json_object_has_member(
+        o, "cpu-throttle-initial");
+    p->cpu_throttle_initial = get_u64(o, "cpu-throttle-initial");
+    p->has_cpu_throttle_increment = json_object_has_member(
+        o, "cpu-throttle-increment");
+    p->cpu_throttle_increment = get_u64(o, "cpu-throttle-increment");
+    p->has_multifd_channels = json_object_has_member(o, "multifd-channels");
+    p->multifd_channels = get_u64(o, "multifd-channels");
+    p->has_multifd_compression = json_object_has_member(
+        o, "multifd-compression");
+    g_strlcpy(p->multifd_compression,
+              json_object_get_string_member_with_default(
+                  o, "multifd-compression", ""),
+              sizeof(p->multifd_compression));
+    p->has_multifd_zstd_level = json_object_has_member(o,
+                                                       "multifd-zstd-level");
+    p->multifd_zstd_level = get_u64(o, "multifd-zstd-level");
     return true;
 }
 
@@ -345,6 +362,26 @@ void monitor_migrate_set_parameters(DomainObj *dom,
     if (p->has_max_bandwidth) {
         json_object_set_int_member(args, "max-bandwidth",
                                    (gint64)p->max_bandwidth);
+    }
+    if (p->has_cpu_throttle_initial) {
+        json_object_set_int_member(args, "cpu-throttle-initial",
+                                   (gint64)p->cpu_throttle_initial);
+    }
+    if (p->has_cpu_throttle_increment) {
+        json_object_set_int_member(args, "cpu-throttle-increment",
+                                   (gint64)p->cpu_throttle_increment);
+    }
+    if (p->has_multifd_channels) {
+        json_object_set_int_member(args, "multifd-channels",
+                                   (gint64)p->multifd_channels);
+    }
+    if (p->has_multifd_compression) {
+        json_object_set_string_member(args, "multifd-compression",
+                                      p->multifd_compression);
+    }
+    if (p->has_multifd_zstd_level) {
+        json_object_set_int_member(args, "multifd-zstd-level",
+                                   (gint64)p->multifd_zstd_level);
     }
     monitor_simple(dom, "migrate-set-parameters", args, done, opaque);
 }

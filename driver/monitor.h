@@ -74,6 +74,16 @@ typedef struct {
     guint64 downtime_limit;         /* ms */
     bool has_max_bandwidth;
     guint64 max_bandwidth;          /* bytes/s, 0: no limit */
+    bool has_cpu_throttle_initial;  /* auto-converge: percent */
+    guint64 cpu_throttle_initial;
+    bool has_cpu_throttle_increment;
+    guint64 cpu_throttle_increment;
+    bool has_multifd_channels;
+    guint64 multifd_channels;
+    bool has_multifd_compression;
+    char multifd_compression[8];    /* "none" or "zstd" */
+    bool has_multifd_zstd_level;
+    guint64 multifd_zstd_level;
 } MonitorMigrationParams;
 
 typedef void (*MonitorMigrationParamsFunc)(DomainObj *dom,

@@ -37,6 +37,14 @@ typedef struct {
      * migration) and no event sent; the caller follows the stream with
      * query-migrate, then resumes it and reports STARTED/MIGRATED. */
     bool migration;
+    /* Incoming: run before migrate-incoming (capabilities, parameters);
+     * it calls @next(dom, err, next_opaque) once, an error fails the
+     * start. */
+    void (*incoming_setup)(DomainObj *dom,
+                           void (*next)(DomainObj *dom, const GError *err,
+                                        void *next_opaque),
+                           void *next_opaque, void *opaque);
+    void *incoming_setup_opaque;
 } ProcessStartOptions;
 
 void process_start_full(DomainObj *dom, const ProcessStartOptions *o,
