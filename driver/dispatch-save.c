@@ -770,8 +770,8 @@ static void job_int(GArray *params, const char *field, int v)
 }
 
 /* The figures of @st as libvirt's job stats (VIR_DOMAIN_JOB_*). */
-static void job_stats_params(const DomainJobStats *st, bool completed,
-                             GArray *params)
+void dispatch_job_stats_params(const DomainJobStats *st, bool completed,
+                               GArray *params)
 {
     job_int(params, "operation", st->operation);
     job_ullong(params, "time_elapsed", st->time_elapsed);
@@ -862,7 +862,7 @@ static RpcResult proc_get_job_stats(RpcCall *call, void *a, void *r,
         st = job_current(dom);
     }
     params = g_array_new(false, true, sizeof(remote_typed_param));
-    job_stats_params(st, completed, params);
+    dispatch_job_stats_params(st, completed, params);
     ret->type = completed ? st->type : DOMAIN_JOB_INFO_UNBOUNDED;
     ret->params.params_len = params->len;
     ret->params.params_val = (remote_typed_param *)(void *)

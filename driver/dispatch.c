@@ -570,6 +570,9 @@ static void dispatch_event_send(RpcConn *rpc, int cb, DispatchEvent *ev)
     remote_domain_event_callback_lifecycle_msg lc = { 0 };
     remote_domain_event_callback_reboot_msg rb = { 0 };
     remote_domain_event_callback_balloon_change_msg bc = { 0 };
+    remote_domain_event_callback_migration_iteration_msg mi = { 0 };
+    remote_domain_event_callback_job_completed_msg jc = { 0 };
+    g_autoptr(GArray) params = NULL;
 
     switch (ev->id) {
     case DOMAIN_EVENT_ID_LIFECYCLE:
@@ -601,6 +604,32 @@ static void dispatch_event_send(RpcConn *rpc, int cb, DispatchEvent *ev)
             (xdrproc_t)xdr_remote_domain_event_callback_balloon_change_msg,
             &bc);
         g_free(bc.dom.name);
+        break;
+    case DOMAIN_EVENT_ID_MIGRATION_ITERATION:
+        mi.callbackID = cb;
+        dispatch_make_domain(&mi.dom, ev->dom);
+        mi.iteration = (int)ev->value;
+        rpc_conn_send_event(
+            rpc, REMOTE_PROC_DOMAIN_EVENT_CALLBACK_MIGRATION_ITERATION,
+            (xdrproc_t)
+            xdr_remote_domain_event_callback_migration_iteration_msg, &mi);
+        g_free(mi.dom.name);
+        break;
+    case DOMAIN_EVENT_ID_JOB_COMPLETED:
+        jc.callbackID = cb;
+        dispatch_make_domain(&jc.dom, ev->dom);
+        params = g_array_new(false, true, sizeof(remote_typed_param));
+        dispatch_job_stats_params(&ev->dom->completed_stats, true, params);
+        jc.params.params_len = params->len;
+        jc.params.params_val = (remote_typed_param *)(void *)params->data;
+        rpc_conn_send_event(
+            rpc, REMOTE_PROC_DOMAIN_EVENT_CALLBACK_JOB_COMPLETED,
+            (xdrproc_t)xdr_remote_domain_event_callback_job_completed_msg,
+            &jc);
+        for (guint i = 0; i < params->len; i++) {
+            g_free(g_array_index(params, remote_typed_param, i).field);
+        }
+        g_free(jc.dom.name);
         break;
     }
 }
@@ -636,6 +665,9 @@ static void dispatch_event_send_legacy(RpcConn *rpc, DispatchEvent *ev)
             rpc, REMOTE_PROC_DOMAIN_EVENT_BALLOON_CHANGE,
             (xdrproc_t)xdr_remote_domain_event_balloon_change_msg, &bc);
         g_free(bc.dom.name);
+        break;
+    default:
+        /* Later events have only the callback form. */
         break;
     }
 }

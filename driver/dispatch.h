@@ -98,6 +98,11 @@ void dispatch_make_domain(remote_nonnull_domain *out, DomainObj *dom);
  */
 RpcResult dispatch_job_begin(RpcCall *call, DomainObj *dom, const char *job);
 
+/* The figures of @st as libvirt's job stats (VIR_DOMAIN_JOB_*), appended
+ * to @params (remote_typed_param). */
+void dispatch_job_stats_params(const DomainJobStats *st, bool completed,
+                               GArray *params);
+
 /* The domain a wire handle names, looked up by uuid. */
 DomainObj *dispatch_get_domain(const remote_nonnull_domain *dom,
                                GError **errp);

@@ -444,6 +444,25 @@ void domain_emit_balloon(DomainObj *dom, guint64 kib)
     }
 }
 
+void domain_emit_migration_iteration(DomainObj *dom, int iteration)
+{
+    Driver *drv = dom->drv;
+
+    if (drv->event_func) {
+        drv->event_func(drv, dom, DOMAIN_EVENT_ID_MIGRATION_ITERATION, 0, 0,
+                        (guint64)iteration);
+    }
+}
+
+void domain_emit_job_completed(DomainObj *dom)
+{
+    Driver *drv = dom->drv;
+
+    if (drv->event_func && dom->has_completed_stats) {
+        drv->event_func(drv, dom, DOMAIN_EVENT_ID_JOB_COMPLETED, 0, 0, 0);
+    }
+}
+
 void domain_async_job_busy_error(DomainObj *dom, GError **errp)
 {
     /* libvirt 9.0's words (virDomainObjBeginJobInternal) when the async

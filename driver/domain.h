@@ -74,6 +74,7 @@ enum {
     DOMAIN_EVENT_STARTED_MIGRATED = 1,
     DOMAIN_EVENT_STARTED_RESTORED = 2,
     DOMAIN_EVENT_SUSPENDED_PAUSED = 0,
+    DOMAIN_EVENT_SUSPENDED_MIGRATED = 1,
     DOMAIN_EVENT_RESUMED_UNPAUSED = 0,
     DOMAIN_EVENT_STOPPED_SHUTDOWN = 0,
     DOMAIN_EVENT_STOPPED_DESTROYED = 1,
@@ -162,11 +163,15 @@ typedef enum {
     DOMAIN_EVENT_ID_LIFECYCLE = 0,
     DOMAIN_EVENT_ID_REBOOT = 1,
     DOMAIN_EVENT_ID_BALLOON_CHANGE = 13,
+    DOMAIN_EVENT_ID_MIGRATION_ITERATION = 20,
+    DOMAIN_EVENT_ID_JOB_COMPLETED = 21,
 } DomainEventId;
 
 /*
  * Called for every domain event: @id says which; LIFECYCLE has @event and
- * @detail as above, BALLOON_CHANGE the new size in KiB in @value.
+ * @detail as above, BALLOON_CHANGE the new size in KiB in @value,
+ * MIGRATION_ITERATION the pass in @value; JOB_COMPLETED reads the
+ * domain's completed_stats.
  */
 typedef void (*DomainEventFunc)(Driver *drv, DomainObj *dom,
                                 DomainEventId id, int event, int detail,
@@ -300,6 +305,9 @@ void domain_save_status(DomainObj *dom);
 void domain_emit(DomainObj *dom, int event, int detail);
 void domain_emit_reboot(DomainObj *dom);
 void domain_emit_balloon(DomainObj *dom, guint64 kib);
+void domain_emit_migration_iteration(DomainObj *dom, int iteration);
+/* The async job just ended with completed_stats: job-completed. */
+void domain_emit_job_completed(DomainObj *dom);
 
 /* Jobs: false with VIR_ERR_OPERATION_TIMEOUT if another job runs (at
  * once during an async job, in libvirt's words naming its API). */

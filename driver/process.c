@@ -32,6 +32,11 @@ typedef struct {
     bool paused;
     char *incoming_uri;         /* restore: migrate-incoming from there */
     bool migration;             /* incoming migration: done once listening */
+    void (*incoming_setup)(DomainObj *dom,
+                           void (*next)(DomainObj *dom, const GError *err,
+                                        void *next_opaque),
+                           void *next_opaque, void *opaque);
+    void *incoming_setup_opaque;
     int started_detail;         /* STARTED event detail */
     int running_reason;         /* RUNNING reason once up */
     guint poll_timer;           /* incoming: query-migrate polling */
@@ -159,6 +164,10 @@ static void process_qmp_event(QmpClient *mon, const char *name,
         /* With -no-shutdown the VMM waits for us: end it. */
         qmp_client_execute(mon, "quit", NULL, PROCESS_QMP_TIMEOUT_MS,
                            process_ignore_reply, NULL);
+    } else if (g_str_equal(name, "MIGRATION_PASS") && data &&
+               json_object_has_member(data, "pass")) {
+        domain_emit_migration_iteration(
+            dom, (int)json_object_get_int_member(data, "pass"));
     } else if (g_str_equal(name, "RESET")) {
         domain_emit_reboot(dom);
     } else if (g_str_equal(name, "BALLOON_CHANGE") && data &&
@@ -563,6 +572,19 @@ static void process_incoming_started(DomainObj *dom, const GError *err,
     process_incoming_poll(op);
 }
 
+static void process_incoming_setup_done(DomainObj *dom, const GError *err,
+                                        void *opaque)
+{
+    ProcessOp *op = opaque;
+
+    if (err) {
+        process_start_failed(op, err);
+        return;
+    }
+    monitor_migrate_incoming(dom, op->incoming_uri, process_incoming_started,
+                             op);
+}
+
 /* query-chardev: remember where each serial port's pty is, for the live
  * XML (<serial><source path>, <console tty>). */
 static void process_chardev_reply(QmpClient *mon, JsonNode *ret,
@@ -696,6 +718,11 @@ static void process_start_monitor_ready(QmpClient *mon, const GError *err,
         qmp_client_execute(mon, "qom-set", args, PROCESS_QMP_TIMEOUT_MS,
                            process_ignore_reply, NULL);
     }
+    if (op->incoming_uri && op->incoming_setup) {
+        op->incoming_setup(dom, process_incoming_setup_done, op,
+                           op->incoming_setup_opaque);
+        return;
+    }
     if (op->incoming_uri) {
         monitor_migrate_incoming(dom, op->incoming_uri,
                                  process_incoming_started, op);
@@ -789,6 +816,8 @@ void process_start_full(DomainObj *dom, const ProcessStartOptions *o,
         op->started_detail = DOMAIN_EVENT_STARTED_RESTORED;
         op->running_reason = DOMAIN_RUNNING_RESTORED;
         op->migration = o->migration;
+        op->incoming_setup = o->incoming_setup;
+        op->incoming_setup_opaque = o->incoming_setup_opaque;
         flags |= DOMAIN_COMMAND_INCOMING;
     }
     if (drv->accel_qtest) {
