@@ -49,15 +49,51 @@
 #define MIGRATE_PAUSED              (1u << 5)
 #define MIGRATE_CHANGE_PROTECTION   (1u << 8)
 #define MIGRATE_UNSAFE              (1u << 9)
+#define MIGRATE_NON_SHARED_DISK     (1u << 6)
+#define MIGRATE_NON_SHARED_INC      (1u << 7)
 #define MIGRATE_OFFLINE             (1u << 10)
+#define MIGRATE_COMPRESSED          (1u << 11)
 #define MIGRATE_ABORT_ON_ERROR      (1u << 12)
+#define MIGRATE_AUTO_CONVERGE       (1u << 13)
+#define MIGRATE_RDMA_PIN_ALL        (1u << 14)
+#define MIGRATE_POSTCOPY            (1u << 15)
+#define MIGRATE_TLS                 (1u << 16)
+#define MIGRATE_PARALLEL            (1u << 17)
+#define MIGRATE_NON_SHARED_SYNC     (1u << 18)
+#define MIGRATE_POSTCOPY_RESUME     (1u << 19)
+#define MIGRATE_ZEROCOPY            (1u << 20)
 
 /* What kestrel's migration honours; everything else is refused by name
  * before anything moves. */
 #define MIGRATE_SUPPORTED \
     (MIGRATE_LIVE | MIGRATE_PERSIST_DEST | MIGRATE_UNDEFINE_SOURCE | \
      MIGRATE_PAUSED | MIGRATE_CHANGE_PROTECTION | MIGRATE_UNSAFE | \
-     MIGRATE_OFFLINE | MIGRATE_ABORT_ON_ERROR)
+     MIGRATE_OFFLINE | MIGRATE_ABORT_ON_ERROR | MIGRATE_COMPRESSED | \
+     MIGRATE_AUTO_CONVERGE | MIGRATE_PARALLEL)
+
+/* Flags kestrel cannot honour, with virsh's option and the reason. */
+static const struct {
+    unsigned int flag;
+    const char *option;
+    const char *what;
+} unsupported_flags[] = {
+    { MIGRATE_PEER2PEER, "--p2p", "peer-to-peer migration" },
+    { MIGRATE_TUNNELLED, "--tunnelled", "tunnelled migration" },
+    { MIGRATE_NON_SHARED_DISK, "--copy-storage-all",
+      "storage migration (kestrel has no block migration)" },
+    { MIGRATE_NON_SHARED_INC, "--copy-storage-inc",
+      "storage migration (kestrel has no block migration)" },
+    { MIGRATE_NON_SHARED_SYNC, "--copy-storage-synchronous-writes",
+      "storage migration (kestrel has no block migration)" },
+    { MIGRATE_RDMA_PIN_ALL, "--rdma-pin-all",
+      "RDMA migration (kestrel migrates over tcp only)" },
+    { MIGRATE_POSTCOPY, "--postcopy",
+      "post-copy migration (kestrel has no postcopy-ram)" },
+    { MIGRATE_POSTCOPY_RESUME, "--postcopy-resume",
+      "post-copy migration (kestrel has no postcopy-ram)" },
+    { MIGRATE_TLS, "--tls", "TLS migration (kestrel refuses TLS)" },
+    { MIGRATE_ZEROCOPY, "--zerocopy", "zero-copy migration" },
+};
 
 /* virTypedParameterType (wire values). */
 enum {
@@ -75,6 +111,11 @@ enum {
 #define PARAM_PERSIST_XML "persistent_xml"
 #define PARAM_BANDWIDTH "bandwidth"
 #define PARAM_LISTEN_ADDRESS "listen_address"
+#define PARAM_COMPRESSION "compression"
+#define PARAM_COMPRESSION_ZSTD_LEVEL "compression.zstd.level"
+#define PARAM_AUTO_CONVERGE_INITIAL "auto_converge.initial"
+#define PARAM_AUTO_CONVERGE_INCREMENT "auto_converge.increment"
+#define PARAM_PARALLEL_CONNECTIONS "parallel.connections"
 
 /* virDomainJobOperation */
 #define JOB_OPERATION_MIGRATION_IN 4
@@ -89,11 +130,22 @@ enum {
 
 static const char *const known_params[] = {
     PARAM_URI, PARAM_DEST_NAME, PARAM_DEST_XML, PARAM_PERSIST_XML,
-    PARAM_BANDWIDTH, PARAM_LISTEN_ADDRESS, NULL
+    PARAM_BANDWIDTH, PARAM_LISTEN_ADDRESS, PARAM_COMPRESSION,
+    PARAM_COMPRESSION_ZSTD_LEVEL, PARAM_AUTO_CONVERGE_INITIAL,
+    PARAM_AUTO_CONVERGE_INCREMENT, PARAM_PARALLEL_CONNECTIONS, NULL
 };
 
 static bool check_flags(unsigned int flags, const char *api, GError **errp)
 {
+    for (size_t i = 0; i < G_N_ELEMENTS(unsupported_flags); i++) {
+        if (flags & unsupported_flags[i].flag & ~MIGRATE_SUPPORTED) {
+            g_set_error(errp, VIR_ERROR, VIR_ERR_ARGUMENT_UNSUPPORTED,
+                        "unsupported migration flag %s: %s is not "
+                        "supported by kestrel", unsupported_flags[i].option,
+                        unsupported_flags[i].what);
+            return false;
+        }
+    }
     if (flags & ~MIGRATE_SUPPORTED) {
         g_set_error(errp, VIR_ERROR, VIR_ERR_INVALID_ARG,
                     "unsupported flags (0x%x) in function %s",
@@ -160,6 +212,240 @@ static bool param_ullong(const remote_typed_param *p, unsigned int n,
         }
     }
     return false;
+}
+
+static bool param_int(const remote_typed_param *p, unsigned int n,
+                      const char *field, guint64 *v, GError **errp)
+{
+    for (unsigned int i = 0; i < n; i++) {
+        if (g_str_equal(p[i].field, field) &&
+            (p[i].value.type == TP_STRING ||
+             !param_ullong(p + i, 1, field, v))) {
+            g_set_error(errp, VIR_ERROR, VIR_ERR_INVALID_ARG,
+                        "invalid type for parameter '%s'", field);
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * What a migration asks of kestrel's migration set-up, from the flags and
+ * parameters, checked with libvirt's rules (qemu_migration_params.c):
+ * capabilities to turn on and off, parameters to set.  The source turns on
+ * events (MIGRATION_PASS for the iteration event), auto-converge and
+ * multifd; the destination multifd.
+ */
+typedef struct {
+    const char *caps_on[4];
+    const char *caps_off[4];
+    MonitorMigrationParams params;
+} MigrationSetup;
+
+static void setup_cap(MigrationSetup *ms, const char *cap, bool on)
+{
+    const char **list = on ? ms->caps_on : ms->caps_off;
+
+    while (*list) {
+        list++;
+    }
+    *list = cap;
+}
+
+static bool migration_setup_parse(unsigned int flags,
+                                  const remote_typed_param *p,
+                                  unsigned int n, bool source,
+                                  MigrationSetup *ms, GError **errp)
+{
+    guint64 v = 0;
+    bool zstd = false;
+    unsigned int ncomp = 0;
+
+    memset(ms, 0, sizeof(*ms));
+    if (!param_int(p, n, PARAM_AUTO_CONVERGE_INITIAL, &v, errp) ||
+        !param_int(p, n, PARAM_AUTO_CONVERGE_INCREMENT, &v, errp) ||
+        !param_int(p, n, PARAM_PARALLEL_CONNECTIONS, &v, errp) ||
+        !param_int(p, n, PARAM_COMPRESSION_ZSTD_LEVEL, &v, errp)) {
+        return false;
+    }
+
+    /* Compression methods (libvirt: xbzrle when none is named). */
+    for (unsigned int i = 0; i < n; i++) {
+        const char *m;
+
+        if (!g_str_equal(p[i].field, PARAM_COMPRESSION)) {
+            continue;
+        }
+        if (p[i].value.type != TP_STRING) {
+            g_set_error(errp, VIR_ERROR, VIR_ERR_INVALID_ARG,
+                        "invalid type for parameter '%s'",
+                        PARAM_COMPRESSION);
+            return false;
+        }
+        m = p[i].value.remote_typed_param_value_u.s;
+        ncomp++;
+        if (!g_str_equal(m, "xbzrle") && !g_str_equal(m, "mt") &&
+            !g_str_equal(m, "zlib") && !g_str_equal(m, "zstd")) {
+            g_set_error(errp, VIR_ERROR, VIR_ERR_INVALID_ARG,
+                        "Unsupported compression method '%s'", m);
+            return false;
+        }
+        if (g_str_equal(m, "zstd") && zstd) {
+            g_set_error(errp, VIR_ERROR, VIR_ERR_INVALID_ARG,
+                        "Compression method '%s' is specified twice", m);
+            return false;
+        }
+        if ((g_str_equal(m, "xbzrle") || g_str_equal(m, "mt")) &&
+            (flags & MIGRATE_PARALLEL)) {
+            g_set_error(errp, VIR_ERROR, VIR_ERR_INVALID_ARG,
+                        "Compression method '%s' isn't supported with "
+                        "parallel migration", m);
+            return false;
+        }
+        if ((g_str_equal(m, "zlib") || g_str_equal(m, "zstd")) &&
+            !(flags & MIGRATE_PARALLEL)) {
+            g_set_error(errp, VIR_ERROR, VIR_ERR_INVALID_ARG,
+                        "Compression method '%s' is only supported with "
+                        "parallel migration", m);
+            return false;
+        }
+        if (!g_str_equal(m, "zstd")) {
+            g_set_error(errp, VIR_ERROR, VIR_ERR_ARGUMENT_UNSUPPORTED,
+                        "Compression method '%s' is not supported by "
+                        "kestrel (only zstd, with parallel migration)", m);
+            return false;
+        }
+        zstd = true;
+    }
+    if (!(flags & MIGRATE_COMPRESSED) &&
+        (ncomp || param_ullong(p, n, PARAM_COMPRESSION_ZSTD_LEVEL, &v))) {
+        g_set_error(errp, VIR_ERROR, VIR_ERR_INVALID_ARG,
+                    "Turn compression on to tune it");
+        return false;
+    }
+    if ((flags & MIGRATE_COMPRESSED) && !ncomp) {
+        g_set_error(errp, VIR_ERROR, VIR_ERR_ARGUMENT_UNSUPPORTED,
+                    "Compression method 'xbzrle' is not supported by "
+                    "kestrel (only zstd, with parallel migration: "
+                    "--parallel --comp-methods zstd)");
+        return false;
+    }
+    if (param_ullong(p, n, PARAM_COMPRESSION_ZSTD_LEVEL, &v)) {
+        ms->params.has_multifd_zstd_level = true;
+        ms->params.multifd_zstd_level = v;
+    }
+
+    if (!(flags & MIGRATE_AUTO_CONVERGE) &&
+        (param_ullong(p, n, PARAM_AUTO_CONVERGE_INITIAL, &v) ||
+         param_ullong(p, n, PARAM_AUTO_CONVERGE_INCREMENT, &v))) {
+        g_set_error(errp, VIR_ERROR, VIR_ERR_INVALID_ARG,
+                    "Turn auto convergence on to tune it");
+        return false;
+    }
+    if (!(flags & MIGRATE_PARALLEL) &&
+        param_ullong(p, n, PARAM_PARALLEL_CONNECTIONS, &v)) {
+        g_set_error(errp, VIR_ERROR, VIR_ERR_INVALID_ARG,
+                    "Turn parallel migration on to tune it");
+        return false;
+    }
+
+    if (source) {
+        setup_cap(ms, "events", true);
+        setup_cap(ms, "auto-converge", flags & MIGRATE_AUTO_CONVERGE);
+        if (param_ullong(p, n, PARAM_AUTO_CONVERGE_INITIAL, &v)) {
+            ms->params.has_cpu_throttle_initial = true;
+            ms->params.cpu_throttle_initial = v;
+        }
+        if (param_ullong(p, n, PARAM_AUTO_CONVERGE_INCREMENT, &v)) {
+            ms->params.has_cpu_throttle_increment = true;
+            ms->params.cpu_throttle_increment = v;
+        }
+    }
+    setup_cap(ms, "multifd", flags & MIGRATE_PARALLEL);
+    if (flags & MIGRATE_PARALLEL) {
+        ms->params.has_multifd_compression = true;
+        g_strlcpy(ms->params.multifd_compression, zstd ? "zstd" : "none",
+                  sizeof(ms->params.multifd_compression));
+        if (param_ullong(p, n, PARAM_PARALLEL_CONNECTIONS, &v)) {
+            ms->params.has_multifd_channels = true;
+            ms->params.multifd_channels = v;
+        }
+    }
+    return true;
+}
+
+static bool migration_params_any(const MonitorMigrationParams *p)
+{
+    return p->has_downtime_limit || p->has_max_bandwidth ||
+           p->has_cpu_throttle_initial || p->has_cpu_throttle_increment ||
+           p->has_multifd_channels || p->has_multifd_compression ||
+           p->has_multifd_zstd_level;
+}
+
+/* Apply @ms to @dom's kestrel (capabilities, then parameters), then
+ * @done. */
+typedef struct {
+    MigrationSetup ms;
+    int step;
+    MonitorDoneFunc done;
+    void *opaque;
+} MigrationSetupOp;
+
+static void migration_setup_step(DomainObj *dom, const GError *err,
+                                 void *opaque)
+{
+    MigrationSetupOp *op = opaque;
+
+    for (;;) {
+        if (err) {
+            g_autoptr(GError) e = g_error_new(VIR_ERROR,
+                                              VIR_ERR_OPERATION_FAILED,
+                                              "cannot set up migration: %s",
+                                              err->message);
+
+            op->done(dom, e, op->opaque);
+            g_free(op);
+            return;
+        }
+        switch (op->step++) {
+        case 0:
+            if (op->ms.caps_on[0]) {
+                monitor_migrate_set_capabilities(dom, op->ms.caps_on, true,
+                                                 migration_setup_step, op);
+                return;
+            }
+            break;
+        case 1:
+            if (op->ms.caps_off[0]) {
+                monitor_migrate_set_capabilities(dom, op->ms.caps_off, false,
+                                                 migration_setup_step, op);
+                return;
+            }
+            break;
+        case 2:
+            if (migration_params_any(&op->ms.params)) {
+                monitor_migrate_set_parameters(dom, &op->ms.params,
+                                               migration_setup_step, op);
+                return;
+            }
+            break;
+        default:
+            op->done(dom, NULL, op->opaque);
+            g_free(op);
+            return;
+        }
+    }
+}
+
+static void migration_setup_apply(DomainObj *dom, const MigrationSetup *ms,
+                                  MonitorDoneFunc done, void *opaque)
+{
+    MigrationSetupOp *op = g_new0(MigrationSetupOp, 1);
+
+    op->ms = *ms;
+    op->done = done;
+    op->opaque = opaque;
+    migration_setup_step(dom, NULL, op);
 }
 
 /* A cookie: a short note for the other side (and for debugging). */
@@ -300,9 +586,13 @@ static RpcResult proc_begin(RpcCall *call, void *a, void *r, GError **errp)
     const char *dxml;
     RpcResult jr;
 
+    MigrationSetup ms;
+
     if (!check_flags(args->flags, "virDomainMigrateBegin3Params", errp) ||
         !check_params(args->params.params_val, args->params.params_len,
                       errp) ||
+        !migration_setup_parse(args->flags, args->params.params_val,
+                               args->params.params_len, true, &ms, errp) ||
         !(dom = dispatch_get_domain(&args->dom, errp))) {
         return RPC_RESULT_ERROR;
     }
@@ -456,8 +746,13 @@ static void perform_progress(DomainObj *dom, const MonitorMigrationStats *st,
         /* kestrel stopped the vCPUs for the switch-over: the domain waits,
          * paused, for Confirm to stop it (or resume it). */
         domain_async_job_set_phase(dom, DOMAIN_JOB_PHASE_FINISH);
-        domain_set_state(dom, DOMAIN_STATE_PAUSED, DOMAIN_PAUSED_MIGRATION);
-        domain_emit(dom, DOMAIN_EVENT_SUSPENDED, EVENT_SUSPENDED_MIGRATED);
+        if (dom->state != DOMAIN_STATE_PAUSED) {
+            /* (--timeout-suspend may have paused it already) */
+            domain_set_state(dom, DOMAIN_STATE_PAUSED,
+                             DOMAIN_PAUSED_MIGRATION);
+            domain_emit(dom, DOMAIN_EVENT_SUSPENDED,
+                        EVENT_SUSPENDED_MIGRATED);
+        }
         ret = rpc_call_get_ret(op->call);
         make_cookie(dom, "perform", &ret->cookie_out.cookie_out_len,
                     &ret->cookie_out.cookie_out_val);
@@ -536,8 +831,12 @@ static RpcResult proc_perform(RpcCall *call, void *a, void *r, GError **errp)
     PerformOp *op;
     RpcResult jr;
 
+    MigrationSetup ms;
+
     if (!check_flags(args->flags, "virDomainMigratePerform3Params", errp) ||
         !check_params(params, nparams, errp) ||
+        !migration_setup_parse(args->flags, params, nparams, true, &ms,
+                               errp) ||
         !(dom = dispatch_get_domain(&args->dom, errp))) {
         return RPC_RESULT_ERROR;
     }
@@ -581,15 +880,10 @@ static RpcResult proc_perform(RpcCall *call, void *a, void *r, GError **errp)
     op->was_running = dom->state == DOMAIN_STATE_RUNNING;
     if (param_ullong(params, nparams, PARAM_BANDWIDTH, &bandwidth) &&
         bandwidth) {
-        MonitorMigrationParams p = {
-            .has_max_bandwidth = true,
-            .max_bandwidth = bandwidth * 1024 * 1024,
-        };
-
-        monitor_migrate_set_parameters(dom, &p, perform_start, op);
-    } else {
-        perform_start(dom, NULL, op);
+        ms.params.has_max_bandwidth = true;
+        ms.params.max_bandwidth = bandwidth * 1024 * 1024;
     }
+    migration_setup_apply(dom, &ms, perform_start, op);
     return RPC_RESULT_PENDING;
 
 fail:
@@ -623,6 +917,7 @@ static void confirm_stopped(DomainObj *dom, const GError *err, void *opaque)
     g_autoptr(GError) e = NULL;
 
     domain_async_job_end(dom, DOMAIN_JOB_INFO_COMPLETED);
+    domain_emit_job_completed(dom);
     if ((op->flags & MIGRATE_UNDEFINE_SOURCE) && dom->persistent) {
         if (domain_undefine(dom, &e)) {
             domain_emit(dom, DOMAIN_EVENT_UNDEFINED,
@@ -763,7 +1058,19 @@ static char *uri_host(const char *host)
 typedef struct {
     RpcCall *call;
     char *uri_out;
+    MigrationSetup ms;
 } PrepareOp;
+
+/* Before migrate-incoming: multifd as the source will use it. */
+static void prepare_setup(DomainObj *dom,
+                          void (*next)(DomainObj *dom, const GError *err,
+                                       void *next_opaque),
+                          void *next_opaque, void *opaque)
+{
+    PrepareOp *op = opaque;
+
+    migration_setup_apply(dom, &op->ms, next, next_opaque);
+}
 
 static void prepare_started(DomainObj *dom, const GError *err, void *opaque)
 {
@@ -833,8 +1140,12 @@ static RpcResult proc_prepare(RpcCall *call, void *a, void *r, GError **errp)
     int port = 0;
     RpcResult jr;
 
+    MigrationSetup ms;
+
     if (!check_flags(args->flags, "virDomainMigratePrepare3Params", errp) ||
         !check_params(params, nparams, errp) ||
+        !migration_setup_parse(args->flags, params, nparams, false, &ms,
+                               errp) ||
         !(def = prepare_def(params, nparams, PARAM_DEST_XML, errp))) {
         return RPC_RESULT_ERROR;
     }
@@ -912,9 +1223,12 @@ static RpcResult proc_prepare(RpcCall *call, void *a, void *r, GError **errp)
         g_autofree char *incoming = g_strdup_printf("tcp:%s:%d", lhost,
                                                     port);
         ProcessStartOptions o = { .paused = true, .incoming_uri = incoming,
-                                  .migration = true };
+                                  .migration = true,
+                                  .incoming_setup = prepare_setup };
 
         op = g_new0(PrepareOp, 1);
+        op->ms = ms;
+        o.incoming_setup_opaque = op;
         op->call = call;
         op->uri_out = g_strdup_printf("tcp:%s:%d", host, port);
         domain_async_job_start(dom, DOMAIN_ASYNC_JOB_MIGRATION_IN,
@@ -1003,6 +1317,7 @@ static void finish_success(FinishOp *op)
         }
     }
     domain_async_job_end(dom, DOMAIN_JOB_INFO_COMPLETED);
+    domain_emit_job_completed(dom);
     dispatch_make_domain(&ret->dom, dom);
     make_cookie(dom, "finish", &ret->cookie_out.cookie_out_len,
                 &ret->cookie_out.cookie_out_val);
