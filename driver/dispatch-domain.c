@@ -534,6 +534,42 @@ static RpcResult proc_create_xml(RpcCall *call, void *a, void *r,
 }
 
 /*
+ * virDomainSuspend during an outgoing migration (virsh migrate --timeout
+ * with --timeout-suspend calls it): allowed alongside the migration job,
+ * as libvirt's QEMU driver allows its SUSPEND job during MIGRATION_OUT.
+ * The vCPUs stop, the migration goes on to completion; state paused
+ * (migrating), event suspended (migrated).
+ */
+static void migration_suspend_done(DomainObj *dom, const GError *err,
+                                   void *opaque)
+{
+    RpcCall *call = opaque;
+
+    if (!err && domain_obj_is_active(dom) &&
+        dom->state == DOMAIN_STATE_RUNNING) {
+        domain_set_state(dom, DOMAIN_STATE_PAUSED, DOMAIN_PAUSED_MIGRATION);
+        domain_emit(dom, DOMAIN_EVENT_SUSPENDED,
+                    DOMAIN_EVENT_SUSPENDED_MIGRATED);
+    }
+    rpc_call_finish(call, err);
+}
+
+static bool migration_suspend(RpcCall *call, DomainObj *dom)
+{
+    if (dom->async_job != DOMAIN_ASYNC_JOB_MIGRATION_OUT ||
+        dom->async_phase == DOMAIN_JOB_PHASE_FINISH ||
+        !domain_obj_is_active(dom)) {
+        return false;
+    }
+    if (dom->state == DOMAIN_STATE_PAUSED) {
+        rpc_call_finish(call, NULL);
+        return true;
+    }
+    process_qmp(dom, "stop", migration_suspend_done, call);
+    return true;
+}
+
+/*
  * One monitor command on a running domain, then @state/@reason and the
  * event.  @running_states: the states the command makes sense in.
  */
@@ -548,6 +584,9 @@ static RpcResult monitor_op(RpcCall *call, const remote_nonnull_domain *rdom,
 
     if (!dom) {
         return RPC_RESULT_ERROR;
+    }
+    if (g_str_equal(command, "stop") && migration_suspend(call, dom)) {
+        return RPC_RESULT_PENDING;
     }
     jr = dispatch_job_begin(call, dom, job);
     if (jr != RPC_RESULT_OK) {
