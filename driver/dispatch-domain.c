@@ -538,7 +538,8 @@ static RpcResult proc_create_xml(RpcCall *call, void *a, void *r,
  * with --timeout-suspend calls it): allowed alongside the migration job,
  * as libvirt's QEMU driver allows its SUSPEND job during MIGRATION_OUT.
  * The vCPUs stop, the migration goes on to completion; state paused
- * (migrating), event suspended (migrated).
+ * (migrating), event suspended (migrated).  Only while kestrel moves the
+ * state: between Begin and Perform the job still refuses it.
  */
 static void migration_suspend_done(DomainObj *dom, const GError *err,
                                    void *opaque)
@@ -557,7 +558,7 @@ static void migration_suspend_done(DomainObj *dom, const GError *err,
 static bool migration_suspend(RpcCall *call, DomainObj *dom)
 {
     if (dom->async_job != DOMAIN_ASYNC_JOB_MIGRATION_OUT ||
-        dom->async_phase == DOMAIN_JOB_PHASE_FINISH ||
+        dom->async_phase != DOMAIN_JOB_PHASE_TRANSFER ||
         !domain_obj_is_active(dom)) {
         return false;
     }

@@ -335,7 +335,9 @@ static bool migration_setup_parse(unsigned int flags,
         ms->params.multifd_zstd_level = v;
     }
 
-    if (!(flags & MIGRATE_AUTO_CONVERGE) &&
+    /* libvirt's clients strip AUTO_CONVERGE from the destination's
+     * flags (virDomainMigrateVersion3Full): check it on the source. */
+    if (source && !(flags & MIGRATE_AUTO_CONVERGE) &&
         (param_ullong(p, n, PARAM_AUTO_CONVERGE_INITIAL, &v) ||
          param_ullong(p, n, PARAM_AUTO_CONVERGE_INCREMENT, &v))) {
         g_set_error(errp, VIR_ERROR, VIR_ERR_INVALID_ARG,
