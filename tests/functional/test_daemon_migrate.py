@@ -438,10 +438,10 @@ class Migrate(MigrateCase):
 
     def test_unsupported_flag_refused(self):
         self.transient()
-        out = self.virsh("migrate", "--live", "--compressed", "tg",
+        out = self.virsh("migrate", "--live", "--postcopy", "tg",
                          self.uri_b, ok=False)
-        self.assertIn("unsupported flags (0x800) in function "
-                      "virDomainMigrateBegin3Params", out)
+        self.assertIn("unsupported migration flag --postcopy: post-copy "
+                      "migration", out)
         self.assertEqual(self.state("tg"), "running (booted)")
         self.assertEqual(self.names(self.uri_b), [])
         self.virsh("suspend", "tg")         # no job left behind
@@ -513,7 +513,8 @@ class Migrate(MigrateCase):
             num, unit = self.jobinfo()["Data processed"].split()
             return float(num) * {"B": 1, "KiB": 1024, "MiB": MiB,
                                  "GiB": 1024 * MiB}[unit]
-        out = self.virsh("suspend", "tg", ok=False)
+        # suspend is allowed (virsh migrate --timeout), resume is not.
+        out = self.virsh("resume", "tg", ok=False)
         self.assertIn("remoteDispatchDomainMigrateBegin3Params", out)
         first = processed()
         self.wait_for(lambda: processed() > first, "data processed to grow")
@@ -567,6 +568,205 @@ class Migrate(MigrateCase):
         stats = ddom.jobStats(libvirt.VIR_DOMAIN_JOB_STATS_COMPLETED)
         self.assertEqual(stats["type"], libvirt.VIR_DOMAIN_JOB_COMPLETED)
         self.check_b(8)
+
+
+class MigrateFlags(MigrateCase):
+    """virsh migrate's tuning flags reach kestrel; unsupported ones are
+    refused by name before anything moves; events."""
+
+    def kqmp(self, tmp, name="tg"):
+        q = ktest.Qmp(os.path.join(tmp, "run", name + ".qmp"))
+        self.addCleanup(q.sock.close)
+        return q
+
+    def caps(self, q):
+        return dict((c["capability"], c["state"])
+                    for c in q.cmd("query-migrate-capabilities"))
+
+    def slow_migrate(self, *flags, chunks=48, create=True):
+        """Start a migration at 1 MiB/s in a thread of virsh."""
+        if not self.QTEST:
+            ktest.missing_prerequisite("needs qtest-written memory")
+        if create:
+            self.transient()
+        self.filled(chunks)
+        self.virsh("migrate-setspeed", "tg", "1")
+        res = []
+        t = threading.Thread(target=lambda: res.append(ktest.run(
+            [test_daemon.VIRSH, "-c", self.uri, "migrate", "--live"] +
+            list(flags) + ["tg", self.uri_b], timeout=90)))
+        t.start()
+        self.addCleanup(t.join)
+
+        def started():
+            if res:
+                self.fail("virsh migrate ended early: %r" % (res[0],))
+            return self.jobinfo().get("Job type") == "Unbounded"
+        self.wait_for(started, "the migration job")
+        return t, res
+
+    def finish(self, t, res):
+        self.virsh("migrate-setspeed", "tg", "8192")
+        t.join()
+        status, out = res[0]
+        self.assertEqual(status, 0, out)
+
+    def test_parallel_zstd(self):
+        self.transient()
+        self.filled(16)
+        self.virsh("migrate", "--live", "--parallel",
+                   "--parallel-connections", "3", "--compressed",
+                   "--comp-methods", "zstd", "tg", self.uri_b)
+        self.assertEqual(self.state_b(), "running (migrated)")
+        self.assertNotIn("tg", self.names(self.uri))
+        self.check_b(16)
+        q = self.kqmp(self.tmp_b)
+        self.assertTrue(self.caps(q)["multifd"])
+        p = q.cmd("query-migrate-parameters")
+        self.assertEqual(p["multifd-channels"], 3)
+        self.assertEqual(p["multifd-compression"], "zstd")
+
+    def test_parallel_default_connections(self):
+        self.transient()
+        self.virsh("migrate", "--live", "--parallel", "tg", self.uri_b)
+        self.assertEqual(self.state_b(), "running (migrated)")
+        q = self.kqmp(self.tmp_b)
+        self.assertTrue(self.caps(q)["multifd"])
+        self.assertEqual(q.cmd("query-migrate-parameters")
+                         ["multifd-compression"], "none")
+
+    def test_auto_converge(self):
+        t, res = self.slow_migrate("--auto-converge",
+                                   "--auto-converge-initial", "30",
+                                   "--auto-converge-increment", "15")
+        q = self.kqmp(self.tmp)
+        caps = self.caps(q)
+        self.assertTrue(caps["auto-converge"])
+        self.assertTrue(caps["events"])
+        self.assertFalse(caps["multifd"])
+        p = q.cmd("query-migrate-parameters")
+        self.assertEqual(p["cpu-throttle-initial"], 30)
+        self.assertEqual(p["cpu-throttle-increment"], 15)
+        self.finish(t, res)
+        self.assertEqual(self.state_b(), "running (migrated)")
+        self.check_b(48)
+
+    def refused(self, *flags, expect):
+        out = self.virsh("migrate", "--live", *flags, "tg", self.uri_b,
+                         ok=False)
+        self.assertIn(expect, out)
+        self.assertEqual(self.state("tg"), "running (booted)")
+        self.assertEqual(self.names(self.uri_b), [])
+        self.assertEqual(self.vmm_pids(self.tmp_b), [])
+        self.assertEqual(self.jobinfo()["Job type"], "None")
+
+    def test_compression_rules(self):
+        self.transient()
+        self.refused("--compressed",
+                     expect="Compression method 'xbzrle' is not supported")
+        self.refused("--compressed", "--comp-methods", "xbzrle",
+                     expect="Compression method 'xbzrle' is not supported")
+        self.refused("--compressed", "--comp-methods", "zstd",
+                     expect="Compression method 'zstd' is only supported "
+                     "with parallel migration")
+        self.refused("--parallel", "--compressed", "--comp-methods",
+                     "xbzrle", expect="Compression method 'xbzrle' isn't "
+                     "supported with parallel migration")
+        self.refused("--parallel", "--compressed", "--comp-methods", "mt",
+                     expect="Compression method 'mt' isn't supported with "
+                     "parallel migration")
+        self.refused("--parallel", "--compressed", "--comp-methods", "zlib",
+                     expect="Compression method 'zlib' is not supported")
+        self.refused("--parallel-connections", "2",
+                     expect="Turn parallel migration on to tune it")
+        self.refused("--auto-converge-initial", "20",
+                     expect="Turn auto convergence on to tune it")
+        self.virsh("suspend", "tg")         # no job left behind
+        self.virsh("resume", "tg")
+
+    def test_unsupported_flags_by_name(self):
+        self.transient()
+        for flags, name in ((["--postcopy"], "--postcopy"),
+                            (["--postcopy", "--timeout", "5",
+                              "--timeout-postcopy"], "--postcopy"),
+                            (["--copy-storage-all"], "--copy-storage-all"),
+                            (["--copy-storage-inc"], "--copy-storage-inc"),
+                            (["--rdma-pin-all"], "--rdma-pin-all"),
+                            (["--tls"], "--tls")):
+            self.refused(*flags, expect="unsupported migration flag %s: "
+                         % name)
+        # virsh asks for --p2p with --tunnelled, and the daemon has no
+        # peer-to-peer migration: virsh stops before any call.
+        self.refused("--p2p", "--tunnelled", expect="p2p migration is not "
+                     "supported")
+
+    def test_timeout_suspend(self):
+        self.transient()
+        ev = self.virsh_bg("event", "tg", "--event", "lifecycle", "--loop",
+                           "--timeout", "40")
+        t, res = self.slow_migrate("--timeout", "1", "--timeout-suspend",
+                                   chunks=96, create=False)
+        self.wait_for(lambda: self.state("tg") == "paused (migrating)",
+                      "virsh to suspend the domain on timeout")
+        self.assertEqual(self.jobinfo()["Job type"], "Unbounded")
+        self.finish(t, res)
+        self.assertEqual(self.state_b(), "running (migrated)")
+        self.assertNotIn("tg", self.names(self.uri))
+        self.check_b(96)
+        out = ev()
+        self.assertIn("event 'lifecycle' for domain 'tg': Suspended "
+                      "Migrated", out)
+        self.assertIn("event 'lifecycle' for domain 'tg': Stopped "
+                      "Migrated", out)
+        self.assertEqual(out.count("Suspended"), 1, out)
+
+    def virsh_bg(self, *args, uri=None):
+        """virsh in the background; returns a function that waits for it
+        and returns its output."""
+        res = []
+        t = threading.Thread(target=lambda: res.append(ktest.run(
+            [test_daemon.VIRSH, "-c", uri or self.uri] + list(args),
+            timeout=90)))
+        t.start()
+        self.addCleanup(t.join)
+
+        def wait():
+            t.join()
+            return res[0][1]
+        return wait
+
+    def test_events(self):
+        self.transient()
+        self.filled(16)
+        it = self.virsh_bg("event", "tg", "--event", "migration-iteration",
+                           "--loop", "--timeout", "8")
+        jc_a = self.virsh_bg("event", "tg", "--event", "job-completed",
+                             "--timeout", "30")
+        jc_b = self.virsh_bg("event", "--event", "job-completed",
+                             "--timeout", "30", uri=self.uri_b)
+        lc_a = self.virsh_bg("event", "tg", "--event", "lifecycle",
+                             "--loop", "--timeout", "8")
+        lc_b = self.virsh_bg("event", "--event", "lifecycle", "--loop",
+                             "--timeout", "8", uri=self.uri_b)
+        time.sleep(1.5)         # the registrations
+        self.virsh("migrate", "--live", "tg", self.uri_b)
+        out = it()
+        self.assertRegex(out, r"event 'migration-iteration' for domain "
+                         r"'tg': iteration: '1'")
+        for out in (jc_a(), jc_b()):
+            self.assertIn("event 'job-completed' for domain 'tg':", out)
+            self.assertRegex(out, r"\ttime_elapsed: \d+")
+        # The source has kestrel's figures; the destination its own side.
+        self.assertRegex(jc_a(), r"\toperation: 5\n")
+        self.assertRegex(jc_a(), r"\tmemory_iteration: [1-9]")
+        self.assertRegex(jc_a(), r"\tdata_total: [1-9]")
+        self.assertRegex(jc_b(), r"\toperation: 4\n")
+        out = lc_a()
+        self.assertIn("Suspended Migrated", out)
+        self.assertIn("Stopped Migrated", out)
+        out = lc_b()
+        self.assertIn("Started Migrated", out)
+        self.assertIn("Resumed Migrated", out)
 
 
 if __name__ == "__main__":
