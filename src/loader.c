@@ -731,6 +731,28 @@ bool loader_load_buf(MemMap *map, const char *name,
     return true;
 }
 
+const char *loader_file_kind(unsigned int mode)
+{
+    switch (mode & S_IFMT) {
+    case S_IFREG:
+        return "a regular file";
+    case S_IFDIR:
+        return "a directory";
+    case S_IFIFO:
+        return "a FIFO";
+    case S_IFCHR:
+        return "a character device";
+    case S_IFBLK:
+        return "a block device";
+    case S_IFSOCK:
+        return "a socket";
+    case S_IFLNK:
+        return "a symbolic link";
+    default:
+        return "a file of unknown type";
+    }
+}
+
 /*
  * Reads all of @path. @what ("kernel", "initrd") names it in messages;
  * files larger than @max are refused before anything is read.
@@ -743,7 +765,9 @@ static uint8_t *read_image(const char *what, const char *path, uint64_t max,
     size_t done = 0;
     int fd;
 
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO with no writer (or a tty, a tape) must
+     * not hang; what it is gets refused just below. */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) {
         int saved = errno;
 
@@ -763,9 +787,18 @@ static uint8_t *read_image(const char *what, const char *path, uint64_t max,
     }
     if (!S_ISREG(st.st_mode)) {
         g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "%s '%s' is %s, not a regular file", what, path,
+                    loader_file_kind(st.st_mode));
+        close(fd);
+        return NULL;
+    }
+    /* A regular file: plain blocking reads from here on. */
+    if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+        int saved = errno;
+
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
                     "could not read %s '%s': %s", what, path,
-                    S_ISDIR(st.st_mode) ? g_strerror(EISDIR) :
-                    "it is not a regular file");
+                    g_strerror(saved));
         close(fd);
         return NULL;
     }

@@ -71,7 +71,17 @@ bool loader_load_buf(MemMap *map, const char *name,
                      const uint8_t *initrd, size_t initrd_len,
                      const BootSpec *spec, BootEntry *out, GError **errp);
 
-/* loader_load: read the files named in @spec and call loader_load_buf. */
+/*
+ * What a file of st_mode @mode is, for messages: "a FIFO", "a directory",
+ * "a character device", ... ("kernel 'F' is a FIFO, not a regular file").
+ */
+const char *loader_file_kind(unsigned int mode);
+
+/*
+ * loader_load: read the files named in @spec and call loader_load_buf.
+ * Anything but a regular file (a FIFO, a device, a directory) is refused
+ * at once, without reading from it or waiting on it.
+ */
 bool loader_load(MemMap *map, const BootSpec *spec, BootEntry *out,
                  GError **errp);
 

@@ -769,5 +769,66 @@ class MigrateFlags(MigrateCase):
         self.assertIn("Resumed Migrated", out)
 
 
+class BadKernel(SaveCase):
+    """A <kernel> that is no regular file is refused at start without
+    waiting on it; destroy ends a domain whose VMM cannot take SIGTERM."""
+
+    def define_kernel(self, kernel, name="tg"):
+        xml = test_daemon.domain_xml(name).replace(
+            "<kernel>%s</kernel>" % os.path.abspath(ktest.TESTGUEST),
+            "<kernel>%s</kernel>" % kernel)
+        path = os.path.join(self.tmp, name + ".xml")
+        with open(path, "w") as f:
+            f.write(xml)
+        self.virsh("define", path)
+
+    def test_start_kernel_fifo_refused(self):
+        fifo = os.path.join(self.tmp, "fifo")
+        os.mkfifo(fifo)
+        for kernel, kind in ((fifo, "a FIFO"), (self.tmp, "a directory"),
+                             ("/dev/null", "a character device")):
+            self.define_kernel(kernel)
+            t0 = time.monotonic()
+            out = self.virsh("start", "tg", ok=False)
+            self.assertLess(time.monotonic() - t0, 5, out)
+            self.assertIn("kernel '%s' is %s, not a regular file"
+                          % (kernel, kind), out)
+            self.assertEqual(self.state("tg"), "shut off (failed)")
+            self.virsh("undefine", "tg")
+            self.assertEqual(MigrateCase.vmm_pids(self.tmp), [])
+        # Nothing of it left running: no kestrel names the FIFO.
+        for pid in os.listdir("/proc"):
+            try:
+                with open("/proc/%s/cmdline" % pid, "rb") as f:
+                    self.assertNotIn(fifo.encode(), f.read())
+            except OSError:
+                pass
+
+    def test_destroy_stopped_vmm(self):
+        # A stopped kestrel cannot act on SIGTERM: destroy must SIGKILL it
+        # after its grace period, and return once the process is gone.
+        self.running()
+        pid, = MigrateCase.vmm_pids(self.tmp)
+        os.kill(pid, signal.SIGSTOP)
+        self.addCleanup(MigrateCase.vmm_pids, self.tmp, True)
+        t0 = time.monotonic()
+        self.virsh("destroy", "tg")
+        self.assertLess(time.monotonic() - t0, 15)
+        self.assertEqual(self.state("tg"), "shut off (destroyed)")
+        self.assertEqual(MigrateCase.vmm_pids(self.tmp), [])
+        self.assertFalse(self.alive_not_zombie(pid), "kestrel %d" % pid)
+        # The daemon went on serving while it waited.
+        self.running("tg2")
+        self.virsh("destroy", "tg2")
+
+    @staticmethod
+    def alive_not_zombie(pid):
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+
 if __name__ == "__main__":
     ktest.main()

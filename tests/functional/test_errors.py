@@ -7,6 +7,7 @@ import os
 import random
 import shutil
 import struct
+import time
 
 import ktest
 from ktest import KESTREL, TESTGUEST
@@ -60,8 +61,42 @@ class HostErrors(ktest.TestCase):
                    "file or directory" % path)
 
     def test_kernel_is_directory(self):
-        self.check(self.base(self.tmp), "could not read kernel '%s'"
-                   % self.tmp)
+        self.check(self.base(self.tmp), "kernel '%s' is a directory, not a "
+                   "regular file" % self.tmp)
+
+    # Not a regular file: refused at once, naming what it is, never read
+    # or waited on (a FIFO with no writer blocks a plain open() forever).
+    # Under -accel qtest, so that no /dev/kvm is needed to get this far.
+    def check_not_regular(self, what, path, kind):
+        argv = ["-accel", "qtest"] + self.base()
+        if what == "initrd":
+            argv += ["-initrd", path]
+        else:
+            argv[argv.index("-kernel") + 1] = path
+        t0 = time.monotonic()
+        self.check(argv, "kestrel: %s '%s' is %s, not a regular file"
+                   % (what, path, kind), timeout=10)
+        self.assertLess(time.monotonic() - t0, 1.0)
+
+    def fifo(self):
+        path = os.path.join(self.tmp, "fifo")
+        os.mkfifo(path)
+        return path
+
+    def test_kernel_is_fifo(self):
+        self.check_not_regular("kernel", self.fifo(), "a FIFO")
+
+    def test_kernel_is_directory_qtest(self):
+        self.check_not_regular("kernel", self.tmp, "a directory")
+
+    def test_kernel_is_char_device(self):
+        self.check_not_regular("kernel", "/dev/null", "a character device")
+
+    def test_initrd_is_fifo(self):
+        self.check_not_regular("initrd", self.fifo(), "a FIFO")
+
+    def test_initrd_is_char_device(self):
+        self.check_not_regular("initrd", "/dev/zero", "a character device")
 
     def test_kernel_random_bytes(self):
         path = os.path.join(self.tmp, "random.bin")
