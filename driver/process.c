@@ -25,7 +25,9 @@
 #include "virerror.h"
 
 #define PROCESS_QMP_TIMEOUT_MS 10000
-#define PROCESS_KILL_GRACE_MS 3000
+/* As libvirt's QEMU driver (virProcessKillPainfully): SIGTERM, SIGKILL
+ * after 10 s, then up to 30 s for a process stuck in the kernel to go. */
+#define PROCESS_KILL_GRACE_MS 10000
 
 typedef struct {
     DomainObj *dom;
@@ -50,6 +52,7 @@ typedef struct {
 typedef struct {
     ProcessDoneFunc done;
     void *opaque;
+    bool graceful;              /* SIGTERM only: fails if it lingers */
 } ProcessStopWaiter;
 
 static GHashTable *stop_waiters;    /* DomainObj * -> GSList of waiters */
@@ -225,7 +228,7 @@ static gboolean process_free_monitor(void *opaque)
  */
 /* True once @pid has exited: no such process, or a zombie (its memory
  * and KVM VM are released by then). */
-#define PROCESS_KILL_WAIT_MS 5000
+#define PROCESS_KILL_WAIT_MS 30000
 
 static bool process_pid_gone(pid_t pid)
 {
@@ -887,13 +890,84 @@ void process_start_full(DomainObj *dom, const ProcessStartOptions *o,
 
 /* ---- stop -------------------------------------------------------------- */
 
+/*
+ * Destroy, as libvirt's QEMU driver does it: SIGTERM, and when the grace
+ * period is over SIGKILL (a forced destroy) or failure (graceful only);
+ * after SIGKILL up to PROCESS_KILL_WAIT_MS for the process to go.  All of it
+ * from the main loop, by timers and the pidfd: the daemon goes on serving.
+ * The end is normally seen as the monitor closing; a VMM stuck in the
+ * kernel keeps it open, so once the wait is over the domain is stopped
+ * anyway: it can never run guest code again.
+ */
+typedef struct {
+    DomainObj *dom;             /* a reference */
+    pid_t pid;
+} ProcessKillWait;
+
+static void process_killed_gone(void *opaque)
+{
+    ProcessKillWait *k = opaque;
+    DomainObj *dom = k->dom;
+
+    if (dom->pid == k->pid && dom->destroying &&
+        domain_obj_is_active(dom)) {
+        if (!process_pid_gone(k->pid)) {
+            g_warning("domain '%s': kestrel %d still there %d s after "
+                      "SIGKILL; stopping the domain anyway", dom->name,
+                      (int)k->pid, PROCESS_KILL_WAIT_MS / 1000);
+            dom->pid = -1;      /* waited enough: not once more */
+        }
+        process_stopped(dom, DOMAIN_STATE_SHUTOFF, DOMAIN_SHUTOFF_DESTROYED,
+                        DOMAIN_EVENT_STOPPED_DESTROYED);
+    }
+    domain_obj_unref(dom);
+    g_free(k);
+}
+
+/* Only graceful destroys are waiting and the VMM is still there: they fail
+ * (libvirt: "Failed to terminate process N with SIGTERM: Device or resource
+ * busy") and the domain goes on running. */
+static void process_destroy_graceful_failed(DomainObj *dom)
+{
+    GSList *list = g_hash_table_lookup(stop_waiters, dom);
+    g_autoptr(GError) err = g_error_new(
+        VIR_ERROR, VIR_ERR_SYSTEM_ERROR,
+        "Failed to terminate process %d with SIGTERM: %s", (int)dom->pid,
+        g_strerror(EBUSY));
+
+    g_hash_table_remove(stop_waiters, dom);
+    dom->destroying = false;
+    for (GSList *l = list; l; l = l->next) {
+        ProcessStopWaiter *w = l->data;
+
+        w->done(dom, err, w->opaque);
+        domain_obj_unref(dom);
+        g_free(w);
+    }
+    g_slist_free(list);
+}
+
 static gboolean process_kill_hard(void *opaque)
 {
     DomainObj *dom = opaque;
+    bool forced = false;
 
     g_hash_table_remove(kill_timers, dom);
-    if (dom->pid > 0) {
-        kill(dom->pid, SIGKILL);
+    for (GSList *l = g_hash_table_lookup(stop_waiters, dom); l; l = l->next) {
+        forced |= !((ProcessStopWaiter *)l->data)->graceful;
+    }
+    if (dom->pid > 0 && dom->destroying && domain_obj_is_active(dom)) {
+        if (forced) {
+            ProcessKillWait *k = g_new0(ProcessKillWait, 1);
+
+            kill(dom->pid, SIGKILL);
+            k->dom = domain_obj_ref(dom);
+            k->pid = dom->pid;
+            process_when_gone(k->pid, PROCESS_KILL_WAIT_MS,
+                              process_killed_gone, k);
+        } else {
+            process_destroy_graceful_failed(dom);
+        }
     }
     domain_obj_unref(dom);
     return G_SOURCE_REMOVE;
@@ -911,6 +985,7 @@ void process_destroy(DomainObj *dom, bool graceful, ProcessDoneFunc done,
     }
     w->done = done;
     w->opaque = opaque;
+    w->graceful = graceful;
     domain_obj_ref(dom);
     list = g_hash_table_lookup(stop_waiters, dom);
     g_hash_table_insert(stop_waiters, dom, g_slist_append(list, w));
@@ -926,7 +1001,9 @@ void process_destroy(DomainObj *dom, bool graceful, ProcessDoneFunc done,
         return;
     }
     kill(dom->pid, SIGTERM);
-    if (!graceful && !g_hash_table_contains(kill_timers, dom)) {
+    /* One timer per domain: when it fires, any forced destroy among the
+     * waiters makes it SIGKILL. */
+    if (!g_hash_table_contains(kill_timers, dom)) {
         guint id = g_timeout_add(PROCESS_KILL_GRACE_MS, process_kill_hard,
                                  domain_obj_ref(dom));
 

@@ -51,9 +51,10 @@ void process_start_full(DomainObj *dom, const ProcessStartOptions *o,
                         ProcessDoneFunc done, void *opaque);
 
 /*
- * Stop @dom (active, job held): SIGTERM, then SIGKILL if it lingers
- * (unless @graceful), and call @done once it is gone and shut off with
- * reason DESTROYED.
+ * Stop @dom (active, job held): SIGTERM, then after 10 s SIGKILL (or,
+ * if @graceful, @done with an error and the domain left running), and call
+ * @done once it is gone (at most 30 s more) and shut off with reason
+ * DESTROYED. Never blocks the main loop.
  */
 void process_destroy(DomainObj *dom, bool graceful, ProcessDoneFunc done,
                      void *opaque);
