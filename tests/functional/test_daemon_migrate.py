@@ -242,6 +242,9 @@ class Jobs(SaveCase):
 
     def test_domjobinfo_during_slow_save(self):
         t, res, image = self.slow_save()
+        # The figures come once kestrel's transfer is under way.
+        self.wait_for(lambda: "Data total" in self.jobinfo(),
+                      "the save's figures")
         info = self.jobinfo()
         self.assertEqual(info["Operation"], "Save")
         self.assertEqual(info["Data total"], "64.000 MiB")
@@ -508,6 +511,9 @@ class Migrate(MigrateCase):
         self.addCleanup(t.join)
         self.wait_for(lambda: self.jobinfo().get("Job type") == "Unbounded",
                       "the migration job")
+
+        self.wait_for(lambda: "Data processed" in self.jobinfo(),
+                      "the migration's figures")
 
         def processed():
             num, unit = self.jobinfo()["Data processed"].split()
