@@ -243,8 +243,8 @@ class Jobs(SaveCase):
     def test_domjobinfo_during_slow_save(self):
         t, res, image = self.slow_save()
         # The figures come once kestrel's transfer is under way.
-        self.wait_for(lambda: "Data total" in self.jobinfo(),
-                      "the save's figures")
+        self.wait_for(lambda: float(self.jobinfo().get(
+            "Data total", "0").split()[0]) > 0, "the save's figures")
         info = self.jobinfo()
         self.assertEqual(info["Operation"], "Save")
         self.assertEqual(info["Data total"], "64.000 MiB")
@@ -512,8 +512,8 @@ class Migrate(MigrateCase):
         self.wait_for(lambda: self.jobinfo().get("Job type") == "Unbounded",
                       "the migration job")
 
-        self.wait_for(lambda: "Data processed" in self.jobinfo(),
-                      "the migration's figures")
+        self.wait_for(lambda: float(self.jobinfo().get(
+            "Data total", "0").split()[0]) > 0, "the migration's figures")
 
         def processed():
             num, unit = self.jobinfo()["Data processed"].split()
@@ -607,8 +607,12 @@ class MigrateFlags(MigrateCase):
         def started():
             if res:
                 self.fail("virsh migrate ended early: %r" % (res[0],))
-            return self.jobinfo().get("Job type") == "Unbounded"
-        self.wait_for(started, "the migration job")
+            info = self.jobinfo()
+            # Perform has set kestrel up and its transfer is running:
+            # kestrel's figures (RAM size) are there.
+            total = info.get("Data total", "0").split()[0]
+            return info.get("Job type") == "Unbounded" and float(total) > 0
+        self.wait_for(started, "the migration's transfer")
         return t, res
 
     def finish(self, t, res):
