@@ -1498,40 +1498,22 @@ static void receive_main(Migration *m, MigReader *r)
             }
             break;
         case MIG_REC_PASS: {
-            uint8_t b[4];
+            uint32_t pass;
 
-            if (len != 4 || !mig_read_exact(r, b, 4, "pass", &err)) {
-                if (!err) {
-                    g_set_error(&err, KESTREL_ERROR, KESTREL_ERROR_INVALID,
-                                "migration stream: pass section of %u "
-                                "bytes", len);
-                }
-                goto fail;
-            }
-            mig_sum_add(&sum, b, 4);
-            if (!mig_read_record_tail(r, type, &sum, &err)) {
+            if (!mig_read_u32_record(r, type, len, &sum, &pass, &err)) {
                 goto fail;
             }
             break;
         }
         case MIG_REC_SYNC: {
-            uint8_t b[4];
+            uint32_t seq;
 
-            if (len != 4 || !mig_read_exact(r, b, 4, "sync", &err)) {
-                if (!err) {
-                    g_set_error(&err, KESTREL_ERROR, KESTREL_ERROR_INVALID,
-                                "migration stream: sync section of %u "
-                                "bytes", len);
-                }
-                goto fail;
-            }
-            mig_sum_add(&sum, b, 4);
-            if (!mig_read_record_tail(r, type, &sum, &err) ||
-                !wait_channels_synced(m, le32_load(b), &err)) {
+            if (!mig_read_u32_record(r, type, len, &sum, &seq, &err) ||
+                !wait_channels_synced(m, seq, &err)) {
                 goto fail;
             }
             if (m->in_ack) {
-                send_synced(m->in_fd, le32_load(b));
+                send_synced(m->in_fd, seq);
             }
             break;
         }

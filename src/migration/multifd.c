@@ -422,22 +422,13 @@ bool multifd_receive_channel(MemMap *mem, MigReader *r, RamStats *stats,
             }
             break;
         case MIG_REC_SYNC: {
-            uint8_t seq[4];
+            uint32_t seq;
 
-            if (len != 4 || !mig_read_exact(r, seq, 4, "sync", errp)) {
-                if (len != 4) {
-                    g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
-                                "migration stream: sync section of %u "
-                                "bytes", len);
-                }
-                return false;
-            }
-            mig_sum_add(&sum, seq, 4);
-            if (!mig_read_record_tail(r, type, &sum, errp)) {
+            if (!mig_read_u32_record(r, type, len, &sum, &seq, errp)) {
                 return false;
             }
             if (on_sync) {
-                on_sync(opaque, le32_load(seq));
+                on_sync(opaque, seq);
             }
             break;
         }

@@ -356,3 +356,22 @@ bool mig_read_record_tail(MigReader *r, uint32_t type, MigSum *sum,
     }
     return true;
 }
+
+bool mig_read_u32_record(MigReader *r, uint32_t type, uint32_t len,
+                         MigSum *sum, uint32_t *value, GError **errp)
+{
+    uint8_t b[4];
+
+    if (len != sizeof(b)) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "migration stream: %s section of %u bytes (4 expected)",
+                    mig_record_name(type), len);
+        return false;
+    }
+    if (!mig_read_exact(r, b, sizeof(b), mig_record_name(type), errp)) {
+        return false;
+    }
+    mig_sum_add(sum, b, sizeof(b));
+    *value = le32_load(b);
+    return mig_read_record_tail(r, type, sum, errp);
+}

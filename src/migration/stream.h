@@ -109,6 +109,11 @@ bool mig_read_exact(MigReader *r, void *dst, size_t len, const char *what,
 /* The next record's type and length (checked against the maximum). */
 bool mig_read_record_head(MigReader *r, uint32_t *type, uint32_t *len,
                           MigSum *sum, GError **errp);
+/* The payload and checksum of a record that carries one u32 (PASS,
+ * SYNC) whose head was just read; a length other than 4 is refused. */
+bool mig_read_u32_record(MigReader *r, uint32_t type, uint32_t len,
+                         MigSum *sum, uint32_t *value, GError **errp);
+
 /* The trailing checksum of a record whose payload was fed to @sum. */
 bool mig_read_record_tail(MigReader *r, uint32_t type, MigSum *sum,
                           GError **errp);
