@@ -12,6 +12,7 @@ import os
 import re
 import select
 import shutil
+import socket
 import signal
 import subprocess
 import sys
@@ -368,3 +369,49 @@ class Qmp:
             self.sock.close()
         except OSError:
             pass
+
+
+class Qtest:
+    """A client of kestrel's qtest socket (QEMU's libqtest lines): the
+    machine's memory and ports, read and written as a device would."""
+
+    def __init__(self, path, timeout=20):
+        deadline = time.monotonic() + timeout
+        self.sock = socket.socket(socket.AF_UNIX)
+        while True:
+            try:
+                self.sock.connect(path)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                p = _last_process
+                if p is not None and not p.alive():
+                    p.drain(1)
+                    raise AssertionError("kestrel exited: " + p.text())
+                time.sleep(0.02)
+        self.sock.settimeout(timeout)
+        self.file = self.sock.makefile("rwb")
+
+    def cmd(self, line):
+        self.file.write(line.encode() + b"\n")
+        self.file.flush()
+        ans = self.file.readline().decode().strip()
+        if not ans.startswith("OK"):
+            raise AssertionError("qtest %r: %s" % (line, ans))
+        return ans[3:]
+
+    def write(self, addr, data):
+        self.cmd("write 0x%x %d 0x%s" % (addr, len(data), data.hex()))
+
+    def read(self, addr, size):
+        return bytes.fromhex(self.cmd("read 0x%x %d" % (addr, size))[2:])
+
+    def outb(self, port, val):
+        self.cmd("outb 0x%x 0x%x" % (port, val))
+
+    def inb(self, port):
+        return int(self.cmd("inb 0x%x" % port), 16)
+
+    def close(self):
+        self.sock.close()

@@ -13,43 +13,16 @@ guest runs and the memory checks are left out (no qtest socket)."""
 
 import os
 import signal
-import socket
 import threading
 import time
 
 import ktest
+from ktest import Qtest
 import test_daemon
 from test_daemon import DaemonCase, DAEMON
 
 MiB = 1024 * 1024
 PATTERN_BASE = 0x1000000        # 16 MiB: above the test guest's image
-
-
-class Qtest:
-    """The qtest protocol (QEMU's libqtest lines) on a domain's socket."""
-
-    def __init__(self, path, timeout=20):
-        self.sock = socket.socket(socket.AF_UNIX)
-        self.sock.settimeout(timeout)
-        self.sock.connect(path)
-        self.file = self.sock.makefile("rwb")
-
-    def cmd(self, line):
-        self.file.write(line.encode() + b"\n")
-        self.file.flush()
-        ans = self.file.readline().decode().strip()
-        if not ans.startswith("OK"):
-            raise AssertionError("qtest %r: %s" % (line, ans))
-        return ans[3:]
-
-    def write(self, addr, data):
-        self.cmd("write 0x%x %d 0x%s" % (addr, len(data), data.hex()))
-
-    def read(self, addr, size):
-        return bytes.fromhex(self.cmd("read 0x%x %d" % (addr, size))[2:])
-
-    def close(self):
-        self.sock.close()
 
 
 def pattern(i):
