@@ -763,15 +763,9 @@ static void perform_progress(DomainObj *dom, const MonitorMigrationStats *st,
         perform_op_free(op);
         return;
     case MONITOR_MIGRATION_CANCELLED:
-        perform_failed(op, g_error_new(VIR_ERROR, VIR_ERR_OPERATION_ABORTED,
-                                       "migration out job: canceled by "
-                                       "client"));
-        return;
     case MONITOR_MIGRATION_FAILED:
-        perform_failed(op, g_error_new(VIR_ERROR, VIR_ERR_OPERATION_FAILED,
-                                       "migration out job: %s",
-                                       st->error_desc ? st->error_desc
-                                       : "unexpectedly failed"));
+        perform_failed(op, monitor_migration_job_error(st,
+                                                       "migration out job"));
         return;
     default:
         op->timer = g_timeout_add(MIGRATE_POLL_MS, perform_poll, op);

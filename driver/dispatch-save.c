@@ -362,14 +362,8 @@ static void save_progress(DomainObj *dom, const MonitorMigrationStats *st,
         process_destroy(dom, false, save_stopped, op);
         return;
     case MONITOR_MIGRATION_CANCELLED:
-        save_failed(op, g_error_new(VIR_ERROR, VIR_ERR_OPERATION_ABORTED,
-                                    "domain save job: canceled by client"));
-        return;
     case MONITOR_MIGRATION_FAILED:
-        save_failed(op, g_error_new(VIR_ERROR, VIR_ERR_OPERATION_FAILED,
-                                    "domain save job: %s",
-                                    st->error_desc ? st->error_desc
-                                    : "unexpectedly failed"));
+        save_failed(op, monitor_migration_job_error(st, "domain save job"));
         return;
     default:
         op->timer = g_timeout_add(SAVE_POLL_MS, save_poll, op);

@@ -57,6 +57,22 @@ bool monitor_migration_status_is_final(MonitorMigrationStatus st)
            st == MONITOR_MIGRATION_CANCELLED;
 }
 
+GError *monitor_migration_job_error(const MonitorMigrationStats *st,
+                                    const char *job)
+{
+    switch (st->status) {
+    case MONITOR_MIGRATION_CANCELLED:
+        return g_error_new(VIR_ERROR, VIR_ERR_OPERATION_ABORTED,
+                           "%s: canceled by client", job);
+    case MONITOR_MIGRATION_FAILED:
+        return g_error_new(VIR_ERROR, VIR_ERR_OPERATION_FAILED, "%s: %s",
+                           job, st->error_desc ? st->error_desc
+                                               : "unexpectedly failed");
+    default:
+        return NULL;
+    }
+}
+
 void monitor_migration_stats_clear(MonitorMigrationStats *st)
 {
     g_clear_pointer(&st->error_desc, g_free);

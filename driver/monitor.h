@@ -62,6 +62,11 @@ void monitor_migration_stats_clear(MonitorMigrationStats *st);
 /* True for completed, failed and cancelled. */
 bool monitor_migration_status_is_final(MonitorMigrationStatus st);
 const char *monitor_migration_status_name(MonitorMigrationStatus st);
+/* The libvirt error of an outgoing job (@job: "domain save job") that
+ * kestrel reports cancelled or failed, in libvirt's words; NULL for any
+ * other status. */
+GError *monitor_migration_job_error(const MonitorMigrationStats *st,
+                                    const char *job);
 
 /* @stats is borrowed (NULL on error). */
 typedef void (*MonitorMigrationFunc)(DomainObj *dom,
