@@ -48,14 +48,17 @@ static bool parse_u64(const char *s, uint64_t *v)
     return !errno && !*end;
 }
 
-/* Guest-physical write: RAM through the dirty-tracked path, else MMIO. */
-static bool mem_write(Vm *vm, uint64_t addr, const uint8_t *buf, uint64_t n)
+/* Guest-physical write: RAM through the dirty-tracked path, else MMIO,
+ * in accesses of @width bytes where aligned (writew/writel reach a
+ * device register as one access of their width, as a vCPU's would). */
+static bool mem_write(Vm *vm, uint64_t addr, const uint8_t *buf, uint64_t n,
+                      uint32_t width)
 {
     if (memmap_write(vm->mem, addr, buf, n)) {
         return true;
     }
     while (n) {
-        uint32_t k = n >= 8 && !(addr & 7) ? 8 : 1;
+        uint32_t k = n >= width && !(addr & (width - 1)) ? width : 1;
 
         vm_mmio(vm, addr, (uint8_t *)buf, k, true);
         addr += k;
@@ -65,14 +68,15 @@ static bool mem_write(Vm *vm, uint64_t addr, const uint8_t *buf, uint64_t n)
     return true;
 }
 
-static void mem_read(Vm *vm, uint64_t addr, uint8_t *buf, uint64_t n)
+static void mem_read(Vm *vm, uint64_t addr, uint8_t *buf, uint64_t n,
+                     uint32_t width)
 {
     if (memmap_read(vm->mem, addr, buf, n)) {
         return;
     }
     memset(buf, 0xff, n);
     while (n) {
-        uint32_t k = n >= 8 && !(addr & 7) ? 8 : 1;
+        uint32_t k = n >= width && !(addr & (width - 1)) ? width : 1;
 
         vm_mmio(vm, addr, buf, k, false);
         addr += k;
@@ -136,10 +140,10 @@ static char *mem_cmd(Vm *vm, char **w, unsigned int n)
         data[i] = (uint8_t)(val >> (8 * i));
     }
     if (write) {
-        mem_write(vm, addr, data, size);
+        mem_write(vm, addr, data, size, size);
         return g_strdup("OK\n");
     }
-    mem_read(vm, addr, data, size);
+    mem_read(vm, addr, data, size, size);
     val = 0;
     for (unsigned int i = 0; i < size; i++) {
         val |= (uint64_t)data[i] << (8 * i);
@@ -160,7 +164,7 @@ static char *buf_cmd(Vm *vm, char **w, unsigned int n)
     if (!strcmp(w[0], "read")) {
         GString *out = g_string_sized_new(2 * size + 8);
 
-        mem_read(vm, addr, buf, size);
+        mem_read(vm, addr, buf, size, 8);
         g_string_append(out, "OK 0x");
         for (uint64_t i = 0; i < size; i++) {
             g_string_append_printf(out, "%02x", buf[i]);
@@ -192,7 +196,7 @@ static char *buf_cmd(Vm *vm, char **w, unsigned int n)
             buf[i] = (uint8_t)(hi << 4 | lo);
         }
     }
-    mem_write(vm, addr, buf, size);
+    mem_write(vm, addr, buf, size, 8);
     return g_strdup("OK\n");
 }
 
