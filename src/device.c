@@ -17,6 +17,7 @@
 #include "serial.h"
 #include "vm.h"
 #include "virtio/virtio-balloon.h"
+#include "virtio/virtio-blk.h"
 
 #define DEVICE_MAX_SECTION (16 * MiB)   /* a device's state, bounded */
 
@@ -44,6 +45,8 @@ static const DeviceDriver device_drivers[] = {
     { "virtio-balloon", &virtio_balloon_pci_class, "PCI", "Misc devices" },
     { "virtio-balloon-pci", &virtio_balloon_pci_class, "PCI",
       "Misc devices" },
+    { "virtio-blk", &virtio_blk_pci_class, "PCI", "Storage devices" },
+    { "virtio-blk-pci", &virtio_blk_pci_class, "PCI", "Storage devices" },
 };
 
 const DeviceDriver *devices_drivers(size_t *n)
@@ -190,6 +193,27 @@ static bool device_set_prop(Device *dev, const char *name,
         }
         *(int *)field = devfn;
         return true;
+    case DEVICE_PROP_STR:
+        g_free(*(char **)field);
+        *(char **)field = g_strdup(value);
+        return true;
+    case DEVICE_PROP_U32: {
+        uint64_t v;
+
+        if (!keyval_parse_uint(name, value, UINT32_MAX, &v, NULL)) {
+            return prop_bad_value(cls, name, value, ": expected a number",
+                                  errp);
+        }
+        if (v < p->min || v > p->max) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                        "Property '%s.%s' doesn't take value '%s': the "
+                        "range is %u to %u", cls->name, name, value, p->min,
+                        p->max);
+            return false;
+        }
+        *(uint32_t *)field = (uint32_t)v;
+        return true;
+    }
     }
     return true;
 }
@@ -223,6 +247,11 @@ static void device_free(Device *dev)
 {
     if (dev->cls->unrealize) {
         dev->cls->unrealize(dev);
+    }
+    for (const DeviceProp *p = dev->cls->props; p && p->name; p++) {
+        if (p->type == DEVICE_PROP_STR) {
+            g_free(*(char **)((char *)dev + p->offset));
+        }
     }
     g_free(dev->id);
     g_free(dev);
@@ -297,6 +326,9 @@ static Device *device_alloc(const DeviceClass *cls)
 
     dev->cls = cls;
     dev->devfn = -1;
+    if (cls->instance_init) {
+        cls->instance_init(dev);
+    }
     return dev;
 }
 

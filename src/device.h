@@ -12,6 +12,7 @@
 #define KESTREL_DEVICE_H
 
 #include <glib.h>
+#include <json-glib/json-glib.h>
 #include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -24,6 +25,7 @@ typedef struct Chardev Chardev;
 typedef struct Kvm Kvm;
 typedef struct MemMap MemMap;
 typedef struct VmsDesc VmsDesc;
+typedef struct BlockGraph BlockGraph;
 
 #define DEVICE_MAX_SERIALS 4
 
@@ -41,12 +43,17 @@ typedef struct DeviceContext {
     GPtrArray *devices;                 /* Device*, realized before */
     unsigned int nr_serials;            /* -serial, in port order */
     Chardev *serial_chr[DEVICE_MAX_SERIALS];    /* NULL: no backend */
+    BlockGraph *blocks;                 /* -drive/-blockdev backends */
     const PciIrqOps *pci_irq_ops;       /* how PCI interrupts leave */
     void *pci_irq_opaque;
     /* The machine's services; any thread. */
     void (*set_irq)(void *opaque, unsigned int gsi, bool level);
     void (*guest_reset)(void *opaque);
     void (*guest_poweroff)(void *opaque);
+    /* A QMP event (takes @data; any thread: delivered from the main
+     * loop), and stopping the VM for an I/O error (any thread). */
+    void (*emit_event)(void *opaque, const char *name, JsonObject *data);
+    void (*io_error_stop)(void *opaque);
     void *opaque;
 } DeviceContext;
 
@@ -57,6 +64,8 @@ typedef enum {
     DEVICE_PROP_PCI_ADDR,               /* SLOT[.FN], hex, as QEMU's addr= */
     DEVICE_PROP_MUST_BE_ON,             /* a bool we accept only when on */
     DEVICE_PROP_MUST_BE_OFF,            /* ... only when off */
+    DEVICE_PROP_STR,                    /* char *, owned by the device */
+    DEVICE_PROP_U32,                    /* uint32_t, 0..max */
 } DevicePropType;
 
 typedef struct {
@@ -64,12 +73,15 @@ typedef struct {
     DevicePropType type;
     size_t offset;                      /* of the field in the instance */
     const char *why;                    /* MUST_BE_*: why no other value */
+    uint32_t min, max;                  /* U32: the accepted range */
 } DeviceProp;
 
 typedef struct DeviceClass {
     const char *name;                   /* QEMU -device driver name */
     size_t instance_size;               /* the instance embeds Device first */
     const DeviceProp *props;            /* ends with { NULL } */
+    /* Defaults of the instance, before its properties are set. */
+    void (*instance_init)(Device *dev);
     bool (*realize)(Device *dev, const DeviceContext *ctx, GError **errp);
     void (*reset)(Device *dev);
     /* Release what realize acquired (also after a failed realize); the
