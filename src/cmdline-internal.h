@@ -74,6 +74,11 @@ bool cmdline_opt_device(CmdlineState *s, const char *arg, GError **errp);
 bool cmdline_opt_global(CmdlineState *s, const char *arg, GError **errp);
 bool cmdline_opt_object(CmdlineState *s, const char *arg, GError **errp);
 
+/* cmdline-block.c: -drive, -blockdev */
+bool cmdline_opt_blockdev(CmdlineState *s, const char *arg, GError **errp);
+bool cmdline_opt_drive(CmdlineState *s, const char *arg, GError **errp);
+bool cmdline_finish_drives(CmdlineState *s, GError **errp);
+
 /* cmdline-machine.c: -machine, -accel, -cpu, -m, -smp */
 bool cmdline_opt_accel(CmdlineState *s, const char *arg, GError **errp);
 bool cmdline_opt_cpu(CmdlineState *s, const char *arg, GError **errp);

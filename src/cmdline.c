@@ -492,7 +492,8 @@ static const CmdlineOption cmdline_options[] = {
     { "audiodev", true, cmdline_opt_audiodev, "none,id=ID|JSON",
       "accepted: the null audio backend (there is no sound device)" },
     { "bios", true, NULL, NULL, NULL },
-    { "blockdev", true, NULL, NULL, NULL },
+    { "blockdev", true, cmdline_opt_blockdev, "DRIVER,node-name=N[,...]|JSON",
+      "a block node: file, host_device, raw, qcow2" },
     { "boot", true, opt_boot, "strict=on|off",
       "accepted: the -kernel is all kestrel boots" },
     { "cdrom", true, NULL, NULL, NULL },
@@ -511,7 +512,9 @@ static const CmdlineOption cmdline_options[] = {
       "add a device; -device help lists them" },
     { "dfilter", true, NULL, NULL, NULL },
     { "display", true, opt_display, "none", "no display (the only one)" },
-    { "drive", true, NULL, NULL, NULL },
+    { "drive", true, cmdline_opt_drive,
+      "file=F,if=virtio|none[,id=ID][,format=raw|qcow2][,...]",
+      "a disk image (if=virtio: with its virtio-blk-pci)" },
     { "dtb", true, NULL, NULL, NULL },
     { "dump-vmstate", true, opt_dump_vmstate, "FILE",
       "write the migration format (schemas/vmstate.json) to FILE and exit" },
@@ -722,7 +725,8 @@ static bool cmdline_finish(CmdlineState *s, GError **errp)
     return cmdline_finish_smp(s, errp) &&
            cmdline_finish_default_serial(s, errp) &&
            cmdline_finish_chardevs(s, errp) &&
-           cmdline_finish_boot(s, errp);
+           cmdline_finish_boot(s, errp) &&
+           cmdline_finish_drives(s, errp);
 }
 
 static bool cmdline_run(CmdlineState *s, int argc, char **argv,

@@ -4,6 +4,8 @@
  */
 #include <string.h>
 
+#include <json-glib/json-glib.h>
+
 #include "error.h"
 #include "vmconfig.h"
 
@@ -40,6 +42,19 @@ void vm_config_device_free(DeviceConfig *dev)
         g_hash_table_unref(dev->props);
     }
     g_free(dev);
+}
+
+void vm_config_drive_free(DriveConfig *drv)
+{
+    if (!drv) {
+        return;
+    }
+    g_free(drv->id);
+    g_free(drv->file);
+    g_free(drv->format);
+    g_free(drv->werror);
+    g_free(drv->rerror);
+    g_free(drv);
 }
 
 void vm_config_secret_free(SecretConfig *sec)
@@ -110,6 +125,10 @@ VmConfig *vm_config_new(void)
         g_ptr_array_new_with_free_func((GDestroyNotify)vm_config_monitor_free);
     cfg->devices =
         g_ptr_array_new_with_free_func((GDestroyNotify)vm_config_device_free);
+    cfg->drives =
+        g_ptr_array_new_with_free_func((GDestroyNotify)vm_config_drive_free);
+    cfg->blockdevs =
+        g_ptr_array_new_with_free_func((GDestroyNotify)json_node_unref);
     return cfg;
 }
 
@@ -129,6 +148,8 @@ void vm_config_free(VmConfig *cfg)
     g_ptr_array_unref(cfg->serials);
     g_ptr_array_unref(cfg->monitors);
     g_ptr_array_unref(cfg->devices);
+    g_ptr_array_unref(cfg->drives);
+    g_ptr_array_unref(cfg->blockdevs);
     g_ptr_array_unref(cfg->secrets);
     g_free(cfg->pidfile);
     g_free(cfg->logfile);

@@ -52,6 +52,20 @@ typedef struct {
 } DeviceConfig;
 
 /* -object secret (the only user-creatable object kestrel has). */
+/* -drive: one image and its backend (QEMU's "BlockBackend"). */
+typedef struct {
+    char *id;                   /* id=, or QEMU's generated "virtioN" */
+    char *file;
+    char *format;               /* "raw", "qcow2"; NULL: probe */
+    bool virtio;                /* if=virtio: a virtio-blk-pci of its own */
+    bool read_only;
+    bool cache_direct;          /* cache=none/directsync, cache.direct=on */
+    bool cache_no_flush;        /* cache=unsafe, cache.no-flush=on */
+    bool discard_unmap;         /* discard=unmap|on */
+    char *werror;               /* NULL: the device's default */
+    char *rerror;
+} DriveConfig;
+
 typedef struct {
     char *id;
     bool base64;                /* format=base64; else raw */
@@ -96,6 +110,10 @@ typedef struct {
     GPtrArray *serials;
     GPtrArray *monitors;        /* owns MonitorConfig */
     GPtrArray *devices;         /* owns DeviceConfig */
+    GPtrArray *drives;          /* owns DriveConfig, -drive */
+    /* -blockdev, in order, each a JSON object as QEMU's BlockdevOptions
+     * (the key=value form converted: dotted keys nest, values strings). */
+    GPtrArray *blockdevs;       /* owns JsonNode */
 
     GPtrArray *secrets;         /* owns SecretConfig, -object secret */
 
@@ -130,6 +148,7 @@ void vm_config_chardev_free(ChardevConfig *chr);
 void vm_config_monitor_free(MonitorConfig *mon);
 void vm_config_device_free(DeviceConfig *dev);
 void vm_config_secret_free(SecretConfig *sec);
+void vm_config_drive_free(DriveConfig *drv);
 
 /*
  * vm_config_secret_load: the value of secret @sec, decoded (format=base64)

@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <glib.h>
+#include <json-glib/json-glib.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -130,6 +131,25 @@ static char *config_dump(const VmConfig *cfg)
         g_string_append_c(s, '\n');
     }
     g_string_append_printf(s, "devices=%u\n", cfg->devices->len);
+    for (guint i = 0; i < cfg->drives->len; i++) {
+        const DriveConfig *d = g_ptr_array_index(cfg->drives, i);
+
+        g_string_append_printf(s, "drive %s file=%s format=%s virtio=%d "
+                               "ro=%d direct=%d no-flush=%d unmap=%d "
+                               "werror=%s rerror=%s\n", d->id, d->file,
+                               d->format ? d->format : "-", d->virtio,
+                               d->read_only, d->cache_direct,
+                               d->cache_no_flush, d->discard_unmap,
+                               d->werror ? d->werror : "-",
+                               d->rerror ? d->rerror : "-");
+    }
+    g_string_append_printf(s, "drives=%u\n", cfg->drives->len);
+    for (guint i = 0; i < cfg->blockdevs->len; i++) {
+        g_autofree char *j = json_to_string(
+            g_ptr_array_index(cfg->blockdevs, i), FALSE);
+
+        g_string_append_printf(s, "blockdev %s\n", j);
+    }
     g_string_append_printf(s, "paused=%d\nno-reboot=%d\nno-shutdown=%d\n"
                            "daemonize=%d\nnographic=%d\ndisplay-none=%d\n"
                            "nodefaults=%d\npidfile=%s\nlogfile=%s\n",
@@ -358,6 +378,31 @@ static const OkCase ok_cases[] = {
     { K "-monitor none", { "monitors=0" } },
     { K "-nodefaults -monitor pty",
       { "mon compat_monitor0 chardev=compat_monitor0 readline pretty=0" } },
+    /* -drive: if=virtio brings its own virtio-blk-pci, after -device */
+    { K "-drive file=a.img,if=virtio,format=raw -device virtio-balloon-pci",
+      { "device virtio-blk-pci id=- drive=virtio0", "drives=1" } },
+    { K "-drive file=a.img,if=virtio -drive file=b.img,if=virtio",
+      { "drive virtio0 file=a.img format=- virtio=1 ro=0 direct=0 no-flush=0 unmap=0 werror=- rerror=-",
+        "drive virtio1 file=b.img format=- virtio=1 ro=0 direct=0 no-flush=0 unmap=0 werror=- rerror=-",
+        "device virtio-blk-pci id=- drive=virtio1" } },
+    { K "-drive file=a.qcow2,if=none,id=d0,format=qcow2,cache=none,"
+        "readonly=on,discard=unmap,werror=stop,rerror=report,aio=native",
+      { "drive d0 file=a.qcow2 format=qcow2 virtio=0 ro=1 direct=1 "
+        "no-flush=0 unmap=1 werror=stop rerror=report", "devices=0" } },
+    { K "-drive file=a.img,if=none,id=d0,cache=unsafe",
+      { "drive d0 file=a.img format=- virtio=0 ro=0 direct=0 no-flush=1 "
+        "unmap=0 werror=- rerror=-" } },
+    /* -blockdev: JSON kept, key=value nested by its dots */
+    { K "-blockdev driver=file,node-name=f0,filename=/x.img,cache.direct=on",
+      { "blockdev {\"cache\":{\"direct\":\"on\"},\"driver\":\"file\","
+        "\"filename\":\"/x.img\",\"node-name\":\"f0\"}" } },
+    { K "-blockdev '{\"driver\":\"qcow2\",\"node-name\":\"q\","
+        "\"file\":\"f0\",\"backing\":null}'",
+      { "blockdev {\"driver\":\"qcow2\",\"node-name\":\"q\","
+        "\"file\":\"f0\",\"backing\":null}" } },
+    { K "-blockdev driver=qcow2,node-name=q,file=f0,backing=",
+      { "blockdev {\"backing\":null,\"driver\":\"qcow2\","
+        "\"file\":\"f0\",\"node-name\":\"q\"}" } },
     /* -device, keyval and JSON */
     { K "-device virtio-balloon-pci", { "device virtio-balloon-pci id=-" } },
     { K "-device virtio-balloon-pci,id=balloon0,bus=pci.0,addr=0x2",
@@ -482,7 +527,39 @@ static const ErrCase err_cases[] = {
       "argument 'disk.img' is not an option: kestrel takes no disk image" },
     /* QEMU options kestrel refuses */
     { K "-drive file=x.img", UNS,
-      "-drive: option is not supported by kestrel" },
+      "-drive file=x.img: drive 'x.img': kestrel has no IDE controller, "
+      "give if=virtio (a virtio-blk-pci disk) or if=none (with -device "
+      "virtio-blk-pci,drive=ID)" },
+    { K "-drive file=x.img,if=scsi", UNS,
+      "-drive file=x.img,if=scsi: drive interface 'scsi' is not supported "
+      "by kestrel: use if=virtio or if=none" },
+    { K "-drive file=x.img,if=virtio,format=vmdk", UNS,
+      "-drive file=x.img,if=virtio,format=vmdk: 'vmdk' is not a supported "
+      "image format: kestrel reads raw and qcow2" },
+    { K "-drive file=x.img,if=none", INV,
+      "-drive file=x.img,if=none: drive 'x.img' with if=none needs an id=, "
+      "for -device virtio-blk-pci,drive=ID" },
+    { K "-drive file=x.img,if=virtio,cache=fast", INV,
+      "-drive file=x.img,if=virtio,cache=fast: invalid cache option 'fast': "
+      "use none, writeback, writethrough, directsync or unsafe" },
+    { K "-drive file=x.img,if=virtio,werror=panic", INV,
+      "-drive file=x.img,if=virtio,werror=panic: 'panic' invalid write "
+      "error action" },
+    { K "-drive file=x.img,if=virtio,rerror=enospc", INV,
+      "-drive file=x.img,if=virtio,rerror=enospc: 'enospc' invalid read "
+      "error action" },
+    { K "-drive file=x.img,if=virtio,snapshot=on", UNS,
+      "-drive file=x.img,if=virtio,snapshot=on: Parameter 'snapshot' does "
+      "not take value 'on' in kestrel: kestrel has no temporary snapshots" },
+    { K "-drive file=x.img,if=virtio,bogus=1", INV,
+      "-drive file=x.img,if=virtio,bogus=1: Invalid parameter 'bogus'" },
+    { K "-drive file=a,if=none,id=d -drive file=b,if=none,id=d", INV,
+      "-drive file=b,if=none,id=d: Duplicate ID 'd' for drive" },
+    { K "-blockdev node-name=x", INV,
+      "-blockdev node-name=x: Parameter 'driver' is missing" },
+    { K "-blockdev '{\"driver\":'", INV, "-blockdev {\"driver\":: "
+      "-blockdev: invalid JSON: <data>:1:10: Parse error: unexpected end of "
+      "file, expected character `}'" },
     { K "-hda x.img", UNS, "-hda: option is not supported by kestrel" },
     { K "-netdev user,id=n", UNS,
       "-netdev: option is not supported by kestrel" },
@@ -490,7 +567,7 @@ static const ErrCase err_cases[] = {
     { K "-vnc :0", UNS, "-vnc: option is not supported by kestrel" },
     { K "-spice port=5900", UNS, "-spice: option is not supported by kestrel" },
     { K "-usb", UNS, "-usb: option is not supported by kestrel" },
-    { K "--blockdev x", UNS, "--blockdev: option is not supported by kestrel" },
+    { K "--fsdev x", UNS, "--fsdev: option is not supported by kestrel" },
     { K "-object secret,id=s", INV,
       "-object secret,id=s: secret 's' needs exactly one of 'data' and "
       "'file'" },
@@ -928,7 +1005,8 @@ static void test_help_complete(void)
             g_assert_not_reached();
         }
     }
-    g_assert_null(strstr(out, "-drive"));
+    g_assert_nonnull(strstr(out, "\n  -drive "));
+    g_assert_nonnull(strstr(out, "\n  -blockdev "));
     g_assert_null(strstr(out, "-netdev"));
 }
 
