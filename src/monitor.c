@@ -134,6 +134,13 @@ static void monitor_on_reset(Vm *vm, bool guest, ShutdownCause cause)
     monitor_emit(vm->monitor, "RESET", data);
 }
 
+static void monitor_on_device_event(Vm *vm, const char *name,
+                                    JsonObject *data)
+{
+    monitor_emit(vm->monitor, name, data);
+    json_object_unref(data);
+}
+
 static void monitor_send_balloon_change(Monitor *mon, uint64_t actual)
 {
     g_autoptr(JsonObject) data = json_object_new();
@@ -248,6 +255,7 @@ Monitor *monitor_new(Vm *vm, GError **errp)
     vm->on_state_change = monitor_on_state_change;
     vm->on_shutdown = monitor_on_shutdown;
     vm->on_reset = monitor_on_reset;
+    vm->on_device_event = monitor_on_device_event;
     return mon;
 }
 

@@ -944,13 +944,6 @@ static bool qmp_query_chardev(void *ctx, JsonObject *args, JsonNode **ret,
 
 /* --- block devices: none yet ---------------------------------------------- */
 
-static bool qmp_query_block(void *ctx, JsonObject *args, JsonNode **ret,
-                            GError **errp)
-{
-    *ret = node_array(json_array_new());
-    return true;
-}
-
 /* --- file descriptors passed over the monitor (getfd, closefd) ---------- */
 
 static bool qmp_getfd(void *ctx, JsonObject *args, JsonNode **ret,
@@ -1031,6 +1024,7 @@ static bool qmp_query_balloon(void *ctx, JsonObject *args, JsonNode **ret,
  * qmp_cmds_refuse); 0 is every state. */
 static const QmpCommand qmp_commands[] = {
     { "balloon", qmp_balloon, NULL, 0 },
+    { "block_resize", qmp_block_resize, NULL, 0 },
     { "closefd", qmp_closefd, NULL, 0 },
     { "cont", qmp_cont, NULL,
       ALL_STATES & ~(ST(FINISH_MIGRATE) | NEEDS_RESET) },
@@ -1054,6 +1048,7 @@ static const QmpCommand qmp_commands[] = {
     { "qom-set", qmp_qom_set, NULL, 0 },
     { "query-balloon", qmp_query_balloon, NULL, 0 },
     { "query-block", qmp_query_block, NULL, 0 },
+    { "query-blockstats", qmp_query_blockstats, NULL, 0 },
     { "query-chardev", qmp_query_chardev, NULL, 0 },
     { "query-command-line-options", qmp_query_command_line_options, NULL,
       0 },
@@ -1066,7 +1061,7 @@ static const QmpCommand qmp_commands[] = {
       0 },
     { "query-migrate-parameters", qmp_query_migrate_parameters, NULL, 0 },
     { "query-name", qmp_query_name, NULL, 0 },
-    { "query-named-block-nodes", qmp_query_block, NULL, 0 },
+    { "query-named-block-nodes", qmp_query_named_block_nodes, NULL, 0 },
     { "query-status", qmp_query_status, NULL, 0 },
     { "query-target", qmp_query_target, NULL, 0 },
     { "query-uuid", qmp_query_uuid, NULL, 0 },

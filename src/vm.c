@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "acpi.h"
+#include "block/blockdev.h"
 #include "chardev.h"
 #include "device.h"
 #include "error.h"
@@ -345,6 +346,56 @@ static void vm_pm_poweroff(void *opaque)
     vm_request_shutdown(opaque, SHUTDOWN_CAUSE_GUEST_SHUTDOWN);
 }
 
+typedef struct {
+    Vm *vm;
+    char *name;
+    JsonObject *data;
+} VmDeviceEvent;
+
+static gboolean vm_device_event_cb(gpointer opaque)
+{
+    VmDeviceEvent *ev = opaque;
+
+    if (ev->vm->on_device_event) {
+        ev->vm->on_device_event(ev->vm, ev->name, ev->data);
+    } else {
+        json_object_unref(ev->data);
+    }
+    g_free(ev->name);
+    g_free(ev);
+    return G_SOURCE_REMOVE;
+}
+
+/* Devices emit from their I/O threads: the monitor hears it on the main
+ * thread, in order. */
+static void vm_device_event(void *opaque, const char *name,
+                            JsonObject *data)
+{
+    VmDeviceEvent *ev = g_new0(VmDeviceEvent, 1);
+
+    ev->vm = opaque;
+    ev->name = g_strdup(name);
+    ev->data = data;
+    g_idle_add(vm_device_event_cb, ev);
+}
+
+static gboolean vm_io_error_stop_cb(gpointer opaque)
+{
+    Vm *vm = opaque;
+
+    /* Only a running VM stops; one already stopped stays as it is (its
+     * failed request is retried at cont all the same). */
+    if (vm_get_run_state(vm) == RUN_STATE_RUNNING) {
+        vm_pause(vm, RUN_STATE_IO_ERROR, NULL);
+    }
+    return G_SOURCE_REMOVE;
+}
+
+static void vm_io_error_stop(void *opaque)
+{
+    g_idle_add(vm_io_error_stop_cb, opaque);
+}
+
 static void vm_guest_reset(void *opaque)
 {
     vm_request_reset(opaque, SHUTDOWN_CAUSE_GUEST_RESET);
@@ -438,8 +489,15 @@ static bool vm_setup_devices(Vm *vm, GError **errp)
     DeviceContext ctx = {
         .mem = vm->mem, .pio = vm->pio, .mmio = vm->mmio, .kvm = vm->kvm,
         .set_irq = vm_board_set_irq, .guest_reset = vm_guest_reset,
-        .guest_poweroff = vm_pm_poweroff, .opaque = vm,
+        .guest_poweroff = vm_pm_poweroff, .emit_event = vm_device_event,
+        .io_error_stop = vm_io_error_stop, .opaque = vm,
     };
+
+    vm->blocks = block_graph_new(cfg, errp);
+    if (!vm->blocks) {
+        return false;
+    }
+    ctx.blocks = vm->blocks;
 
     ctx.nr_serials = MIN(cfg->serials->len, (guint)DEVICE_MAX_SERIALS);
     for (unsigned int i = 0; i < ctx.nr_serials; i++) {
@@ -648,6 +706,7 @@ void vm_free(Vm *vm)
     g_free(vm->vcpus);
     g_free(priv->reset);
     devices_unrealize(vm);          /* the board's devices too */
+    block_graph_free(vm->blocks);   /* after the disks that used it */
     g_ptr_array_free(vm->chardevs, TRUE);
     iobus_free(vm->pio);
     iobus_free(vm->mmio);

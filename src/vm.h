@@ -18,6 +18,10 @@
 #include "vmconfig.h"
 #include "x86.h"
 
+#include <json-glib/json-glib.h>
+
+typedef struct BlockGraph BlockGraph;
+
 typedef struct Chardev Chardev;
 typedef struct Pm Pm;
 typedef struct PciHost PciHost;
@@ -95,11 +99,15 @@ typedef struct Vm {
      * and object-del (main thread). */
     GHashTable *secrets;
     Migration *migration;       /* migration state (main.c creates it) */
+    BlockGraph *blocks;         /* -blockdev and -drive nodes, backends */
 
     /* Observers, set by the monitor (QMP events). May be NULL. */
     void (*on_state_change)(struct Vm *vm, RunState old, RunState now);
     void (*on_shutdown)(struct Vm *vm, bool guest, ShutdownCause cause);
     void (*on_reset)(struct Vm *vm, bool guest, ShutdownCause cause);
+    /* A device's QMP event (main thread; takes @data). */
+    void (*on_device_event)(struct Vm *vm, const char *name,
+                            JsonObject *data);
 } Vm;
 
 const char *run_state_name(RunState s);
