@@ -21,11 +21,12 @@ FUNCTIONAL_TESTS = \
 	tests/functional/test_daemon_api.py \
 	tests/functional/test_daemon_migrate.py \
 	tests/functional/test_virt_manager.py \
-	tests/functional/test_migration.py
+	tests/functional/test_migration.py \
+	tests/functional/test_virtio_blk.py
 
 TESTS += $(FUNCTIONAL_TESTS)
 EXTRA_DIST += $(FUNCTIONAL_TESTS) tests/functional/ktest.py \
-	tests/functional/data/README \
+	tests/functional/virtio_qtest.py tests/functional/data/README \
 	tests/functional/data/virt-install-4.1-kestrel.xml \
 	tests/functional/data/virt-install-4.1-qemu-pc.xml \
 	tests/functional/data/virt-install-qemu-capabilities.xml \
