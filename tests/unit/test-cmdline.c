@@ -382,8 +382,10 @@ static const OkCase ok_cases[] = {
     { K "-drive file=a.img,if=virtio,format=raw -device virtio-balloon-pci",
       { "device virtio-blk-pci id=- drive=virtio0", "drives=1" } },
     { K "-drive file=a.img,if=virtio -drive file=b.img,if=virtio",
-      { "drive virtio0 file=a.img format=- virtio=1 ro=0 direct=0 no-flush=0 unmap=0 werror=- rerror=-",
-        "drive virtio1 file=b.img format=- virtio=1 ro=0 direct=0 no-flush=0 unmap=0 werror=- rerror=-",
+      { "drive virtio0 file=a.img format=- virtio=1 ro=0 direct=0 "
+        "no-flush=0 unmap=0 werror=- rerror=-",
+        "drive virtio1 file=b.img format=- virtio=1 ro=0 direct=0 "
+        "no-flush=0 unmap=0 werror=- rerror=-",
         "device virtio-blk-pci id=- drive=virtio1" } },
     { K "-drive file=a.qcow2,if=none,id=d0,format=qcow2,cache=none,"
         "readonly=on,discard=unmap,werror=stop,rerror=report,aio=native",
