@@ -15,6 +15,7 @@ static const TgMode tg_modes[] = {
     { "hello", mode_hello },
     { "idle", mode_idle },
     { "mmio", mode_mmio },
+    { "net", mode_net },
     { "pio", mode_pio },
 };
 
