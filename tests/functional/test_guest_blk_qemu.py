@@ -98,16 +98,18 @@ def qemu_img(*args):
 @unittest.skipIf(qemu_usable(), qemu_usable())
 class BlkQemu(ktest.TestCase):
 
-    def boot(self, disk, append, fmt="raw", readonly=False):
+    def boot(self, disk, append, fmt="raw", readonly=False, machine="pc",
+             device_opts=""):
         drive = "file=%s,if=none,id=d0,format=%s" % (disk, fmt)
         if readonly:
             drive += ",readonly=on"
         argv = [ktest.QEMU] + ktest.QEMU_ACCEL + [
-            "-M", "pc", "-nodefaults", "-nographic", "-serial", "stdio",
+            "-M", machine, "-nodefaults", "-nographic", "-serial", "stdio",
             "-no-reboot", "-m", "128", "-kernel", ktest.TESTGUEST,
             "-append", "tg.mode=blk " + append,
             "-drive", drive,
-            "-device", "virtio-blk-pci,drive=d0,serial=" + SERIAL]
+            "-device", "virtio-blk-pci,drive=d0,serial=" + SERIAL +
+            device_opts]
         return self.spawn(argv)
 
     def finished(self, p, errors=False):
@@ -187,6 +189,22 @@ class BlkQemu(ktest.TestCase):
         # The backing file saw no write.
         with open(base, "rb") as f:
             self.assertEqual(f.read(), bytes(16 * MIB))
+
+    def test_modern_q35_default_size(self):
+        # q35 (ECAM) and a modern-only device (0x1042; on pc the device is
+        # transitional, 0x1001). Without tg.mb the area is the whole disk
+        # when it is under 64 MiB.
+        disk = os.path.join(self.tmp, "disk.raw")
+        qemu_img("create", "-f", "raw", disk, "12M")
+        p = self.boot(disk, "tg.seed=11 tg.pattern=seq", machine="q35",
+                      device_opts=",disable-legacy=on")
+        self.negotiated(p, 12 * MIB // SECTOR)
+        self.finished(p)
+        ph = self.phases(p)
+        self.assertEqual(sorted(ph), ["seqread", "seqwrite"], p.text())
+        self.assertEqual([v[2] for v in ph.values()], [0, 0], p.text())
+        bad, gens = check_image(disk, 11, 12 * MIB // SECTOR)
+        self.assertEqual((bad, gens), ([], {0: 12 * MIB // SECTOR}))
 
     def test_verify_host_written(self):
         # The host writes the pattern (mixed generations); the guest

@@ -108,14 +108,15 @@ class NetQemu(ktest.TestCase):
     def in_ns(self, argv, **kw):
         return ["ip", "netns", "exec", self.ns] + list(argv)
 
-    def boot(self, append, qmp=None):
+    def boot(self, append, qmp=None, machine="pc", device_opts=""):
         argv = [ktest.QEMU] + ktest.QEMU_ACCEL + [
-            "-M", "pc", "-nodefaults", "-nographic", "-serial", "stdio",
+            "-M", machine, "-nodefaults", "-nographic", "-serial", "stdio",
             "-no-reboot", "-m", "128", "-kernel", ktest.TESTGUEST,
             "-append", "tg.mode=net tg.ip=%s/24 %s" % (GUEST_IP, append),
             "-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no",
             # romfile=: no iPXE option ROM to wait for.
-            "-device", "virtio-net-pci,netdev=n0,mac=%s,romfile=" % MAC]
+            "-device", "virtio-net-pci,netdev=n0,mac=%s,romfile=%s"
+            % (MAC, device_opts)]
         if qmp:
             argv += ["-qmp", "unix:%s,server=on,wait=off" % qmp]
         p = self.spawn(self.in_ns(argv))
@@ -194,11 +195,14 @@ class NetQemu(ktest.TestCase):
                          p.text())
 
     def test_stream(self):
+        # q35 (ECAM) and a modern-only device (0x1041); the ping test has
+        # the transitional one (0x1000) that pc gets.
         sink = self.spawn(self.in_ns(["/usr/bin/python3", "-c", STREAM_SINK,
                                       str(STREAM_PORT)]))
         sink.wait_line(r"^SINK READY$", timeout=20)
         p = self.boot("tg.net=stream tg.peer=%s tg.port=%d tg.secs=3"
-                      % (HOST_IP, STREAM_PORT))
+                      % (HOST_IP, STREAM_PORT), machine="q35",
+                      device_opts=",disable-legacy=on")
         p.wait_line(LINK, timeout=60)
         m = p.wait_line(r"^TG NET stream mb_s=(\d+\.\d\d) pkts=(\d+)$",
                         timeout=60)
