@@ -25,6 +25,7 @@ PACKAGES=(
     virt-manager xvfb x11-apps tesseract-ocr tesseract-ocr-eng dbus
     fonts-dejavu-core
     xz-utils zstd binutils acpica-tools util-linux man-db
+    iputils-ping
 )
 
 log() { printf '[dev.sh] %s\n' "$*" >&2; }

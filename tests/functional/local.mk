@@ -13,6 +13,8 @@ FUNCTIONAL_TESTS = \
 	tests/functional/test_balloon.py \
 	tests/functional/test_qemu_oracle.py \
 	tests/functional/test_balloon_qemu.py \
+	tests/functional/test_guest_blk_qemu.py \
+	tests/functional/test_guest_net_qemu.py \
 	tests/functional/test_linux.py \
 	tests/functional/test_libvirt_qemu.py \
 	tests/functional/test_daemon.py \
