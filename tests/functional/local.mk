@@ -25,7 +25,9 @@ FUNCTIONAL_TESTS = \
 	tests/functional/test_virt_manager.py \
 	tests/functional/test_migration.py \
 	tests/functional/test_virtio_blk.py \
-	tests/functional/test_virtio_net.py
+	tests/functional/test_virtio_net.py \
+	tests/functional/test_guest_blk.py \
+	tests/functional/test_guest_net.py
 
 TESTS += $(FUNCTIONAL_TESTS)
 EXTRA_DIST += $(FUNCTIONAL_TESTS) tests/functional/ktest.py \
