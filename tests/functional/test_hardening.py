@@ -6,9 +6,13 @@ under -accel qtest, so no /dev/kvm is needed.
 - A string with an escaped NUL stays whole, as in QEMU 7.2 (modified
   UTF-8): "quit\\u0000-not-quit" is an unknown command, not quit; where a
   string becomes a path, an id or a URI it is refused, never cut.
+- A secret file (-object secret,file= and object-add) is read without
+  blocking the main loop and with a size limit: a FIFO, /dev/zero or a
+  huge file is refused, naming the file, and QMP keeps answering.
 """
 
 import os
+import time
 
 import ktest
 from ktest import KESTREL, Qmp
@@ -62,6 +66,70 @@ class TestQmpNul(HardeningCase):
                          "NUL character" % target)
         self.assertFalse(os.path.exists(target))
         self.assert_serving(p)
+
+
+class TestSecretFile(HardeningCase):
+
+    def object_add_file(self, p, path, sid="s0"):
+        t0 = time.monotonic()
+        r = p.qmp.execute("object-add", {"qom-type": "secret", "id": sid,
+                                         "file": path})
+        self.assertLess(time.monotonic() - t0, 5)
+        return r
+
+    def test_nul_in_file_name(self):
+        real = os.path.join(self.tmp, "key")
+        with open(real, "w") as f:
+            f.write("k")
+        p = self.vm()
+        r = self.object_add_file(p, real + "\x00x")
+        self.assertEqual(r["error"]["desc"],
+                         "Unable to read %s\x00x: the file name contains a "
+                         "NUL character" % real)
+        self.assert_serving(p)
+
+    def test_fifo_refused_without_blocking(self):
+        fifo = os.path.join(self.tmp, "fifo")
+        os.mkfifo(fifo)
+        p = self.vm()
+        r = self.object_add_file(p, fifo)
+        self.assertEqual(r["error"]["desc"],
+                         "Unable to read %s: not a regular file (a secret is "
+                         "read only from a regular file)" % fifo)
+        self.assert_serving(p)
+
+    def test_dev_zero_refused(self):
+        p = self.vm()
+        r = self.object_add_file(p, "/dev/zero")
+        self.assertEqual(r["error"]["desc"],
+                         "Unable to read /dev/zero: not a regular file (a "
+                         "secret is read only from a regular file)")
+        self.assert_serving(p)
+
+    def test_size_limit(self):
+        big = os.path.join(self.tmp, "big")
+        with open(big, "wb") as f:
+            f.write(b"x" * (64 * 1024 + 1))
+        ok = os.path.join(self.tmp, "ok")
+        with open(ok, "wb") as f:
+            f.write(b"y" * (64 * 1024))
+        p = self.vm()
+        r = self.object_add_file(p, big)
+        self.assertEqual(r["error"]["desc"],
+                         "Unable to read %s: a secret file may hold at most "
+                         "64 KiB" % big)
+        self.assertEqual(self.object_add_file(p, ok, "s1"), {"return": {}})
+        self.assert_serving(p)
+
+    def test_command_line_fifo(self):
+        fifo = os.path.join(self.tmp, "fifo")
+        os.mkfifo(fifo)
+        rc, out = ktest.run([KESTREL, "-nodefaults", "-display", "none",
+                             "-accel", "qtest", "-object",
+                             "secret,id=s,file=" + fifo], timeout=10)
+        self.assertEqual(rc, 1)
+        self.assertIn("-object secret,id=s: Unable to read %s: not a regular "
+                      "file" % fifo, out)
 
 
 if __name__ == "__main__":
