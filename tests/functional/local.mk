@@ -22,7 +22,8 @@ FUNCTIONAL_TESTS = \
 	tests/functional/test_daemon_migrate.py \
 	tests/functional/test_virt_manager.py \
 	tests/functional/test_migration.py \
-	tests/functional/test_hardening.py
+	tests/functional/test_hardening.py \
+	tests/functional/test_daemon_hardening.py
 
 TESTS += $(FUNCTIONAL_TESTS)
 EXTRA_DIST += $(FUNCTIONAL_TESTS) tests/functional/ktest.py \

@@ -1,0 +1,76 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""virtkestreld against what issue 14's attack run found: stray configs,
+files and directories open to everyone, tampered status files, endless
+domain logs, bursts of connections.
+
+Domains run under kestrel's qtest accelerator (VIRTKESTRELD_ACCEL=qtest,
+virtkestreld(8)), so no /dev/kvm is needed: what is tested is the
+daemon's handling of files and processes, not the guest."""
+
+import errno
+import os
+import signal
+import socket
+import stat
+import subprocess
+import time
+
+import ktest
+from test_daemon import DaemonCase, DAEMON, domain_xml
+
+
+class HardDaemonCase(DaemonCase):
+
+    def start_daemon(self):
+        env = dict(os.environ, KESTREL=os.path.abspath(ktest.KESTREL),
+                   VIRTKESTRELD_ACCEL="qtest")
+        argv = [DAEMON, "--socket", self.sock,
+                "--config-dir", self.dir("etc"),
+                "--state-dir", self.dir("run"),
+                "--log-dir", self.dir("log")]
+        self.daemon = self.spawn(argv, env=env)
+        self.wait_for(lambda: self.listening(self.sock + "-ro"),
+                      "the daemon's sockets")
+
+    def dir(self, name):
+        return os.path.join(self.tmp, name)
+
+    def restart_daemon(self):
+        self.stop_daemon()
+        self.start_daemon()
+
+    def mode(self, path):
+        return stat.S_IMODE(os.lstat(path).st_mode)
+
+
+class ListenBacklog(HardDaemonCase):
+
+    def test_connection_burst_is_queued(self):
+        with open("/proc/sys/net/core/somaxconn") as f:
+            somaxconn = int(f.read())
+        if somaxconn < 600:
+            self.skipTest("net.core.somaxconn is %d: the kernel caps any "
+                          "backlog below the 500 this test needs" % somaxconn)
+        # The daemon stopped: nothing is accepted, everything queues.
+        os.kill(self.daemon.proc.pid, signal.SIGSTOP)
+        socks, refused = [], 0
+        try:
+            for _ in range(500):
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.setblocking(False)
+                try:
+                    s.connect(self.sock)
+                except OSError as e:
+                    self.assertEqual(e.errno, errno.EAGAIN)
+                    refused += 1
+                socks.append(s)
+        finally:
+            os.kill(self.daemon.proc.pid, signal.SIGCONT)
+            for s in socks:
+                s.close()
+        self.assertEqual(refused, 0)
+        self.assertEqual(self.virsh("list", "--all", "--name").split(), [])
+
+
+if __name__ == "__main__":
+    ktest.main()
