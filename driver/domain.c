@@ -640,6 +640,7 @@ void domain_load_configs(Driver *drv)
         g_autofree char *path = NULL;
         g_autofree char *xml = NULL;
         g_autofree char *autopath = NULL;
+        g_autofree char *want = NULL;
         g_autoptr(GError) err = NULL;
         DomainDef *def;
         DomainObj *dom;
@@ -655,6 +656,16 @@ void domain_load_configs(Driver *drv)
         def = domain_def_parse_string(xml, DOMAIN_DEF_PARSE_INACTIVE, &err);
         if (!def) {
             g_warning("ignoring '%s': %s", path, err->message);
+            continue;
+        }
+        /* As libvirt: NAME.xml holds domain NAME, so a stray file cannot
+         * take the place of a domain's real config. */
+        want = g_strdup_printf("%s.xml", def->name);
+        if (!g_str_equal(ent, want)) {
+            g_warning("ignoring '%s': the file name does not match the name "
+                      "of the domain it defines, '%s' (its config is "
+                      "'%s')", path, def->name, want);
+            domain_def_free(def);
             continue;
         }
         dom = domain_check_unique(drv, def, &err);

@@ -43,6 +43,33 @@ class HardDaemonCase(DaemonCase):
         return stat.S_IMODE(os.lstat(path).st_mode)
 
 
+class StrayConfig(HardDaemonCase):
+
+    def test_stray_xml_does_not_shadow_the_real_config(self):
+        self.define("tg", mib=64)
+        self.stop_daemon()
+        # Files whose name is not their domain's: the same domain (bigger,
+        # to tell them apart) and another one, in names sorting on both
+        # sides of tg.xml.
+        strays = {"aaa.xml": domain_xml("tg", mib=96),
+                  "zzz.xml": domain_xml("tg", mib=128),
+                  "other.xml": domain_xml("notother", mib=64)}
+        for f, xml in strays.items():
+            with open(os.path.join(self.dir("etc"), f), "w") as fh:
+                fh.write(xml)
+        self.start_daemon()
+        out = self.virsh("dominfo", "tg")
+        self.assertRegex(out, r"Max memory:\s+65536 KiB")
+        self.assertEqual(self.virsh("list", "--all", "--name").split(),
+                         ["tg"])
+        for f, name in (("aaa.xml", "tg"), ("zzz.xml", "tg"),
+                        ("other.xml", "notother")):
+            self.daemon.wait_line(
+                r"ignoring '%s': the file name does not match the name of "
+                r"the domain it defines, '%s' \(its config is '%s\.xml'\)"
+                % (os.path.join(self.dir("etc"), f), name, name), timeout=5)
+
+
 class ListenBacklog(HardDaemonCase):
 
     def test_connection_burst_is_queued(self):
