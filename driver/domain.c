@@ -153,16 +153,22 @@ static bool domain_write_file(const char *path, const char *text,
                               GError **errp)
 {
     g_autofree char *dir = g_path_get_dirname(path);
+    g_autoptr(GError) err = NULL;
 
-    if (g_mkdir_with_parents(dir, 0755) < 0) {
+    /* Configs and live state are root's alone, as libvirt has them:
+     * they name images, sockets and secrets. */
+    if (g_mkdir_with_parents(dir, DOMAIN_DIR_MODE) < 0) {
         g_set_error(errp, VIR_ERROR, VIR_ERR_SYSTEM_ERROR,
                     "cannot create directory '%s': %s", dir,
                     g_strerror(errno));
         return false;
     }
-    if (!g_file_set_contents(path, text, -1, NULL)) {
+    /* A new file renamed over the old one: never seen half written. */
+    if (!g_file_set_contents_full(path, text, -1,
+                                  G_FILE_SET_CONTENTS_CONSISTENT,
+                                  DOMAIN_FILE_MODE, &err)) {
         g_set_error(errp, VIR_ERROR, VIR_ERR_SYSTEM_ERROR,
-                    "cannot write '%s'", path);
+                    "cannot write '%s': %s", path, err->message);
         return false;
     }
     return true;
@@ -357,7 +363,7 @@ bool domain_set_autostart(DomainObj *dom, bool autostart, GError **errp)
         return true;
     }
     if (autostart) {
-        if (g_mkdir_with_parents(dir, 0755) < 0 ||
+        if (g_mkdir_with_parents(dir, DOMAIN_DIR_MODE) < 0 ||
             (symlink(path, autopath) < 0 && errno != EEXIST)) {
             g_set_error(errp, VIR_ERROR, VIR_ERR_SYSTEM_ERROR,
                         "cannot create autostart link '%s': %s", autopath,

@@ -837,8 +837,8 @@ void process_start_full(DomainObj *dom, const ProcessStartOptions *o,
         return;
     }
 
-    if (g_mkdir_with_parents(drv->state_dir, 0755) < 0 ||
-        g_mkdir_with_parents(drv->log_dir, 0755) < 0) {
+    if (g_mkdir_with_parents(drv->state_dir, DOMAIN_DIR_MODE) < 0 ||
+        g_mkdir_with_parents(drv->log_dir, DOMAIN_DIR_MODE) < 0) {
         g_set_error(&err, VIR_ERROR, VIR_ERR_SYSTEM_ERROR,
                     "cannot create the state or log directory: %s",
                     g_strerror(errno));
@@ -846,7 +846,7 @@ void process_start_full(DomainObj *dom, const ProcessStartOptions *o,
         return;
     }
     logfd = open(dom->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                 0644);
+                 DOMAIN_FILE_MODE);
     if (logfd < 0) {
         g_set_error(&err, VIR_ERROR, VIR_ERR_SYSTEM_ERROR,
                     "cannot open log file '%s': %s", dom->log_path,

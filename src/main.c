@@ -106,7 +106,7 @@ static void daemonize_finish(bool keep_stderr)
 static bool write_pidfile(const char *path, GError **errp)
 {
     g_autofree char *pid = g_strdup_printf("%d\n", (int)getpid());
-    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);  /* QEMU's */
 
     if (fd < 0) {
         g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
@@ -134,7 +134,7 @@ static bool write_pidfile(const char *path, GError **errp)
 
 static bool open_logfile(const char *path, GError **errp)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 
     if (fd < 0) {
         g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,

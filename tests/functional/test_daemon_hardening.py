@@ -70,6 +70,27 @@ class StrayConfig(HardDaemonCase):
                 % (os.path.join(self.dir("etc"), f), name, name), timeout=5)
 
 
+class FileModes(HardDaemonCase):
+
+    def test_created_files_and_dirs_are_private(self):
+        self.define("tg")
+        self.virsh("autostart", "tg")
+        self.virsh("start", "tg")
+        self.wait_state("tg", "running (booted)")
+        etc, run, log = self.dir("etc"), self.dir("run"), self.dir("log")
+        for d in (etc, run, log, os.path.join(etc, "autostart")):
+            self.assertEqual(self.mode(d), 0o700, d)
+        for f in (os.path.join(etc, "tg.xml"), os.path.join(run, "tg.xml"),
+                  os.path.join(run, "tg.status"), os.path.join(run, "tg.pid"),
+                  os.path.join(log, "tg.log")):
+            self.assertEqual(self.mode(f), 0o600, f)
+        # libvirt's unix_sock_rw_perms and unix_sock_ro_perms
+        self.assertEqual(self.mode(self.sock), 0o700)
+        self.assertEqual(self.mode(self.sock + "-ro"), 0o777)
+        self.assertTrue(stat.S_ISSOCK(os.lstat(self.sock).st_mode))
+        self.virsh("destroy", "tg")
+
+
 class ListenBacklog(HardDaemonCase):
 
     def test_connection_burst_is_queued(self):
