@@ -397,6 +397,8 @@ void domain_save_status(DomainObj *dom)
     g_key_file_set_string(kf, "domain", "uuid", dom->uuidstr);
     g_key_file_set_integer(kf, "domain", "id", dom->id);
     g_key_file_set_integer(kf, "domain", "pid", dom->pid);
+    g_key_file_set_uint64(kf, "domain", "pid-start-time",
+                          dom->pid_start_time);
     g_key_file_set_integer(kf, "domain", "state", dom->state);
     g_key_file_set_integer(kf, "domain", "reason", dom->reason);
     g_key_file_set_boolean(kf, "domain", "persistent", dom->persistent);

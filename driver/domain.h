@@ -217,6 +217,7 @@ struct DomainObj {
 
     /* Process, valid while active. */
     pid_t pid;
+    guint64 pid_start_time;     /* /proc/PID/stat starttime: proves pid */
     QmpClient *mon;
     char *qmp_path;
     char *pid_path;

@@ -76,6 +76,8 @@ driver_virtkestreld_SOURCES = \
 	driver/dispatch-save.c \
 	driver/process.c \
 	driver/process.h \
+	driver/process-ident.c \
+	driver/process-ident.h \
 	driver/rpc.c \
 	driver/rpc.h \
 	driver/virerror.c \

@@ -22,6 +22,7 @@
 #include "command.h"
 #include "monitor.h"
 #include "process.h"
+#include "process-ident.h"
 #include "virerror.h"
 
 #define PROCESS_QMP_TIMEOUT_MS 10000
@@ -762,6 +763,10 @@ static void process_start_spawned(GPid pid, int status, void *opaque)
         process_start_failed(op, e);
         return;
     }
+    /* With the pid, what proves it later (process-ident.h). */
+    if (!process_ident_start_time(dom->pid, &dom->pid_start_time)) {
+        dom->pid_start_time = 0;
+    }
     if (dom->destroying) {
         /* Destroyed while kestrel was setting up. */
         kill(dom->pid, SIGKILL);
@@ -1197,22 +1202,58 @@ void process_vcpu_times(DomainObj *dom, guint64 *times, int *cpus,
 
 /* ---- reconnection ------------------------------------------------------ */
 
-/* Is @pid still the VMM of this domain (and not a recycled pid)? */
-static bool process_pid_alive(pid_t pid, const char *qmp_path)
+/*
+ * Is the pid of a status file provably this domain's VMM, and not a
+ * recycled pid or a process a tampered file names?  Only then may the
+ * daemon talk to it or signal it: else dom->pid is -1 on return.  A
+ * status file that fails leaves the VM to kestrel's own pid file, if the
+ * process that names passes the same test.  Logs every mismatch.
+ */
+static bool process_pid_alive(DomainObj *dom)
 {
-    g_autofree char *path = g_strdup_printf("/proc/%d/cmdline", (int)pid);
-    g_autofree char *cmd = NULL;
-    gsize len, i;
+    Driver *drv = dom->drv;
+    g_autofree char *qmp = g_strdup_printf("%s/%s.qmp", drv->state_dir,
+                                           dom->name);
+    ProcessIdent want = {
+        .pid = dom->pid,
+        .start_time = dom->pid_start_time,
+        .emulator = dom->def->emulator ? dom->def->emulator : drv->emulator,
+        .name = dom->name,
+        .qmp_path = qmp,
+    };
+    g_autoptr(GError) err = NULL;
+    g_autofree char *pidtext = NULL;
 
-    if (pid <= 0 || !g_file_get_contents(path, &cmd, &len, NULL)) {
+    if (g_strcmp0(dom->qmp_path, qmp)) {
+        g_warning("domain '%s': its status file names the monitor socket "
+                  "'%s', not '%s': using '%s'", dom->name,
+                  dom->qmp_path ? dom->qmp_path : "", qmp, qmp);
+        g_free(dom->qmp_path);
+        dom->qmp_path = g_strdup(qmp);
+    }
+    if (process_ident_verify(&want, &err)) {
+        return true;
+    }
+    if (!g_error_matches(err, PROCESS_IDENT_ERROR, ESRCH)) {
+        g_warning("domain '%s': process %d of its status file is not its "
+                  "VMM, leaving it alone: %s", dom->name, (int)dom->pid,
+                  err->message);
+    }
+    dom->pid = -1;
+    g_clear_error(&err);
+    if (!g_file_get_contents(dom->pid_path, &pidtext, NULL, NULL)) {
         return false;
     }
-    for (i = 0; i + 1 < len; i++) {
-        if (cmd[i] == '\0') {
-            cmd[i] = ' ';
-        }
+    want.pid = (pid_t)g_ascii_strtoll(pidtext, NULL, 10);
+    want.start_time = 0;
+    if (want.pid <= 0 || !process_ident_verify(&want, &err) ||
+        !process_ident_start_time(want.pid, &dom->pid_start_time)) {
+        return false;
     }
-    return strstr(cmd, qmp_path) != NULL;
+    g_warning("domain '%s': its VMM is process %d, as its pid file says",
+              dom->name, (int)want.pid);
+    dom->pid = want.pid;
+    return true;
 }
 
 static void process_reconnect_one(Driver *drv, const char *status_path)
@@ -1227,6 +1268,7 @@ static void process_reconnect_one(Driver *drv, const char *status_path)
     DomainDef *def;
     DomainObj *dom;
     bool persistent;
+    bool ours;
 
     if (!g_key_file_load_from_file(kf, status_path, 0, &err) ||
         !(name = g_key_file_get_string(kf, "domain", "name", &err))) {
@@ -1252,6 +1294,8 @@ static void process_reconnect_one(Driver *drv, const char *status_path)
     dom->persistent = persistent && dom->newdef;
     dom->id = g_key_file_get_integer(kf, "domain", "id", NULL);
     dom->pid = g_key_file_get_integer(kf, "domain", "pid", NULL);
+    dom->pid_start_time = g_key_file_get_uint64(kf, "domain",
+                                                "pid-start-time", NULL);
     dom->state = g_key_file_get_integer(kf, "domain", "state", NULL);
     dom->reason = g_key_file_get_integer(kf, "domain", "reason", NULL);
     dom->shutdown_requested =
@@ -1264,16 +1308,17 @@ static void process_reconnect_one(Driver *drv, const char *status_path)
     drv->next_id = MAX(drv->next_id, dom->id + 1);
 
     mon = qmp_client_new();
-    if (!dom->qmp_path || !process_pid_alive(dom->pid, dom->qmp_path) ||
+    ours = process_pid_alive(dom);
+    if (!ours ||
         !qmp_client_connect_unix_sync(mon, dom->qmp_path,
                                       PROCESS_QMP_TIMEOUT_MS, &err) ||
         !(status = qmp_client_execute_sync(mon, "query-status", NULL,
                                            PROCESS_QMP_TIMEOUT_MS, &err))) {
         g_message("domain '%s' ended while the daemon was away%s%s", name,
                   err ? ": " : "", err ? err->message : "");
-        dom->pid = dom->pid > 0 && dom->qmp_path &&
-                   process_pid_alive(dom->pid, dom->qmp_path) ? dom->pid : -1;
-        process_stopped(dom, DOMAIN_STATE_SHUTOFF, DOMAIN_SHUTOFF_DAEMON,
+        /* Only a proven VMM is killed (it does not answer). */
+        process_stopped(dom, DOMAIN_STATE_SHUTOFF,
+                        ours ? DOMAIN_SHUTOFF_DAEMON : DOMAIN_SHUTOFF_UNKNOWN,
                         DOMAIN_EVENT_STOPPED_FAILED);
         domain_obj_unref(dom);
         return;

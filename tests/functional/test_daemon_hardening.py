@@ -91,6 +91,96 @@ class FileModes(HardDaemonCase):
         self.virsh("destroy", "tg")
 
 
+class StatusFileTrust(HardDaemonCase):
+    """A status file names a process; only a process proven to be the
+    domain's VMM (start time, emulator, -name and monitor socket) is
+    trusted or signalled."""
+
+    def start_tg(self):
+        self.define("tg")
+        self.virsh("start", "tg")
+        self.wait_state("tg", "running (booted)")
+        with open(os.path.join(self.dir("run"), "tg.pid")) as f:
+            return int(f.read())
+
+    def sleeper(self):
+        # "sleep 1000": the old check looked for the status file's monitor
+        # path anywhere in the command line, so qmp=1000 matched it.
+        p = subprocess.Popen(["sleep", "1000"])
+        self.addCleanup(p.wait)
+        self.addCleanup(p.kill)
+        return p
+
+    def tamper(self, pid):
+        path = os.path.join(self.dir("run"), "tg.status")
+        with open(path) as f:
+            lines = f.read().splitlines()
+        with open("/proc/%d/stat" % pid) as f:
+            start = f.read().rsplit(")", 1)[1].split()[19]
+        out = []
+        for ln in lines:
+            if ln.startswith("pid="):
+                ln = "pid=%d" % pid
+            elif ln.startswith("pid-start-time="):
+                ln = "pid-start-time=" + start      # it can be read: no proof
+            elif ln.startswith("qmp="):
+                ln = "qmp=1000"
+            out.append(ln)
+        with open(path, "w") as f:
+            f.write("\n".join(out) + "\n")
+
+    @staticmethod
+    def gone(pid):
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+        except OSError:
+            return True
+
+    def test_reconnects_to_its_own_vmm(self):
+        vmm = self.start_tg()
+        self.restart_daemon()
+        self.daemon.wait_line(r"domain 'tg' \(id \d+, pid %d\) reconnected"
+                              % vmm)
+        self.assertEqual(self.state("tg"), "running (booted)")
+
+    def test_tampered_status_file_kills_nothing(self):
+        vmm = self.start_tg()
+        sleeper = self.sleeper()
+        self.stop_daemon()
+        self.tamper(sleeper.pid)
+        self.start_daemon()
+        self.virsh("list")              # reconnection is over
+        time.sleep(0.5)
+        self.assertIsNone(sleeper.poll(), "the daemon killed 'sleep 1000'")
+        # The real VM is found by kestrel's own pid file, not orphaned.
+        self.assertEqual(self.state("tg"), "running (booted)")
+        self.daemon.wait_line(r"domain 'tg': process %d of its status file "
+                              r"is not its VMM, leaving it alone: process %d "
+                              r"runs '\S*sleep', not the emulator"
+                              % (sleeper.pid, sleeper.pid))
+        self.daemon.wait_line(r"domain 'tg': its VMM is process %d, as its "
+                              r"pid file says" % vmm)
+        os.kill(vmm, 0)
+        self.virsh("destroy", "tg")
+        self.assertIsNone(sleeper.poll())
+
+    def test_tampered_status_file_vm_gone(self):
+        vmm = self.start_tg()
+        sleeper = self.sleeper()
+        self.stop_daemon()
+        os.kill(vmm, signal.SIGKILL)
+        self.wait_for(lambda: self.gone(vmm), "kestrel to die")
+        self.tamper(sleeper.pid)
+        self.start_daemon()
+        self.virsh("list")              # reconnection is over
+        time.sleep(0.5)
+        self.assertIsNone(sleeper.poll(), "the daemon killed 'sleep 1000'")
+        self.assertEqual(self.state("tg"), "shut off (unknown)")
+        self.daemon.wait_line(r"process %d of its status file is not its VMM"
+                              % sleeper.pid)
+
+
 class ListenBacklog(HardDaemonCase):
 
     def test_connection_burst_is_queued(self):
