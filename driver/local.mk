@@ -78,6 +78,8 @@ driver_virtkestreld_SOURCES = \
 	driver/process.h \
 	driver/process-ident.c \
 	driver/process-ident.h \
+	src/logfile.c \
+	src/logfile.h \
 	driver/rpc.c \
 	driver/rpc.h \
 	driver/virerror.c \

@@ -20,6 +20,7 @@
 #include <glib-unix.h>
 
 #include "command.h"
+#include "logfile.h"
 #include "monitor.h"
 #include "process.h"
 #include "process-ident.h"
@@ -802,6 +803,7 @@ void process_start_full(DomainObj *dom, const ProcessStartOptions *o,
     g_auto(GStrv) argv = NULL;
     g_autoptr(GError) err = NULL;
     g_autofree char *cmdline = NULL;
+    g_autoptr(LogFile) log = NULL;
     int logfd;
     GPid pid;
 
@@ -850,13 +852,14 @@ void process_start_full(DomainObj *dom, const ProcessStartOptions *o,
         process_op_finish(op, err);
         return;
     }
-    logfd = open(dom->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                 DOMAIN_FILE_MODE);
-    if (logfd < 0) {
-        g_set_error(&err, VIR_ERROR, VIR_ERR_SYSTEM_ERROR,
-                    "cannot open log file '%s': %s", dom->log_path,
-                    g_strerror(errno));
-        process_op_finish(op, err);
+    /* Capped and rotated as virtlogd does (kestrel -D does the same for
+     * what it writes). */
+    log = logfile_open(dom->log_path, LOGFILE_MAX_SIZE, LOGFILE_MAX_BACKUPS,
+                       &err);
+    if (!log) {
+        g_autoptr(GError) e = g_error_new(VIR_ERROR, VIR_ERR_SYSTEM_ERROR,
+                                          "%s", err->message);
+        process_op_finish(op, e);
         return;
     }
     cmdline = g_strjoinv(" ", argv);
@@ -866,10 +869,17 @@ void process_start_full(DomainObj *dom, const ProcessStartOptions *o,
         g_autofree char *line = g_strdup_printf("%s: starting up\n%s\n",
                                                 stamp, cmdline);
 
-        if (write(logfd, line, strlen(line)) < 0) {
-            /* The log is a courtesy; the start goes on. */
-        }
-        dom->log_start = lseek(logfd, 0, SEEK_END);
+        /* The log is a courtesy; the start goes on. */
+        logfile_write(log, line, strlen(line), NULL);
+        dom->log_start = logfile_get_size(log);
+    }
+    logfd = logfile_get_fd(log);
+    if (logfd < 0) {
+        g_autoptr(GError) e = g_error_new(VIR_ERROR, VIR_ERR_SYSTEM_ERROR,
+                                          "cannot write log file '%s'",
+                                          dom->log_path);
+        process_op_finish(op, e);
+        return;
     }
     unlink(dom->pid_path);
     unlink(dom->qmp_path);
@@ -881,11 +891,9 @@ void process_start_full(DomainObj *dom, const ProcessStartOptions *o,
         g_autoptr(GError) e = g_error_new(VIR_ERROR, VIR_ERR_INTERNAL_ERROR,
                                           "cannot run '%s': %s", argv[0],
                                           err->message);
-        close(logfd);
         process_op_finish(op, e);
         return;
     }
-    close(logfd);
 
     dom->id = drv->next_id++;
     dom->start_time = g_get_monotonic_time();

@@ -181,6 +181,26 @@ class StatusFileTrust(HardDaemonCase):
                               % sleeper.pid)
 
 
+class DomainLog(HardDaemonCase):
+
+    def test_full_domain_log_rotates(self):
+        self.define("tg")
+        os.makedirs(self.dir("log"), exist_ok=True)
+        log = os.path.join(self.dir("log"), "tg.log")
+        old = b"guest console flood\n" * ((2 << 20) // 20 + 1)
+        for i in range(3, -1, -1):
+            with open(log + (".%d" % i if i < 3 else ""), "wb") as f:
+                f.write(old[:2 << 20])
+        self.virsh("start", "tg")
+        self.wait_state("tg", "running (booted)")
+        with open(log) as f:
+            self.assertRegex(f.read(4096), r"^\S+: starting up\n\S*kestrel ")
+        for i in range(3):
+            self.assertEqual(os.path.getsize(log + ".%d" % i), 2 << 20)
+        self.assertFalse(os.path.exists(log + ".3"))
+        self.virsh("destroy", "tg")
+
+
 class ListenBacklog(HardDaemonCase):
 
     def test_connection_burst_is_queued(self):

@@ -9,6 +9,7 @@ under -accel qtest, so no /dev/kvm is needed.
 - A secret file (-object secret,file= and object-add) is read without
   blocking the main loop and with a size limit: a FIFO, /dev/zero or a
   huge file is refused, naming the file, and QMP keeps answering.
+- The -D log is capped and rotated (2 MiB, three backups).
 """
 
 import os
@@ -130,6 +131,42 @@ class TestSecretFile(HardeningCase):
         self.assertEqual(rc, 1)
         self.assertIn("-object secret,id=s: Unable to read %s: not a regular "
                       "file" % fifo, out)
+
+class TestLogRotation(HardeningCase):
+    """-D: the log is capped and rotated as virtlogd does (2 MiB, three
+    backups), whoever writes to kestrel's stderr."""
+
+    def test_full_log_rotates(self):
+        log = os.path.join(self.tmp, "vm.log")
+        old = b"x" * (2 << 20)
+        with open(log, "wb") as f:
+            f.write(old)
+        # -daemonize: the copier runs in the process that stays.
+        qmp = os.path.join(self.tmp, "d.qmp")
+        pidfile = os.path.join(self.tmp, "d.pid")
+        rc, out = ktest.run([KESTREL, "-nodefaults", "-display", "none",
+                             "-m", "64", "-accel", "qtest", "-D", log,
+                             "-chardev", "pty,id=c0", "-serial", "chardev:c0",
+                             "-qmp", "unix:%s,server=on,wait=off" % qmp,
+                             "-pidfile", pidfile, "-daemonize"], timeout=20)
+        self.assertEqual(rc, 0, out)
+        with open(pidfile) as f:
+            pid = int(f.read())
+        q = Qmp(qmp)
+        q.cmd("quit")
+        q.close()
+        deadline = time.monotonic() + 10
+        while os.path.exists("/proc/%d" % pid) and \
+                time.monotonic() < deadline:
+            time.sleep(0.05)
+        with open(log + ".0", "rb") as f:
+            self.assertEqual(f.read(), old)
+        with open(log, "rb") as f:
+            text = f.read().decode()
+        self.assertLess(len(text), 4096)
+        self.assertRegex(text, r"^char device redirected to /dev/pts/\d+ "
+                         r"\(label c0\)\n")
+        self.assertEqual(os.stat(log).st_mode & 0o777, 0o600)
 
 
 if __name__ == "__main__":
