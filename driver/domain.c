@@ -163,9 +163,11 @@ static bool domain_write_file(const char *path, const char *text,
                     g_strerror(errno));
         return false;
     }
-    /* A new file renamed over the old one: never seen half written. */
+    /* As g_file_set_contents (a new file renamed over the old one), but
+     * created 0600. */
     if (!g_file_set_contents_full(path, text, -1,
-                                  G_FILE_SET_CONTENTS_CONSISTENT,
+                                  G_FILE_SET_CONTENTS_CONSISTENT |
+                                  G_FILE_SET_CONTENTS_ONLY_EXISTING,
                                   DOMAIN_FILE_MODE, &err)) {
         g_set_error(errp, VIR_ERROR, VIR_ERR_SYSTEM_ERROR,
                     "cannot write '%s': %s", path, err->message);
