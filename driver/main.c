@@ -269,9 +269,9 @@ int main(int argc, char **argv)
     drv.next_id = 1;
     dispatch_init(&drv, &srv);
 
-    if (g_mkdir_with_parents(drv.config_dir, 0755) < 0 ||
-        g_mkdir_with_parents(drv.state_dir, 0755) < 0 ||
-        g_mkdir_with_parents(drv.log_dir, 0755) < 0) {
+    if (g_mkdir_with_parents(drv.config_dir, DOMAIN_DIR_MODE) < 0 ||
+        g_mkdir_with_parents(drv.state_dir, DOMAIN_DIR_MODE) < 0 ||
+        g_mkdir_with_parents(drv.log_dir, DOMAIN_DIR_MODE) < 0) {
         fprintf(stderr, "virtkestreld: cannot create directories: %s\n",
                 g_strerror(errno));
         return 1;
@@ -279,8 +279,8 @@ int main(int argc, char **argv)
 
     n = listen_systemd(srv, &err);
     if (n == 0 &&
-        (!rpc_server_add_unix(srv, o.socket, 0600, false, &err) ||
-         !rpc_server_add_unix(srv, o.socket_ro, 0666, true, &err))) {
+        (!rpc_server_add_unix(srv, o.socket, 0700, false, &err) ||
+         !rpc_server_add_unix(srv, o.socket_ro, 0777, true, &err))) {
         n = -1;
     }
     if (n < 0) {

@@ -20,8 +20,10 @@
 #include <glib-unix.h>
 
 #include "command.h"
+#include "logfile.h"
 #include "monitor.h"
 #include "process.h"
+#include "process-ident.h"
 #include "virerror.h"
 
 #define PROCESS_QMP_TIMEOUT_MS 10000
@@ -762,6 +764,10 @@ static void process_start_spawned(GPid pid, int status, void *opaque)
         process_start_failed(op, e);
         return;
     }
+    /* With the pid, what proves it later (process-ident.h). */
+    if (!process_ident_start_time(dom->pid, &dom->pid_start_time)) {
+        dom->pid_start_time = 0;
+    }
     if (dom->destroying) {
         /* Destroyed while kestrel was setting up. */
         kill(dom->pid, SIGKILL);
@@ -797,6 +803,7 @@ void process_start_full(DomainObj *dom, const ProcessStartOptions *o,
     g_auto(GStrv) argv = NULL;
     g_autoptr(GError) err = NULL;
     g_autofree char *cmdline = NULL;
+    g_autoptr(LogFile) log = NULL;
     int logfd;
     GPid pid;
 
@@ -837,21 +844,22 @@ void process_start_full(DomainObj *dom, const ProcessStartOptions *o,
         return;
     }
 
-    if (g_mkdir_with_parents(drv->state_dir, 0755) < 0 ||
-        g_mkdir_with_parents(drv->log_dir, 0755) < 0) {
+    if (g_mkdir_with_parents(drv->state_dir, DOMAIN_DIR_MODE) < 0 ||
+        g_mkdir_with_parents(drv->log_dir, DOMAIN_DIR_MODE) < 0) {
         g_set_error(&err, VIR_ERROR, VIR_ERR_SYSTEM_ERROR,
                     "cannot create the state or log directory: %s",
                     g_strerror(errno));
         process_op_finish(op, err);
         return;
     }
-    logfd = open(dom->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                 0644);
-    if (logfd < 0) {
-        g_set_error(&err, VIR_ERROR, VIR_ERR_SYSTEM_ERROR,
-                    "cannot open log file '%s': %s", dom->log_path,
-                    g_strerror(errno));
-        process_op_finish(op, err);
+    /* Capped and rotated as virtlogd does (kestrel -D does the same for
+     * what it writes). */
+    log = logfile_open(dom->log_path, LOGFILE_MAX_SIZE, LOGFILE_MAX_BACKUPS,
+                       &err);
+    if (!log) {
+        g_autoptr(GError) e = g_error_new(VIR_ERROR, VIR_ERR_SYSTEM_ERROR,
+                                          "%s", err->message);
+        process_op_finish(op, e);
         return;
     }
     cmdline = g_strjoinv(" ", argv);
@@ -861,10 +869,17 @@ void process_start_full(DomainObj *dom, const ProcessStartOptions *o,
         g_autofree char *line = g_strdup_printf("%s: starting up\n%s\n",
                                                 stamp, cmdline);
 
-        if (write(logfd, line, strlen(line)) < 0) {
-            /* The log is a courtesy; the start goes on. */
-        }
-        dom->log_start = lseek(logfd, 0, SEEK_END);
+        /* The log is a courtesy; the start goes on. */
+        logfile_write(log, line, strlen(line), NULL);
+        dom->log_start = logfile_get_size(log);
+    }
+    logfd = logfile_get_fd(log);
+    if (logfd < 0) {
+        g_autoptr(GError) e = g_error_new(VIR_ERROR, VIR_ERR_SYSTEM_ERROR,
+                                          "cannot write log file '%s'",
+                                          dom->log_path);
+        process_op_finish(op, e);
+        return;
     }
     unlink(dom->pid_path);
     unlink(dom->qmp_path);
@@ -876,11 +891,9 @@ void process_start_full(DomainObj *dom, const ProcessStartOptions *o,
         g_autoptr(GError) e = g_error_new(VIR_ERROR, VIR_ERR_INTERNAL_ERROR,
                                           "cannot run '%s': %s", argv[0],
                                           err->message);
-        close(logfd);
         process_op_finish(op, e);
         return;
     }
-    close(logfd);
 
     dom->id = drv->next_id++;
     dom->start_time = g_get_monotonic_time();
@@ -1197,22 +1210,58 @@ void process_vcpu_times(DomainObj *dom, guint64 *times, int *cpus,
 
 /* ---- reconnection ------------------------------------------------------ */
 
-/* Is @pid still the VMM of this domain (and not a recycled pid)? */
-static bool process_pid_alive(pid_t pid, const char *qmp_path)
+/*
+ * Is the pid of a status file provably this domain's VMM, and not a
+ * recycled pid or a process a tampered file names?  Only then may the
+ * daemon talk to it or signal it: else dom->pid is -1 on return.  A
+ * status file that fails leaves the VM to kestrel's own pid file, if the
+ * process that names passes the same test.  Logs every mismatch.
+ */
+static bool process_pid_alive(DomainObj *dom)
 {
-    g_autofree char *path = g_strdup_printf("/proc/%d/cmdline", (int)pid);
-    g_autofree char *cmd = NULL;
-    gsize len, i;
+    Driver *drv = dom->drv;
+    g_autofree char *qmp = g_strdup_printf("%s/%s.qmp", drv->state_dir,
+                                           dom->name);
+    ProcessIdent want = {
+        .pid = dom->pid,
+        .start_time = dom->pid_start_time,
+        .emulator = dom->def->emulator ? dom->def->emulator : drv->emulator,
+        .name = dom->name,
+        .qmp_path = qmp,
+    };
+    g_autoptr(GError) err = NULL;
+    g_autofree char *pidtext = NULL;
 
-    if (pid <= 0 || !g_file_get_contents(path, &cmd, &len, NULL)) {
+    if (g_strcmp0(dom->qmp_path, qmp)) {
+        g_warning("domain '%s': its status file names the monitor socket "
+                  "'%s', not '%s': using '%s'", dom->name,
+                  dom->qmp_path ? dom->qmp_path : "", qmp, qmp);
+        g_free(dom->qmp_path);
+        dom->qmp_path = g_strdup(qmp);
+    }
+    if (process_ident_verify(&want, &err)) {
+        return true;
+    }
+    if (!g_error_matches(err, PROCESS_IDENT_ERROR, ESRCH)) {
+        g_warning("domain '%s': process %d of its status file is not its "
+                  "VMM, leaving it alone: %s", dom->name, (int)dom->pid,
+                  err->message);
+    }
+    dom->pid = -1;
+    g_clear_error(&err);
+    if (!g_file_get_contents(dom->pid_path, &pidtext, NULL, NULL)) {
         return false;
     }
-    for (i = 0; i + 1 < len; i++) {
-        if (cmd[i] == '\0') {
-            cmd[i] = ' ';
-        }
+    want.pid = (pid_t)g_ascii_strtoll(pidtext, NULL, 10);
+    want.start_time = 0;
+    if (want.pid <= 0 || !process_ident_verify(&want, &err) ||
+        !process_ident_start_time(want.pid, &dom->pid_start_time)) {
+        return false;
     }
-    return strstr(cmd, qmp_path) != NULL;
+    g_warning("domain '%s': its VMM is process %d, as its pid file says",
+              dom->name, (int)want.pid);
+    dom->pid = want.pid;
+    return true;
 }
 
 static void process_reconnect_one(Driver *drv, const char *status_path)
@@ -1227,6 +1276,7 @@ static void process_reconnect_one(Driver *drv, const char *status_path)
     DomainDef *def;
     DomainObj *dom;
     bool persistent;
+    bool ours;
 
     if (!g_key_file_load_from_file(kf, status_path, 0, &err) ||
         !(name = g_key_file_get_string(kf, "domain", "name", &err))) {
@@ -1252,6 +1302,8 @@ static void process_reconnect_one(Driver *drv, const char *status_path)
     dom->persistent = persistent && dom->newdef;
     dom->id = g_key_file_get_integer(kf, "domain", "id", NULL);
     dom->pid = g_key_file_get_integer(kf, "domain", "pid", NULL);
+    dom->pid_start_time = g_key_file_get_uint64(kf, "domain",
+                                                "pid-start-time", NULL);
     dom->state = g_key_file_get_integer(kf, "domain", "state", NULL);
     dom->reason = g_key_file_get_integer(kf, "domain", "reason", NULL);
     dom->shutdown_requested =
@@ -1264,16 +1316,17 @@ static void process_reconnect_one(Driver *drv, const char *status_path)
     drv->next_id = MAX(drv->next_id, dom->id + 1);
 
     mon = qmp_client_new();
-    if (!dom->qmp_path || !process_pid_alive(dom->pid, dom->qmp_path) ||
+    ours = process_pid_alive(dom);
+    if (!ours ||
         !qmp_client_connect_unix_sync(mon, dom->qmp_path,
                                       PROCESS_QMP_TIMEOUT_MS, &err) ||
         !(status = qmp_client_execute_sync(mon, "query-status", NULL,
                                            PROCESS_QMP_TIMEOUT_MS, &err))) {
         g_message("domain '%s' ended while the daemon was away%s%s", name,
                   err ? ": " : "", err ? err->message : "");
-        dom->pid = dom->pid > 0 && dom->qmp_path &&
-                   process_pid_alive(dom->pid, dom->qmp_path) ? dom->pid : -1;
-        process_stopped(dom, DOMAIN_STATE_SHUTOFF, DOMAIN_SHUTOFF_DAEMON,
+        /* Only a proven VMM is killed (it does not answer). */
+        process_stopped(dom, DOMAIN_STATE_SHUTOFF,
+                        ours ? DOMAIN_SHUTOFF_DAEMON : DOMAIN_SHUTOFF_UNKNOWN,
                         DOMAIN_EVENT_STOPPED_FAILED);
         domain_obj_unref(dom);
         return;

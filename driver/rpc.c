@@ -795,8 +795,10 @@ bool rpc_server_add_unix(RpcServer *srv, const char *path, int mode,
         return false;
     }
     unlink(path);
+    /* SOMAXCONN (the kernel caps it at net.core.somaxconn): a burst of
+     * clients queues instead of failing with EAGAIN. */
     if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-        chmod(path, mode) < 0 || listen(fd, 64) < 0) {
+        chmod(path, mode) < 0 || listen(fd, SOMAXCONN) < 0) {
         int saved = errno;
 
         close(fd);

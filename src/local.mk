@@ -7,6 +7,7 @@ src_libkestrel_a_SOURCES = \
 	src/bytes.h \
 	src/layout.h \
 	src/vmconfig.c src/vmconfig.h \
+	src/logfile.c src/logfile.h \
 	src/keyval.c src/keyval.h \
 	src/cmdline.c src/cmdline.h src/cmdline-internal.h \
 	src/cmdline-chardev.c src/cmdline-devices.c src/cmdline-machine.c \

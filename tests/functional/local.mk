@@ -27,7 +27,9 @@ FUNCTIONAL_TESTS = \
 	tests/functional/test_virtio_blk.py \
 	tests/functional/test_virtio_net.py \
 	tests/functional/test_guest_blk.py \
-	tests/functional/test_guest_net.py
+	tests/functional/test_guest_net.py \
+	tests/functional/test_hardening.py \
+	tests/functional/test_daemon_hardening.py
 
 TESTS += $(FUNCTIONAL_TESTS)
 EXTRA_DIST += $(FUNCTIONAL_TESTS) tests/functional/ktest.py \
