@@ -29,7 +29,8 @@ FUNCTIONAL_TESTS = \
 	tests/functional/test_guest_blk.py \
 	tests/functional/test_guest_net.py \
 	tests/functional/test_hardening.py \
-	tests/functional/test_daemon_hardening.py
+	tests/functional/test_daemon_hardening.py \
+	tests/functional/test_block_images.py
 
 TESTS += $(FUNCTIONAL_TESTS)
 EXTRA_DIST += $(FUNCTIONAL_TESTS) tests/functional/ktest.py \
