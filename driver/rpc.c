@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -33,11 +34,25 @@
                                      * not read before we give up on it */
 #define RPC_STREAM_HIGH (1 << 20)   /* queued bytes that pause streams */
 #define RPC_STREAM_LOW (256 << 10)  /* ... and that resume them */
+#define RPC_ACCEPT_RETRY_MS 1000    /* out of descriptors: pause accepting */
+#define RPC_LOG_INTERVAL 10         /* s between two refusal messages */
+
+/* A message that may repeat at the rate a hostile client chooses: logged
+ * at most once every RPC_LOG_INTERVAL seconds, with the count left out. */
+typedef struct {
+    gint64 last;                    /* monotonic µs of the last message */
+    unsigned int suppressed;
+} RpcRateLimit;
 
 struct RpcServer {
     const RpcServerOps *ops;
+    RpcServerLimits limits;
     GList *listeners;               /* RpcListener */
     GList *conns;                   /* RpcConn */
+    guint tick;                     /* deadlines, while there are clients */
+    guint accept_retry;             /* accepting paused: out of fds */
+    bool accept_failing;            /* since the last accept that worked */
+    RpcRateLimit refused_log;
 };
 
 typedef struct {
@@ -45,14 +60,19 @@ typedef struct {
     int fd;
     bool readonly;
     char *path;                     /* unlinked on free, NULL if inherited */
-    guint watch;
+    guint watch;                    /* 0 while accepting is paused */
+    unsigned int clients;           /* connections accepted here, open */
+    unsigned int anonymous;         /* ... of which before CONNECT_OPEN */
 } RpcListener;
 
 struct RpcConn {
     RpcServer *srv;
+    RpcListener *listener;          /* outlives its connections */
     int refs;                       /* the server's + one per pending call */
     int fd;
     bool socket_readonly;
+    bool opened;                    /* CONNECT_OPEN done: not anonymous */
+    gint64 accepted;                /* monotonic µs */
     bool closed;
     bool close_after_flush;
     bool overflow;                  /* too much queued: closing */
@@ -85,6 +105,7 @@ struct RpcCall {
 
 static void rpc_conn_close(RpcConn *conn);
 static void rpc_conn_unref(RpcConn *conn);
+static void rpc_server_resume_accept(RpcServer *srv);
 static gboolean rpc_conn_writable(int fd, GIOCondition cond, void *opaque);
 
 static gboolean rpc_conn_close_idle(void *opaque)
@@ -678,11 +699,136 @@ static void rpc_conn_close(RpcConn *conn)
         rpc_stream_free(st);
     }
     srv->conns = g_list_remove(srv->conns, conn);
+    conn->listener->clients--;
+    if (!conn->opened) {
+        conn->listener->anonymous--;
+    }
     if (srv->ops->conn_free) {
         srv->ops->conn_free(conn->data);
     }
     conn->data = NULL;
     rpc_conn_unref(conn);
+    /* A descriptor is free again: try now rather than at the timer. */
+    if (srv->accept_retry) {
+        rpc_server_resume_accept(srv);
+    }
+}
+
+/* Log @fmt unless it was logged less than RPC_LOG_INTERVAL s ago. */
+static void G_GNUC_PRINTF(2, 3) rpc_log_limited(RpcRateLimit *rl,
+                                                const char *fmt, ...)
+{
+    gint64 now = g_get_monotonic_time();
+    g_autofree char *msg = NULL;
+    va_list ap;
+
+    if (rl->last && now - rl->last < RPC_LOG_INTERVAL * G_USEC_PER_SEC) {
+        rl->suppressed++;
+        return;
+    }
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    if (rl->suppressed) {
+        g_message("%s (and %u more times since the last report)", msg,
+                  rl->suppressed);
+    } else {
+        g_message("%s", msg);
+    }
+    rl->last = now;
+    rl->suppressed = 0;
+}
+
+/*
+ * Once a second while there are clients: close those that have not opened
+ * their connection (CONNECT_OPEN) within the client timeout.  What else
+ * has a deadline is checked here too.
+ */
+static gboolean rpc_server_tick(void *opaque)
+{
+    RpcServer *srv = opaque;
+    gint64 now = g_get_monotonic_time();
+    gint64 limit = (gint64)srv->limits.client_timeout * G_USEC_PER_SEC;
+    GList *l, *next;
+
+    for (l = srv->conns; l; l = next) {
+        RpcConn *conn = l->data;
+
+        next = l->next;
+        if (!conn->opened && now - conn->accepted > limit) {
+            rpc_log_limited(&srv->refused_log, "closing a client that did "
+                            "not open its connection within %u s",
+                            srv->limits.client_timeout);
+            rpc_conn_close(conn);
+        }
+    }
+    if (!srv->conns) {
+        srv->tick = 0;
+        return G_SOURCE_REMOVE;
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean rpc_listener_accept(int fd, GIOCondition cond,
+                                    void *opaque);
+
+static void rpc_server_resume_accept(RpcServer *srv)
+{
+    GList *l;
+
+    if (srv->accept_retry) {
+        g_source_remove(srv->accept_retry);
+        srv->accept_retry = 0;
+    }
+    for (l = srv->listeners; l; l = l->next) {
+        RpcListener *li = l->data;
+
+        if (!li->watch) {
+            li->watch = g_unix_fd_add(li->fd, G_IO_IN, rpc_listener_accept,
+                                      li);
+        }
+    }
+}
+
+static gboolean rpc_server_accept_retry(void *opaque)
+{
+    RpcServer *srv = opaque;
+
+    srv->accept_retry = 0;
+    rpc_server_resume_accept(srv);
+    return G_SOURCE_REMOVE;
+}
+
+/*
+ * accept() failed for want of descriptors or memory: the pending
+ * connection stays in the backlog and the socket stays readable, so
+ * watching it now would spin.  Stop watching every listening socket until
+ * a client goes or RPC_ACCEPT_RETRY_MS have passed.  Called from the
+ * accept callback of @current, whose watch its caller removes.
+ */
+static void rpc_server_pause_accept(RpcServer *srv, RpcListener *current,
+                                    int err)
+{
+    GList *l;
+
+    if (!srv->accept_failing) {
+        g_warning("cannot accept clients: %s; %u clients connected, "
+                  "retrying every %d ms", g_strerror(err),
+                  g_list_length(srv->conns), RPC_ACCEPT_RETRY_MS);
+        srv->accept_failing = true;
+    }
+    for (l = srv->listeners; l; l = l->next) {
+        RpcListener *li = l->data;
+
+        if (li->watch && li != current) {
+            g_source_remove(li->watch);
+        }
+        li->watch = 0;
+    }
+    if (!srv->accept_retry) {
+        srv->accept_retry = g_timeout_add(RPC_ACCEPT_RETRY_MS,
+                                          rpc_server_accept_retry, srv);
+    }
 }
 
 static gboolean rpc_listener_accept(int fd, GIOCondition cond, void *opaque)
@@ -694,43 +840,91 @@ static gboolean rpc_listener_accept(int fd, GIOCondition cond, void *opaque)
 
     cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (cfd < 0) {
-        if (errno != EAGAIN && errno != EINTR) {
-            g_warning("accept on %s: %s", l->path ? l->path : "socket",
-                      g_strerror(errno));
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+            errno == ENOMEM) {
+            rpc_server_pause_accept(srv, l, errno);
+            return G_SOURCE_REMOVE;
         }
+        if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+            rpc_log_limited(&srv->refused_log, "accept on %s: %s",
+                            l->path ? l->path : "socket", g_strerror(errno));
+        }
+        return G_SOURCE_CONTINUE;
+    }
+    if (srv->accept_failing) {
+        g_message("accepting clients again");
+        srv->accept_failing = false;
+    }
+    /* Over a limit the client goes at once: left in the backlog it would
+     * keep the socket readable (a spin) and hold a place in it. */
+    if (l->clients >= srv->limits.max_clients ||
+        l->anonymous >= srv->limits.max_anonymous_clients) {
+        rpc_log_limited(&srv->refused_log,
+                        "refusing a client on %s: %u clients, %u of them "
+                        "not yet open (limits %u and %u)",
+                        l->path ? l->path : "socket", l->clients, l->anonymous,
+                        srv->limits.max_clients,
+                        srv->limits.max_anonymous_clients);
+        close(cfd);
         return G_SOURCE_CONTINUE;
     }
 
     conn = g_new0(RpcConn, 1);
     conn->srv = srv;
+    conn->listener = l;
     conn->refs = 1;
     conn->fd = cfd;
     conn->socket_readonly = l->readonly;
-    conn->last_rx = g_get_monotonic_time();
+    conn->accepted = g_get_monotonic_time();
+    conn->last_rx = conn->accepted;
     conn->in = g_byte_array_new();
     conn->out = g_byte_array_new();
     conn->in_watch = g_unix_fd_add(cfd, G_IO_IN | G_IO_HUP | G_IO_ERR,
                                    rpc_conn_readable, conn);
     srv->conns = g_list_prepend(srv->conns, conn);
+    l->clients++;
+    l->anonymous++;
+    if (!srv->tick) {
+        srv->tick = g_timeout_add_seconds(1, rpc_server_tick, srv);
+    }
     if (srv->ops->conn_new) {
         conn->data = srv->ops->conn_new(conn);
     }
     return G_SOURCE_CONTINUE;
 }
 
+void rpc_conn_set_opened(RpcConn *conn)
+{
+    if (!conn->opened) {
+        conn->opened = true;
+        conn->listener->anonymous--;
+    }
+}
+
 RpcServer *rpc_server_new(const RpcServerOps *ops)
 {
     RpcServer *srv = g_new0(RpcServer, 1);
+    RpcServerLimits limits = RPC_SERVER_LIMITS_DEFAULT;
 
     srv->ops = ops;
+    srv->limits = limits;
     return srv;
+}
+
+void rpc_server_set_limits(RpcServer *srv, const RpcServerLimits *limits)
+{
+    srv->limits = *limits;
+    srv->limits.max_client_requests = MAX(limits->max_client_requests, 1);
+    srv->limits.client_timeout = MAX(limits->client_timeout, 1);
 }
 
 static void rpc_listener_free(void *opaque)
 {
     RpcListener *l = opaque;
 
-    g_source_remove(l->watch);
+    if (l->watch) {
+        g_source_remove(l->watch);
+    }
     close(l->fd);
     if (l->path) {
         unlink(l->path);
@@ -743,6 +937,12 @@ void rpc_server_free(RpcServer *srv)
 {
     while (srv->conns) {
         rpc_conn_close(srv->conns->data);
+    }
+    if (srv->tick) {
+        g_source_remove(srv->tick);
+    }
+    if (srv->accept_retry) {
+        g_source_remove(srv->accept_retry);
     }
     g_list_free_full(srv->listeners, rpc_listener_free);
     g_free(srv);

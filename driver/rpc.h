@@ -72,6 +72,24 @@ void rpc_server_free(RpcServer *srv);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(RpcServer, rpc_server_free)
 
 /*
+ * What one client, or many, may hold of the daemon (libvirt's daemon
+ * settings of the same names, with its defaults).  Each listening socket
+ * counts its own clients, so a flood of the world-accessible read-only
+ * socket does not lock root out of the read-write one.  A client over a
+ * limit is accepted and closed at once.
+ */
+typedef struct {
+    unsigned int max_clients;           /* per socket */
+    unsigned int max_anonymous_clients; /* per socket, before CONNECT_OPEN */
+    unsigned int max_client_requests;   /* calls in flight per client */
+    unsigned int client_timeout;        /* s to send CONNECT_OPEN */
+} RpcServerLimits;
+
+#define RPC_SERVER_LIMITS_DEFAULT { 5000, 20, 5, 30 }
+
+void rpc_server_set_limits(RpcServer *srv, const RpcServerLimits *limits);
+
+/*
  * Listen on the UNIX socket @path (replacing a stale socket file) with
  * permissions @mode; connections accepted there are read-only if
  * @readonly.
@@ -93,6 +111,10 @@ void *rpc_conn_get_data(RpcConn *conn);
 
 /* Connection came through a read-only socket. */
 bool rpc_conn_socket_readonly(RpcConn *conn);
+
+/* The client has opened its connection (CONNECT_OPEN): it no longer
+ * counts as anonymous and has no deadline to do so. */
+void rpc_conn_set_opened(RpcConn *conn);
 
 /* The client asked for keepalive: ping it when it goes silent. */
 void rpc_conn_start_keepalive(RpcConn *conn);
