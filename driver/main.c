@@ -301,8 +301,8 @@ int main(int argc, char **argv)
           &o.max_client_requests,
           "calls in flight per client; more wait unread (default 5)", "N" },
         { "client-timeout", 0, 0, G_OPTION_ARG_INT, &o.client_timeout,
-          "seconds a client has to open its connection (default 30)",
-          "SECONDS" },
+          "seconds a client has to open its connection, and to finish a "
+          "message it began (default 30)", "SECONDS" },
         { "verbose", 'v', 0, G_OPTION_ARG_NONE, &o.verbose,
           "log more", NULL },
         { "version", 'V', 0, G_OPTION_ARG_NONE, &o.version,

@@ -4,7 +4,8 @@
  * framing, the keepalive program, and calls that may be answered later and
  * in any order.  Everything runs on the glib main loop of the daemon; a
  * call whose work waits for a VMM (QMP) stays pending while the
- * connection keeps reading, answering keepalive and other calls.
+ * connection keeps reading, answering keepalive and other calls (up to
+ * max_client_requests calls in flight, see RpcServerLimits).
  *
  * What a procedure does is not known here: driver/dispatch.c gives the
  * table of procedures (see RpcProc).
@@ -82,7 +83,8 @@ typedef struct {
     unsigned int max_clients;           /* per socket */
     unsigned int max_anonymous_clients; /* per socket, before CONNECT_OPEN */
     unsigned int max_client_requests;   /* calls in flight per client */
-    unsigned int client_timeout;        /* s to send CONNECT_OPEN */
+    unsigned int client_timeout;        /* s to send CONNECT_OPEN, and to
+                                         * finish a message begun */
 } RpcServerLimits;
 
 #define RPC_SERVER_LIMITS_DEFAULT { 5000, 20, 5, 30 }

@@ -9,9 +9,11 @@ is still served, that the daemon does not spin (its CPU time) and that
 its log stays quiet."""
 
 import os
+import re
 import resource
 import socket
 import struct
+import threading
 import time
 
 import ktest
@@ -26,6 +28,12 @@ def cpu_seconds(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return int(re.search(r"^VmRSS:\s+(\d+) kB", f.read(), re.M)
+                   .group(1)) / 1024
 
 
 def fd_count(pid):
@@ -189,6 +197,172 @@ class Anonymous(LimitsCase):
         c.open()
         self.daemon.collect(3)
         self.assertEqual(c.call(157)["status"], 0)   # GET_LIB_VERSION
+
+
+MiB = 1024 * 1024
+MESSAGE_MAX = 32 * MiB      # libvirt's largest message, length word aside
+
+
+def call_bytes(proc, serial, payload=b""):
+    return (struct.pack(">I", 28 + len(payload)) +
+            struct.pack(">IIiiIi", 0x20008086, 1, proc, 0, serial, 0) +
+            payload)
+
+
+class Messages(LimitsCase):
+    def unfinished_messages(self):
+        """20 read-only clients each announce a 32 MiB message and send
+        16 MiB of it; the daemon's RSS must not follow."""
+        pid = self.daemon.proc.pid
+        base = rss_mib(pid)
+        part = b"\0" * (16 * MiB)
+        clients = []
+        for _ in range(20):
+            c = RawClient(self.sock + "-ro")
+            self.addCleanup(c.close)
+            c.open()
+            clients.append(c)
+
+        def send(c):
+            # 32 MiB announced, half of it sent; the daemon may refuse.
+            try:
+                c.sock.sendall(struct.pack(">I", MESSAGE_MAX + 4) +
+                               struct.pack(">IIiiIi", 0x20008086, 1, 157, 0,
+                                           99, 0) + part)
+            except OSError:
+                pass
+
+        threads = [threading.Thread(target=send, args=(c,), daemon=True)
+                   for c in clients]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(20)
+        self.daemon.collect(0.5)
+        held = rss_mib(pid) - base
+        print("# daemon RSS grew by %.0f MiB" % held, flush=True)
+        # Without a bound: 20 x 16 MiB (and more for the buffers' slack).
+        self.assertLess(held, 100, "daemon RSS grew by %.0f MiB" % held)
+        self.assertLess(self.admin_works(), 10)
+        return clients, base
+
+    def test_unfinished_messages_hold_bounded_memory(self):
+        self.unfinished_messages()
+
+
+class MessageDeadline(LimitsCase):
+    DAEMON_ARGS = ["--client-timeout", "3"]
+    unfinished_messages = Messages.unfinished_messages
+
+    def test_unfinished_messages_have_a_deadline(self):
+        clients, base = self.unfinished_messages()
+        pid = self.daemon.proc.pid
+        # Unfinished messages have a deadline: the memory comes back.
+        self.daemon.collect(4.5)
+        self.assertLess(rss_mib(pid) - base, 20)
+        for c in clients:
+            self.assertTrue(closed_by_peer(c.sock, 1))
+        self.assertLess(self.admin_works(), 10)
+
+
+class Pipelining(LimitsCase):
+    NOFILE = 1024
+    CALLS = 400000
+
+    def flood(self, read, proc):
+        """A read-only client that pipelines CALLS calls of @proc, reading
+        the replies if @read.  Returns (client, threads, state)."""
+        c = RawClient(self.sock + "-ro")
+        self.addCleanup(c.close)
+        c.open()
+        state = {"sent": 0, "replies": 0, "stop": False}
+        batch = b"".join(call_bytes(proc, i) for i in range(1000))
+
+        def sender():
+            try:
+                for i in range(self.CALLS // 1000):
+                    if state["stop"]:
+                        return
+                    c.sock.sendall(batch)
+                    state["sent"] += 1000
+            except OSError:
+                pass
+
+        def reader():
+            buf = b""
+            try:
+                while not state["stop"]:
+                    data = c.sock.recv(1 << 20)
+                    if not data:
+                        return
+                    buf += data
+                    n = 0
+                    while len(buf) >= 4:
+                        (ln,) = struct.unpack(">I", buf[:4])
+                        if len(buf) < ln:
+                            break
+                        buf = buf[ln:]
+                        n += 1
+                    state["replies"] += n
+            except OSError:
+                pass
+
+        c.sock.settimeout(None)
+        threads = [threading.Thread(target=sender, daemon=True)]
+        if read:
+            threads.append(threading.Thread(target=reader, daemon=True))
+        for t in threads:
+            t.start()
+
+        def stop():
+            state["stop"] = True
+            c.sock.shutdown(socket.SHUT_RDWR)
+            for t in threads:
+                t.join(10)
+        self.addCleanup(stop)
+        return c, threads, state
+
+    def admin_calls(self, conn, dom, n=20):
+        """Seconds of the slowest of @n calls of root's client."""
+        worst = 0
+        for _ in range(n):
+            t0 = time.monotonic()
+            dom.info()
+            conn.getLibVersion()
+            worst = max(worst, time.monotonic() - t0)
+        return worst
+
+    def test_client_that_does_not_read_is_held_back(self):
+        pid = self.daemon.proc.pid
+        base = rss_mib(pid)
+        c, threads, state = self.flood(read=False, proc=157)  # LIB_VERSION
+        self.daemon.collect(3)
+        # Its replies stop at a few MiB; then its calls wait in the socket
+        # and its sender blocks, long before all are sent.
+        self.assertLess(state["sent"], self.CALLS // 2, state)
+        self.assertTrue(threads[0].is_alive())
+        self.assertLess(rss_mib(pid) - base, 32)
+        self.assertLess(self.admin_works(), 10)
+        # Not dropped: once it reads, it is served again.
+        c.sock.settimeout(10)
+        self.assertTrue(c.sock.recv(65536))
+
+    def test_pipelining_client_does_not_starve_root(self):
+        libvirt = self.libvirt()
+        self.define("tg")
+        conn = libvirt.open(self.uri)
+        self.addCleanup(conn.close)
+        dom = conn.lookupByName("tg")
+        quiet = self.admin_calls(conn, dom)
+        # NODE_GET_INFO: each reads /proc/cpuinfo, a call that costs.
+        c, threads, state = self.flood(read=True, proc=6)
+        self.daemon.collect(0.5)
+        busy = self.admin_calls(conn, dom)
+        print("# slowest admin call %.3f s alone, %.3f s beside a client "
+              "pipelining calls (%d sent, %d answered)"
+              % (quiet, busy, state["sent"], state["replies"]), flush=True)
+        self.assertGreater(state["replies"], 1000, state)
+        self.assertLess(busy, max(0.4, 20 * quiet))
 
 
 if __name__ == "__main__":
