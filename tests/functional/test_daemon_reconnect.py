@@ -33,6 +33,16 @@ class Reconnect(DaemonCase):
         self.wait_for(lambda: self.listening(self.sock + "-ro"),
                       "the daemon's sockets")
 
+    def cleanup_domains(self):
+        # Also the kestrels no pid file names (a second one for a domain).
+        super().cleanup_domains()
+        for pid in self.vmm_pids():
+            try:
+                os.kill(pid, signal.SIGCONT)
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
     def vmm_pids(self, name=None):
         """kestrel processes of this test (their command line names our
         temporary directory), of domain @name if given."""
@@ -89,9 +99,14 @@ class Reconnect(DaemonCase):
         # Two domains: the daemon reconnects to one at a time, so the
         # second waits behind the first.
         names = ["a", "b"]
+        xmls = {}
         for name in names:
             self.define(name)
             self.virsh("start", name)
+            # Its own config (uuid and all), to define again below.
+            xmls[name] = os.path.join(self.tmp, name + "-inactive.xml")
+            with open(xmls[name], "w") as f:
+                f.write(self.virsh("dumpxml", "--inactive", name))
         vmms = self.restart_with_vmms_stopped(names)
 
         seen = []
@@ -113,6 +128,10 @@ class Reconnect(DaemonCase):
                     for name in names]
         for t in threads:
             t.start()
+        # Defining a running domain only sets its next config: no start.
+        for name in names:
+            status, out = self.virsh_nocheck("define", xmls[name])
+            self.assertEqual(status, 0, out)
         # The reconnection waits for the stopped VMMs meanwhile.
         time.sleep(2)
         during = {name: self.vmm_pids(name) for name in names}
