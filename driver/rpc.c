@@ -970,8 +970,14 @@ static void rpc_conn_close(RpcConn *conn)
     }
     close(conn->fd);
     conn->fd = -1;
-    rpc_conn_in_resize(conn, 0);
+    /* The budget is given back now; the buffer too unless a message in
+     * it is being handled (then it goes with the struct). */
+    conn->srv->in_charged -= rpc_in_charge(conn->in_cap);
+    conn->in_cap = 0;
     conn->in_pos = conn->in_len = 0;
+    if (!conn->in_busy) {
+        g_clear_pointer(&conn->in, g_free);
+    }
     while (conn->streams) {
         RpcStream *st = conn->streams->data;
 
