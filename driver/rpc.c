@@ -634,12 +634,13 @@ static guint32 rpc_conn_next_len(RpcConn *conn)
     return GUINT32_FROM_BE(be);
 }
 
-/* Is the next message in the buffer whole (or its length bad)? */
+/* Is the next message in the buffer whole (or its length word bad)? */
 static bool rpc_conn_has_message(RpcConn *conn)
 {
+    gsize avail = conn->in_len - conn->in_pos;
     guint32 len = rpc_conn_next_len(conn);
 
-    return len && conn->in_len - conn->in_pos >= MAX(len, 4);
+    return avail >= 4 && (len < RPC_HEADER_LEN || avail >= len);
 }
 
 /* A length libvirt's client could send: at most REMOTE_MESSAGE_MAX after
@@ -680,9 +681,9 @@ static void rpc_conn_in_resize(RpcConn *conn, gsize cap)
  * Room to read into: what was handled goes first; then the buffer grows
  * towards the end of the unfinished message (and a chunk more), doubling
  * at most, so a client that announces 32 MiB and sends little holds
- * little.  Buffers
- * past RPC_IN_FREE share RPC_IN_BUDGET: a client that would need more than
- * is left is closed.  False (logged) if @conn must be closed.
+ * little.  Buffers past RPC_IN_FREE share RPC_IN_BUDGET: a client that
+ * would need more than is left is closed.  False (logged) if @conn must
+ * be closed.
  */
 static bool rpc_conn_in_reserve(RpcConn *conn)
 {
