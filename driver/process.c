@@ -1264,6 +1264,145 @@ static bool process_pid_alive(DomainObj *dom)
     return true;
 }
 
+/*
+ * Reconnection runs in two steps.  At start-up, before the main loop
+ * serves any client, every domain of the state dir is put back in the
+ * list as its status file left it (running or paused, its id and pid)
+ * with a job "reconnect" held; then, from the main loop, its QMP monitor
+ * is connected and asked for the status.  Until that ends the domain is
+ * active and busy: lists show its last known state, never shut off, and
+ * whatever needs the job (start, undefine, setmem...) waits for the job
+ * and then finds the domain running, so nothing starts a second kestrel
+ * for it.  As in libvirt, destroy needs no job: it kills the verified pid.
+ */
+typedef struct {
+    DomainObj *dom;
+    pid_t pid;                  /* the VMM being reconnected */
+    QmpClient *mon;             /* ours until attached to @dom */
+} ProcessReconnect;
+
+static void process_reconnect_autostart_done(DomainObj *dom,
+                                             const GError *err, void *opaque)
+{
+    domain_job_end(dom);
+    if (err) {
+        g_warning("cannot autostart domain '%s': %s", dom->name,
+                  err->message);
+    }
+}
+
+/* The VMM that would not answer is gone: end the job, or autostart the
+ * domain as start-up would have done, had it known. */
+static void process_reconnect_failed_gone(void *opaque)
+{
+    DomainObj *dom = opaque;
+
+    if (dom->autostart && dom->persistent && !dom->removed &&
+        !domain_obj_is_active(dom)) {
+        process_start(dom, false, process_reconnect_autostart_done, NULL);
+    } else {
+        domain_job_end(dom);
+        if (!dom->persistent && !domain_obj_is_active(dom)) {
+            domain_remove(dom);
+        }
+    }
+    domain_obj_unref(dom);
+}
+
+static void process_reconnect_finish(ProcessReconnect *r, const GError *err)
+{
+    DomainObj *dom = r->dom;
+
+    if (r->mon) {
+        qmp_client_set_closed_handler(r->mon, NULL, NULL);
+        g_idle_add(process_free_monitor, g_steal_pointer(&r->mon));
+    }
+    if (dom->pid != r->pid || !domain_obj_is_active(dom)) {
+        /* Destroyed meanwhile: nothing is left to take back. */
+        g_message("domain '%s' stopped while it was reconnected",
+                  dom->name);
+    } else if (err) {
+        g_message("domain '%s' ended while the daemon was away: %s",
+                  dom->name, err->message);
+        /* The job stays until the VMM is gone: nothing starts another
+         * one meanwhile.  Our reference goes with it. */
+        process_stopped_then(dom, DOMAIN_STATE_SHUTOFF, DOMAIN_SHUTOFF_DAEMON,
+                             DOMAIN_EVENT_STOPPED_FAILED,
+                             process_reconnect_failed_gone, dom);
+        g_free(r);
+        return;
+    }
+    domain_job_end(dom);
+    if (!dom->persistent && !domain_obj_is_active(dom)) {
+        domain_remove(dom);
+    }
+    domain_obj_unref(dom);
+    g_free(r);
+}
+
+static void process_reconnect_status(QmpClient *mon, JsonNode *status,
+                                     const GError *err, void *opaque)
+{
+    ProcessReconnect *r = opaque;
+    DomainObj *dom = r->dom;
+
+    if (err || dom->pid != r->pid || !domain_obj_is_active(dom)) {
+        process_reconnect_finish(r, err);
+        return;
+    }
+    if (JSON_NODE_HOLDS_OBJECT(status)) {
+        JsonObject *o = json_node_get_object(status);
+        bool running = json_object_get_boolean_member_with_default(
+            o, "running", false);
+        const char *st = json_object_get_string_member_with_default(
+            o, "status", "");
+
+        if (running && dom->state != DOMAIN_STATE_RUNNING) {
+            dom->state = DOMAIN_STATE_RUNNING;
+            dom->reason = DOMAIN_RUNNING_UNPAUSED;
+        } else if (!running && dom->state == DOMAIN_STATE_RUNNING) {
+            dom->state = DOMAIN_STATE_PAUSED;
+            dom->reason = DOMAIN_PAUSED_UNKNOWN;
+        }
+        if (g_str_equal(st, "shutdown")) {
+            dom->shutdown_seen = true;
+            qmp_client_execute(mon, "quit", NULL, PROCESS_QMP_TIMEOUT_MS,
+                               process_ignore_reply, NULL);
+        }
+    }
+    qmp_client_set_closed_handler(mon, NULL, NULL);
+    process_monitor_attach(dom, g_steal_pointer(&r->mon));
+    process_query_ptys(dom, dom->mon);
+    process_guest_stats_start(dom);
+    domain_save_status(dom);
+    g_message("domain '%s' (id %d, pid %d) reconnected", dom->name, dom->id,
+              (int)dom->pid);
+    process_reconnect_finish(r, NULL);
+}
+
+static void process_reconnect_closed(QmpClient *mon, const GError *reason,
+                                     void *opaque)
+{
+    /* Between the greeting and the status reply: the reply callback gets
+     * the error too, and finishes. */
+}
+
+static void process_reconnect_ready(QmpClient *mon, const GError *err,
+                                    void *opaque)
+{
+    ProcessReconnect *r = opaque;
+
+    if (err || r->dom->pid != r->pid) {
+        process_reconnect_finish(r, err);
+        return;
+    }
+    qmp_client_set_closed_handler(mon, process_reconnect_closed, r);
+    qmp_client_execute(mon, "query-status", NULL, PROCESS_QMP_TIMEOUT_MS,
+                       process_reconnect_status, r);
+}
+
+/* Step one for one status file: back in the list, job held, monitor
+ * connecting.  Nothing here waits or runs the main loop. */
 static void process_reconnect_one(Driver *drv, const char *status_path)
 {
     g_autoptr(GKeyFile) kf = g_key_file_new();
@@ -1271,12 +1410,10 @@ static void process_reconnect_one(Driver *drv, const char *status_path)
     g_autofree char *name = NULL;
     g_autofree char *xmlpath = NULL;
     g_autofree char *xml = NULL;
-    g_autoptr(QmpClient) mon = NULL;
-    g_autoptr(JsonNode) status = NULL;
+    ProcessReconnect *r;
     DomainDef *def;
     DomainObj *dom;
     bool persistent;
-    bool ours;
 
     if (!g_key_file_load_from_file(kf, status_path, 0, &err) ||
         !(name = g_key_file_get_string(kf, "domain", "name", &err))) {
@@ -1314,50 +1451,36 @@ static void process_reconnect_one(Driver *drv, const char *status_path)
     dom->start_time = g_get_monotonic_time();
     dom->balloon_kib = dom->def->current_kib;
     drv->next_id = MAX(drv->next_id, dom->id + 1);
+    if (!domain_obj_is_active(dom)) {
+        dom->id = drv->next_id++;   /* a status file without an id */
+    }
 
-    mon = qmp_client_new();
-    ours = process_pid_alive(dom);
-    if (!ours ||
-        !qmp_client_connect_unix_sync(mon, dom->qmp_path,
-                                      PROCESS_QMP_TIMEOUT_MS, &err) ||
-        !(status = qmp_client_execute_sync(mon, "query-status", NULL,
-                                           PROCESS_QMP_TIMEOUT_MS, &err))) {
-        g_message("domain '%s' ended while the daemon was away%s%s", name,
-                  err ? ": " : "", err ? err->message : "");
-        /* Only a proven VMM is killed (it does not answer). */
-        process_stopped(dom, DOMAIN_STATE_SHUTOFF,
-                        ours ? DOMAIN_SHUTOFF_DAEMON : DOMAIN_SHUTOFF_UNKNOWN,
+    /* Only a process proven to be this domain's VMM is reconnected (and,
+     * if it then does not answer, killed); anything else is left alone
+     * and the domain is off for a reason nobody knows. */
+    if (!process_pid_alive(dom)) {
+        g_message("domain '%s' ended while the daemon was away", name);
+        dom->pid = -1;
+        process_stopped(dom, DOMAIN_STATE_SHUTOFF, DOMAIN_SHUTOFF_UNKNOWN,
                         DOMAIN_EVENT_STOPPED_FAILED);
         domain_obj_unref(dom);
         return;
     }
-    if (JSON_NODE_HOLDS_OBJECT(status)) {
-        JsonObject *o = json_node_get_object(status);
-        bool running = json_object_get_boolean_member_with_default(
-            o, "running", false);
-        const char *st = json_object_get_string_member_with_default(
-            o, "status", "");
-
-        if (running && dom->state != DOMAIN_STATE_RUNNING) {
-            dom->state = DOMAIN_STATE_RUNNING;
-            dom->reason = DOMAIN_RUNNING_UNPAUSED;
-        } else if (!running && dom->state == DOMAIN_STATE_RUNNING) {
-            dom->state = DOMAIN_STATE_PAUSED;
-            dom->reason = DOMAIN_PAUSED_UNKNOWN;
-        }
-        if (g_str_equal(st, "shutdown")) {
-            dom->shutdown_seen = true;
-            qmp_client_execute(mon, "quit", NULL, PROCESS_QMP_TIMEOUT_MS,
-                               process_ignore_reply, NULL);
-        }
+    if (!domain_job_begin(dom, "reconnect", &err)) {
+        /* A domain just added: nobody else can hold its job. */
+        g_warning("domain '%s': %s", name, err->message);
+        domain_obj_unref(dom);
+        return;
     }
-    process_monitor_attach(dom, g_steal_pointer(&mon));
-    process_query_ptys(dom, dom->mon);
-    process_guest_stats_start(dom);
-    domain_save_status(dom);
-    g_message("domain '%s' (id %d, pid %d) reconnected", name, dom->id,
-              (int)dom->pid);
-    domain_obj_unref(dom);
+    r = g_new0(ProcessReconnect, 1);
+    r->dom = dom;                       /* our reference */
+    r->pid = dom->pid;
+    r->mon = qmp_client_new();
+    if (!qmp_client_connect_unix(r->mon, dom->qmp_path,
+                                 PROCESS_QMP_TIMEOUT_MS,
+                                 process_reconnect_ready, r, &err)) {
+        process_reconnect_finish(r, err);
+    }
 }
 
 void process_reconnect_all(Driver *drv)
