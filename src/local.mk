@@ -39,7 +39,9 @@ src_libkestrel_a_SOURCES = \
 	src/migration/ram.c src/migration/ram.h \
 	src/migration/migration.c src/migration/migration.h \
 	src/migration/describe.c src/migration/describe.h \
-	src/migration/multifd.c src/migration/multifd.h
+	src/migration/multifd.c src/migration/multifd.h \
+	src/block/block.c src/block/block.h src/block/block-int.h \
+	src/block/file.c src/block/raw.c
 src_libkestrel_a_CFLAGS = $(AM_CFLAGS) $(JSONGLIB_CFLAGS) $(ZSTD_CFLAGS)
 
 bin_PROGRAMS += src/kestrel
