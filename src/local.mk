@@ -41,10 +41,10 @@ src_libkestrel_a_SOURCES = \
 	src/migration/describe.c src/migration/describe.h \
 	src/migration/multifd.c src/migration/multifd.h \
 	src/block/block.c src/block/block.h src/block/block-int.h \
-	src/block/file.c src/block/raw.c
-src_libkestrel_a_CFLAGS = $(AM_CFLAGS) $(JSONGLIB_CFLAGS) $(ZSTD_CFLAGS)
+	src/block/file.c src/block/raw.c src/block/qcow2.c
+src_libkestrel_a_CFLAGS = $(AM_CFLAGS) $(JSONGLIB_CFLAGS) $(ZSTD_CFLAGS) $(ZLIB_CFLAGS)
 
 bin_PROGRAMS += src/kestrel
 src_kestrel_SOURCES = src/main.c
 src_kestrel_CFLAGS = $(AM_CFLAGS) $(JSONGLIB_CFLAGS)
-src_kestrel_LDADD = src/libkestrel.a qmp/libqmp.a $(JSONGLIB_LIBS) $(GLIB_LIBS) $(ZSTD_LIBS) -lutil -lpthread
+src_kestrel_LDADD = src/libkestrel.a qmp/libqmp.a $(JSONGLIB_LIBS) $(GLIB_LIBS) $(ZSTD_LIBS) $(ZLIB_LIBS) -lutil -lpthread

@@ -19,6 +19,7 @@
 static const BlockDriver *const block_drivers[] = {
     &block_driver_file,
     &block_driver_host_device,
+    &block_driver_qcow2,
     &block_driver_raw,
 };
 
