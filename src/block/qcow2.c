@@ -104,6 +104,9 @@ typedef struct {
     uint64_t rt_entries;
     uint64_t *rt;               /* host order */
 
+    /* Clusters of L2 tables and refcount blocks, so that a hostile image
+     * cannot make us write data over its metadata. */
+    GHashTable *meta;
     uint64_t file_size;         /* grows as we write past the end */
     uint64_t free_hint;         /* no free cluster below this index */
     Qcow2Cache l2_cache;
@@ -378,7 +381,20 @@ static bool qcow2_overlaps_metadata(Qcow2State *s, uint64_t c, uint64_t n)
     if (s->l1_size && start < l1_end && s->l1_offset < end) {
         return true;
     }
-    return start < rt_end && s->rt_offset < end;
+    if (start < rt_end && s->rt_offset < end) {
+        return true;
+    }
+    for (uint64_t i = c; i < c + n; i++) {
+        if (g_hash_table_contains(s->meta, GSIZE_TO_POINTER(i))) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void qcow2_meta_add(Qcow2State *s, uint64_t off)
+{
+    g_hash_table_add(s->meta, GSIZE_TO_POINTER(off >> s->cluster_bits));
 }
 
 static int rt_write_entry(Qcow2State *s, uint64_t idx)
@@ -415,8 +431,10 @@ static int rc_create_block(Qcow2State *s, uint64_t idx)
     if (ret < 0) {
         s->rt[idx] = 0;
         cache_drop(&s->rb_cache, off);
+        return ret;
     }
-    return ret;
+    qcow2_meta_add(s, off);
+    return 0;
 }
 
 /*
@@ -536,6 +554,9 @@ static int rc_grow_table(Qcow2State *s, uint64_t need)
     ret = qfile_pwrite(s, HDR_RT_OFFSET, hdr, sizeof(hdr));
     if (ret < 0) {
         return ret;
+    }
+    for (k = 0; k < b; k++) {
+        qcow2_meta_add(s, (p + t + k) << s->cluster_bits);
     }
     g_free(s->rt);
     s->rt = g_steal_pointer(&nrt);
@@ -884,6 +905,7 @@ static int qcow2_set_entry(Qcow2State *s, uint64_t vofs, uint64_t value)
             cache_drop(&s->l2_cache, l2_off);
             return ret;
         }
+        qcow2_meta_add(s, l2_off);
         s->l1[l1_idx] = l2_off | QCOW2_COPIED;
         be = GUINT64_TO_BE(s->l1[l1_idx]);
         return qfile_pwrite(s, s->l1_offset + l1_idx * 8, &be, 8);
@@ -1557,6 +1579,14 @@ static bool qcow2_parse(BlockNode *bs, Qcow2State *s,
     }
     for (uint64_t i = 0; i < s->rt_entries; i++) {
         s->rt[i] = GUINT64_FROM_BE(s->rt[i]);
+        if (s->rt[i] & QCOW2_RT_OFFSET_MASK) {
+            qcow2_meta_add(s, s->rt[i] & QCOW2_RT_OFFSET_MASK);
+        }
+    }
+    for (uint32_t i = 0; i < s->l1_size; i++) {
+        if (s->l1[i] & QCOW2_OFFSET_MASK) {
+            qcow2_meta_add(s, s->l1[i] & QCOW2_OFFSET_MASK);
+        }
     }
 
     if (!opts->read_only && autoclear) {
@@ -1601,6 +1631,7 @@ static void qcow2_free_state(Qcow2State *s)
     g_free(s->l1);
     g_free(s->rt);
     g_free(s->filename);
+    g_hash_table_unref(s->meta);
     g_mutex_clear(&s->lock);
     g_free(s);
 }
@@ -1611,6 +1642,7 @@ static bool qcow2_open(BlockNode *bs, const BlockOpenOptions *opts,
     Qcow2State *s = g_new0(Qcow2State, 1);
 
     g_mutex_init(&s->lock);
+    s->meta = g_hash_table_new(g_direct_hash, g_direct_equal);
     s->bs = bs;
     s->file = bs->file;
     s->filename = g_strdup(block_filename(bs->file));

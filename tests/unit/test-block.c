@@ -90,16 +90,22 @@ static int run(char **out, const char *fmt, ...)
 
 #define RUN_OK(...) g_assert_cmpint(run(NULL, __VA_ARGS__), ==, 0)
 
-static BlockNode *open_img(const char *path, const char *fmt, bool ro,
-                           bool unmap)
+static BlockNode *open_img_direct(const char *path, const char *fmt,
+                                  bool ro, bool unmap, bool direct)
 {
     g_autoptr(GError) err = NULL;
-    BlockNode *bs = block_open_image(path, fmt, ro, false, false, unmap,
+    BlockNode *bs = block_open_image(path, fmt, ro, direct, false, unmap,
                                      &err);
 
     g_assert_no_error(err);
     g_assert_nonnull(bs);
     return bs;
+}
+
+static BlockNode *open_img(const char *path, const char *fmt, bool ro,
+                           bool unmap)
+{
+    return open_img_direct(path, fmt, ro, unmap, false);
 }
 
 /* The error message of a failed open (NULL format: probe). */
@@ -487,6 +493,7 @@ typedef struct {
     uint64_t base_size;
     bool compress;              /* start from a compressed image */
     int ops;
+    bool direct;                /* cache.direct=on (O_DIRECT) */
 } WriteCase;
 
 /* Random requests mirrored into @ref (room for @max bytes). */
@@ -576,7 +583,7 @@ static void run_write_case(const WriteCase *wc)
                wc->create, img, size);
     }
 
-    bs = open_img(img, "qcow2", false, true);
+    bs = open_img_direct(img, "qcow2", false, true, wc->direct);
     random_writes(bs, ref, &size, max, wc->ops,
                   !wc->base_fmt || !strstr(wc->create, "compat=0.10"));
     g_assert_cmpint(block_flush(bs), ==, 0);
@@ -626,6 +633,10 @@ static const WriteCase write_cases[] = {
     { "compressed-64k", "", 8 * MiB, NULL, 0, true, 200 },
     { "odd-size", "-o cluster_size=4096", 8 * MiB + 1536, NULL, 0, false,
       200 },
+    { "direct", "-o compat=1.1", 8 * MiB, "raw", 4 * MiB, false, 200,
+      true },
+    { "direct-512", "-o cluster_size=512", 8 * MiB, NULL, 0, true, 200,
+      true },
 };
 
 /* Whole-cluster zeroes and discards free clusters; unaligned ones write. */
@@ -894,6 +905,17 @@ static void test_qcow2_hostile(void)
     bs = open_img(img, "qcow2", false, false);
     g_assert_cmpint(block_pwrite(bs, 100, buf, 10), ==, -EIO);
     g_assert_cmpint(block_pwrite(bs, 64 * KiB, buf, 10), ==, -EIO);
+    block_close(bs);
+    /* An L2 entry pointing at a refcount block, another at an L2 table. */
+    fresh(img, "");
+    l1 = peek_be(img, 40, 8);
+    l2 = peek_be(img, l1, 8) & 0x00fffffffffffe00ULL;
+    poke_be(img, l2 + 8, (1ULL << 63) | peek_be(img, peek_be(img, 48, 8), 8),
+            8);
+    poke_be(img, l2 + 16, (1ULL << 63) | l2, 8);
+    bs = open_img(img, "qcow2", false, false);
+    g_assert_cmpint(block_pwrite(bs, 64 * KiB, buf, 10), ==, -EIO);
+    g_assert_cmpint(block_pwrite(bs, 128 * KiB, buf, 10), ==, -EIO);
     block_close(bs);
     /* A refcount table entry beyond the file: allocation fails. */
     fresh(img, "");
