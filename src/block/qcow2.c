@@ -30,612 +30,8 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "block/block-int.h"
+#include "block/qcow2-int.h"
 #include "error.h"
-
-#define QCOW2_MAX_BACKING_NAME  1023
-#define QCOW2_MIN_CLUSTER_BITS  9
-#define QCOW2_MAX_CLUSTER_BITS  21
-/* Bounds memory for hostile headers: 32 Mi L1 entries (QEMU's limit). */
-#define QCOW2_MAX_L1_ENTRIES    0x2000000u
-#define QCOW2_MAX_RT_BYTES      (256u * 1024 * 1024)
-#define QCOW2_MAX_BACKING_DEPTH 16
-
-#define QCOW2_OFFSET_MASK       0x00fffffffffffe00ULL
-#define QCOW2_RT_OFFSET_MASK    0xfffffffffffffe00ULL
-#define QCOW2_COPIED            (1ULL << 63)
-#define QCOW2_COMPRESSED        (1ULL << 62)
-#define QCOW2_ZERO              1ULL
-/* Host offsets must stay below 2^56 (bits 9-55 of an entry). */
-#define QCOW2_MAX_HOST_OFFSET   (1ULL << 56)
-
-/* Header fields (byte offsets), from the specification. */
-#define HDR_SIZE                24
-#define HDR_L1_SIZE             36
-#define HDR_RT_OFFSET           48
-#define HDR_AUTOCLEAR           88
-#define HDR_V2_LENGTH           72
-#define HDR_V3_LENGTH           104
-
-#define INCOMPAT_DIRTY          (1ULL << 0)
-#define INCOMPAT_CORRUPT        (1ULL << 1)
-#define INCOMPAT_DATA_FILE      (1ULL << 2)
-#define INCOMPAT_COMPRESSION    (1ULL << 3)
-#define INCOMPAT_EXTL2          (1ULL << 4)
-
-#define EXT_END                 0x00000000u
-#define EXT_BACKING_FORMAT      0xe2792acau
-#define EXT_FEATURE_TABLE       0x6803f857u
-
-#define CACHE_ENTRIES           16
-
-typedef struct {
-    uint64_t offset;            /* 0: empty slot */
-    uint64_t used;              /* LRU tick */
-    uint8_t *data;              /* one cluster, as on disk (big-endian) */
-} Qcow2CacheSlot;
-
-typedef struct {
-    Qcow2CacheSlot slot[CACHE_ENTRIES];
-    uint64_t tick;
-} Qcow2Cache;
-
-typedef struct {
-    GMutex lock;                /* everything below, and every request */
-    BlockNode *bs;
-    BlockNode *file;
-    char *filename;             /* for messages */
-
-    int version;
-    unsigned int cluster_bits;
-    uint64_t cluster_size;
-    unsigned int l2_bits;       /* entries per L2 table, log2 */
-    uint64_t size;              /* virtual size */
-
-    uint32_t l1_size;
-    uint64_t l1_offset;
-    uint64_t *l1;               /* host order; cluster-rounded allocation */
-
-    unsigned int refcount_order;
-    unsigned int refcount_bits;
-    unsigned int rb_bits;       /* refcount entries per block, log2 */
-    uint64_t rt_offset;
-    uint32_t rt_clusters;
-    uint64_t rt_entries;
-    uint64_t *rt;               /* host order */
-
-    /* Clusters of L2 tables and refcount blocks, so that a hostile image
-     * cannot make us write data over its metadata. */
-    GHashTable *meta;
-    uint64_t file_size;         /* grows as we write past the end */
-    uint64_t free_hint;         /* no free cluster below this index */
-    Qcow2Cache l2_cache;
-    Qcow2Cache rb_cache;
-} Qcow2State;
-
-static inline Qcow2State *qcow2_state(const BlockNode *bs)
-{
-    return bs->opaque;
-}
-
-/* ------------------------------------------------------------------ */
-/* File access                                                          */
-
-static int qfile_pread(Qcow2State *s, uint64_t off, void *buf, size_t len)
-{
-    return block_pread(s->file, off, buf, len);
-}
-
-static int qfile_pwrite(Qcow2State *s, uint64_t off, const void *buf,
-                        size_t len)
-{
-    int ret = block_pwrite(s->file, off, buf, len);
-
-    if (ret == 0 && off + len > s->file_size) {
-        s->file_size = off + len;
-    }
-    return ret;
-}
-
-/* Part of a cluster-sized table, rounded out to the file's alignment so
- * O_DIRECT needs no read-modify-write. */
-static int qfile_write_table_part(Qcow2State *s, uint64_t table_off,
-                                  const uint8_t *table, uint64_t table_len,
-                                  uint64_t start, uint64_t len)
-{
-    uint64_t a = block_alignment(s->file);
-
-    if (a > 1 && a <= table_len && (table_off & (a - 1)) == 0 &&
-        (table_len & (a - 1)) == 0) {
-        uint64_t end = (start + len + a - 1) & ~(a - 1);
-
-        start &= ~(a - 1);
-        len = end - start;
-    }
-    return qfile_pwrite(s, table_off + start, table + start, len);
-}
-
-/* Cluster buffers aligned for O_DIRECT, so the file node never has to
- * bounce them. Released with free(). */
-static uint8_t *qcow2_buf_alloc(Qcow2State *s)
-{
-    void *p = NULL;
-
-    if (posix_memalign(&p, 4096, s->cluster_size)) {
-        g_error("out of memory for a %" G_GUINT64_FORMAT "-byte cluster",
-                s->cluster_size);
-    }
-    return p;
-}
-
-/* ------------------------------------------------------------------ */
-/* Metadata caches (read caches: every change is written through)       */
-
-static void cache_free(Qcow2Cache *c)
-{
-    for (int i = 0; i < CACHE_ENTRIES; i++) {
-        free(c->slot[i].data);
-        c->slot[i].data = NULL;
-        c->slot[i].offset = 0;
-    }
-}
-
-static Qcow2CacheSlot *cache_slot(Qcow2State *s, Qcow2Cache *c,
-                                  uint64_t offset, bool *hit)
-{
-    Qcow2CacheSlot *victim = &c->slot[0];
-
-    for (int i = 0; i < CACHE_ENTRIES; i++) {
-        if (c->slot[i].offset == offset && c->slot[i].data) {
-            c->slot[i].used = ++c->tick;
-            *hit = true;
-            return &c->slot[i];
-        }
-        if (c->slot[i].used < victim->used) {
-            victim = &c->slot[i];
-        }
-    }
-    if (!victim->data) {
-        victim->data = qcow2_buf_alloc(s);
-    }
-    victim->offset = 0;
-    victim->used = ++c->tick;
-    *hit = false;
-    return victim;
-}
-
-/* The table at @offset (an L2 table or refcount block); -EIO when the
- * offset is not a cluster inside the file. */
-static int cache_get(Qcow2State *s, Qcow2Cache *c, uint64_t offset,
-                     uint8_t **data)
-{
-    Qcow2CacheSlot *slot;
-    bool hit;
-    int ret;
-
-    if (offset == 0 || (offset & (s->cluster_size - 1)) ||
-        offset >= QCOW2_MAX_HOST_OFFSET ||
-        offset + s->cluster_size > s->file_size) {
-        return -EIO;
-    }
-    slot = cache_slot(s, c, offset, &hit);
-    if (!hit) {
-        ret = qfile_pread(s, offset, slot->data, s->cluster_size);
-        if (ret < 0) {
-            return ret;
-        }
-        slot->offset = offset;
-    }
-    *data = slot->data;
-    return 0;
-}
-
-/* A table we just created: zeroes, no read. */
-static uint8_t *cache_new(Qcow2State *s, Qcow2Cache *c, uint64_t offset)
-{
-    bool hit;
-    Qcow2CacheSlot *slot = cache_slot(s, c, offset, &hit);
-
-    memset(slot->data, 0, s->cluster_size);
-    slot->offset = offset;
-    return slot->data;
-}
-
-static void cache_drop(Qcow2Cache *c, uint64_t offset)
-{
-    for (int i = 0; i < CACHE_ENTRIES; i++) {
-        if (c->slot[i].offset == offset) {
-            c->slot[i].offset = 0;
-            c->slot[i].used = 0;
-        }
-    }
-}
-
-/* ------------------------------------------------------------------ */
-/* Refcounts                                                            */
-
-static uint64_t rb_entry_get(const Qcow2State *s, const uint8_t *rb,
-                             uint64_t i)
-{
-    unsigned int bits = s->refcount_bits;
-
-    if (bits < 8) {
-        uint64_t bit = i * bits;
-
-        return (rb[bit / 8] >> (bit % 8)) & ((1u << bits) - 1);
-    }
-    uint64_t v = 0;
-    unsigned int bytes = bits / 8;
-
-    for (unsigned int k = 0; k < bytes; k++) {
-        v = (v << 8) | rb[i * bytes + k];
-    }
-    return v;
-}
-
-/* Sets entry @i; returns the byte range changed. */
-static void rb_entry_set(const Qcow2State *s, uint8_t *rb, uint64_t i,
-                         uint64_t v, uint64_t *start, uint64_t *len)
-{
-    unsigned int bits = s->refcount_bits;
-
-    if (bits < 8) {
-        uint64_t bit = i * bits;
-        uint8_t mask = (uint8_t)(((1u << bits) - 1) << (bit % 8));
-
-        rb[bit / 8] = (uint8_t)((rb[bit / 8] & ~mask) |
-                                ((v << (bit % 8)) & mask));
-        *start = bit / 8;
-        *len = 1;
-        return;
-    }
-    unsigned int bytes = bits / 8;
-
-    for (unsigned int k = 0; k < bytes; k++) {
-        rb[i * bytes + k] = (uint8_t)(v >> (8 * (bytes - 1 - k)));
-    }
-    *start = i * bytes;
-    *len = bytes;
-}
-
-static uint64_t rc_max(const Qcow2State *s)
-{
-    return s->refcount_bits == 64 ? UINT64_MAX :
-        (1ULL << s->refcount_bits) - 1;
-}
-
-static int rc_get(Qcow2State *s, uint64_t cluster, uint64_t *rc)
-{
-    uint64_t idx = cluster >> s->rb_bits;
-    uint8_t *rb;
-    int ret;
-
-    *rc = 0;
-    if (idx >= s->rt_entries) {
-        return 0;
-    }
-    uint64_t off = s->rt[idx] & QCOW2_RT_OFFSET_MASK;
-
-    if (off == 0) {
-        return 0;
-    }
-    ret = cache_get(s, &s->rb_cache, off, &rb);
-    if (ret < 0) {
-        return ret;
-    }
-    *rc = rb_entry_get(s, rb, cluster & ((1ULL << s->rb_bits) - 1));
-    return 0;
-}
-
-static bool rc_has_block(Qcow2State *s, uint64_t idx)
-{
-    return idx < s->rt_entries && (s->rt[idx] & QCOW2_RT_OFFSET_MASK);
-}
-
-/* Adds @delta to a cluster whose refcount block exists. */
-static int rc_update(Qcow2State *s, uint64_t cluster, int delta)
-{
-    uint64_t idx = cluster >> s->rb_bits;
-    uint64_t i = cluster & ((1ULL << s->rb_bits) - 1);
-    uint64_t off, rc, start, len;
-    uint8_t *rb;
-    int ret;
-
-    if (!rc_has_block(s, idx)) {
-        return -EIO;
-    }
-    off = s->rt[idx] & QCOW2_RT_OFFSET_MASK;
-    ret = cache_get(s, &s->rb_cache, off, &rb);
-    if (ret < 0) {
-        return ret;
-    }
-    rc = rb_entry_get(s, rb, i);
-    if ((delta < 0 && rc == 0) || (delta > 0 && rc == rc_max(s))) {
-        return -EIO;            /* corrupt refcounts: never wrap */
-    }
-    rc = delta < 0 ? rc - 1 : rc + 1;
-    rb_entry_set(s, rb, i, rc, &start, &len);
-    ret = qfile_write_table_part(s, off, rb, s->cluster_size, start, len);
-    if (ret < 0) {
-        return ret;
-    }
-    if (rc == 0 && cluster < s->free_hint) {
-        s->free_hint = cluster;
-    }
-    return 0;
-}
-
-/* Does the cluster range [c, c + n) touch the header, the L1 table or
- * the refcount table? Then the refcounts lie and we must not use it. */
-static bool qcow2_overlaps_metadata(Qcow2State *s, uint64_t c, uint64_t n)
-{
-    uint64_t start = c << s->cluster_bits;
-    uint64_t end = (c + n) << s->cluster_bits;
-    uint64_t l1_end = s->l1_offset + (uint64_t)s->l1_size * 8;
-    uint64_t rt_end = s->rt_offset + ((uint64_t)s->rt_clusters <<
-                                      s->cluster_bits);
-
-    if (start < s->cluster_size) {
-        return true;
-    }
-    if (s->l1_size && start < l1_end && s->l1_offset < end) {
-        return true;
-    }
-    if (start < rt_end && s->rt_offset < end) {
-        return true;
-    }
-    for (uint64_t i = c; i < c + n; i++) {
-        if (g_hash_table_contains(s->meta, GSIZE_TO_POINTER(i))) {
-            return true;
-        }
-    }
-    return false;
-}
-
-static void qcow2_meta_add(Qcow2State *s, uint64_t off)
-{
-    g_hash_table_add(s->meta, GSIZE_TO_POINTER(off >> s->cluster_bits));
-}
-
-static int rt_write_entry(Qcow2State *s, uint64_t idx)
-{
-    uint64_t be = GUINT64_TO_BE(s->rt[idx]);
-
-    return qfile_pwrite(s, s->rt_offset + idx * 8, &be, 8);
-}
-
-/*
- * A refcount block for range @idx, which has none: all its clusters are
- * free, so the block goes in the range's first cluster and counts itself.
- */
-static int rc_create_block(Qcow2State *s, uint64_t idx)
-{
-    uint64_t c = idx << s->rb_bits;
-    uint64_t off = c << s->cluster_bits;
-    uint64_t start, len;
-    uint8_t *rb;
-    int ret;
-
-    if (off >= QCOW2_MAX_HOST_OFFSET || qcow2_overlaps_metadata(s, c, 1)) {
-        return -EIO;
-    }
-    rb = cache_new(s, &s->rb_cache, off);
-    rb_entry_set(s, rb, 0, 1, &start, &len);
-    ret = qfile_pwrite(s, off, rb, s->cluster_size);
-    if (ret < 0) {
-        cache_drop(&s->rb_cache, off);
-        return ret;
-    }
-    s->rt[idx] = off;
-    ret = rt_write_entry(s, idx);
-    if (ret < 0) {
-        s->rt[idx] = 0;
-        cache_drop(&s->rb_cache, off);
-        return ret;
-    }
-    qcow2_meta_add(s, off);
-    return 0;
-}
-
-/*
- * Grow the refcount table to cover range @need. The new table goes past
- * everything in use, followed by new refcount blocks for the ranges it
- * occupies; all are written before the header points at the table, and
- * the old table is freed after.
- */
-static int rc_grow_table(Qcow2State *s, uint64_t need)
-{
-    uint64_t cs = s->cluster_size;
-    uint64_t entries = MAX(need + 1, s->rt_entries + s->rt_entries / 2);
-    uint64_t p = (s->file_size + cs - 1) >> s->cluster_bits;
-    uint64_t t, b, rc;
-    g_autofree uint64_t *nrt = NULL;
-    g_autofree uint8_t *blocks = NULL;
-    g_autofree uint64_t *block_idx = NULL;
-    int ret;
-
-    /* Past the file's end everything should be free; make sure. */
-    for (;;) {
-        ret = rc_get(s, p, &rc);
-        if (ret < 0) {
-            return ret;
-        }
-        if (rc == 0) {
-            break;
-        }
-        p++;
-    }
-    for (;;) {
-        uint64_t nb = 0, last;
-
-        t = (entries * 8 + cs - 1) / cs;
-        b = 0;
-        for (;;) {
-            uint64_t first_idx = p >> s->rb_bits;
-
-            last = (p + t + b - 1) >> s->rb_bits;
-            nb = 0;
-            for (uint64_t i = first_idx; i <= last; i++) {
-                nb += !rc_has_block(s, i);
-            }
-            if (nb == b) {
-                break;
-            }
-            b = nb;
-        }
-        if (last < entries) {
-            break;
-        }
-        entries = last + 1;
-    }
-    if ((t * cs) > QCOW2_MAX_RT_BYTES ||
-        ((p + t + b) << s->cluster_bits) >= QCOW2_MAX_HOST_OFFSET) {
-        return -EFBIG;
-    }
-
-    nrt = g_new0(uint64_t, t * cs / 8);
-    memcpy(nrt, s->rt, s->rt_entries * 8);
-    blocks = g_malloc0(b * cs);
-    block_idx = g_new0(uint64_t, b + 1);
-    uint64_t k = 0;
-
-    for (uint64_t i = p >> s->rb_bits; k < b; i++) {
-        if (!rc_has_block(s, i)) {
-            block_idx[k] = i;
-            nrt[i] = (p + t + k) << s->cluster_bits;
-            k++;
-        }
-    }
-    /* Refcounts of the new table and blocks: in new blocks, set here. */
-    for (uint64_t c = p; c < p + t + b; c++) {
-        uint64_t i = c >> s->rb_bits, start, len;
-
-        for (k = 0; k < b; k++) {
-            if (block_idx[k] == i) {
-                rb_entry_set(s, blocks + k * cs,
-                             c & ((1ULL << s->rb_bits) - 1), 1, &start,
-                             &len);
-            }
-        }
-    }
-    for (k = 0; k < b; k++) {
-        ret = qfile_pwrite(s, (p + t + k) << s->cluster_bits,
-                           blocks + k * cs, cs);
-        if (ret < 0) {
-            return ret;
-        }
-    }
-    for (uint64_t i = 0; i < t * cs / 8; i++) {
-        nrt[i] = GUINT64_TO_BE(nrt[i]);
-    }
-    ret = qfile_pwrite(s, p << s->cluster_bits, nrt, t * cs);
-    for (uint64_t i = 0; i < t * cs / 8; i++) {
-        nrt[i] = GUINT64_FROM_BE(nrt[i]);
-    }
-    if (ret < 0) {
-        return ret;
-    }
-    /* ... in existing blocks, counted there before the switch. */
-    for (uint64_t c = p; c < p + t + b; c++) {
-        if (rc_has_block(s, c >> s->rb_bits)) {
-            ret = rc_update(s, c, +1);
-            if (ret < 0) {
-                return ret;
-            }
-        }
-    }
-
-    uint8_t hdr[12];
-    uint64_t old_off = s->rt_offset;
-    uint64_t old_clusters = s->rt_clusters;
-
-    *(uint64_t *)hdr = GUINT64_TO_BE(p << s->cluster_bits);
-    *(uint32_t *)(hdr + 8) = GUINT32_TO_BE((uint32_t)t);
-    ret = qfile_pwrite(s, HDR_RT_OFFSET, hdr, sizeof(hdr));
-    if (ret < 0) {
-        return ret;
-    }
-    for (k = 0; k < b; k++) {
-        qcow2_meta_add(s, (p + t + k) << s->cluster_bits);
-    }
-    g_free(s->rt);
-    s->rt = g_steal_pointer(&nrt);
-    s->rt_offset = p << s->cluster_bits;
-    s->rt_clusters = (uint32_t)t;
-    s->rt_entries = t * cs / 8;
-    for (uint64_t c = 0; c < old_clusters; c++) {
-        ret = rc_update(s, (old_off >> s->cluster_bits) + c, -1);
-        if (ret < 0) {
-            return ret;
-        }
-    }
-    return 0;
-}
-
-/*
- * @n contiguous clusters with refcount 1 (already written); returns the
- * host offset of the first in @off.
- */
-static int qcow2_alloc_clusters(Qcow2State *s, uint64_t n, uint64_t *off)
-{
-    uint64_t max = QCOW2_MAX_HOST_OFFSET >> s->cluster_bits;
-    int ret;
-
-restart:
-    {
-        uint64_t c = s->free_hint, run = 0, rc;
-
-        while (run < n) {
-            if (c + run >= max) {
-                return -ENOSPC;
-            }
-            ret = rc_get(s, c + run, &rc);
-            if (ret < 0) {
-                return ret;
-            }
-            if (rc) {
-                if (run == 0 && c == s->free_hint) {
-                    s->free_hint++;
-                }
-                c += run + 1;
-                run = 0;
-            } else {
-                run++;
-            }
-        }
-        if (qcow2_overlaps_metadata(s, c, n)) {
-            return -EIO;
-        }
-        for (uint64_t i = c >> s->rb_bits; i <= (c + n - 1) >> s->rb_bits;
-             i++) {
-            if (i >= s->rt_entries) {
-                ret = rc_grow_table(s, i);
-                if (ret < 0) {
-                    return ret;
-                }
-                goto restart;
-            }
-            if (!rc_has_block(s, i)) {
-                ret = rc_create_block(s, i);
-                if (ret < 0) {
-                    return ret;
-                }
-                goto restart;
-            }
-        }
-        for (uint64_t i = 0; i < n; i++) {
-            ret = rc_update(s, c + i, +1);
-            if (ret < 0) {
-                return ret;
-            }
-        }
-        if (c == s->free_hint) {
-            s->free_hint = c + n;
-        }
-        *off = c << s->cluster_bits;
-        return 0;
-    }
-}
 
 /* ------------------------------------------------------------------ */
 /* Cluster mapping                                                      */
@@ -679,7 +75,7 @@ static int qcow2_l2_get(Qcow2State *s, uint64_t vofs, uint8_t **l2,
         return 0;
     }
     *l2_off = off;
-    return cache_get(s, &s->l2_cache, off, l2);
+    return qcow2_cache_get(s, &s->l2_cache, off, l2);
 }
 
 static uint64_t qcow2_l2_index(const Qcow2State *s, uint64_t vofs)
@@ -738,7 +134,7 @@ static int qcow2_read_compressed(Qcow2State *s, uint64_t e, uint8_t *out)
     len = MIN(len, s->file_size - off);
 
     g_autofree uint8_t *in = g_malloc(len);
-    int ret = qfile_pread(s, off, in, len);
+    int ret = qcow2_file_pread(s, off, in, len);
 
     if (ret < 0) {
         return ret;
@@ -854,7 +250,7 @@ static int qcow2_free_entry(Qcow2State *s, uint64_t e, uint64_t keep)
             s->cluster_bits;
 
         for (uint64_t c = first; c <= last; c++) {
-            int ret = rc_update(s, c, -1);
+            int ret = qcow2_rc_update(s, c, -1);
 
             if (ret < 0) {
                 return ret;
@@ -866,10 +262,10 @@ static int qcow2_free_entry(Qcow2State *s, uint64_t e, uint64_t keep)
     if (host == 0 || host == keep) {
         return 0;
     }
-    int ret = rc_update(s, host >> s->cluster_bits, -1);
+    int ret = qcow2_rc_update(s, host >> s->cluster_bits, -1);
     uint64_t rc;
 
-    if (ret == 0 && rc_get(s, host >> s->cluster_bits, &rc) == 0 &&
+    if (ret == 0 && qcow2_rc_get(s, host >> s->cluster_bits, &rc) == 0 &&
         rc == 0) {
         /* Give the space back to the host (discard=unmap on the file). */
         block_discard(s->file, host, s->cluster_size);
@@ -898,29 +294,30 @@ static int qcow2_set_entry(Qcow2State *s, uint64_t vofs, uint64_t value)
         if (ret < 0) {
             return ret;
         }
-        l2 = cache_new(s, &s->l2_cache, l2_off);
+        l2 = qcow2_cache_new(s, &s->l2_cache, l2_off);
         ((uint64_t *)l2)[idx] = GUINT64_TO_BE(value);
-        ret = qfile_pwrite(s, l2_off, l2, s->cluster_size);
+        ret = qcow2_file_pwrite(s, l2_off, l2, s->cluster_size);
         if (ret < 0) {
-            cache_drop(&s->l2_cache, l2_off);
+            qcow2_cache_drop(&s->l2_cache, l2_off);
             return ret;
         }
         qcow2_meta_add(s, l2_off);
         s->l1[l1_idx] = l2_off | QCOW2_COPIED;
         be = GUINT64_TO_BE(s->l1[l1_idx]);
-        return qfile_pwrite(s, s->l1_offset + l1_idx * 8, &be, 8);
+        return qcow2_file_pwrite(s, s->l1_offset + l1_idx * 8, &be, 8);
     }
     if (!(s->l1[l1_idx] & QCOW2_COPIED)) {
         uint64_t rc;
 
         /* A shared L2 table (snapshot) would need copy-on-write. */
-        ret = rc_get(s, l2_off >> s->cluster_bits, &rc);
+        ret = qcow2_rc_get(s, l2_off >> s->cluster_bits, &rc);
         if (ret < 0 || rc != 1) {
             return -EIO;
         }
     }
     ((uint64_t *)l2)[idx] = GUINT64_TO_BE(value);
-    return qfile_write_table_part(s, l2_off, l2, s->cluster_size, idx * 8, 8);
+    return qcow2_file_write_table_part(s, l2_off, l2, s->cluster_size,
+                                       idx * 8, 8);
 }
 
 /* Is @e a cluster we may overwrite in place (refcount exactly 1)? */
@@ -939,7 +336,7 @@ static int qcow2_writable_in_place(Qcow2State *s, uint64_t e, uint64_t *host)
     if (e & QCOW2_COPIED) {
         return 1;
     }
-    ret = rc_get(s, *host >> s->cluster_bits, &rc);
+    ret = qcow2_rc_get(s, *host >> s->cluster_bits, &rc);
     if (ret < 0) {
         return ret;
     }
@@ -1017,7 +414,7 @@ static int qcow2_write_in_cluster(Qcow2State *s, uint64_t vofs,
         ret = qcow2_alloc_clusters(s, 1, &new_off);
     }
     if (ret == 0) {
-        ret = qfile_pwrite(s, new_off, buf, cs);
+        ret = qcow2_file_pwrite(s, new_off, buf, cs);
     }
     free(buf);
     if (ret < 0) {
@@ -1043,8 +440,9 @@ static int qcow2_preadv(BlockNode *bs, uint64_t offset,
     g_mutex_lock(&s->lock);
     while (done < len && ret == 0) {
         uint64_t vofs = offset + done;
-        size_t n = (size_t)MIN(len - done,
-                               s->cluster_size - (vofs & (s->cluster_size - 1)));
+        uint64_t left_in_cluster = s->cluster_size -
+            (vofs & (s->cluster_size - 1));
+        size_t n = (size_t)MIN(len - done, left_in_cluster);
 
         ret = qcow2_read_in_cluster(s, vofs, iov, iovcnt, done, n);
         done += n;
@@ -1063,8 +461,9 @@ static int qcow2_pwritev(BlockNode *bs, uint64_t offset,
     g_mutex_lock(&s->lock);
     while (done < len && ret == 0) {
         uint64_t vofs = offset + done;
-        size_t n = (size_t)MIN(len - done,
-                               s->cluster_size - (vofs & (s->cluster_size - 1)));
+        uint64_t left_in_cluster = s->cluster_size -
+            (vofs & (s->cluster_size - 1));
+        size_t n = (size_t)MIN(len - done, left_in_cluster);
 
         ret = qcow2_write_in_cluster(s, vofs, iov, iovcnt, done, n);
         done += n;
@@ -1244,13 +643,13 @@ static int qcow2_truncate(BlockNode *bs, uint64_t new_size)
         for (uint64_t i = 0; i < s->l1_size; i++) {
             nl1[i] = GUINT64_TO_BE(s->l1[i]);
         }
-        ret = qfile_pwrite(s, new_off, nl1, bytes);
+        ret = qcow2_file_pwrite(s, new_off, nl1, bytes);
         if (ret < 0) {
             goto out;
         }
         *(uint32_t *)hdr = GUINT32_TO_BE((uint32_t)need);
         *(uint64_t *)(hdr + 4) = GUINT64_TO_BE(new_off);
-        ret = qfile_pwrite(s, HDR_L1_SIZE, hdr, sizeof(hdr));
+        ret = qcow2_file_pwrite(s, HDR_L1_SIZE, hdr, sizeof(hdr));
         if (ret < 0) {
             goto out;
         }
@@ -1262,7 +661,7 @@ static int qcow2_truncate(BlockNode *bs, uint64_t new_size)
         s->l1_offset = new_off;
         s->l1_size = (uint32_t)need;
         for (uint64_t c = 0; old_off && c < old_clusters; c++) {
-            ret = rc_update(s, (old_off >> s->cluster_bits) + c, -1);
+            ret = qcow2_rc_update(s, (old_off >> s->cluster_bits) + c, -1);
             if (ret < 0) {
                 goto out;
             }
@@ -1270,7 +669,7 @@ static int qcow2_truncate(BlockNode *bs, uint64_t new_size)
     }
     uint64_t be = GUINT64_TO_BE(new_size);
 
-    ret = qfile_pwrite(s, HDR_SIZE, &be, 8);
+    ret = qcow2_file_pwrite(s, HDR_SIZE, &be, 8);
     if (ret == 0) {
         s->size = new_size;
         __atomic_store_n(&bs->length, new_size, __ATOMIC_RELEASE);
@@ -1362,7 +761,8 @@ static bool qcow2_open_backing(BlockNode *bs, Qcow2State *s,
                           "(a loop?) at '%s'", QCOW2_MAX_BACKING_DEPTH, path);
     }
     qcow2_backing_depth++;
-    bs->backing = block_open_image(path, fmt, true, block_cache_direct(bs->file),
+    bs->backing = block_open_image(path, fmt, true,
+                                   block_cache_direct(bs->file),
                                    s->file->cache_no_flush, false, &err);
     qcow2_backing_depth--;
     if (!bs->backing) {
@@ -1391,7 +791,7 @@ static bool qcow2_parse(BlockNode *bs, Qcow2State *s,
 
     memset(h, 0, sizeof(h));
     if (s->file_size < HDR_V2_LENGTH ||
-        qfile_pread(s, 0, h, MIN(sizeof(h), s->file_size)) < 0 ||
+        qcow2_file_pread(s, 0, h, MIN(sizeof(h), s->file_size)) < 0 ||
         be32_at(h) != QCOW2_MAGIC) {
         return qcow2_fail(errp, s->filename, "not a qcow2 image (bad magic "
                           "or too short)");
@@ -1447,7 +847,8 @@ static bool qcow2_parse(BlockNode *bs, Qcow2State *s,
 
     /* Header extensions, all within the first cluster. */
     cluster0 = g_malloc0(s->cluster_size);
-    if (qfile_pread(s, 0, cluster0, MIN(s->cluster_size, s->file_size)) < 0) {
+    if (qcow2_file_pread(s, 0, cluster0,
+                         MIN(s->cluster_size, s->file_size)) < 0) {
         return qcow2_fail(errp, s->filename, "cannot read the header");
     }
     for (uint64_t o = header_length;;) {
@@ -1561,7 +962,7 @@ static bool qcow2_parse(BlockNode *bs, Qcow2State *s,
 
     s->l1 = g_malloc0(MAX(l1_bytes, 8));
     if (s->l1_size) {
-        ret = qfile_pread(s, s->l1_offset, s->l1, (size_t)s->l1_size * 8);
+        ret = qcow2_file_pread(s, s->l1_offset, s->l1, (size_t)s->l1_size * 8);
         if (ret < 0) {
             return qcow2_fail(errp, s->filename, "cannot read the L1 table: "
                               "%s", g_strerror(-ret));
@@ -1572,7 +973,7 @@ static bool qcow2_parse(BlockNode *bs, Qcow2State *s,
     }
     s->rt_entries = ((uint64_t)s->rt_clusters << s->cluster_bits) / 8;
     s->rt = g_malloc(s->rt_entries * 8);
-    ret = qfile_pread(s, s->rt_offset, s->rt, s->rt_entries * 8);
+    ret = qcow2_file_pread(s, s->rt_offset, s->rt, s->rt_entries * 8);
     if (ret < 0) {
         return qcow2_fail(errp, s->filename, "cannot read the refcount "
                           "table: %s", g_strerror(-ret));
@@ -1593,7 +994,7 @@ static bool qcow2_parse(BlockNode *bs, Qcow2State *s,
         /* Features we do not maintain (bitmaps) are declared stale. */
         uint64_t zero = 0;
 
-        ret = qfile_pwrite(s, HDR_AUTOCLEAR, &zero, 8);
+        ret = qcow2_file_pwrite(s, HDR_AUTOCLEAR, &zero, 8);
         if (ret < 0) {
             return qcow2_fail(errp, s->filename, "cannot update the header: "
                               "%s", g_strerror(-ret));
@@ -1626,8 +1027,8 @@ static bool qcow2_parse(BlockNode *bs, Qcow2State *s,
 
 static void qcow2_free_state(Qcow2State *s)
 {
-    cache_free(&s->l2_cache);
-    cache_free(&s->rb_cache);
+    qcow2_cache_free(&s->l2_cache);
+    qcow2_cache_free(&s->rb_cache);
     g_free(s->l1);
     g_free(s->rt);
     g_free(s->filename);
