@@ -948,6 +948,61 @@ static void test_qcow2_hostile(void)
     g_unlink(raw);
 }
 
+/* What qemu-img itself makes with options we refuse, or must read. */
+static void test_qcow2_create_options(void)
+{
+    static const struct {
+        const char *opts;
+        const char *error;      /* NULL: opens and reads as qemu's */
+    } cases[] = {
+        { "extended_l2=on", "extended L2" },
+        { "compression_type=zstd", "compression type 1" },
+        { "data_file=DIR/x-data.raw", "external data file" },
+        { "encrypt.format=luks,encrypt.key-secret=s0", "encrypted" },
+        { "preallocation=metadata", NULL },
+        { "preallocation=falloc,cluster_size=4096", NULL },
+        { "lazy_refcounts=on", NULL },
+    };
+    g_autofree char *img = tmp_path("opts.qcow2");
+    g_autofree char *data = tmp_path("x-data.raw");
+
+    if (!have_tools()) {
+        return;
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *dir = g_strdup(tmpdir);
+        g_auto(GStrv) parts = g_strsplit(cases[i].opts, "DIR", -1);
+        g_autofree char *o = g_strjoinv(dir, parts);
+
+        g_test_message("options %s", o);
+        g_unlink(img);
+        RUN_OK("qemu-img create -q --object secret,id=s0,data=abc -f qcow2 "
+               "-o %s %s 2M", o, img);
+        if (cases[i].error) {
+            assert_open_fails(img, "qcow2", cases[i].error);
+            continue;
+        }
+        RUN_OK("qemu-io -f qcow2 -c write|-P|0x99|4k|100k %s", img);
+        assert_reads_as_qemu(img, "qcow2");
+        {
+            BlockNode *bs = open_img(img, "qcow2", false, false);
+            uint8_t b[3000];
+            g_autofree uint8_t *ref = qemu_contents(img, "qcow2",
+                                                    &(gsize){ 0 });
+
+            memset(b, 0x5c, sizeof(b));
+            g_assert_cmpint(block_pwrite(bs, 1 * MiB - 100, b, sizeof(b)),
+                            ==, 0);
+            memcpy(ref + 1 * MiB - 100, b, sizeof(b));
+            block_close(bs);
+            assert_check_clean(img);
+            assert_same_as_raw(img, ref, 2 * MiB);
+        }
+    }
+    g_unlink(img);
+    g_unlink(data);
+}
+
 static void test_qcow2_snapshot_ro(void)
 {
     g_autofree char *img = tmp_path("snap.qcow2");
@@ -1083,6 +1138,8 @@ int main(int argc, char **argv)
     g_test_add_func("/block/qcow2/refcount-growth",
                     test_qcow2_refcount_growth);
     g_test_add_func("/block/qcow2/hostile", test_qcow2_hostile);
+    g_test_add_func("/block/qcow2/create-options",
+                    test_qcow2_create_options);
     g_test_add_func("/block/qcow2/snapshot-read-only",
                     test_qcow2_snapshot_ro);
     g_test_add_func("/block/qcow2/crash", test_qcow2_crash);
