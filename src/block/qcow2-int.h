@@ -44,6 +44,9 @@
 #define EXT_FEATURE_TABLE       0x6803f857u
 
 #define CACHE_ENTRIES           16
+#define QCOW2_POOL_MAX          512
+/* Frees wait for a barrier; past this many we make one ourselves. */
+#define QCOW2_MAX_PENDING_FREES 4096
 
 typedef struct {
     uint64_t offset;            /* 0: empty slot */
@@ -85,6 +88,13 @@ typedef struct {
     GHashTable *meta;
     uint64_t file_size;         /* grows as we write past the end */
     uint64_t free_hint;         /* no free cluster below this index */
+    /* Clusters reserved for single allocations (refcount 1 on disk). */
+    uint64_t pool[QCOW2_POOL_MAX];
+    unsigned int pool_next, pool_len;
+    bool pool_synced;           /* their refcounts are behind a barrier */
+    /* Cluster indexes no longer referenced whose refcount drops after
+     * the next barrier (GArray of uint64_t). */
+    GArray *pending_frees;
     Qcow2Cache l2_cache;
     Qcow2Cache rb_cache;
 } Qcow2State;
@@ -121,9 +131,26 @@ int qcow2_rc_get(Qcow2State *s, uint64_t cluster, uint64_t *rc);
 /* +1 or -1 on a cluster whose refcount block exists, written through;
  * -EIO rather than wrap around. */
 int qcow2_rc_update(Qcow2State *s, uint64_t cluster, int delta);
-/* @n contiguous new clusters, refcount 1 on disk before this returns;
- * the first one's host offset in @off. */
+/*
+ * Ordering that survives a power failure as well as a kill needs write
+ * barriers (the file node's flush; nothing with cache.no-flush=on):
+ * a refcount increment is behind a barrier before anything references
+ * the cluster, a new table before what points at it, and a decrement
+ * waits until the change that dropped the reference is behind one.
+ */
+int qcow2_barrier(Qcow2State *s);
+/* @n contiguous new clusters (refcount 1, behind a barrier); the first
+ * one's host offset in @off. */
 int qcow2_alloc_clusters(Qcow2State *s, uint64_t n, uint64_t *off);
+/* One new cluster from a pool reserved in batches (one barrier each). */
+int qcow2_alloc_cluster(Qcow2State *s, uint64_t *off);
+/* Gives back the unused reserved clusters (close). */
+int qcow2_release_pool(Qcow2State *s);
+/* Drops a reference after the next barrier (at once past a limit, with a
+ * barrier of its own). */
+int qcow2_free_later(Qcow2State *s, uint64_t cluster);
+/* Applies the dropped references: call right after a barrier. */
+int qcow2_apply_frees(Qcow2State *s);
 
 /* Does [c, c + n) (cluster indexes) touch the header, the L1 table, the
  * refcount table, an L2 table or a refcount block? */

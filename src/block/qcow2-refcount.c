@@ -318,6 +318,9 @@ static int rc_create_block(Qcow2State *s, uint64_t idx)
     rb = qcow2_cache_new(s, &s->rb_cache, off);
     rb_entry_set(s, rb, 0, 1, &start, &len);
     ret = qcow2_file_pwrite(s, off, rb, s->cluster_size);
+    if (ret == 0) {
+        ret = qcow2_barrier(s);     /* the block before the entry */
+    }
     if (ret < 0) {
         qcow2_cache_drop(&s->rb_cache, off);
         return ret;
@@ -447,7 +450,10 @@ static int rc_grow_table(Qcow2State *s, uint64_t need)
 
     *(uint64_t *)hdr = GUINT64_TO_BE(p << s->cluster_bits);
     *(uint32_t *)(hdr + 8) = GUINT32_TO_BE((uint32_t)t);
-    ret = qcow2_file_pwrite(s, HDR_RT_OFFSET, hdr, sizeof(hdr));
+    ret = qcow2_barrier(s);         /* table and blocks before the header */
+    if (ret == 0) {
+        ret = qcow2_file_pwrite(s, HDR_RT_OFFSET, hdr, sizeof(hdr));
+    }
     if (ret < 0) {
         return ret;
     }
@@ -459,8 +465,9 @@ static int rc_grow_table(Qcow2State *s, uint64_t need)
     s->rt_offset = p << s->cluster_bits;
     s->rt_clusters = (uint32_t)t;
     s->rt_entries = t * cs / 8;
+    /* Freed once the header switch is on disk. */
     for (uint64_t c = 0; c < old_clusters; c++) {
-        ret = qcow2_rc_update(s, (old_off >> s->cluster_bits) + c, -1);
+        ret = qcow2_free_later(s, (old_off >> s->cluster_bits) + c);
         if (ret < 0) {
             return ret;
         }
@@ -472,7 +479,7 @@ static int rc_grow_table(Qcow2State *s, uint64_t need)
  * @n contiguous clusters with refcount 1 (already written); returns the
  * host offset of the first in @off.
  */
-int qcow2_alloc_clusters(Qcow2State *s, uint64_t n, uint64_t *off)
+static int alloc_run(Qcow2State *s, uint64_t n, uint64_t *off)
 {
     uint64_t max = QCOW2_MAX_HOST_OFFSET >> s->cluster_bits;
     int ret;
@@ -531,4 +538,100 @@ restart:
         *off = c << s->cluster_bits;
         return 0;
     }
+}
+
+int qcow2_barrier(Qcow2State *s)
+{
+    return block_flush(s->file);
+}
+
+int qcow2_alloc_clusters(Qcow2State *s, uint64_t n, uint64_t *off)
+{
+    int ret = alloc_run(s, n, off);
+
+    /* On failure the clusters leak; nothing points at them yet. */
+    return ret < 0 ? ret : qcow2_barrier(s);
+}
+
+/*
+ * Clusters are reserved a few at a time (refcount 1, one barrier for the
+ * lot) so that a single cluster's allocation costs no fdatasync. What is
+ * left at close is given back; after a crash it is a leak.
+ */
+int qcow2_alloc_cluster(Qcow2State *s, uint64_t *off)
+{
+    int ret;
+
+    if (s->pool_next == s->pool_len) {
+        unsigned int want = (unsigned int)CLAMP((32u << 20) >> s->cluster_bits,
+                                                4, QCOW2_POOL_MAX);
+
+        s->pool_next = s->pool_len = 0;
+        while (s->pool_len < want) {
+            ret = alloc_run(s, 1, &s->pool[s->pool_len]);
+            if (ret < 0) {
+                if (s->pool_len == 0) {
+                    return ret;
+                }
+                break;
+            }
+            s->pool_len++;
+        }
+        s->pool_synced = false;
+    }
+    if (!s->pool_synced) {
+        ret = qcow2_barrier(s);
+        if (ret < 0) {
+            return ret;
+        }
+        s->pool_synced = true;
+    }
+    *off = s->pool[s->pool_next++];
+    return 0;
+}
+
+int qcow2_release_pool(Qcow2State *s)
+{
+    int ret = 0;
+
+    while (s->pool_next < s->pool_len) {
+        int r = qcow2_rc_update(s, s->pool[s->pool_next++] >> s->cluster_bits,
+                                -1);
+
+        ret = ret < 0 ? ret : r;
+    }
+    s->pool_next = s->pool_len = 0;
+    return ret;
+}
+
+int qcow2_free_later(Qcow2State *s, uint64_t cluster)
+{
+    int ret;
+
+    g_array_append_val(s->pending_frees, cluster);
+    if (s->pending_frees->len < QCOW2_MAX_PENDING_FREES) {
+        return 0;
+    }
+    ret = qcow2_barrier(s);
+    return ret < 0 ? ret : qcow2_apply_frees(s);
+}
+
+int qcow2_apply_frees(Qcow2State *s)
+{
+    int ret = 0;
+
+    for (guint i = 0; i < s->pending_frees->len; i++) {
+        uint64_t c = g_array_index(s->pending_frees, uint64_t, i);
+        uint64_t rc = 1;
+        int r = qcow2_rc_update(s, c, -1);
+
+        if (r == 0 && qcow2_rc_get(s, c, &rc) == 0 && rc == 0) {
+            /* Give the space back to the host (discard=unmap on the
+             * file node). */
+            block_discard(s->file, c << s->cluster_bits, s->cluster_size);
+        }
+        ret = ret < 0 ? ret : r;
+    }
+    g_array_set_size(s->pending_frees, 0);
+    return ret;
 }

@@ -6,14 +6,19 @@
  * Design: one mutex serialises every request on a node (simple and
  * correct first). Metadata is written through: an L2 entry, a refcount
  * or an L1 entry reaches the file the moment it changes, and small
- * caches only save reads. Because the writes leave the process in this
- * order, a process killed at any point leaves an image that is consistent
+ * caches only save reads. The writes leave the process in this order,
+ * so a process killed at any point leaves an image that is consistent
  * (at worst with leaked clusters):
  *   - a new cluster's refcount is written before anything points at it;
  *   - a cluster's data is written before the L2 entry points at it;
  *   - a new L2 table is written before the L1 entry points at it;
  *   - a cluster's refcount drops only after nothing points at it.
- * block_flush is then an fdatasync of the file (nothing is held back).
+ * For a power failure (the page cache written back in any order) the
+ * metadata steps are also separated by barriers, the file's fdatasync
+ * (qcow2-int.h): refcounts are reserved in batches behind one barrier,
+ * new tables are behind one before they are linked, and decrements wait
+ * for the next flush. Unflushed guest data may be lost, as on a disk.
+ * block_flush: fdatasync, then the decrements that waited for it.
  *
  * What we refuse, by name: encryption, external data files, extended L2
  * entries, zstd compression, unknown incompatible features, images marked
@@ -250,7 +255,7 @@ static int qcow2_free_entry(Qcow2State *s, uint64_t e, uint64_t keep)
             s->cluster_bits;
 
         for (uint64_t c = first; c <= last; c++) {
-            int ret = qcow2_rc_update(s, c, -1);
+            int ret = qcow2_free_later(s, c);
 
             if (ret < 0) {
                 return ret;
@@ -262,15 +267,7 @@ static int qcow2_free_entry(Qcow2State *s, uint64_t e, uint64_t keep)
     if (host == 0 || host == keep) {
         return 0;
     }
-    int ret = qcow2_rc_update(s, host >> s->cluster_bits, -1);
-    uint64_t rc;
-
-    if (ret == 0 && qcow2_rc_get(s, host >> s->cluster_bits, &rc) == 0 &&
-        rc == 0) {
-        /* Give the space back to the host (discard=unmap on the file). */
-        block_discard(s->file, host, s->cluster_size);
-    }
-    return ret;
+    return qcow2_free_later(s, host >> s->cluster_bits);
 }
 
 /*
@@ -290,13 +287,16 @@ static int qcow2_set_entry(Qcow2State *s, uint64_t vofs, uint64_t value)
         return ret;
     }
     if (!l2) {
-        ret = qcow2_alloc_clusters(s, 1, &l2_off);
+        ret = qcow2_alloc_cluster(s, &l2_off);
         if (ret < 0) {
             return ret;
         }
         l2 = qcow2_cache_new(s, &s->l2_cache, l2_off);
         ((uint64_t *)l2)[idx] = GUINT64_TO_BE(value);
         ret = qcow2_file_pwrite(s, l2_off, l2, s->cluster_size);
+        if (ret == 0) {
+            ret = qcow2_barrier(s);     /* the table before the L1 entry */
+        }
         if (ret < 0) {
             qcow2_cache_drop(&s->l2_cache, l2_off);
             return ret;
@@ -411,7 +411,7 @@ static int qcow2_write_in_cluster(Qcow2State *s, uint64_t vofs,
 
     ret = qcow2_fill_new_cluster(s, vofs, iov, iovcnt, skip, len, buf);
     if (ret == 0) {
-        ret = qcow2_alloc_clusters(s, 1, &new_off);
+        ret = qcow2_alloc_cluster(s, &new_off);
     }
     if (ret == 0) {
         ret = qcow2_file_pwrite(s, new_off, buf, cs);
@@ -474,8 +474,18 @@ static int qcow2_pwritev(BlockNode *bs, uint64_t offset,
 
 static int qcow2_flush(BlockNode *bs)
 {
-    /* Metadata is written through: only the file needs syncing. */
-    return block_flush(bs->file);
+    Qcow2State *s = qcow2_state(bs);
+    int ret;
+
+    /* Metadata is written through: the file's fdatasync makes it all
+     * stable, and makes the frees that waited for it safe to do. */
+    g_mutex_lock(&s->lock);
+    ret = qcow2_barrier(s);
+    if (ret == 0) {
+        ret = qcow2_apply_frees(s);
+    }
+    g_mutex_unlock(&s->lock);
+    return ret;
 }
 
 typedef enum {
@@ -644,6 +654,9 @@ static int qcow2_truncate(BlockNode *bs, uint64_t new_size)
             nl1[i] = GUINT64_TO_BE(s->l1[i]);
         }
         ret = qcow2_file_pwrite(s, new_off, nl1, bytes);
+        if (ret == 0) {
+            ret = qcow2_barrier(s);     /* the table before the header */
+        }
         if (ret < 0) {
             goto out;
         }
@@ -661,7 +674,7 @@ static int qcow2_truncate(BlockNode *bs, uint64_t new_size)
         s->l1_offset = new_off;
         s->l1_size = (uint32_t)need;
         for (uint64_t c = 0; old_off && c < old_clusters; c++) {
-            ret = qcow2_rc_update(s, (old_off >> s->cluster_bits) + c, -1);
+            ret = qcow2_free_later(s, (old_off >> s->cluster_bits) + c);
             if (ret < 0) {
                 goto out;
             }
@@ -1033,6 +1046,7 @@ static void qcow2_free_state(Qcow2State *s)
     g_free(s->rt);
     g_free(s->filename);
     g_hash_table_unref(s->meta);
+    g_array_unref(s->pending_frees);
     g_mutex_clear(&s->lock);
     g_free(s);
 }
@@ -1044,6 +1058,7 @@ static bool qcow2_open(BlockNode *bs, const BlockOpenOptions *opts,
 
     g_mutex_init(&s->lock);
     s->meta = g_hash_table_new(g_direct_hash, g_direct_equal);
+    s->pending_frees = g_array_new(FALSE, FALSE, sizeof(uint64_t));
     s->bs = bs;
     s->file = bs->file;
     s->filename = g_strdup(block_filename(bs->file));
@@ -1060,9 +1075,21 @@ static bool qcow2_open(BlockNode *bs, const BlockOpenOptions *opts,
 
 static void qcow2_close(BlockNode *bs)
 {
-    if (bs->opaque) {
-        qcow2_free_state(qcow2_state(bs));
+    Qcow2State *s = qcow2_state(bs);
+
+    if (!s) {
+        return;
     }
+    if (!bs->read_only) {
+        /* block_close flushed: pending frees are applied unless that
+         * failed; unused reserved clusters go back. */
+        if (qcow2_barrier(s) == 0) {
+            qcow2_apply_frees(s);
+        }
+        qcow2_release_pool(s);
+        qcow2_barrier(s);
+    }
+    qcow2_free_state(s);
 }
 
 const BlockDriver block_driver_qcow2 = {
