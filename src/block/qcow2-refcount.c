@@ -353,43 +353,49 @@ static int rc_grow_table(Qcow2State *s, uint64_t need)
     g_autofree uint64_t *block_idx = NULL;
     int ret;
 
-    /* Past the file's end everything should be free; make sure. */
+    /* Past the file's end, except for clusters reserved but not yet
+     * written (the pool): the run must be free, else start after. */
     for (;;) {
-        ret = qcow2_rc_get(s, p, &rc);
-        if (ret < 0) {
-            return ret;
-        }
-        if (rc == 0) {
-            break;
-        }
-        p++;
-    }
-    for (;;) {
-        uint64_t nb = 0, last;
+        uint64_t busy = 0;
 
-        t = (entries * 8 + cs - 1) / cs;
-        b = 0;
         for (;;) {
-            uint64_t first_idx = p >> s->rb_bits;
+            uint64_t nb = 0, last;
 
-            last = (p + t + b - 1) >> s->rb_bits;
-            nb = 0;
-            for (uint64_t i = first_idx; i <= last; i++) {
-                nb += !rc_has_block(s, i);
+            t = (entries * 8 + cs - 1) / cs;
+            b = 0;
+            for (;;) {
+                uint64_t first_idx = p >> s->rb_bits;
+
+                last = (p + t + b - 1) >> s->rb_bits;
+                nb = 0;
+                for (uint64_t i = first_idx; i <= last; i++) {
+                    nb += !rc_has_block(s, i);
+                }
+                if (nb == b) {
+                    break;
+                }
+                b = nb;
             }
-            if (nb == b) {
+            if (last < entries) {
                 break;
             }
-            b = nb;
+            entries = last + 1;
         }
-        if (last < entries) {
+        if ((t * cs) > QCOW2_MAX_RT_BYTES ||
+            ((p + t + b) << s->cluster_bits) >= QCOW2_MAX_HOST_OFFSET) {
+            return -EFBIG;
+        }
+        for (uint64_t c = p; c < p + t + b && !busy; c++) {
+            ret = qcow2_rc_get(s, c, &rc);
+            if (ret < 0) {
+                return ret;
+            }
+            busy = rc ? c + 1 : 0;
+        }
+        if (!busy) {
             break;
         }
-        entries = last + 1;
-    }
-    if ((t * cs) > QCOW2_MAX_RT_BYTES ||
-        ((p + t + b) << s->cluster_bits) >= QCOW2_MAX_HOST_OFFSET) {
-        return -EFBIG;
+        p = busy;
     }
 
     nrt = g_new0(uint64_t, t * cs / 8);
