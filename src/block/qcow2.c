@@ -560,6 +560,16 @@ static int qcow2_zero_range(BlockNode *bs, uint64_t offset, uint64_t len,
         /* The image's last cluster may be cut short by the size. */
         bool whole = offset == cstart &&
             (n == cs || offset + n == s->size);
+        uint64_t span = 1ULL << (s->cluster_bits + s->l2_bits);
+        uint64_t l1_idx = offset / span;
+
+        /* No L2 table and nothing showing through: already zero (or
+         * deallocated); skip the table's whole span (fstrim of a disk). */
+        if (l1_idx < s->l1_size && !(s->l1[l1_idx] & QCOW2_OFFSET_MASK) &&
+            (!s->bs->backing || (mode == ZERO_DEALLOC && !write_bytes))) {
+            offset = MIN(end, (l1_idx + 1) * span);
+            continue;
+        }
 
         if (whole && !write_bytes) {
             ret = qcow2_zero_cluster(s, cstart, mode);

@@ -678,6 +678,44 @@ static void test_qcow2_zero_discard(void)
     g_unlink(img);
 }
 
+/* A 1 TiB image: zeroing or discarding all of it (a guest's fstrim)
+ * must not walk every cluster, and the data around it must survive. */
+static void test_qcow2_big_sparse(void)
+{
+    g_autofree char *img = tmp_path("big.qcow2");
+    const uint64_t size = 1024ULL * 1024 * MiB;
+    uint8_t buf[8192], back[8192];
+    g_autofree char *map = NULL;
+    gint64 t0;
+    BlockNode *bs;
+
+    if (!have_tools()) {
+        return;
+    }
+    RUN_OK("qemu-img create -q -f qcow2 %s 1T", img);
+    bs = open_img(img, "qcow2", false, true);
+    fill_random(buf, sizeof(buf));
+    g_assert_cmpint(block_pwrite(bs, size - sizeof(buf), buf, sizeof(buf)),
+                    ==, 0);
+    g_assert_cmpint(block_pwrite(bs, 300 * MiB, buf, sizeof(buf)), ==, 0);
+    t0 = g_get_monotonic_time();
+    g_assert_cmpint(block_write_zeroes(bs, 0, size - 64 * KiB, true), ==, 0);
+    g_assert_cmpint(block_discard(bs, 0, size - 64 * KiB), ==, 0);
+    g_assert_cmpint(block_write_zeroes(bs, 0, size - 64 * KiB, false), ==,
+                    0);
+    g_assert_cmpint(g_get_monotonic_time() - t0, <, 10 * G_USEC_PER_SEC);
+    g_assert_cmpint(block_pread(bs, size - sizeof(back), back, sizeof(back)),
+                    ==, 0);
+    g_assert_cmpmem(buf, sizeof(buf), back, sizeof(back));
+    g_assert_cmpint(block_pread(bs, 300 * MiB, back, sizeof(back)), ==, 0);
+    for (size_t i = 0; i < sizeof(back); i++) {
+        g_assert_cmpint(back[i], ==, 0);
+    }
+    block_close(bs);
+    assert_check_clean(img);
+    g_unlink(img);
+}
+
 static void test_qcow2_truncate(void)
 {
     g_autofree char *img = tmp_path("t.qcow2");
@@ -1134,6 +1172,7 @@ int main(int argc, char **argv)
     }
     g_test_add_func("/block/qcow2/zero-discard", test_qcow2_zero_discard);
     g_test_add_func("/block/qcow2/truncate", test_qcow2_truncate);
+    g_test_add_func("/block/qcow2/big-sparse", test_qcow2_big_sparse);
     g_test_add_func("/block/qcow2/threads", test_qcow2_threads);
     g_test_add_func("/block/qcow2/refcount-growth",
                     test_qcow2_refcount_growth);
