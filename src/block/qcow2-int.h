@@ -95,6 +95,8 @@ typedef struct {
     /* Cluster indexes no longer referenced whose refcount drops after
      * the next barrier (GArray of uint64_t). */
     GArray *pending_frees;
+    /* Requests doing data I/O with the lock dropped; frees wait for 0. */
+    unsigned int inflight;
     Qcow2Cache l2_cache;
     Qcow2Cache rb_cache;
 } Qcow2State;
@@ -149,7 +151,9 @@ int qcow2_release_pool(Qcow2State *s);
 /* Drops a reference after the next barrier (at once past a limit, with a
  * barrier of its own). */
 int qcow2_free_later(Qcow2State *s, uint64_t cluster);
-/* Applies the dropped references: call right after a barrier. */
+/* Applies the dropped references: call right after a barrier. Does
+ * nothing while data I/O is in flight (a cluster being read or written
+ * must not be handed out again); they wait for the next call. */
 int qcow2_apply_frees(Qcow2State *s);
 
 /* Does [c, c + n) (cluster indexes) touch the header, the L1 table, the

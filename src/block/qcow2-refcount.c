@@ -615,7 +615,7 @@ int qcow2_free_later(Qcow2State *s, uint64_t cluster)
     int ret;
 
     g_array_append_val(s->pending_frees, cluster);
-    if (s->pending_frees->len < QCOW2_MAX_PENDING_FREES) {
+    if (s->pending_frees->len < QCOW2_MAX_PENDING_FREES || s->inflight) {
         return 0;
     }
     ret = qcow2_barrier(s);
@@ -626,6 +626,9 @@ int qcow2_apply_frees(Qcow2State *s)
 {
     int ret = 0;
 
+    if (s->inflight) {
+        return 0;
+    }
     for (guint i = 0; i < s->pending_frees->len; i++) {
         uint64_t c = g_array_index(s->pending_frees, uint64_t, i);
         uint64_t rc = 1;

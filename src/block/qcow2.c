@@ -3,8 +3,10 @@
  * Format "qcow2", versions 2 and 3, written from the published format
  * specification (QEMU's docs/interop/qcow2.txt).
  *
- * Design: one mutex serialises every request on a node (simple and
- * correct first). Metadata is written through: an L2 entry, a refcount
+ * Design: one mutex per node guards all metadata; a request holds it
+ * except while it reads or writes data of a mapped cluster (or reads
+ * the backing node), so requests of several threads overlap there.
+ * Metadata is written through: an L2 entry, a refcount
  * or an L1 entry reaches the file the moment it changes, and small
  * caches only save reads. The writes leave the process in this order,
  * so a process killed at any point leaves an image that is consistent
@@ -184,10 +186,29 @@ static int iov_slice(const struct iovec *iov, int iovcnt, size_t skip,
     return n;
 }
 
-/* Reads [vofs, vofs + len) of one cluster into the iovec slice. */
+/*
+ * Data I/O on a mapped host cluster (or the backing node) without the
+ * lock, so requests of several threads overlap. Safe because a cluster
+ * is never reused while I/O is in flight: frees are deferred
+ * (qcow2_apply_frees waits for s->inflight to fall to 0).
+ */
+static void qcow2_io_begin(Qcow2State *s)
+{
+    s->inflight++;
+    g_mutex_unlock(&s->lock);
+}
+
+static void qcow2_io_end(Qcow2State *s)
+{
+    g_mutex_lock(&s->lock);
+    s->inflight--;
+}
+
+/* Reads [vofs, vofs + len) of one cluster into the iovec slice;
+ * @unlocked: data I/O may drop the lock (a request, not a COW fill). */
 static int qcow2_read_in_cluster(Qcow2State *s, uint64_t vofs,
                                  const struct iovec *iov, int iovcnt,
-                                 size_t skip, size_t len)
+                                 size_t skip, size_t len, bool unlocked)
 {
     g_autofree struct iovec *sub = g_new(struct iovec, MAX(iovcnt, 1));
     int subcnt = iov_slice(iov, iovcnt, skip, len, sub);
@@ -207,7 +228,13 @@ static int qcow2_read_in_cluster(Qcow2State *s, uint64_t vofs,
             if (in) {
                 int n = iov_slice(sub, subcnt, 0, in, sub);
 
+                if (unlocked) {
+                    qcow2_io_begin(s);
+                }
                 ret = block_preadv(s->bs->backing, vofs, sub, n);
+                if (unlocked) {
+                    qcow2_io_end(s);
+                }
                 if (ret < 0) {
                     return ret;
                 }
@@ -225,9 +252,15 @@ static int qcow2_read_in_cluster(Qcow2State *s, uint64_t vofs,
         if (ret < 0) {
             return ret;
         }
-        return block_preadv(s->file,
-                            host + (vofs & (s->cluster_size - 1)),
-                            sub, subcnt);
+        if (unlocked) {
+            qcow2_io_begin(s);
+        }
+        ret = block_preadv(s->file, host + (vofs & (s->cluster_size - 1)),
+                           sub, subcnt);
+        if (unlocked) {
+            qcow2_io_end(s);
+        }
+        return ret;
     case CLUSTER_COMPRESSED: {
         g_autofree uint8_t *buf = g_malloc(s->cluster_size);
 
@@ -358,7 +391,8 @@ static int qcow2_fill_new_cluster(Qcow2State *s, uint64_t vofs,
         /* The image's last cluster may be cut short by its size. */
         uint64_t have = MIN(cs, s->size - cstart);
         struct iovec v = { .iov_base = buf, .iov_len = have };
-        int ret = qcow2_read_in_cluster(s, cstart, &v, 1, 0, have);
+        int ret = qcow2_read_in_cluster(s, cstart, &v, 1, 0, have,
+                                        false);
 
         if (ret < 0) {
             return ret;
@@ -399,7 +433,12 @@ static int qcow2_write_in_cluster(Qcow2State *s, uint64_t vofs,
         g_autofree struct iovec *sub = g_new(struct iovec, MAX(iovcnt, 1));
         int subcnt = iov_slice(iov, iovcnt, skip, len, sub);
 
+        /* In place: the mapping cannot go away under us (see
+         * qcow2_io_begin); a racing request on the same bytes is the
+         * guest's own race, as on a disk. */
+        qcow2_io_begin(s);
         ret = block_pwritev(s->file, host + in, sub, subcnt);
+        qcow2_io_end(s);
         if (ret == 0 && host + in + len > s->file_size) {
             s->file_size = host + in + len;
         }
@@ -444,7 +483,7 @@ static int qcow2_preadv(BlockNode *bs, uint64_t offset,
             (vofs & (s->cluster_size - 1));
         size_t n = (size_t)MIN(len - done, left_in_cluster);
 
-        ret = qcow2_read_in_cluster(s, vofs, iov, iovcnt, done, n);
+        ret = qcow2_read_in_cluster(s, vofs, iov, iovcnt, done, n, true);
         done += n;
     }
     g_mutex_unlock(&s->lock);

@@ -785,22 +785,40 @@ typedef struct {
     int seed;
 } ThreadArg;
 
+/* One thread's requests, all inside its own 2 MiB (whole clusters):
+ * writes, reads checked against its part of the reference, discards of
+ * whole clusters and flushes (which apply deferred frees), all racing
+ * the other threads' requests on the same node. */
 static gpointer writer_thread(gpointer opaque)
 {
     ThreadArg *a = opaque;
     GRand *r = g_rand_new_with_seed((guint32)a->seed);
-    uint8_t buf[20000];
+    uint8_t buf[20000], back[20000];
 
-    for (int i = 0; i < 200; i++) {
+    for (int i = 0; i < 400; i++) {
         uint64_t len = (uint64_t)g_rand_int_range(r, 1, sizeof(buf));
         uint64_t off = a->base +
             (uint64_t)g_rand_int_range(r, 0, (gint32)(2 * MiB - len));
+        int kind = g_rand_int_range(r, 0, 100);
 
-        for (uint64_t k = 0; k < len; k++) {
-            buf[k] = (uint8_t)g_rand_int(r);
+        if (kind < 60) {
+            for (uint64_t k = 0; k < len; k++) {
+                buf[k] = (uint8_t)g_rand_int(r);
+            }
+            g_assert_cmpint(block_pwrite(a->bs, off, buf, len), ==, 0);
+            memcpy(a->ref + off, buf, len);
+        } else if (kind < 90) {
+            g_assert_cmpint(block_pread(a->bs, off, back, len), ==, 0);
+            g_assert_cmpmem(back, len, a->ref + off, len);
+        } else if (kind < 95) {
+            off &= ~(4 * KiB - 1);
+            len = (len + 4 * KiB - 1) & ~(4 * KiB - 1);
+            len = MIN(len, a->base + 2 * MiB - off);
+            g_assert_cmpint(block_discard(a->bs, off, len), ==, 0);
+            memset(a->ref + off, 0, len);
+        } else {
+            g_assert_cmpint(block_flush(a->bs), ==, 0);
         }
-        g_assert_cmpint(block_pwrite(a->bs, off, buf, len), ==, 0);
-        memcpy(a->ref + off, buf, len);
     }
     g_rand_free(r);
     return NULL;
@@ -818,7 +836,7 @@ static void test_qcow2_threads(void)
         return;
     }
     RUN_OK("qemu-img create -q -f qcow2 -o cluster_size=4096 %s 8M", img);
-    bs = open_img(img, "qcow2", false, false);
+    bs = open_img(img, "qcow2", false, true);
     for (int i = 0; i < 4; i++) {
         args[i] = (ThreadArg){ bs, (uint64_t)i * 2 * MiB, ref, 42 + i };
         th[i] = g_thread_new("writer", writer_thread, &args[i]);
