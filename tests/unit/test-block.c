@@ -332,6 +332,74 @@ static void test_raw_direct(void)
     g_unlink(img);
 }
 
+/* A loop device as host_device: size by BLKGETSIZE64, O_DIRECT with
+ * BLKSSZGET's alignment, raw and qcow2 on it. Root only. */
+static void test_host_device(void)
+{
+    g_autofree char *backing = tmp_path("loop.img");
+    g_autofree char *dev = NULL;
+    g_autofree char *msg = NULL;
+    g_autofree uint8_t *buf = g_malloc(64 * KiB);
+    g_autofree uint8_t *back = g_malloc(64 * KiB);
+    GError *err = NULL;
+    BlockNode *bs;
+
+    if (!have_tools()) {
+        return;
+    }
+    if (getuid() != 0 ||
+        !g_file_test("/dev/loop-control", G_FILE_TEST_EXISTS)) {
+        g_test_skip("needs root and loop devices");
+        return;
+    }
+    RUN_OK("truncate -s 8M %s", backing);
+    if (run(&dev, "losetup -f --show %s", backing) != 0) {
+        g_test_skip("losetup failed");
+        return;
+    }
+    g_strstrip(dev);
+
+    bs = open_img(dev, NULL, false, false);
+    g_assert_cmpstr(block_driver_name(bs), ==, "raw");
+    g_assert_cmpstr(block_driver_name(block_file_child(bs)), ==,
+                    "host_device");
+    g_assert_cmpuint(block_length(bs), ==, 8 * MiB);
+    g_assert_cmpint(block_truncate(bs, 16 * MiB), ==, -ENOTSUP);
+    block_close(bs);
+
+    bs = block_open_image(dev, "raw", false, true, false, false, &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(block_alignment(bs), >=, 512);
+    fill_random(buf, 64 * KiB);
+    g_assert_cmpint(block_pwrite(bs, 1000, buf + 3, 60 * KiB), ==, 0);
+    g_assert_cmpint(block_pread(bs, 1000, back, 60 * KiB), ==, 0);
+    g_assert_cmpmem(buf + 3, 60 * KiB, back, 60 * KiB);
+    block_close(bs);
+
+    /* The "file" driver wants a regular file. */
+    {
+        BlockOpenOptions fo = { .driver = "file", .filename = dev };
+
+        g_assert_null(block_open(&fo, &err));
+        g_assert_nonnull(strstr(err->message, "host_device"));
+        g_clear_error(&err);
+    }
+
+    RUN_OK("qemu-img create -q -f qcow2 %s 4M", dev);
+    bs = open_img(dev, NULL, false, false);
+    g_assert_cmpstr(block_driver_name(bs), ==, "qcow2");
+    g_assert_cmpint(block_pwrite(bs, 100 * KiB, buf, 64 * KiB), ==, 0);
+    block_close(bs);
+    msg = NULL;
+    g_assert_cmpint(run(&msg, "qemu-img check -f qcow2 %s", dev), ==, 0);
+    g_free(msg);
+    msg = NULL;
+    RUN_OK("qemu-io -f qcow2 -c read|-q|-P|0|0|100k %s", dev);
+
+    RUN_OK("losetup -d %s", dev);
+    g_unlink(backing);
+}
+
 /* ------------------------------------------------------------------ */
 /* qcow2 reading                                                        */
 
@@ -1178,6 +1246,7 @@ int main(int argc, char **argv)
     g_test_add_func("/block/raw", test_raw);
     g_test_add_func("/block/raw-direct", test_raw_direct);
     g_test_add_func("/block/probe", test_probe);
+    g_test_add_func("/block/host-device", test_host_device);
     g_test_add_func("/block/qcow2/read", test_qcow2_read);
     g_test_add_func("/block/qcow2/backing-read", test_qcow2_backing_read);
     g_test_add_func("/block/qcow2/compressed-read",
