@@ -24,7 +24,10 @@
 typedef struct {
     int fd;
     bool is_blockdev;
-    /* Serialises read-modify-write of partial blocks under O_DIRECT. */
+    /* Serialises read-modify-write of partial blocks under O_DIRECT
+     * among themselves only: an aligned write racing an unaligned one
+     * on the same block may be undone by it, which is why a device
+     * honours block_alignment (qcow2 widens its own table writes). */
     GMutex rmw_lock;
 } FileState;
 

@@ -147,7 +147,8 @@ static int qcow2_read_compressed(Qcow2State *s, uint64_t e, uint8_t *out)
         return ret;
     }
     memset(&zs, 0, sizeof(zs));
-    if (inflateInit2(&zs, -12) != Z_OK) {
+    /* Raw deflate; the largest window decodes streams made with any. */
+    if (inflateInit2(&zs, -15) != Z_OK) {
         return -ENOMEM;
     }
     zs.next_in = in;
