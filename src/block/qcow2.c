@@ -663,7 +663,7 @@ static uint64_t qcow2_l1_needed(const Qcow2State *s, uint64_t size)
 static int qcow2_truncate(BlockNode *bs, uint64_t new_size)
 {
     Qcow2State *s = qcow2_state(bs);
-    uint64_t need;
+    uint64_t need, old_size = UINT64_MAX;
     int ret = 0;
 
     g_mutex_lock(&s->lock);
@@ -734,11 +734,20 @@ static int qcow2_truncate(BlockNode *bs, uint64_t new_size)
 
     ret = qcow2_file_pwrite(s, HDR_SIZE, &be, 8);
     if (ret == 0) {
+        old_size = s->size;
         s->size = new_size;
         __atomic_store_n(&bs->length, new_size, __ATOMIC_RELEASE);
     }
 out:
     g_mutex_unlock(&s->lock);
+    /* A longer backing file must not show through the new area: it
+     * reads as zeroes, as a grown disk does (QEMU does the same). */
+    if (ret == 0 && old_size < new_size && bs->backing &&
+        block_length(bs->backing) > old_size) {
+        uint64_t end = MIN(new_size, block_length(bs->backing));
+
+        ret = qcow2_write_zeroes(bs, old_size, end - old_size, false);
+    }
     return ret;
 }
 

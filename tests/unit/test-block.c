@@ -846,6 +846,39 @@ static void test_qcow2_refcount_growth(void)
     g_unlink(img);
 }
 
+/* Growing an overlay over a longer backing file: the new area reads
+ * zeroes, not the backing's data (v2 and v3). */
+static void test_qcow2_truncate_backing(void)
+{
+    static const char *const opts[] = { "-o compat=0.10", "-o compat=1.1" };
+    g_autofree char *base = tmp_path("tb-base.raw");
+    g_autofree char *img = tmp_path("tb.qcow2");
+    g_autofree uint8_t *ref = g_malloc(8 * MiB);
+    BlockNode *bs;
+
+    if (!have_tools()) {
+        return;
+    }
+    fill_random(ref, 8 * MiB);
+    write_file(base, ref, 8 * MiB);
+    for (size_t i = 0; i < G_N_ELEMENTS(opts); i++) {
+        g_unlink(img);
+        RUN_OK("qemu-img create -q -f qcow2 %s -b tb-base.raw -F raw %s "
+               "3000000", opts[i], img);
+        /* qemu-img rounds the size up to 512 bytes. */
+        uint64_t old = peek_be(img, 24, 8);
+
+        bs = open_img(img, "qcow2", false, false);
+        g_assert_cmpint(block_truncate(bs, 6 * MiB), ==, 0);
+        block_close(bs);
+        memset(ref + old, 0, 6 * MiB - old);
+        assert_check_clean(img);
+        assert_same_as_raw(img, ref, 6 * MiB);
+    }
+    g_unlink(img);
+    g_unlink(base);
+}
+
 typedef struct {
     BlockNode *bs;
     uint64_t base;
@@ -1260,6 +1293,8 @@ int main(int argc, char **argv)
     g_test_add_func("/block/qcow2/zero-discard", test_qcow2_zero_discard);
     g_test_add_func("/block/qcow2/truncate", test_qcow2_truncate);
     g_test_add_func("/block/qcow2/big-sparse", test_qcow2_big_sparse);
+    g_test_add_func("/block/qcow2/truncate-backing",
+                    test_qcow2_truncate_backing);
     g_test_add_func("/block/qcow2/threads", test_qcow2_threads);
     g_test_add_func("/block/qcow2/refcount-growth",
                     test_qcow2_refcount_growth);
