@@ -48,7 +48,8 @@ src_libkestrel_a_SOURCES = \
 	src/migration/describe.c src/migration/describe.h \
 	src/migration/multifd.c src/migration/multifd.h \
 	src/block/block.c src/block/block.h src/block/block-int.h \
-	src/block/file.c src/block/raw.c src/block/qcow2.c
+	src/block/file.c src/block/raw.c \
+	src/block/qcow2.c src/block/qcow2-int.h src/block/qcow2-refcount.c
 src_libkestrel_a_CFLAGS = $(AM_CFLAGS) $(JSONGLIB_CFLAGS) $(ZSTD_CFLAGS) $(ZLIB_CFLAGS) $(URING_CFLAGS)
 
 bin_PROGRAMS += src/kestrel
