@@ -106,6 +106,20 @@ static inline Qcow2State *qcow2_state(const BlockNode *bs)
     return bs->opaque;
 }
 
+/* Big-endian stores into byte buffers (header fields: unaligned). */
+static inline void qcow2_put_be32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) {
+        p[i] = (uint8_t)(v >> (24 - 8 * i));
+    }
+}
+
+static inline void qcow2_put_be64(uint8_t *p, uint64_t v)
+{
+    qcow2_put_be32(p, (uint32_t)(v >> 32));
+    qcow2_put_be32(p + 4, (uint32_t)v);
+}
+
 /* The file child, keeping s->file_size up to date. */
 int qcow2_file_pread(Qcow2State *s, uint64_t off, void *buf, size_t len);
 int qcow2_file_pwrite(Qcow2State *s, uint64_t off, const void *buf,

@@ -454,8 +454,8 @@ static int rc_grow_table(Qcow2State *s, uint64_t need)
     uint64_t old_off = s->rt_offset;
     uint64_t old_clusters = s->rt_clusters;
 
-    *(uint64_t *)hdr = GUINT64_TO_BE(p << s->cluster_bits);
-    *(uint32_t *)(hdr + 8) = GUINT32_TO_BE((uint32_t)t);
+    qcow2_put_be64(hdr, p << s->cluster_bits);
+    qcow2_put_be32(hdr + 8, (uint32_t)t);
     ret = qcow2_barrier(s);         /* table and blocks before the header */
     if (ret == 0) {
         ret = qcow2_file_pwrite(s, HDR_RT_OFFSET, hdr, sizeof(hdr));

@@ -710,8 +710,8 @@ static int qcow2_truncate(BlockNode *bs, uint64_t new_size)
         if (ret < 0) {
             goto out;
         }
-        *(uint32_t *)hdr = GUINT32_TO_BE((uint32_t)need);
-        *(uint64_t *)(hdr + 4) = GUINT64_TO_BE(new_off);
+        qcow2_put_be32(hdr, (uint32_t)need);
+        qcow2_put_be64(hdr + 4, new_off);
         ret = qcow2_file_pwrite(s, HDR_L1_SIZE, hdr, sizeof(hdr));
         if (ret < 0) {
             goto out;
