@@ -95,6 +95,7 @@ typedef struct {
     /* Cluster indexes no longer referenced whose refcount drops after
      * the next barrier (GArray of uint64_t). */
     GArray *pending_frees;
+    uint64_t frees_applied;     /* entries ever taken off its front */
     /* Requests doing data I/O with the lock dropped; frees wait for 0. */
     unsigned int inflight;
     Qcow2Cache l2_cache;
@@ -104,6 +105,20 @@ typedef struct {
 static inline Qcow2State *qcow2_state(const BlockNode *bs)
 {
     return bs->opaque;
+}
+
+/* Big-endian stores into byte buffers (header fields: unaligned). */
+static inline void qcow2_put_be32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) {
+        p[i] = (uint8_t)(v >> (24 - 8 * i));
+    }
+}
+
+static inline void qcow2_put_be64(uint8_t *p, uint64_t v)
+{
+    qcow2_put_be32(p, (uint32_t)(v >> 32));
+    qcow2_put_be32(p + 4, (uint32_t)v);
 }
 
 /* The file child, keeping s->file_size up to date. */
@@ -139,6 +154,7 @@ int qcow2_rc_update(Qcow2State *s, uint64_t cluster, int delta);
  * a refcount increment is behind a barrier before anything references
  * the cluster, a new table before what points at it, and a decrement
  * waits until the change that dropped the reference is behind one.
+ * The one function here that needs no lock (it touches only s->file).
  */
 int qcow2_barrier(Qcow2State *s);
 /* @n contiguous new clusters (refcount 1, behind a barrier); the first
@@ -151,10 +167,11 @@ int qcow2_release_pool(Qcow2State *s);
 /* Drops a reference after the next barrier (at once past a limit, with a
  * barrier of its own). */
 int qcow2_free_later(Qcow2State *s, uint64_t cluster);
-/* Applies the dropped references: call right after a barrier. Does
- * nothing while data I/O is in flight (a cluster being read or written
- * must not be handed out again); they wait for the next call. */
-int qcow2_apply_frees(Qcow2State *s);
+/* Applies the first @count dropped references: those queued before a
+ * barrier that has completed. Does nothing while data I/O is in flight
+ * (a cluster being read or written must not be handed out again); they
+ * wait for the next call. */
+int qcow2_apply_frees(Qcow2State *s, guint count);
 
 /* Does [c, c + n) (cluster indexes) touch the header, the L1 table, the
  * refcount table, an L2 table or a refcount block? */

@@ -454,8 +454,8 @@ static int rc_grow_table(Qcow2State *s, uint64_t need)
     uint64_t old_off = s->rt_offset;
     uint64_t old_clusters = s->rt_clusters;
 
-    *(uint64_t *)hdr = GUINT64_TO_BE(p << s->cluster_bits);
-    *(uint32_t *)(hdr + 8) = GUINT32_TO_BE((uint32_t)t);
+    qcow2_put_be64(hdr, p << s->cluster_bits);
+    qcow2_put_be32(hdr + 8, (uint32_t)t);
     ret = qcow2_barrier(s);         /* table and blocks before the header */
     if (ret == 0) {
         ret = qcow2_file_pwrite(s, HDR_RT_OFFSET, hdr, sizeof(hdr));
@@ -619,17 +619,18 @@ int qcow2_free_later(Qcow2State *s, uint64_t cluster)
         return 0;
     }
     ret = qcow2_barrier(s);
-    return ret < 0 ? ret : qcow2_apply_frees(s);
+    return ret < 0 ? ret : qcow2_apply_frees(s, s->pending_frees->len);
 }
 
-int qcow2_apply_frees(Qcow2State *s)
+int qcow2_apply_frees(Qcow2State *s, guint count)
 {
     int ret = 0;
 
     if (s->inflight) {
         return 0;
     }
-    for (guint i = 0; i < s->pending_frees->len; i++) {
+    count = MIN(count, s->pending_frees->len);
+    for (guint i = 0; i < count; i++) {
         uint64_t c = g_array_index(s->pending_frees, uint64_t, i);
         uint64_t rc = 1;
         int r = qcow2_rc_update(s, c, -1);
@@ -641,6 +642,7 @@ int qcow2_apply_frees(Qcow2State *s)
         }
         ret = ret < 0 ? ret : r;
     }
-    g_array_set_size(s->pending_frees, 0);
+    g_array_remove_range(s->pending_frees, 0, count);
+    s->frees_applied += count;
     return ret;
 }

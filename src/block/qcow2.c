@@ -515,16 +515,23 @@ static int qcow2_pwritev(BlockNode *bs, uint64_t offset,
 static int qcow2_flush(BlockNode *bs)
 {
     Qcow2State *s = qcow2_state(bs);
+    uint64_t upto;
     int ret;
 
     /* Metadata is written through: the file's fdatasync makes it all
-     * stable, and makes the frees that waited for it safe to do. */
+     * stable, and makes the frees queued before it safe to do. It runs
+     * without the lock, so other requests go on meanwhile. */
     g_mutex_lock(&s->lock);
+    upto = s->frees_applied + s->pending_frees->len;
+    g_mutex_unlock(&s->lock);
     ret = qcow2_barrier(s);
     if (ret == 0) {
-        ret = qcow2_apply_frees(s);
+        g_mutex_lock(&s->lock);
+        if (upto > s->frees_applied) {
+            ret = qcow2_apply_frees(s, (guint)(upto - s->frees_applied));
+        }
+        g_mutex_unlock(&s->lock);
     }
-    g_mutex_unlock(&s->lock);
     return ret;
 }
 
@@ -710,8 +717,8 @@ static int qcow2_truncate(BlockNode *bs, uint64_t new_size)
         if (ret < 0) {
             goto out;
         }
-        *(uint32_t *)hdr = GUINT32_TO_BE((uint32_t)need);
-        *(uint64_t *)(hdr + 4) = GUINT64_TO_BE(new_off);
+        qcow2_put_be32(hdr, (uint32_t)need);
+        qcow2_put_be64(hdr + 4, new_off);
         ret = qcow2_file_pwrite(s, HDR_L1_SIZE, hdr, sizeof(hdr));
         if (ret < 0) {
             goto out;
@@ -1143,7 +1150,7 @@ static void qcow2_close(BlockNode *bs)
         /* block_close flushed: pending frees are applied unless that
          * failed; unused reserved clusters go back. */
         if (qcow2_barrier(s) == 0) {
-            qcow2_apply_frees(s);
+            qcow2_apply_frees(s, s->pending_frees->len);
         }
         qcow2_release_pool(s);
         qcow2_barrier(s);
