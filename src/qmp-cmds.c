@@ -363,14 +363,6 @@ static void qom_add_prop(QomObject *o, const char *name, const char *type)
     g_array_append_val(o->props, p);
 }
 
-static char *qom_balloon_path(VirtioBalloon *b)
-{
-    const char *id = balloon_id(b);
-
-    return id ? g_strdup_printf("/machine/peripheral/%s", id)
-              : g_strdup("/machine/peripheral-anon/device[0]");
-}
-
 /* The whole tree, built fresh for each request: it is small. */
 static GPtrArray *qom_tree(Vm *vm)
 {
@@ -395,16 +387,32 @@ static GPtrArray *qom_tree(Vm *vm)
     peripheral = qom_object_new(all, "/machine/peripheral", "container");
     anon = qom_object_new(all, "/machine/peripheral-anon", "container");
     qom_object_new(all, "/machine/unattached", "container");
-    if (b) {
-        g_autofree char *path = qom_balloon_path(b);
+    /* The -device devices: /machine/peripheral/ID, or, without an id,
+     * /machine/peripheral-anon/device[N] numbered in creation order (the
+     * disks' qdev paths, virtio-blk.c, count the same way). */
+    for (guint i = 0, anon_n = 0; vm->devices && i < vm->devices->len;
+         i++) {
+        Device *d = g_ptr_array_index(vm->devices, i);
+        g_autofree char *child = NULL;
+        g_autofree char *path = NULL;
+        g_autofree char *ctype = NULL;
 
-        qom_add_prop(balloon_id(b) ? peripheral : anon,
-                     balloon_id(b) ? balloon_id(b) : "device[0]",
-                     "child<virtio-balloon-pci>");
-        o = qom_object_new(all, path, "virtio-balloon-pci");
-        o->balloon = b;
-        qom_add_prop(o, "guest-stats", "guest-stats");
-        qom_add_prop(o, "guest-stats-polling-interval", "int");
+        if (!devices_find_driver(d->cls->name)) {
+            continue;                   /* the board's */
+        }
+        child = d->id ? g_strdup(d->id)
+                      : g_strdup_printf("device[%u]", anon_n++);
+        path = g_strdup_printf("/machine/%s/%s",
+                               d->id ? "peripheral" : "peripheral-anon",
+                               child);
+        ctype = g_strdup_printf("child<%s>", d->cls->name);
+        qom_add_prop(d->id ? peripheral : anon, child, ctype);
+        o = qom_object_new(all, path, d->cls->name);
+        if (b && d == (Device *)b) {
+            o->balloon = b;
+            qom_add_prop(o, "guest-stats", "guest-stats");
+            qom_add_prop(o, "guest-stats-polling-interval", "int");
+        }
     }
     return all;
 }
@@ -586,6 +594,9 @@ static const struct {
     { "none-machine", "machine", false },
     { "secret", "object", false },
     { "virtio-balloon-pci", "virtio-pci", false },
+    { "virtio-blk-pci", "virtio-pci", false },
+    { "virtio-net-pci", "virtio-pci", false },
+    { "virtio-pci", "device", true },
     { "x86_64-cpu", "device", true },
 };
 
@@ -672,6 +683,12 @@ static JsonArray *device_props(const char *typename)
         case DEVICE_PROP_PCI_ADDR:
             prop_list_add(a, p->name, "int32", "Slot and optional function "
                           "number, example: 06.0 or 06");
+            break;
+        case DEVICE_PROP_STR:
+            prop_list_add(a, p->name, "str", NULL);
+            break;
+        case DEVICE_PROP_U32:
+            prop_list_add(a, p->name, "uint32", NULL);
             break;
         default:
             prop_list_add(a, p->name, "bool", "on/off");

@@ -1169,7 +1169,7 @@ static int qcow2_handover(BlockNode *bs)
     g_mutex_lock(&s->lock);
     ret = qcow2_barrier(s);
     if (ret == 0) {
-        ret = qcow2_apply_frees(s);
+        ret = qcow2_apply_frees(s, s->pending_frees->len);
     }
     if (ret == 0) {
         ret = qcow2_release_pool(s);

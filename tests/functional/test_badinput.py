@@ -30,10 +30,13 @@ CASES = [
      "argument 'disk.img' is not an option: kestrel takes no disk image"),
     # QEMU options kestrel does not implement
     ("drive", K + ["-drive", "file=x.img"],
-     "-drive: option is not supported by kestrel"),
+     "-drive file=x.img: drive 'x.img': kestrel has no IDE controller, give "
+     "if=virtio (a virtio-blk-pci disk) or if=none (with -device "
+     "virtio-blk-pci,drive=ID)"),
     ("hda", K + ["-hda", "x.img"], "-hda: option is not supported by kestrel"),
     ("netdev", K + ["-netdev", "user,id=n0"],
-     "-netdev: option is not supported by kestrel"),
+     "-netdev user,id=n0: network backend 'user' is not supported by "
+     "kestrel: it has tap (-netdev tap,id=ID,ifname=NAME,script=no or fd=N)"),
     ("bios", K + ["-bios", "bios.bin"],
      "-bios: option is not supported by kestrel"),
     ("vnc", K + ["-vnc", ":0"], "-vnc: option is not supported by kestrel"),
