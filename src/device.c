@@ -19,6 +19,7 @@
 #include "virtio/virtio-balloon.h"
 #include "virtio/virtio-blk.h"
 #include "virtio/virtio-net.h"
+#include "virtio/virtio-rng.h"
 
 #define DEVICE_MAX_SECTION (16 * MiB)   /* a device's state, bounded */
 
@@ -50,6 +51,8 @@ static const DeviceDriver device_drivers[] = {
     { "virtio-blk-pci", &virtio_blk_pci_class, "PCI", "Storage devices" },
     { "virtio-net", &virtio_net_pci_class, "PCI", "Network devices" },
     { "virtio-net-pci", &virtio_net_pci_class, "PCI", "Network devices" },
+    { "virtio-rng", &virtio_rng_pci_class, "PCI", "Misc devices" },
+    { "virtio-rng-pci", &virtio_rng_pci_class, "PCI", "Misc devices" },
 };
 
 const DeviceDriver *devices_drivers(size_t *n)

@@ -56,6 +56,8 @@ typedef struct DeviceContext {
      * loop), and stopping the VM for an I/O error (any thread). */
     void (*emit_event)(void *opaque, const char *name, JsonObject *data);
     void (*io_error_stop)(void *opaque);
+    /* Whether -object rng-random/rng-builtin @id exists. */
+    bool (*rng_exists)(void *opaque, const char *id);
     void *opaque;
 } DeviceContext;
 

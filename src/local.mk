@@ -39,6 +39,7 @@ src_libkestrel_a_SOURCES = \
 	src/virtio/virtio-balloon.c src/virtio/virtio-balloon.h \
 	src/virtio/virtio-blk.c src/virtio/virtio-blk.h \
 	src/virtio/virtio-net.c src/virtio/virtio-net.h \
+	src/virtio/virtio-rng.c src/virtio/virtio-rng.h \
 	src/migration/vmstate.c src/migration/vmstate.h \
 	src/migration/stream.c src/migration/stream.h \
 	src/migration/channel.c src/migration/channel.h \

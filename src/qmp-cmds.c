@@ -597,6 +597,7 @@ static const struct {
     { "virtio-blk-pci", "virtio-pci", false },
     { "virtio-net-pci", "virtio-pci", false },
     { "virtio-pci", "device", true },
+    { "virtio-rng-pci", "virtio-pci", false },
     { "x86_64-cpu", "device", true },
 };
 

@@ -1301,7 +1301,7 @@ static void test_devices_state(void)
     g_clear_error(&err);
 
     list = devices_vmsd_list(&n);
-    g_assert_cmpuint(n, ==, 8);
+    g_assert_cmpuint(n, ==, 9);
     g_assert_null(list[n]);
     for (size_t i = 0; i < n; i++) {
         for (size_t j = 0; j < i; j++) {
