@@ -65,6 +65,9 @@ driver_virtkestreld_SOURCES = \
 	driver/dispatch-migrate.c \
 	driver/dispatch-node.c \
 	driver/dispatch-stats.c \
+	driver/dispatch-devices.c \
+	driver/netdev.c \
+	driver/netdev.h \
 	driver/domain.c \
 	driver/domain.h \
 	driver/libvirt-procs.c \
