@@ -21,6 +21,7 @@ FUNCTIONAL_TESTS = \
 	tests/functional/test_daemon_api.py \
 	tests/functional/test_daemon_migrate.py \
 	tests/functional/test_daemon_disks.py \
+	tests/functional/test_daemon_net.py \
 	tests/functional/test_virt_manager.py \
 	tests/functional/test_migration.py \
 	tests/functional/test_virtio_blk.py
