@@ -14,6 +14,7 @@
 #include <glib/gstdio.h>
 
 #include "domain.h"
+#include "netdev.h"
 #include "drv-error.h"
 #include "virerror.h"
 
@@ -630,6 +631,7 @@ char *domain_format_xml(DomainObj *dom, unsigned int flags, GError **errp)
     for (unsigned int i = 0; i < DOMAIN_MAX_SERIALS; i++) {
         live.serial_ptys[i] = dom->serial_ptys[i];
     }
+    (void)netdev_domain_ifname(dom, 0);     /* after a restart: found again */
     if (dom->net_ifnames) {
         live.net_ifnames = (const char *const *)dom->net_ifnames;
         live.net_bridges = (const char *const *)dom->net_bridges;

@@ -322,10 +322,64 @@ GArray *netdev_domain_open_taps(DomainObj *dom, GError **errp)
     return g_steal_pointer(&fds);
 }
 
+/* The tap behind fd @fd of process @pid: tun's fdinfo names it. */
+static char *tap_of_fd(pid_t pid, int fd)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/fdinfo/%d", (int)pid,
+                                            fd);
+    g_autofree char *text = NULL;
+    g_auto(GStrv) lines = NULL;
+
+    if (!g_file_get_contents(path, &text, NULL, NULL)) {
+        return NULL;
+    }
+    lines = g_strsplit(text, "\n", -1);
+    for (char **l = lines; *l; l++) {
+        if (g_str_has_prefix(*l, "iff:")) {
+            return g_strstrip(g_strdup(*l + 4));
+        }
+    }
+    return NULL;
+}
+
+/*
+ * A daemon restarted while the domain ran has lost the names: kestrel
+ * still holds tap i as fd 3 + i (-netdev tap,fd=), so its fdinfo says.
+ */
+static void recover_names(DomainObj *dom)
+{
+    guint n = dom->def->nets->len;
+    g_auto(GStrv) names = g_new0(char *, n + 1);
+    g_auto(GStrv) bridges = g_new0(char *, n + 1);
+
+    if (dom->pid <= 0) {
+        return;
+    }
+    for (guint i = 0; i < n; i++) {
+        g_autofree char *master = NULL;
+        g_autofree char *link = NULL;
+
+        names[i] = tap_of_fd(dom->pid, 3 + (int)i);
+        if (!names[i]) {
+            return;
+        }
+        link = g_strdup_printf("/sys/class/net/%s/master", names[i]);
+        master = g_file_read_link(link, NULL);
+        bridges[i] = master ? g_path_get_basename(master) : g_strdup("");
+    }
+    dom->net_ifnames = g_steal_pointer(&names);
+    dom->net_bridges = g_steal_pointer(&bridges);
+}
+
 const char *netdev_domain_ifname(DomainObj *dom, guint i)
 {
-    if (!domain_obj_is_active(dom) || !dom->net_ifnames ||
-        i >= g_strv_length(dom->net_ifnames)) {
+    if (!domain_obj_is_active(dom) || i >= dom->def->nets->len) {
+        return NULL;
+    }
+    if (!dom->net_ifnames) {
+        recover_names(dom);
+    }
+    if (!dom->net_ifnames || i >= g_strv_length(dom->net_ifnames)) {
         return NULL;
     }
     return dom->net_ifnames[i];

@@ -33,7 +33,8 @@ int netdev_tap_open(const DomainNet *net, char **ifname, char **bridge,
  */
 GArray *netdev_domain_open_taps(DomainObj *dom, GError **errp);
 
-/* The tap of @dom's interface @i while it runs, or NULL. */
+/* The tap of @dom's interface @i while it runs, or NULL; after a daemon
+ * restart, found again from the VMM's fds. */
 const char *netdev_domain_ifname(DomainObj *dom, guint i);
 
 /*

@@ -234,6 +234,12 @@ class Running(NetCase):
                     "tx.pkts", "tx.errs", "tx.drop"):
             self.assertIn("net.0." + key, stats)
 
+        # a restarted daemon finds the taps again (the VMM's fds)
+        self.stop_daemon()
+        self.start_daemon()
+        self.assertIn("vnet0 rx_bytes", self.virsh("domifstat", "nr", MAC))
+        self.assertIn("<target dev='vnet0'/>", self.virsh("dumpxml", "nr"))
+
         self.virsh("domifaddr", "nr", "--source", "arp")
         out = self.virsh("domifaddr", "nr", "--source", "agent", ok=False)
         self.assertIn("the guest agent is not supported", out)
