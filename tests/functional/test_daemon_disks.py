@@ -21,6 +21,7 @@ import subprocess
 import ktest
 import test_daemon
 from test_daemon import DaemonCase, DAEMON
+from test_daemon_migrate import MigrateCase
 
 QEMU_IMG = shutil.which("qemu-img")
 VIRT_INSTALL = shutil.which("virt-install")
@@ -241,6 +242,55 @@ class Refused(DiskCase):
         self.assertIn("'floppy'", out)
         self.assertIn("value 'user' of attribute 'type' of element "
                       "'interface'", out)
+
+
+class MigrateDisks(MigrateCase):
+    """Disks move over shared storage: the two daemons here share the
+    host's files, which is what shared storage looks like to them."""
+
+    def domain(self, devices):
+        path = os.path.join(self.tmp, "mg.xml")
+        with open(path, "w") as f:
+            f.write(test_daemon.domain_xml("tg").replace(
+                "</domain>", "<devices>%s</devices></domain>" % devices))
+        self.virsh("create", path)
+        self.wait_state("tg", "running (booted)")
+
+    images = DiskCase.images
+
+    def migrate(self, *flags, ok=True):
+        return self.virsh("migrate", "--live", *flags, "tg", self.uri_b,
+                          ok=ok)
+
+    def test_raw_cache_none_moves(self):
+        self.images()
+        self.domain("<disk type='file'><driver name='qemu' type='raw' "
+                    "cache='none'/><source file='%s'/><target dev='vda' "
+                    "bus='virtio'/></disk><disk type='file'><driver "
+                    "name='qemu' type='qcow2'/><source file='%s'/><target "
+                    "dev='vdb' bus='virtio'/><readonly/></disk>"
+                    % (self.raw, self.qcow2))
+        self.migrate()
+        self.assertEqual(self.state_b(), "running (migrated)")
+        out = self.virsh("domblklist", "tg", uri=self.uri_b)
+        self.assertIn(self.raw, out)
+        self.assertIn(self.qcow2, out)
+
+    def test_refused(self):
+        self.images()
+        self.domain("<disk type='file'><driver name='qemu' type='qcow2' "
+                    "cache='none'/><source file='%s'/><target dev='vda' "
+                    "bus='virtio'/></disk><disk type='file'><source "
+                    "file='%s'/><target dev='vdb' bus='virtio'/></disk>"
+                    % (self.qcow2, self.raw))
+        out = self.migrate("--copy-storage-all", ok=False)
+        self.assertIn("--copy-storage-all", out)
+        self.assertIn("disks move over shared storage", out)
+        out = self.migrate(ok=False)
+        self.assertIn("cannot migrate a domain with writable qcow2 disk "
+                      "'vda'", out)
+        self.assertEqual(self.state("tg"), "running (booted)")
+        self.assertEqual(self.names(self.uri_b), [])
 
 
 class VirtInstall(DiskCase):
