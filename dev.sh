@@ -18,13 +18,14 @@ cd "$here"
 PACKAGES=(
     build-essential autoconf automake pkg-config
     libglib2.0-dev libjson-glib-dev
-    libxml2-dev libtirpc-dev rpcsvc-proto libzstd-dev zlib1g-dev iproute2
+    libxml2-dev libtirpc-dev rpcsvc-proto libzstd-dev zlib1g-dev liburing-dev iproute2
     python3 python3-libvirt libvirt-clients libvirt-daemon-system
     qemu-system-x86 qemu-utils
     clang
     virt-manager xvfb x11-apps tesseract-ocr tesseract-ocr-eng dbus
     fonts-dejavu-core
     xz-utils zstd binutils acpica-tools util-linux man-db
+    iputils-ping
 )
 
 log() { printf '[dev.sh] %s\n' "$*" >&2; }

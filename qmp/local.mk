@@ -13,7 +13,8 @@ QMP_SCHEMA_FILES = \
 	schemas/qom.json \
 	schemas/char.json \
 	schemas/block.json \
-	schemas/migration.json
+	schemas/migration.json \
+	schemas/net.json
 
 noinst_LIBRARIES += qmp/libqmp.a
 qmp_libqmp_a_SOURCES = \

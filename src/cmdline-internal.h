@@ -79,6 +79,9 @@ bool cmdline_opt_blockdev(CmdlineState *s, const char *arg, GError **errp);
 bool cmdline_opt_drive(CmdlineState *s, const char *arg, GError **errp);
 bool cmdline_finish_drives(CmdlineState *s, GError **errp);
 
+/* cmdline-net.c: -netdev */
+bool cmdline_opt_netdev(CmdlineState *s, const char *arg, GError **errp);
+
 /* cmdline-machine.c: -machine, -accel, -cpu, -m, -smp */
 bool cmdline_opt_accel(CmdlineState *s, const char *arg, GError **errp);
 bool cmdline_opt_cpu(CmdlineState *s, const char *arg, GError **errp);

@@ -18,6 +18,7 @@
 #include "vm.h"
 #include "virtio/virtio-balloon.h"
 #include "virtio/virtio-blk.h"
+#include "virtio/virtio-net.h"
 
 #define DEVICE_MAX_SECTION (16 * MiB)   /* a device's state, bounded */
 
@@ -47,6 +48,8 @@ static const DeviceDriver device_drivers[] = {
       "Misc devices" },
     { "virtio-blk", &virtio_blk_pci_class, "PCI", "Storage devices" },
     { "virtio-blk-pci", &virtio_blk_pci_class, "PCI", "Storage devices" },
+    { "virtio-net", &virtio_net_pci_class, "PCI", "Network devices" },
+    { "virtio-net-pci", &virtio_net_pci_class, "PCI", "Network devices" },
 };
 
 const DeviceDriver *devices_drivers(size_t *n)

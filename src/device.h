@@ -26,6 +26,7 @@ typedef struct Kvm Kvm;
 typedef struct MemMap MemMap;
 typedef struct VmsDesc VmsDesc;
 typedef struct BlockGraph BlockGraph;
+typedef struct NetGraph NetGraph;
 
 #define DEVICE_MAX_SERIALS 4
 
@@ -44,6 +45,7 @@ typedef struct DeviceContext {
     unsigned int nr_serials;            /* -serial, in port order */
     Chardev *serial_chr[DEVICE_MAX_SERIALS];    /* NULL: no backend */
     BlockGraph *blocks;                 /* -drive/-blockdev backends */
+    NetGraph *nets;                     /* -netdev backends */
     const PciIrqOps *pci_irq_ops;       /* how PCI interrupts leave */
     void *pci_irq_opaque;
     /* The machine's services; any thread. */

@@ -10,7 +10,7 @@ src_libkestrel_a_SOURCES = \
 	src/keyval.c src/keyval.h \
 	src/cmdline.c src/cmdline.h src/cmdline-internal.h \
 	src/cmdline-chardev.c src/cmdline-devices.c src/cmdline-machine.c \
-	src/cmdline-block.c \
+	src/cmdline-block.c src/cmdline-net.c \
 	src/memmap.c src/memmap.h \
 	src/acpi.c src/acpi.h \
 	src/loader.c src/loader.h \
@@ -27,15 +27,17 @@ src_libkestrel_a_SOURCES = \
 	src/pci.c src/pci.h \
 	src/device.c src/device.h \
 	src/block/blockdev.c src/block/blockdev.h \
+	src/net/net.c src/net/net.h src/net/tap.c src/net/tap.h \
 	src/monitor.c src/monitor.h \
 	src/qtest.c src/qtest.h \
 	src/qmp-cmds.c src/qmp-cmds.h \
-	src/qmp-block.c \
+	src/qmp-block.c src/qmp-net.c \
 	src/virtio/virtqueue.c src/virtio/virtqueue.h \
 	src/virtio/virtio.c src/virtio/virtio.h \
 	src/virtio/virtio-pci.c src/virtio/virtio-pci.h \
 	src/virtio/virtio-balloon.c src/virtio/virtio-balloon.h \
 	src/virtio/virtio-blk.c src/virtio/virtio-blk.h \
+	src/virtio/virtio-net.c src/virtio/virtio-net.h \
 	src/migration/vmstate.c src/migration/vmstate.h \
 	src/migration/stream.c src/migration/stream.h \
 	src/migration/channel.c src/migration/channel.h \
@@ -46,9 +48,9 @@ src_libkestrel_a_SOURCES = \
 	src/migration/multifd.c src/migration/multifd.h \
 	src/block/block.c src/block/block.h src/block/block-int.h \
 	src/block/file.c src/block/raw.c src/block/qcow2.c
-src_libkestrel_a_CFLAGS = $(AM_CFLAGS) $(JSONGLIB_CFLAGS) $(ZSTD_CFLAGS) $(ZLIB_CFLAGS)
+src_libkestrel_a_CFLAGS = $(AM_CFLAGS) $(JSONGLIB_CFLAGS) $(ZSTD_CFLAGS) $(ZLIB_CFLAGS) $(URING_CFLAGS)
 
 bin_PROGRAMS += src/kestrel
 src_kestrel_SOURCES = src/main.c
 src_kestrel_CFLAGS = $(AM_CFLAGS) $(JSONGLIB_CFLAGS)
-src_kestrel_LDADD = src/libkestrel.a qmp/libqmp.a $(JSONGLIB_LIBS) $(GLIB_LIBS) $(ZSTD_LIBS) $(ZLIB_LIBS) -lutil -lpthread
+src_kestrel_LDADD = src/libkestrel.a qmp/libqmp.a $(JSONGLIB_LIBS) $(GLIB_LIBS) $(ZSTD_LIBS) $(ZLIB_LIBS) $(URING_LIBS) -lutil -lpthread

@@ -1023,6 +1023,7 @@ static bool qmp_query_balloon(void *ctx, JsonObject *args, JsonNode **ret,
  * allowed_states gates a command by run state (refusals worded by
  * qmp_cmds_refuse); 0 is every state. */
 static const QmpCommand qmp_commands[] = {
+    { "announce-self", qmp_announce_self, NULL, 0 },
     { "balloon", qmp_balloon, NULL, 0 },
     { "block_resize", qmp_block_resize, NULL, 0 },
     { "closefd", qmp_closefd, NULL, 0 },
@@ -1062,10 +1063,12 @@ static const QmpCommand qmp_commands[] = {
     { "query-migrate-parameters", qmp_query_migrate_parameters, NULL, 0 },
     { "query-name", qmp_query_name, NULL, 0 },
     { "query-named-block-nodes", qmp_query_named_block_nodes, NULL, 0 },
+    { "query-rx-filter", qmp_query_rx_filter, NULL, 0 },
     { "query-status", qmp_query_status, NULL, 0 },
     { "query-target", qmp_query_target, NULL, 0 },
     { "query-uuid", qmp_query_uuid, NULL, 0 },
     { "quit", qmp_quit, NULL, 0 },
+    { "set_link", qmp_set_link, NULL, 0 },
     { "stop", qmp_stop, NULL, 0 },
     { "system_powerdown", qmp_system_powerdown, NULL, 0 },
     { "system_reset", qmp_system_reset, NULL, 0 },

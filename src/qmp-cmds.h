@@ -20,6 +20,14 @@ bool qmp_query_named_block_nodes(void *ctx, JsonObject *args,
 bool qmp_block_resize(void *ctx, JsonObject *args, JsonNode **ret,
                       GError **errp);
 
+/* qmp-net.c: the network commands (ctx is the Vm). */
+bool qmp_query_rx_filter(void *ctx, JsonObject *args, JsonNode **ret,
+                         GError **errp);
+bool qmp_set_link(void *ctx, JsonObject *args, JsonNode **ret,
+                  GError **errp);
+bool qmp_announce_self(void *ctx, JsonObject *args, JsonNode **ret,
+                       GError **errp);
+
 /* The sorted command table, for the table-vs-schema test. */
 const QmpCommand *qmp_cmds_table(size_t *n);
 

@@ -12,6 +12,7 @@
 
 #include "acpi.h"
 #include "block/blockdev.h"
+#include "net/net.h"
 #include "chardev.h"
 #include "device.h"
 #include "error.h"
@@ -498,6 +499,11 @@ static bool vm_setup_devices(Vm *vm, GError **errp)
         return false;
     }
     ctx.blocks = vm->blocks;
+    vm->nets = net_graph_new(cfg, errp);
+    if (!vm->nets) {
+        return false;
+    }
+    ctx.nets = vm->nets;
 
     ctx.nr_serials = MIN(cfg->serials->len, (guint)DEVICE_MAX_SERIALS);
     for (unsigned int i = 0; i < ctx.nr_serials; i++) {
@@ -707,6 +713,7 @@ void vm_free(Vm *vm)
     g_free(priv->reset);
     devices_unrealize(vm);          /* the board's devices too */
     block_graph_free(vm->blocks);   /* after the disks that used it */
+    net_graph_free(vm->nets);
     g_ptr_array_free(vm->chardevs, TRUE);
     iobus_free(vm->pio);
     iobus_free(vm->mmio);

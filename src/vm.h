@@ -21,6 +21,7 @@
 #include <json-glib/json-glib.h>
 
 typedef struct BlockGraph BlockGraph;
+typedef struct NetGraph NetGraph;
 
 typedef struct Chardev Chardev;
 typedef struct Pm Pm;
@@ -100,6 +101,7 @@ typedef struct Vm {
     GHashTable *secrets;
     Migration *migration;       /* migration state (main.c creates it) */
     BlockGraph *blocks;         /* -blockdev and -drive nodes, backends */
+    NetGraph *nets;             /* -netdev backends */
 
     /* Observers, set by the monitor (QMP events). May be NULL. */
     void (*on_state_change)(struct Vm *vm, RunState old, RunState now);

@@ -57,6 +57,16 @@ void vm_config_drive_free(DriveConfig *drv)
     g_free(drv);
 }
 
+void vm_config_netdev_free(NetdevConfig *nd)
+{
+    if (!nd) {
+        return;
+    }
+    g_free(nd->id);
+    g_free(nd->ifname);
+    g_free(nd);
+}
+
 void vm_config_secret_free(SecretConfig *sec)
 {
     if (!sec) {
@@ -127,6 +137,8 @@ VmConfig *vm_config_new(void)
         g_ptr_array_new_with_free_func((GDestroyNotify)vm_config_device_free);
     cfg->drives =
         g_ptr_array_new_with_free_func((GDestroyNotify)vm_config_drive_free);
+    cfg->netdevs =
+        g_ptr_array_new_with_free_func((GDestroyNotify)vm_config_netdev_free);
     cfg->blockdevs =
         g_ptr_array_new_with_free_func((GDestroyNotify)json_node_unref);
     return cfg;
@@ -149,6 +161,7 @@ void vm_config_free(VmConfig *cfg)
     g_ptr_array_unref(cfg->monitors);
     g_ptr_array_unref(cfg->devices);
     g_ptr_array_unref(cfg->drives);
+    g_ptr_array_unref(cfg->netdevs);
     g_ptr_array_unref(cfg->blockdevs);
     g_ptr_array_unref(cfg->secrets);
     g_free(cfg->pidfile);

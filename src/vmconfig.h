@@ -66,6 +66,15 @@ typedef struct {
     char *rerror;
 } DriveConfig;
 
+/* -netdev tap: a tap opened by name, or handed over as an fd. */
+typedef struct {
+    char *id;
+    char *ifname;               /* NULL: the kernel picks tapN */
+    int fd;                     /* fd=/fds=, -1: open ifname */
+    int vnet_hdr;               /* -1 auto (use it if the tap has it), 0, 1 */
+    bool vhost;                 /* vhost=on asked (we fall back to ours) */
+} NetdevConfig;
+
 typedef struct {
     char *id;
     bool base64;                /* format=base64; else raw */
@@ -111,6 +120,7 @@ typedef struct {
     GPtrArray *monitors;        /* owns MonitorConfig */
     GPtrArray *devices;         /* owns DeviceConfig */
     GPtrArray *drives;          /* owns DriveConfig, -drive */
+    GPtrArray *netdevs;         /* owns NetdevConfig, -netdev */
     /* -blockdev, in order, each a JSON object as QEMU's BlockdevOptions
      * (the key=value form converted: dotted keys nest, values strings). */
     GPtrArray *blockdevs;       /* owns JsonNode */
@@ -149,6 +159,7 @@ void vm_config_monitor_free(MonitorConfig *mon);
 void vm_config_device_free(DeviceConfig *dev);
 void vm_config_secret_free(SecretConfig *sec);
 void vm_config_drive_free(DriveConfig *drv);
+void vm_config_netdev_free(NetdevConfig *nd);
 
 /*
  * vm_config_secret_load: the value of secret @sec, decoded (format=base64)

@@ -13,6 +13,8 @@ FUNCTIONAL_TESTS = \
 	tests/functional/test_balloon.py \
 	tests/functional/test_qemu_oracle.py \
 	tests/functional/test_balloon_qemu.py \
+	tests/functional/test_guest_blk_qemu.py \
+	tests/functional/test_guest_net_qemu.py \
 	tests/functional/test_linux.py \
 	tests/functional/test_libvirt_qemu.py \
 	tests/functional/test_daemon.py \
@@ -24,7 +26,10 @@ FUNCTIONAL_TESTS = \
 	tests/functional/test_daemon_net.py \
 	tests/functional/test_virt_manager.py \
 	tests/functional/test_migration.py \
-	tests/functional/test_virtio_blk.py
+	tests/functional/test_virtio_blk.py \
+	tests/functional/test_virtio_net.py \
+	tests/functional/test_guest_blk.py \
+	tests/functional/test_guest_net.py
 
 TESTS += $(FUNCTIONAL_TESTS)
 EXTRA_DIST += $(FUNCTIONAL_TESTS) tests/functional/ktest.py \

@@ -25,7 +25,9 @@ tests_guest_testguest_elf_SOURCES = \
 	tests/guest/dirty.c \
 	tests/guest/pci.c \
 	tests/guest/virtio.c \
-	tests/guest/balloon.c
+	tests/guest/balloon.c \
+	tests/guest/blk.c \
+	tests/guest/net.c
 tests_guest_testguest_elf_CPPFLAGS = -I$(srcdir)/tests/guest
 tests_guest_testguest_elf_CFLAGS = \
 	-std=gnu11 -O2 -g -ffreestanding -fno-builtin -nostdlib \

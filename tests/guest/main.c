@@ -10,10 +10,12 @@
 /* Sorted by name; the I/O modes slot in here. */
 static const TgMode tg_modes[] = {
     { "balloon", mode_balloon },
+    { "blk", mode_blk },
     { "dirty", mode_dirty },
     { "hello", mode_hello },
     { "idle", mode_idle },
     { "mmio", mode_mmio },
+    { "net", mode_net },
     { "pio", mode_pio },
 };
 

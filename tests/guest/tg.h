@@ -226,7 +226,20 @@ typedef struct {
     uint64_t pressure;              /* balloon: MiB to allocate, 0: none */
     bool report;                    /* balloon: free page reporting (1) */
     uint64_t cpus;                  /* CPUs running the workload, 0: all */
+    bool count_given;               /* tg.count= was on the command line */
+    uint64_t seed;                  /* blk: pattern seed */
+    unsigned int pattern;           /* blk: TG_PATTERN_SEQ | TG_PATTERN_RAND */
+    bool verify;                    /* blk: read-only verification */
+    bool ro;                        /* blk: the disk is read-only */
+    uint32_t ip;                    /* net: our address (host order) */
+    unsigned int prefix;            /* net: its prefix length */
+    uint32_t peer;                  /* net: stream destination, 0: none */
+    uint16_t port;                  /* net: stream destination port */
+    char net[16];                   /* net: "" (answer only) or "stream" */
 } TgArgs;
+
+#define TG_PATTERN_SEQ  1
+#define TG_PATTERN_RAND 2
 
 extern TgArgs tg_args;
 void cmdline_parse(const char *cmdline);
@@ -367,7 +380,9 @@ typedef struct {
 typedef struct {
     uint16_t index;
     uint16_t size;
-    uint16_t avail_idx;                 /* next avail index to publish */
+    uint16_t avail_idx;                 /* avail index published */
+    uint16_t pending;                   /* posted, not yet published */
+    uint16_t used_seen;                 /* used entries consumed (pop) */
     volatile VirtqDesc *desc;
     volatile uint16_t *avail;           /* flags, idx, ring[size] */
     volatile uint16_t *used;            /* flags, idx, ring of {id, len} */
@@ -400,13 +415,23 @@ bool virtio_set_features(VirtioDev *vd, uint64_t features);
 bool virtq_setup(VirtioDev *vd, Virtq *vq, uint16_t index);
 void virtio_ready(VirtioDev *vd);       /* DRIVER_OK */
 uint8_t virtio_isr(VirtioDev *vd);      /* read (and so clear) the ISR */
+uint8_t virtio_config_read8(VirtioDev *vd, unsigned int off);
+uint16_t virtio_config_read16(VirtioDev *vd, unsigned int off);
 uint32_t virtio_config_read32(VirtioDev *vd, unsigned int off);
+uint64_t virtio_config_read64(VirtioDev *vd, unsigned int off);
 void virtio_config_write32(VirtioDev *vd, unsigned int off, uint32_t v);
 /* Publish one request of @n chained buffers (the previous one must be
  * done) and notify the device. */
 void virtq_submit(Virtq *vq, const VirtqBuf *bufs, unsigned int n);
 bool virtq_done(const Virtq *vq);       /* every request used */
 void virtq_wait(Virtq *vq);             /* spin until done; fatal after 10 s */
+/* Several requests in flight: the caller owns the descriptors. */
+void virtq_desc(Virtq *vq, uint16_t i, uint64_t addr, uint32_t len,
+                uint16_t flags, uint16_t next);
+void virtq_post(Virtq *vq, uint16_t head);      /* queue a chain's head */
+void virtq_kick(Virtq *vq);             /* publish what was posted, notify */
+/* The next completion (head id, bytes written); false if none yet. */
+bool virtq_pop(Virtq *vq, uint16_t *id, uint32_t *len);
 
 /* ---- modes ---- */
 typedef struct {
@@ -415,6 +440,8 @@ typedef struct {
 } TgMode;
 
 void mode_balloon(void);
+void mode_blk(void);
+void mode_net(void);
 void mode_hello(void);
 void mode_dirty(void);
 void mode_pio(void);

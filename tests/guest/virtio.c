@@ -29,6 +29,7 @@
 #define COMMON_GF               12
 #define COMMON_NUM_QUEUES       18
 #define COMMON_STATUS           20
+#define COMMON_CONFIG_GEN       21
 #define COMMON_Q_SELECT         22
 #define COMMON_Q_SIZE           24
 #define COMMON_Q_ENABLE         28
@@ -45,6 +46,7 @@
 #define STATUS_FAILED           0x80
 
 #define VIRTQ_AVAIL_F_NO_INTERRUPT 1
+#define VIRTQ_USED_F_NO_NOTIFY  1
 #define VIRTQ_MAX_SIZE          256
 
 /* How long the device may take to use a buffer before we give up. */
@@ -237,6 +239,31 @@ uint8_t virtio_isr(VirtioDev *vd)
     return mmio_read8(vd->isr);
 }
 
+uint8_t virtio_config_read8(VirtioDev *vd, unsigned int off)
+{
+    return mmio_read8(vd->device + off);
+}
+
+uint16_t virtio_config_read16(VirtioDev *vd, unsigned int off)
+{
+    return mmio_read16(vd->device + off);
+}
+
+/* Two halves: read again while the device changes its configuration
+ * (config_generation, 4.1.4.3). */
+uint64_t virtio_config_read64(VirtioDev *vd, unsigned int off)
+{
+    uint32_t lo, hi;
+    uint8_t gen;
+
+    do {
+        gen = mmio_read8(vd->common + COMMON_CONFIG_GEN);
+        lo = mmio_read32(vd->device + off);
+        hi = mmio_read32(vd->device + off + 4);
+    } while (gen != mmio_read8(vd->common + COMMON_CONFIG_GEN));
+    return ((uint64_t)hi << 32) | lo;
+}
+
 uint32_t virtio_config_read32(VirtioDev *vd, unsigned int off)
 {
     return mmio_read32(vd->device + off);
@@ -269,6 +296,62 @@ void virtq_submit(Virtq *vq, const VirtqBuf *bufs, unsigned int n)
     /* x86 keeps stores in order, the uncached notify store included. */
     __asm__ volatile("mfence" ::: "memory");
     mmio_write16(vq->notify_addr, vq->index);
+}
+
+/*
+ * Several requests in flight. The caller owns the descriptor table: it
+ * gives each request slot fixed descriptors (virtq_desc()), posts the
+ * chain's head (virtq_post()), publishes a batch with one notification
+ * (virtq_kick()) and collects completions from the used ring
+ * (virtq_pop()). Not to be mixed with virtq_submit() on one queue.
+ */
+void virtq_desc(Virtq *vq, uint16_t i, uint64_t addr, uint32_t len,
+                uint16_t flags, uint16_t next)
+{
+    vq->desc[i].addr = addr;
+    vq->desc[i].len = len;
+    vq->desc[i].flags = flags;
+    vq->desc[i].next = next;
+}
+
+void virtq_post(Virtq *vq, uint16_t head)
+{
+    volatile uint16_t *ring = vq->avail + 2;
+
+    ring[(uint16_t)(vq->avail_idx + vq->pending) % vq->size] = head;
+    vq->pending++;
+}
+
+void virtq_kick(Virtq *vq)
+{
+    if (!vq->pending) {
+        return;
+    }
+    __asm__ volatile("" ::: "memory");     /* ring entries before the index */
+    vq->avail_idx = (uint16_t)(vq->avail_idx + vq->pending);
+    vq->pending = 0;
+    vq->avail[1] = vq->avail_idx;
+    /* The index must be visible before we read the device's flags: a
+     * device that just cleared NO_NOTIFY re-reads the index after. */
+    __asm__ volatile("mfence" ::: "memory");
+    if (!(vq->used[0] & VIRTQ_USED_F_NO_NOTIFY)) {
+        mmio_write16(vq->notify_addr, vq->index);
+    }
+}
+
+bool virtq_pop(Virtq *vq, uint16_t *id, uint32_t *len)
+{
+    volatile uint32_t *elem;
+
+    if (vq->used[1] == vq->used_seen) {
+        return false;
+    }
+    __asm__ volatile("" ::: "memory");     /* the index before the entry */
+    elem = (volatile uint32_t *)(vq->used + 2) + 2 * (vq->used_seen % vq->size);
+    *id = (uint16_t)elem[0];
+    *len = elem[1];
+    vq->used_seen++;
+    return true;
 }
 
 bool virtq_done(const Virtq *vq)

@@ -564,7 +564,22 @@ static const ErrCase err_cases[] = {
       "file, expected character `}'" },
     { K "-hda x.img", UNS, "-hda: option is not supported by kestrel" },
     { K "-netdev user,id=n", UNS,
-      "-netdev: option is not supported by kestrel" },
+      "-netdev user,id=n: network backend 'user' is not supported by "
+      "kestrel: it has tap (-netdev tap,id=ID,ifname=NAME,script=no or "
+      "fd=N)" },
+    { K "-netdev tap,id=n,fd=3,ifname=t", INV,
+      "-netdev tap,id=n,fd=3,ifname=t: ifname= and fd= are mutually "
+      "exclusive" },
+    { K "-netdev tap,id=n,fds=3:4", UNS,
+      "-netdev tap,id=n,fds=3:4: fds=3:4: kestrel's virtio-net has one "
+      "queue pair, give one descriptor" },
+    { K "-netdev tap,id=n,queues=4", UNS,
+      "-netdev tap,id=n,queues=4: queues=4: kestrel's virtio-net has one "
+      "queue pair" },
+    { K "-netdev tap,id=n -netdev tap,id=n", INV,
+      "-netdev tap,id=n: Duplicate ID 'n' for netdev" },
+    { K "-netdev tap,ifname=t", INV,
+      "-netdev tap,ifname=t: Parameter 'id' is missing" },
     { K "-bios x", UNS, "-bios: option is not supported by kestrel" },
     { K "-vnc :0", UNS, "-vnc: option is not supported by kestrel" },
     { K "-spice port=5900", UNS, "-spice: option is not supported by kestrel" },
@@ -1009,7 +1024,7 @@ static void test_help_complete(void)
     }
     g_assert_nonnull(strstr(out, "\n  -drive "));
     g_assert_nonnull(strstr(out, "\n  -blockdev "));
-    g_assert_null(strstr(out, "-netdev"));
+    g_assert_nonnull(strstr(out, "\n  -netdev "));
 }
 
 /* A failed parse leaves nothing half-owned: run under valgrind/ASan to see
