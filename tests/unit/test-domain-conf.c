@@ -1280,11 +1280,11 @@ static void test_metadata_get_set(void)
     g_clear_error(&err);
     v = domain_def_get_metadata(def, DOMAIN_METADATA_TITLE, NULL, &err);
     g_assert_cmpstr(v, ==, "a title");
-    g_free(v);
+    g_clear_pointer(&v, g_free);
     v = domain_def_get_metadata(def, DOMAIN_METADATA_DESCRIPTION, NULL,
                                 &err);
     g_assert_cmpstr(v, ==, "two\nlines");
-    g_free(v);
+    g_clear_pointer(&v, g_free);
 
     /* an element: given the namespace and the prefix, replacing */
     g_assert_true(domain_def_set_metadata(def, DOMAIN_METADATA_ELEMENT,
@@ -1300,7 +1300,7 @@ static void test_metadata_get_set(void)
                                 "http://app.org/", &err);
     g_assert_cmpstr(v, ==, "<app:baz xmlns:app=\"http://app.org/\" "
                     "a=\"1\"/>");
-    g_free(v);
+    g_clear_pointer(&v, g_free);
     check_round_trip(def);
     /* bad prefix, bad XML, missing uri */
     g_assert_false(domain_def_set_metadata(def, DOMAIN_METADATA_ELEMENT,
