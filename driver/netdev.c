@@ -141,10 +141,13 @@ static char *network_file_bridge(const char *path)
 
 char *netdev_network_bridge(const char *name, GError **errp)
 {
-    g_autofree char *run = g_strdup_printf("/run/libvirt/network/%s.xml",
-                                           name);
-    g_autofree char *etc = g_strdup_printf("/etc/libvirt/qemu/networks/"
-                                           "%s.xml", name);
+    /* tests point these at a directory of their own */
+    const char *rundir = g_getenv("VIRTKESTRELD_NETWORK_STATUS_DIR");
+    const char *etcdir = g_getenv("VIRTKESTRELD_NETWORK_CONFIG_DIR");
+    g_autofree char *run = g_strdup_printf(
+        "%s/%s.xml", rundir ? rundir : "/run/libvirt/network", name);
+    g_autofree char *etc = g_strdup_printf(
+        "%s/%s.xml", etcdir ? etcdir : "/etc/libvirt/qemu/networks", name);
     char *bridge;
 
     if (strchr(name, '/') || name[0] == '.') {

@@ -41,7 +41,8 @@ const char *netdev_domain_ifname(DomainObj *dom, guint i);
  * The bridge of libvirt network @name, from the host libvirtd's status
  * (/run/libvirt/network/NAME.xml): VIR_ERR_OPERATION_INVALID if the
  * network is only defined (/etc/libvirt/qemu/networks/NAME.xml) or not
- * there at all.
+ * there at all.  VIRTKESTRELD_NETWORK_STATUS_DIR and _CONFIG_DIR replace
+ * the two directories (tests).
  */
 char *netdev_network_bridge(const char *name, GError **errp);
 

@@ -62,7 +62,14 @@ class NetCase(DaemonCase):
                 for ln in out.splitlines()}
 
     def start_daemon(self):
-        env = dict(os.environ, KESTREL=os.path.abspath(ktest.KESTREL))
+        # libvirtd's networks, as this test writes them
+        self.netrun = os.path.join(self.tmp, "net-run")
+        self.netetc = os.path.join(self.tmp, "net-etc")
+        os.makedirs(self.netrun, exist_ok=True)
+        os.makedirs(self.netetc, exist_ok=True)
+        env = dict(os.environ, KESTREL=os.path.abspath(ktest.KESTREL),
+                   VIRTKESTRELD_NETWORK_STATUS_DIR=self.netrun,
+                   VIRTKESTRELD_NETWORK_CONFIG_DIR=self.netetc)
         if self.QTEST:
             env["VIRTKESTRELD_ACCEL"] = "qtest"
         argv = [IP, "netns", "exec", self.ns, DAEMON, "--socket", self.sock,
@@ -147,6 +154,15 @@ class Definitions(NetCase):
                         "network='%s'/></interface>" % name)
         out = self.virsh("start", "nn", ok=False)
         self.assertIn("network '%s' is not defined/active" % name, out)
+
+    def test_network_inactive_refused(self):
+        with open(os.path.join(self.netetc, "kn.xml"), "w") as f:
+            f.write("<network><name>kn</name><bridge name='kbr0'/>"
+                    "</network>")
+        self.define_net("ni", "<interface type='network'><source "
+                        "network='kn'/></interface>")
+        out = self.virsh("start", "ni", ok=False)
+        self.assertIn("network 'kn' is not active", out)
 
     def test_failed_start_leaves_no_tap(self):
         """Whatever makes the start fail after the taps are open, they go:
@@ -264,6 +280,29 @@ class Running(NetCase):
         self.virsh("destroy", "nr")
         self.wait_for(lambda: not {"vnet0", "kt-e0"} & set(self.links()),
                       "the taps to go with the domain", timeout=10)
+
+    def test_network(self):
+        """type='network': the bridge of the libvirt network (its status
+        file, as libvirtd writes it for an active network)."""
+        self.need_net()
+        with open(os.path.join(self.netrun, "kn.xml"), "w") as f:
+            f.write("<networkstatus><class_id bitmap='0-2'/><network>"
+                    "<name>kn</name><bridge name='kbr0' stp='on' "
+                    "delay='0'/></network></networkstatus>")
+        self.define_net("nw", "<interface type='network'><source "
+                        "network='kn'/><target dev='kt-n0'/></interface>")
+        self.virsh("start", "nw")
+        self.wait_state("nw", "running (booted)")
+        self.assertIn("master kbr0", self.links()["kt-n0"])
+        self.assertRegex(self.virsh("dumpxml", "nw"),
+                         r"<source network='kn' bridge='kbr0'/>\s*"
+                         r"<target dev='kt-n0'/>")
+        self.assertNotIn("bridge=", self.virsh("dumpxml", "--inactive",
+                                               "nw"))
+        rows = [ln.split() for ln in
+                self.virsh("domiflist", "nw").splitlines()[2:] if ln.strip()]
+        self.assertEqual(rows[0][:3], ["kt-n0", "network", "kn"])
+        self.virsh("destroy", "nw")
 
 
 if __name__ == "__main__":
