@@ -179,6 +179,17 @@ class Disks(DiskCase):
                                capture_output=True, text=True)
         self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
 
+    def test_domxml_to_native(self):
+        self.images()
+        path = self.define_xml("dn", self.disks_xml() +
+                               "<interface type='ethernet'><mac "
+                               "address='52:54:00:00:00:01'/></interface>")
+        out = self.virsh("domxml-to-native", "qemu-argv", path)
+        self.assertIn("-netdev tap,fd=3,id=hostnet0,vnet_hdr=on", out)
+        self.assertIn('"node-name":"libvirt-1-format","read-only":false',
+                      out)
+        self.assertIn('"drive":"libvirt-2-format","id":"virtio-disk1"', out)
+
     def test_attach_refused(self):
         self.images()
         self.virsh("define", self.define_xml("da", ""))
