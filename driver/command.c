@@ -91,6 +91,12 @@ static void add_disk(GPtrArray *argv, const DomainDisk *d, guint i)
                                                         : "file");
     json_member(o, "filename", d->path);
     json_member(o, "node-name", storage);
+    /* kestrel opens the file as read-only says (auto-read-only does not
+     * make it follow the format node): a read-only disk's file is opened
+     * O_RDONLY, so an image the daemon may only read still opens */
+    if (d->readonly) {
+        g_string_append(o, ",\"read-only\":true");
+    }
     g_string_append(o, ",\"auto-read-only\":true");
     if (d->discard) {
         json_member(o, "discard", d->discard);

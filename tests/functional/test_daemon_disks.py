@@ -117,6 +117,11 @@ class Disks(DiskCase):
         self.assertIn('"id":"virtio-disk0"', log)
         self.assertNotIn("bootindex", log)
 
+        # kestrel has the read-only image open read-only, the other
+        # read-write
+        self.assertEqual(self.open_modes("dk"),
+                         {self.qcow2: {os.O_RDWR}, self.raw: {os.O_RDONLY}})
+
         rows = [ln.split() for ln in
                 self.virsh("domblklist", "dk").splitlines()[2:] if ln.strip()]
         self.assertEqual(rows, [["vda", self.qcow2], ["vdb", self.raw]])
@@ -200,6 +205,21 @@ class Disks(DiskCase):
         out = self.virsh("attach-device", "da", dev, "--config", ok=False)
         self.assertIn("virDomainAttachDeviceFlags is not supported by the "
                       "kestrel driver", out)
+
+    def open_modes(self, name):
+        with open(os.path.join(self.tmp, "run", name + ".pid")) as f:
+            pid = int(f.read())
+        modes = {}
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+                with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
+                    flags = int(f.read().split("flags:")[1].split()[0], 8)
+            except (OSError, IndexError):
+                continue
+            if target in (self.qcow2, self.raw):
+                modes.setdefault(target, set()).add(flags & os.O_ACCMODE)
+        return modes
 
     def blkinfo(self, disk):
         out = self.virsh("domblkinfo", "dk", disk)
