@@ -266,6 +266,16 @@ class Refused(DiskCase):
                            "dev='vda' bus='virtio'/></disk>")
         self.assertIn("disk 'vda' has no source", out)
 
+    def test_missing_image_at_start(self):
+        missing = os.path.join(self.tmp, "gone.qcow2")
+        self.virsh("define", self.define_xml(
+            "dm", "<disk type='file'><driver name='qemu' type='qcow2'/>"
+            "<source file='%s'/><target dev='vda' bus='virtio'/></disk>"
+            % missing))
+        out = self.virsh("start", "dm", ok=False)
+        self.assertIn(missing, out)
+        self.assertTrue(self.state("dm").startswith("shut off"))
+
     def test_two_at_once(self):
         out = self.refused("<disk type='file' device='floppy'><source "
                            "file='/f.img'/><target dev='fda' bus='fdc'/>"
