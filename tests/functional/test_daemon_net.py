@@ -22,10 +22,13 @@ import os
 import re
 import subprocess
 
+import shutil
+
 import ktest
 import test_daemon
 from test_daemon import DaemonCase, DAEMON
 
+VIRT_INSTALL = shutil.which("virt-install")
 IP = "/usr/sbin/ip" if os.path.exists("/usr/sbin/ip") else "ip"
 MAC = "52:54:00:12:34:56"
 
@@ -280,6 +283,31 @@ class Running(NetCase):
         self.virsh("destroy", "nr")
         self.wait_for(lambda: not {"vnet0", "kt-e0"} & set(self.links()),
                       "the taps to go with the domain", timeout=10)
+
+    def test_virt_install_interface(self):
+        """The <interface> virt-install writes for --network bridge=
+        (printed against libvirt's test driver: see test_daemon_disks)."""
+        self.need_net()
+        if not VIRT_INSTALL:
+            ktest.missing_prerequisite("virt-install is not installed")
+        status, out = ktest.run(
+            [VIRT_INSTALL, "--connect", "test:///default", "--print-xml",
+             "--name", "vi-net", "--memory", "64", "--osinfo", "linux2022",
+             "--import", "--boot", "kernel=%s" % ktest.TESTGUEST,
+             "--disk", "none", "--network", "bridge=kbr0,model=virtio",
+             "--graphics", "none"],
+            timeout=120, env=dict(os.environ, HOME=self.tmp))
+        self.assertEqual(status, 0, out)
+        iface = re.search(r"<interface .*?</interface>", out, re.S).group(0)
+        mac = re.search(r'<mac address="([^"]+)"', iface).group(1)
+        self.define_net("vi-net", iface)
+        self.virsh("start", "vi-net")
+        self.wait_state("vi-net", "running (booted)")
+        rows = [ln.split() for ln in self.virsh(
+            "domiflist", "vi-net").splitlines()[2:] if ln.strip()]
+        self.assertEqual(rows, [["vnet0", "bridge", "kbr0", "virtio", mac]])
+        self.assertIn("master kbr0", self.links()["vnet0"])
+        self.virsh("destroy", "vi-net")
 
     def test_network(self):
         """type='network': the bridge of the libvirt network (its status
