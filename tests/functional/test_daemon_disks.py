@@ -127,6 +127,9 @@ class Disks(DiskCase):
         self.assertEqual(rows, [["vda", self.qcow2], ["vdb", self.raw]])
 
         self.assertEqual(self.blkinfo("vda")["Capacity"], 64 * MiB)
+        table = self.virsh("domblkinfo", "dk", "--all")
+        self.assertRegex(table, r"vda\s+67108864\s+\d+\s+\d+")
+        self.assertRegex(table, r"vdb\s+16777216\s+\d+\s+16777216")
 
         stats = self.blkstat("vda")
         for key in ("rd_req", "rd_bytes", "wr_req", "wr_bytes",
