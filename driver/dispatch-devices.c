@@ -319,7 +319,8 @@ bool dispatch_disk_image_info(const DomainDisk *d, guint64 *capacity,
                               guint64 *allocation, guint64 *physical,
                               GError **errp)
 {
-    int fd = open(d->path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO named as a disk must not hang the daemon */
+    int fd = open(d->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     struct stat st;
     guint64 devsize = 0;
 
@@ -330,6 +331,13 @@ bool dispatch_disk_image_info(const DomainDisk *d, guint64 *capacity,
         if (fd >= 0) {
             close(fd);
         }
+        return false;
+    }
+    if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+        g_set_error(errp, VIR_ERROR, VIR_ERR_OPERATION_INVALID,
+                    "storage file '%s' is neither a regular file nor a "
+                    "block device", d->path);
+        close(fd);
         return false;
     }
     if (S_ISBLK(st.st_mode) && ioctl(fd, BLKGETSIZE64, &devsize) == 0) {

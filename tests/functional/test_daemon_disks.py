@@ -279,6 +279,17 @@ class Refused(DiskCase):
         self.assertIn(missing, out)
         self.assertTrue(self.state("dm").startswith("shut off"))
 
+    def test_fifo_does_not_hang(self):
+        fifo = os.path.join(self.tmp, "fifo")
+        os.mkfifo(fifo)
+        self.virsh("define", self.define_xml(
+            "df", "<disk type='file'><source file='%s'/><target dev='vda' "
+            "bus='virtio'/></disk>" % fifo))
+        out = self.virsh("domblkinfo", "df", "vda", ok=False)
+        self.assertIn("is neither a regular file nor a block device", out)
+        self.assertIn("block.count=1", self.virsh("domstats", "df",
+                                                  "--block"))
+
     def test_two_at_once(self):
         out = self.refused("<disk type='file' device='floppy'><source "
                            "file='/f.img'/><target dev='fda' bus='fdc'/>"
