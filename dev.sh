@@ -26,6 +26,7 @@ PACKAGES=(
     fonts-dejavu-core
     xz-utils zstd binutils acpica-tools util-linux man-db
     iputils-ping
+    libguestfs-tools kmod
 )
 
 log() { printf '[dev.sh] %s\n' "$*" >&2; }

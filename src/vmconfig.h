@@ -162,8 +162,16 @@ void vm_config_drive_free(DriveConfig *drv);
 void vm_config_netdev_free(NetdevConfig *nd);
 
 /*
+ * A secret file may hold this much (QEMU's secrets are keys and passwords:
+ * a few bytes); more is refused rather than read on the main loop.
+ */
+#define SECRET_FILE_MAX (64u * 1024)
+
+/*
  * vm_config_secret_load: the value of secret @sec, decoded (format=base64)
- * and read from its file if it has one. Returns NULL with @errp set.
+ * and read from its file if it has one: a regular file of at most
+ * SECRET_FILE_MAX bytes, opened without blocking.  Returns NULL with @errp
+ * set (naming the file).
  */
 GBytes *vm_config_secret_load(const SecretConfig *sec, GError **errp);
 

@@ -18,7 +18,9 @@ UNIT_TESTS = \
 	tests/unit/test-vcpu \
 	tests/unit/test-vcpu-kvm \
 	tests/unit/test-vmstate-frozen \
-	tests/unit/test-migration
+	tests/unit/test-migration \
+	tests/unit/test-logfile \
+	tests/unit/test-block
 
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -39,6 +41,8 @@ tests_unit_test_qmp_cmds_LDADD = $(UNIT_LDADD)
 tests_unit_test_vmstate_LDADD = $(UNIT_LDADD)
 tests_unit_test_vmstate_frozen_LDADD = $(UNIT_LDADD)
 tests_unit_test_migration_LDADD = $(UNIT_LDADD)
+tests_unit_test_logfile_LDADD = $(UNIT_LDADD)
+tests_unit_test_block_LDADD = $(UNIT_LDADD)
 tests_unit_test_vcpu_kvm_LDADD = $(UNIT_LDADD)
 tests_unit_test_vcpu_SOURCES = tests/unit/test-vcpu.c tests/unit/fake-kvm.h
 tests_unit_test_vcpu_LDADD = $(UNIT_LDADD)
