@@ -8,20 +8,24 @@ has no device for is refused at define, naming it.
 
 On a host without /dev/kvm the daemon runs domains under kestrel's qtest
 accelerator: the virtio-blk devices and their block nodes exist and answer
-QMP, but no guest runs, so there is no guest I/O and the counters domblkstat
-returns stay at zero.  That the counters move under guest I/O is checked
-where a guest can run (/dev/kvm)."""
+QMP, but no guest runs, so a guest doing I/O is not possible and the
+counters of an idle domain stay at zero.  The test itself then plays the
+guest's virtio driver over the domain's qtest socket (virtio_qtest.py):
+a write, a flush and a read through vda's virtqueue, which domblkstat and
+domstats count and the host finds in the image."""
 
 import json
 import os
 import re
 import shutil
+import struct
 import subprocess
 
 import ktest
 import test_daemon
 from test_daemon import DaemonCase, DAEMON
 from test_daemon_migrate import MigrateCase
+from virtio_qtest import VirtioPciDevice
 
 QEMU_IMG = shutil.which("qemu-img")
 VIRT_INSTALL = shutil.which("virt-install")
@@ -183,6 +187,68 @@ class Disks(DiskCase):
         self.assertEqual(self.blkinfo("vda")["Capacity"], 128 * MiB)
         out = self.virsh("domblkstat", "dk", "vda", ok=False)
         self.assertIn("domain is not running", out)
+        check = subprocess.run([QEMU_IMG, "check", self.qcow2],
+                               capture_output=True, text=True)
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+
+    def test_counters_follow_driven_io(self):
+        """No guest runs under qtest, but the test can be the guest's
+        driver: virtio_qtest.py drives vda through its virtqueue over the
+        domain's qtest socket, and domblkstat and domstats count it."""
+        if not self.QTEST:
+            ktest.missing_prerequisite("drives the disk over qtest")
+        self.images()
+        self.virsh("define", self.define_xml("dk", self.disks_xml()))
+        self.virsh("start", "dk")
+        self.wait_state("dk", "running (booted)")
+        qt = ktest.Qtest(os.path.join(self.tmp, "run", "dk.qtest"))
+        self.addCleanup(qt.close)
+        dev = VirtioPciDevice(qt, 2)            # the first disk: vda
+        dev.init(1 << 9)                        # VIRTIO_BLK_F_FLUSH
+        vq = dev.queues[0]
+        hdr, data, status = 0x300000, 0x310000, 0x400000
+        payload = b"KESTREL-DISK-IO!" * 512     # 8 KiB
+
+        def request(rtype, sector, buf=None, read_len=0):
+            qt.write(hdr, struct.pack("<IIQ", rtype, 0, sector))
+            bufs = [(hdr, 16, False)]
+            if buf:
+                qt.write(data, buf)
+                bufs.append((data, len(buf), False))
+            if read_len:
+                bufs.append((data, read_len, True))
+            bufs.append((status, 1, True))
+            vq.post(bufs)
+            vq.kick()
+            vq.wait_used()
+            self.assertEqual(qt.read(status, 1), b"\0")
+
+        request(1, 64, buf=payload)             # write
+        request(4, 0)                           # flush
+        qt.write(data, b"\0" * len(payload))
+        request(0, 64, read_len=len(payload))   # read back
+        self.assertEqual(qt.read(data, len(payload)), payload)
+
+        stats = self.blkstat("vda")
+        self.assertEqual((stats["wr_req"], stats["wr_bytes"]),
+                         (1, len(payload)))
+        self.assertEqual((stats["rd_req"], stats["rd_bytes"]),
+                         (1, len(payload)))
+        self.assertEqual(stats["flush_operations"], 1)
+        self.assertEqual(self.blkstat("vdb")["rd_req"], 0)
+        dst = self.domstats("--block")
+        self.assertEqual(dst["block.0.wr.bytes"], str(len(payload)))
+        self.assertEqual(dst["block.0.fl.reqs"], "1")
+        self.assertEqual(dst["block.1.wr.reqs"], "0")
+
+        self.virsh("destroy", "dk")
+        # on the host: the written data in the image, which checks clean
+        flat = os.path.join(self.tmp, "flat.raw")
+        subprocess.run([QEMU_IMG, "convert", "-f", "qcow2", "-O", "raw",
+                        self.qcow2, flat], check=True)
+        with open(flat, "rb") as f:
+            f.seek(64 * 512)
+            self.assertEqual(f.read(len(payload)), payload)
         check = subprocess.run([QEMU_IMG, "check", self.qcow2],
                                capture_output=True, text=True)
         self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
