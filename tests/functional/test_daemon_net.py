@@ -7,8 +7,9 @@ kestrel inherits it as -netdev tap,fd=N.
 Everything happens in a network namespace the test creates: the daemon
 itself runs there (ip netns exec), with a bridge kbr0, so no tap or bridge
 ever appears in the host's namespace; the namespace is removed at the end.
-No traffic is sent.  Under qtest (no /dev/kvm) no guest runs, so the tap's
-counters stay at zero and the ARP table has no guest address.
+Under qtest (no /dev/kvm) no guest runs, so the ARP table has no guest
+address; the test itself plays the guest's virtio-net driver over qtest to
+send a few frames onto a tap of its namespace, which domifstat counts.
 
 A running domain (kestrel's virtio-net-pci on the inherited tap): the tap
 is in the namespace, on kbr0, up, with the guest's MAC as fe:..; domiflist,
@@ -26,6 +27,7 @@ import shutil
 
 import ktest
 import test_daemon
+from virtio_qtest import VirtioPciDevice
 from test_daemon import DaemonCase, DAEMON
 
 VIRT_INSTALL = shutil.which("virt-install")
@@ -283,6 +285,40 @@ class Running(NetCase):
         self.virsh("destroy", "nr")
         self.wait_for(lambda: not {"vnet0", "kt-e0"} & set(self.links()),
                       "the taps to go with the domain", timeout=10)
+
+    def test_counters_follow_driven_frames(self):
+        """The test plays the guest's virtio-net driver over qtest (no
+        guest runs without /dev/kvm) and sends frames: domifstat counts
+        them as the guest's tx, from the tap's rx."""
+        self.need_net()
+        if not self.QTEST:
+            ktest.missing_prerequisite("drives the NIC over qtest")
+        self.define_net("nc", "<interface type='ethernet'><mac "
+                        "address='%s'/><target dev='kt-c0'/></interface>"
+                        % MAC)
+        self.virsh("start", "nc")
+        self.wait_state("nc", "running (booted)")
+        qt = ktest.Qtest(os.path.join(self.tmp, "run", "nc.qtest"))
+        self.addCleanup(qt.close)
+        dev = VirtioPciDevice(qt, 1)                    # virtio-net
+        dev.init(1 << 5, nqueues=2)                     # VIRTIO_NET_F_MAC
+        tx = dev.queues[1]
+        frames = [b"\xff" * 6 + bytes.fromhex(MAC.replace(":", "")) +
+                  b"\x88\xb5" + bytes([i]) * (46 + 10 * i)
+                  for i in range(3)]
+        for frame in frames:
+            qt.write(0x320000, bytes(12) + frame)       # virtio-net header
+            tx.post([(0x320000, 12 + len(frame), False)])
+            tx.kick()
+            tx.wait_used()
+        out = self.virsh("domifstat", "nc", "kt-c0")
+        st = dict((ln.split()[1], int(ln.split()[2]))
+                  for ln in out.splitlines() if ln.strip())
+        self.assertEqual(st["tx_packets"], 3)
+        self.assertEqual(st["tx_bytes"], sum(len(f) for f in frames))
+        self.assertEqual(st["tx_bytes"], self.tap_counter("kt-c0",
+                                                          "rx_bytes"))
+        self.virsh("destroy", "nc")
 
     def test_virt_install_interface(self):
         """The <interface> virt-install writes for --network bridge=
