@@ -26,6 +26,10 @@ typedef struct BlockDriver {
     int (*discard)(BlockNode *bs, uint64_t offset, uint64_t len);
     int (*truncate)(BlockNode *bs, uint64_t new_size);
     int (*raw_fd)(const BlockNode *bs);
+    /* Optional: write back and give back everything held in this
+     * process (reserved clusters, deferred frees), so that another
+     * process opening the image finds it complete (migration). */
+    int (*handover)(BlockNode *bs);
 } BlockDriver;
 
 struct BlockNode {
@@ -35,6 +39,7 @@ struct BlockNode {
     BlockNode *file;            /* format: the protocol child (owned) */
     BlockNode *backing;         /* qcow2: the backing node (owned) */
     bool read_only;
+    bool inactive_rw;           /* writable, but handed to another process */
     bool cache_direct;
     bool cache_no_flush;
     bool discard_unmap;

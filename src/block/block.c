@@ -433,3 +433,96 @@ int block_truncate(BlockNode *bs, uint64_t new_size)
     }
     return bs->drv->truncate(bs, new_size);
 }
+
+/* --- migration: handing the images to another process ------------------- */
+
+/*
+ * Re-read what a driver caches: close it and open it again on the same
+ * children (a qcow2 reads its header, L1 and refcount tables afresh). The
+ * node's identity, name and children stay; only the driver state is new.
+ */
+int block_invalidate_cache(BlockNode *bs)
+{
+    g_autoptr(GError) err = NULL;
+    BlockOpenOptions opts = {
+        .node_name = bs->node_name,
+        .driver = bs->drv->name,
+        .filename = bs->filename,
+        .cache_direct = bs->cache_direct,
+        .cache_no_flush = bs->cache_no_flush,
+        .file = bs->file,
+        .backing = bs->backing,
+        .backing_none = !bs->backing,
+        .read_only = bs->read_only,
+        .discard_unmap = bs->discard_unmap,
+    };
+    int rc;
+
+    if (bs->backing && (rc = block_invalidate_cache(bs->backing)) < 0) {
+        return rc;
+    }
+    if (bs->file && (rc = block_invalidate_cache(bs->file)) < 0) {
+        return rc;
+    }
+    if (bs->drv->protocol) {
+        /* The other process may have grown the file. */
+        bs->length = block_file_size(bs);
+        return 0;
+    }
+    bs->drv->close(bs);
+    bs->opaque = NULL;
+    if (!bs->drv->open(bs, &opts, &err)) {
+        /* The node cannot serve any more: reads and writes fail. */
+        bs->inactive_rw = false;
+        bs->read_only = true;
+        bs->length = 0;
+        return -EIO;
+    }
+    return 0;
+}
+
+int block_handover(BlockNode *bs)
+{
+    int rc;
+
+    if (!bs || bs->read_only) {
+        return 0;
+    }
+    rc = block_flush(bs);
+    if (rc == 0 && bs->drv->handover) {
+        rc = bs->drv->handover(bs);
+    }
+    if (rc == 0) {
+        rc = block_flush(bs);
+    }
+    return rc;
+}
+
+void block_inactivate(BlockNode *bs)
+{
+    if (!bs) {
+        return;
+    }
+    /* Read-only as far as every write path and close are concerned, so
+     * this process never writes the image again; activation undoes it. */
+    if (!bs->read_only) {
+        bs->inactive_rw = true;
+        bs->read_only = true;
+    }
+    block_inactivate(bs->backing);
+    block_inactivate(bs->file);
+}
+
+int block_activate(BlockNode *bs)
+{
+    if (!bs) {
+        return 0;
+    }
+    block_activate(bs->backing);
+    block_activate(bs->file);
+    if (bs->inactive_rw) {
+        bs->inactive_rw = false;
+        bs->read_only = false;
+    }
+    return 0;
+}

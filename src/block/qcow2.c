@@ -1151,8 +1151,32 @@ static void qcow2_close(BlockNode *bs)
     qcow2_free_state(s);
 }
 
+static int qcow2_handover(BlockNode *bs)
+{
+    Qcow2State *s = qcow2_state(bs);
+    int ret;
+
+    /* As close does, but the node stays open: the pool's reserved
+     * clusters would otherwise leak once the other process owns the
+     * image (and we may not write it then). */
+    g_mutex_lock(&s->lock);
+    ret = qcow2_barrier(s);
+    if (ret == 0) {
+        ret = qcow2_apply_frees(s);
+    }
+    if (ret == 0) {
+        ret = qcow2_release_pool(s);
+    }
+    if (ret == 0) {
+        ret = qcow2_barrier(s);
+    }
+    g_mutex_unlock(&s->lock);
+    return ret;
+}
+
 const BlockDriver block_driver_qcow2 = {
     .name = "qcow2",
+    .handover = qcow2_handover,
     .open = qcow2_open,
     .close = qcow2_close,
     .preadv = qcow2_preadv,

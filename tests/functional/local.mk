@@ -34,7 +34,8 @@ FUNCTIONAL_TESTS = \
 	tests/functional/test_guest_net.py \
 	tests/functional/test_hardening.py \
 	tests/functional/test_daemon_hardening.py \
-	tests/functional/test_block_images.py
+	tests/functional/test_block_images.py \
+	tests/functional/test_migration_devices.py
 
 TESTS += $(FUNCTIONAL_TESTS)
 EXTRA_DIST += $(FUNCTIONAL_TESTS) tests/functional/ktest.py \
