@@ -138,15 +138,13 @@ static const char *const known_params[] = {
 
 /*
  * Disks move by shared storage only (kestrel has no block migration): the
- * destination's kestrel opens the same paths while the source still runs,
- * and takes over at the switch.  So, as libvirt: a writable disk whose
- * host page cache is not bypassed (cache='none') could hand the
- * destination stale data, unless --unsafe.  And a writable qcow2 image is
- * refused outright: kestrel reads the image's metadata (L1/L2 and
- * refcount tables) when it opens it and does not read it again when an
- * incoming migration completes (QEMU's cache invalidation), so the
- * destination would allocate clusters from stale tables.  Read-only disks
- * always move.  The destination checks that the paths exist (prepare_def).
+ * destination's kestrel opens the same paths while the source still runs;
+ * at the switch the source flushes and stops writing and the destination
+ * reads a qcow2 image's metadata again before its guest runs.  The page
+ * cache of two hosts is not coherent, so, as libvirt: a writable disk
+ * whose host page cache is not bypassed (cache='none') is refused unless
+ * --unsafe.  Read-only disks always move.  The destination checks that
+ * the paths exist (prepare_def).
  */
 static bool check_disks(const DomainDef *def, unsigned int flags,
                         GError **errp)
@@ -154,19 +152,8 @@ static bool check_disks(const DomainDef *def, unsigned int flags,
     for (guint i = 0; i < def->disks->len; i++) {
         const DomainDisk *d = g_ptr_array_index(def->disks, i);
 
-        if (d->readonly) {
-            continue;
-        }
-        if (d->format == DOMAIN_DISK_QCOW2) {
-            g_set_error(errp, VIR_ERROR, VIR_ERR_OPERATION_UNSUPPORTED,
-                        "cannot migrate a domain with writable qcow2 disk "
-                        "'%s': kestrel does not re-read qcow2 metadata when "
-                        "an incoming migration completes; use a raw image "
-                        "on shared storage, or shut the domain down",
-                        d->target);
-            return false;
-        }
-        if (g_strcmp0(d->cache, "none") && !(flags & MIGRATE_UNSAFE)) {
+        if (!d->readonly && g_strcmp0(d->cache, "none") &&
+            !(flags & MIGRATE_UNSAFE)) {
             g_set_error(errp, VIR_ERROR, VIR_ERR_OPERATION_UNSAFE,
                         "Migration may lead to data corruption if disks "
                         "use cache other than none (disk '%s'); use "
