@@ -58,6 +58,131 @@ static void add_fmt(GPtrArray *argv, const char *opt, const char *fmt, ...)
     va_end(ap);
 }
 
+/* A JSON string literal of @s (quotes included). */
+static void json_str(GString *out, const char *s)
+{
+    g_string_append_c(out, '"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') {
+            g_string_append_c(out, '\\');
+            g_string_append_c(out, (char)*p);
+        } else if (*p < 0x20) {
+            g_string_append_printf(out, "\\u%04x", *p);
+        } else {
+            g_string_append_c(out, (char)*p);
+        }
+    }
+    g_string_append_c(out, '"');
+}
+
+static void json_member(GString *out, const char *key, const char *value)
+{
+    g_string_append_printf(out, ",\"%s\":", key);
+    json_str(out, value);
+}
+
+/* What <driver cache> means for the block nodes (libvirt's mapping). */
+static void add_cache(GString *o, const char *cache)
+{
+    if (!cache) {
+        return;
+    }
+    g_string_append_printf(o, ",\"cache\":{\"direct\":%s,"
+                           "\"no-flush\":%s}",
+                           g_str_equal(cache, "none") ? "true" : "false",
+                           g_str_equal(cache, "unsafe") ? "true" : "false");
+}
+
+static void add_disk(GPtrArray *argv, const DomainDisk *d, guint i)
+{
+    g_autofree char *storage = domain_disk_node_name(i, false);
+    g_autofree char *format = domain_disk_node_name(i, true);
+    g_autofree char *alias = domain_disk_alias(d);
+    const char *rerror = d->rerror_policy;
+    GString *o = g_string_new(NULL);
+
+    g_string_append_printf(o, "{\"driver\":\"%s\"",
+                           d->type == DOMAIN_DISK_BLOCK ? "host_device"
+                                                        : "file");
+    json_member(o, "filename", d->path);
+    json_member(o, "node-name", storage);
+    /* kestrel opens the file as read-only says (auto-read-only does not
+     * make it follow the format node): a read-only disk's file is opened
+     * O_RDONLY, so an image the daemon may only read still opens */
+    if (d->readonly) {
+        g_string_append(o, ",\"read-only\":true");
+    }
+    g_string_append(o, ",\"auto-read-only\":true");
+    if (d->discard) {
+        json_member(o, "discard", d->discard);
+    }
+    add_cache(o, d->cache);
+    g_string_append_c(o, '}');
+    add(argv, "-blockdev");
+    g_ptr_array_add(argv, g_string_free(o, FALSE));
+
+    o = g_string_new(NULL);
+    g_string_append(o, "{");
+    g_string_append(o, "\"node-name\":");
+    json_str(o, format);
+    g_string_append_printf(o, ",\"read-only\":%s",
+                           d->readonly ? "true" : "false");
+    if (d->discard) {
+        json_member(o, "discard", d->discard);
+    }
+    add_cache(o, d->cache);
+    json_member(o, "driver", domain_disk_format_name(d->format));
+    json_member(o, "file", storage);
+    g_string_append_c(o, '}');
+    add(argv, "-blockdev");
+    g_ptr_array_add(argv, g_string_free(o, FALSE));
+
+    o = g_string_new("{\"driver\":\"virtio-blk-pci\"");
+    if (d->pci_slot) {
+        g_string_append_printf(o, ",\"bus\":\"pci.0\",\"addr\":\"0x%x\"",
+                               d->pci_slot);
+    }
+    json_member(o, "drive", format);
+    json_member(o, "id", alias);
+    if (d->serial) {
+        json_member(o, "serial", d->serial);
+    }
+    /* libvirt: rerror follows error_policy unless it is enospc */
+    if (!rerror && d->error_policy &&
+        !g_str_equal(d->error_policy, "enospc")) {
+        rerror = d->error_policy;
+    }
+    if (d->error_policy) {
+        json_member(o, "werror", d->error_policy);
+    }
+    if (rerror) {
+        json_member(o, "rerror", rerror);
+    }
+    g_string_append_c(o, '}');
+    add(argv, "-device");
+    g_ptr_array_add(argv, g_string_free(o, FALSE));
+}
+
+static void add_net(GPtrArray *argv, const DomainNet *n, guint i, int fd)
+{
+    g_autofree char *alias = domain_net_alias(n, i);
+    GString *o = g_string_new("{\"driver\":\"virtio-net-pci\"");
+    char mac[18];
+
+    add_fmt(argv, "-netdev", "tap,fd=%d,id=hostnet%u,vnet_hdr=on", fd, i);
+    domain_conf_mac_format(n->mac, mac);
+    g_string_append_printf(o, ",\"netdev\":\"hostnet%u\"", i);
+    json_member(o, "id", alias);
+    json_member(o, "mac", mac);
+    if (n->pci_slot) {
+        g_string_append_printf(o, ",\"bus\":\"pci.0\",\"addr\":\"0x%x\"",
+                               n->pci_slot);
+    }
+    g_string_append_c(o, '}');
+    add(argv, "-device");
+    g_ptr_array_add(argv, g_string_free(o, FALSE));
+}
+
 static bool check_def(const DomainDef *def, const DomainCommandPaths *paths,
                       GError **errp)
 {
@@ -89,6 +214,13 @@ static bool check_def(const DomainDef *def, const DomainCommandPaths *paths,
         g_set_error(errp, DRV_ERROR, DRV_ERR_INTERNAL_ERROR,
                     "cannot build a command line for domain '%s' without "
                     "a QMP socket path", def->name);
+        return false;
+    }
+    if (def->nets && def->nets->len &&
+        (!paths->net_fds || paths->n_net_fds < def->nets->len)) {
+        g_set_error(errp, DRV_ERROR, DRV_ERR_INTERNAL_ERROR,
+                    "cannot build a command line for domain '%s': its "
+                    "interfaces have no tap file descriptors", def->name);
         return false;
     }
     if (!def->emulator && !paths->emulator) {
@@ -234,6 +366,12 @@ GStrv domain_command_build(const DomainDef *def,
     }
     if (def->on_reboot == DOMAIN_LIFECYCLE_DESTROY) {
         add(argv, "-no-reboot");
+    }
+    for (guint i = 0; def->disks && i < def->disks->len; i++) {
+        add_disk(argv, g_ptr_array_index(def->disks, i), i);
+    }
+    for (guint i = 0; def->nets && i < def->nets->len; i++) {
+        add_net(argv, g_ptr_array_index(def->nets, i), i, paths->net_fds[i]);
     }
     for (guint i = 0; i < def->serials->len; i++) {
         add_serial(argv, g_ptr_array_index(def->serials, i), i);

@@ -21,6 +21,10 @@ typedef struct {
     const char *logfile;        /* -D: kestrel's own log messages */
     const char *qtest_socket;   /* with DOMAIN_COMMAND_QTEST: -qtest
                                  * unix:PATH,server=on,wait=off */
+    /* The tap of interface i (def->nets order) as kestrel inherits it:
+     * -netdev tap,fd=net_fds[i]; one per interface. */
+    const int *net_fds;
+    unsigned int n_net_fds;
 } DomainCommandPaths;
 
 enum {
@@ -44,6 +48,12 @@ enum {
  *
  * Lifecycle actions: on_poweroff 'preserve' adds -no-shutdown, on_reboot
  * 'destroy' adds -no-reboot; on_crash needs nothing (no panic device).
+ * Disks are -blockdev file (host_device) and format nodes with a
+ * virtio-blk-pci -device, in the JSON form libvirt writes for QEMU 7.2;
+ * a qcow2's backing chain is left to kestrel (no "backing": it opens the
+ * chain its header names).  Interfaces are -netdev tap,fd= on the fds in
+ * @paths, with virtio-net-pci.  No bootindex: kestrel loads the kernel
+ * directly and has no boot order.
  * The balloon's stats period is not a -device property: the caller sets it
  * over QMP (qom-set guest-stats-polling-interval), as libvirt does.
  */

@@ -80,7 +80,8 @@ static const struct {
     { MIGRATE_PEER2PEER, "--p2p", "peer-to-peer migration" },
     { MIGRATE_TUNNELLED, "--tunnelled", "tunnelled migration" },
     { MIGRATE_NON_SHARED_DISK, "--copy-storage-all",
-      "storage migration (kestrel has no block migration)" },
+      "storage migration (kestrel has no block migration: disks move "
+      "over shared storage)" },
     { MIGRATE_NON_SHARED_INC, "--copy-storage-inc",
       "storage migration (kestrel has no block migration)" },
     { MIGRATE_NON_SHARED_SYNC, "--copy-storage-synchronous-writes",
@@ -134,6 +135,34 @@ static const char *const known_params[] = {
     PARAM_COMPRESSION_ZSTD_LEVEL, PARAM_AUTO_CONVERGE_INITIAL,
     PARAM_AUTO_CONVERGE_INCREMENT, PARAM_PARALLEL_CONNECTIONS, NULL
 };
+
+/*
+ * Disks move by shared storage only (kestrel has no block migration): the
+ * destination's kestrel opens the same paths while the source still runs;
+ * at the switch the source flushes and stops writing and the destination
+ * reads a qcow2 image's metadata again before its guest runs.  The page
+ * cache of two hosts is not coherent, so, as libvirt: a writable disk
+ * whose host page cache is not bypassed (cache='none') is refused unless
+ * --unsafe.  Read-only disks always move.  The destination checks that
+ * the paths exist (prepare_def).
+ */
+static bool check_disks(const DomainDef *def, unsigned int flags,
+                        GError **errp)
+{
+    for (guint i = 0; i < def->disks->len; i++) {
+        const DomainDisk *d = g_ptr_array_index(def->disks, i);
+
+        if (!d->readonly && g_strcmp0(d->cache, "none") &&
+            !(flags & MIGRATE_UNSAFE)) {
+            g_set_error(errp, VIR_ERROR, VIR_ERR_OPERATION_UNSAFE,
+                        "Migration may lead to data corruption if disks "
+                        "use cache other than none (disk '%s'); use "
+                        "cache='none' or --unsafe", d->target);
+            return false;
+        }
+    }
+    return true;
+}
 
 static bool check_flags(unsigned int flags, const char *api, GError **errp)
 {
@@ -628,7 +657,8 @@ static RpcResult proc_begin(RpcCall *call, void *a, void *r, GError **errp)
     if (jr != RPC_RESULT_OK) {
         return jr;
     }
-    if (!domain_check_active(dom, errp)) {
+    if (!domain_check_active(dom, errp) ||
+        !check_disks(dom->def, args->flags, errp)) {
         domain_job_end(dom);
         return RPC_RESULT_ERROR;
     }
@@ -1116,6 +1146,21 @@ static DomainDef *prepare_def(const remote_typed_param *params,
     }
     if (!def->emulator && dispatch_driver()->emulator) {
         def->emulator = g_strdup(dispatch_driver()->emulator);
+    }
+    /* shared storage: the images must be here under the same paths */
+    for (guint i = 0; i < def->disks->len; i++) {
+        const DomainDisk *d = g_ptr_array_index(def->disks, i);
+
+        if (!g_file_test(d->path, G_FILE_TEST_EXISTS)) {
+            g_set_error(errp, VIR_ERROR, VIR_ERR_OPERATION_INVALID,
+                        "disk '%s' of domain '%s' is '%s', which does not "
+                        "exist on the destination: the kestrel driver "
+                        "migrates disks over shared storage only (the same "
+                        "paths on both hosts)", d->target, def->name,
+                        d->path);
+            domain_def_free(def);
+            return NULL;
+        }
     }
     return def;
 }

@@ -388,6 +388,7 @@ static RpcResult proc_connect_domain_xml_to_native(RpcCall *call, void *a,
     g_autofree char *pid = NULL;
     g_autofree char *log = NULL;
     DomainCommandPaths paths = { 0 };
+    g_autofree int *tap_fds = NULL;
     g_auto(GStrv) argv = NULL;
     g_autoptr(GString) out = g_string_new(NULL);
 
@@ -413,6 +414,13 @@ static RpcResult proc_connect_domain_xml_to_native(RpcCall *call, void *a,
     paths.qmp_socket = qmp;
     paths.pidfile = pid;
     paths.logfile = log;
+    /* the fds kestrel would inherit its taps as (process.c: 3 + i) */
+    tap_fds = g_new0(int, def->nets->len + 1);
+    for (guint i = 0; i < def->nets->len; i++) {
+        tap_fds[i] = 3 + (int)i;
+    }
+    paths.net_fds = tap_fds;
+    paths.n_net_fds = def->nets->len;
     argv = domain_command_build(def, &paths, DOMAIN_COMMAND_PAUSED |
                                 DOMAIN_COMMAND_DAEMONIZE, errp);
     if (!argv) {

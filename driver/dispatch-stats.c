@@ -3,8 +3,9 @@
  * Statistics: CONNECT_GET_ALL_DOMAIN_STATS (virsh domstats, virt-manager's
  * polling), DOMAIN_GET_VCPUS with NODE_GET_CPU_MAP (virsh vcpuinfo,
  * python dom.vcpus()).  Everything here
- * comes from the daemon's state and /proc: no monitor call, so a busy VMM
- * never delays a stats poll.
+ * comes from the daemon's state, /proc and /sys, except the block counters
+ * of running domains: one query-blockstats per domain with disks, all
+ * sent at once, the reply made when the last answers (or times out).
  */
 #include "config.h"
 
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "dispatch.h"
+#include "netdev.h"
 #include "process.h"
 #include "virerror.h"
 
@@ -20,8 +22,10 @@
 #define STATS_CPU_TOTAL 2u
 #define STATS_BALLOON 4u
 #define STATS_VCPU 8u
+#define STATS_INTERFACE 16u
+#define STATS_BLOCK 32u
 #define STATS_SERVED (STATS_STATE | STATS_CPU_TOTAL | STATS_BALLOON | \
-                      STATS_VCPU)
+                      STATS_VCPU | STATS_INTERFACE | STATS_BLOCK)
 
 /* virConnectGetAllDomainStatsFlags (wire values). */
 #define STATS_FILTERS 0xffu             /* LIST_ALL_DOMAINS' first groups */
@@ -34,6 +38,7 @@ enum {
     TP_INT = 1,
     TP_UINT = 2,
     TP_ULLONG = 4,
+    TP_STRING = 7,
 };
 
 /* Same filter rules as CONNECT_LIST_ALL_DOMAINS for bits 0..7. */
@@ -84,13 +89,100 @@ static void stats_ullong(GArray *params, const char *field, guint64 v)
         .ul = v;
 }
 
+static void stats_string(GArray *params, const char *field, const char *v)
+{
+    stats_param(params, field, TP_STRING)->value.remote_typed_param_value_u
+        .s = g_strdup(v);
+}
+
+static void stats_indexed(GArray *params, const char *group, guint i,
+                          const char *key, guint64 v)
+{
+    g_autofree char *field = g_strdup_printf("%s.%u.%s", group, i, key);
+
+    stats_ullong(params, field, v);
+}
+
+/* libvirt's block.* group: per disk its name and source, the counters of
+ * query-blockstats (@blockstats: its reply, or NULL when the domain is not
+ * running), and the sizes of the image. */
+static void stats_block(GArray *params, DomainObj *dom, JsonNode *blockstats)
+{
+    GPtrArray *disks = dom->def->disks;
+
+    stats_uint(params, "block.count", disks->len);
+    for (guint i = 0; i < disks->len; i++) {
+        const DomainDisk *d = g_ptr_array_index(disks, i);
+        g_autofree char *name = g_strdup_printf("block.%u.name", i);
+        g_autofree char *path = g_strdup_printf("block.%u.path", i);
+        JsonObject *st = dispatch_blockstats_of(blockstats, dom, i);
+        guint64 cap, alloc, phys;
+
+        stats_string(params, name, d->target);
+        stats_string(params, path, d->path);
+        if (st) {
+            static const char *const keys[][2] = {
+                { "rd.reqs", "rd_operations" },
+                { "rd.bytes", "rd_bytes" },
+                { "rd.times", "rd_total_time_ns" },
+                { "wr.reqs", "wr_operations" },
+                { "wr.bytes", "wr_bytes" },
+                { "wr.times", "wr_total_time_ns" },
+                { "fl.reqs", "flush_operations" },
+                { "fl.times", "flush_total_time_ns" },
+            };
+
+            for (size_t k = 0; k < G_N_ELEMENTS(keys); k++) {
+                stats_indexed(params, "block", i, keys[k][0],
+                              (guint64)json_object_get_int_member_with_default(
+                                  st, keys[k][1], 0));
+            }
+        }
+        if (dispatch_disk_image_info(d, &cap, &alloc, &phys, NULL)) {
+            stats_indexed(params, "block", i, "allocation", alloc);
+            stats_indexed(params, "block", i, "capacity", cap);
+            stats_indexed(params, "block", i, "physical", phys);
+        }
+    }
+}
+
+/* libvirt's net.* group: the taps' counters, seen from the guest. */
+static void stats_net(GArray *params, DomainObj *dom)
+{
+    guint n = 0;
+
+    if (!domain_obj_is_active(dom)) {
+        return;                         /* as libvirt: running domains */
+    }
+    stats_uint(params, "net.count", dom->def->nets->len);
+    for (guint i = 0; i < dom->def->nets->len; i++) {
+        const char *tap = netdev_domain_ifname(dom, i);
+        g_autofree char *name = g_strdup_printf("net.%u.name", n);
+        NetdevStats st;
+
+        if (!tap || !netdev_guest_stats(tap, &st, NULL)) {
+            continue;
+        }
+        stats_string(params, name, tap);
+        stats_indexed(params, "net", n, "rx.bytes", st.rx_bytes);
+        stats_indexed(params, "net", n, "rx.pkts", st.rx_packets);
+        stats_indexed(params, "net", n, "rx.errs", st.rx_errs);
+        stats_indexed(params, "net", n, "rx.drop", st.rx_drop);
+        stats_indexed(params, "net", n, "tx.bytes", st.tx_bytes);
+        stats_indexed(params, "net", n, "tx.pkts", st.tx_packets);
+        stats_indexed(params, "net", n, "tx.errs", st.tx_errs);
+        stats_indexed(params, "net", n, "tx.drop", st.tx_drop);
+        n++;
+    }
+}
+
 static void stats_guest_param(const char *field, guint64 v, void *opaque)
 {
     stats_ullong(opaque, field, v);
 }
 
 static void stats_record(remote_domain_stats_record *rec, DomainObj *dom,
-                         unsigned int stats)
+                         unsigned int stats, JsonNode *blockstats)
 {
     GArray *params = g_array_new(false, true, sizeof(remote_typed_param));
     bool active = domain_obj_is_active(dom);
@@ -142,9 +234,101 @@ static void stats_record(remote_domain_stats_record *rec, DomainObj *dom,
             }
         }
     }
+    if (stats & STATS_INTERFACE) {
+        stats_net(params, dom);
+    }
+    if (stats & STATS_BLOCK) {
+        stats_block(params, dom, blockstats);
+    }
     rec->params.params_len = params->len;
     rec->params.params_val = (remote_typed_param *)
         g_array_free(params, params->len == 0);
+}
+
+static void stats_fill(remote_connect_get_all_domain_stats_ret *ret,
+                       GPtrArray *doms, unsigned int stats,
+                       JsonNode **blockstats)
+{
+    ret->retStats.retStats_len = doms->len;
+    ret->retStats.retStats_val = g_new0(remote_domain_stats_record,
+                                        MAX(doms->len, 1));
+    for (guint i = 0; i < doms->len; i++) {
+        stats_record(&ret->retStats.retStats_val[i], doms->pdata[i], stats,
+                     blockstats ? blockstats[i] : NULL);
+    }
+}
+
+/* domstats --block of running domains: their query-blockstats replies. */
+typedef struct {
+    RpcCall *call;
+    GPtrArray *doms;
+    unsigned int stats;
+    JsonNode **replies;         /* per domain, NULL: none */
+    guint pending;
+} StatsGather;
+
+typedef struct {
+    StatsGather *g;
+    guint index;
+} StatsGatherOne;
+
+static void stats_gather_finish(StatsGather *g)
+{
+    stats_fill(rpc_call_get_ret(g->call), g->doms, g->stats, g->replies);
+    rpc_call_finish(g->call, NULL);
+    for (guint i = 0; i < g->doms->len; i++) {
+        g_clear_pointer(&g->replies[i], json_node_unref);
+    }
+    g_free(g->replies);
+    g_ptr_array_unref(g->doms);
+    g_free(g);
+}
+
+static void stats_gather_reply(DomainObj *dom, JsonNode *ret,
+                               const GError *err, void *opaque)
+{
+    StatsGatherOne *one = opaque;
+    StatsGather *g = one->g;
+
+    /* a domain that stopped meanwhile just has no counters */
+    if (!err && ret) {
+        g->replies[one->index] = json_node_copy(ret);
+    }
+    g_free(one);
+    if (--g->pending == 0) {
+        stats_gather_finish(g);
+    }
+}
+
+static RpcResult stats_gather_block(RpcCall *call, GPtrArray *doms,
+                                    unsigned int stats)
+{
+    StatsGather *g = g_new0(StatsGather, 1);
+
+    g->call = call;
+    g->doms = doms;
+    g->stats = stats;
+    g->replies = g_new0(JsonNode *, MAX(doms->len, 1));
+    g->pending = 1;                     /* held until all are sent */
+    for (guint i = 0; i < doms->len; i++) {
+        DomainObj *dom = doms->pdata[i];
+        StatsGatherOne *one;
+
+        if (!domain_obj_is_active(dom) || !dom->mon ||
+            !dom->def->disks->len) {
+            continue;
+        }
+        one = g_new0(StatsGatherOne, 1);
+        one->g = g;
+        one->index = i;
+        g->pending++;
+        process_qmp_call(dom, "query-blockstats", NULL, stats_gather_reply,
+                         one);
+    }
+    if (--g->pending == 0) {
+        stats_gather_finish(g);
+    }
+    return RPC_RESULT_PENDING;
 }
 
 static RpcResult proc_get_all_domain_stats(RpcCall *call, void *a, void *r,
@@ -192,12 +376,10 @@ static RpcResult proc_get_all_domain_stats(RpcCall *call, void *a, void *r,
         }
     }
 
-    ret->retStats.retStats_len = doms->len;
-    ret->retStats.retStats_val = g_new0(remote_domain_stats_record,
-                                        MAX(doms->len, 1));
-    for (i = 0; i < doms->len; i++) {
-        stats_record(&ret->retStats.retStats_val[i], doms->pdata[i], stats);
+    if (stats & STATS_BLOCK) {
+        return stats_gather_block(call, g_steal_pointer(&doms), stats);
     }
+    stats_fill(ret, doms, stats, NULL);
     return RPC_RESULT_OK;
 }
 

@@ -819,6 +819,10 @@ static const RpcProc *dispatch_find_proc(int proc)
         p = dispatch_find_in(dispatch_migrate_procs, dispatch_migrate_nprocs,
                              proc);
     }
+    if (!p) {
+        p = dispatch_find_in(dispatch_devices_procs, dispatch_devices_nprocs,
+                             proc);
+    }
     return p;
 }
 

@@ -65,6 +65,23 @@ extern const size_t dispatch_save_nprocs;
 extern const RpcProc dispatch_migrate_procs[];
 extern const size_t dispatch_migrate_nprocs;
 
+/* Disk and interface procedures of dispatch-devices.c. */
+extern const RpcProc dispatch_devices_procs[];
+extern const size_t dispatch_devices_nprocs;
+
+/*
+ * Capacity (what the guest sees: a qcow2's virtual size), allocation (host
+ * bytes in use) and physical size (the file or device) of @d, read from
+ * the image itself.
+ */
+bool dispatch_disk_image_info(const DomainDisk *d, guint64 *capacity,
+                              guint64 *allocation, guint64 *physical,
+                              GError **errp);
+
+/* The "stats" of disk @i of @dom in a query-blockstats reply @ret (may be
+ * NULL), or NULL. */
+JsonObject *dispatch_blockstats_of(JsonNode *ret, DomainObj *dom, guint i);
+
 /* @conn closes: the migrations it was driving are called off. */
 void dispatch_migrate_conn_closed(DrvConn *conn);
 

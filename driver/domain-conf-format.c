@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "domain-conf.h"
+#include "domain-conf-schema.h"
 
 static void put(GString *out, int indent, const char *fmt, ...)
     G_GNUC_PRINTF(3, 4);
@@ -25,8 +26,7 @@ static void put(GString *out, int indent, const char *fmt, ...)
     g_string_append_c(out, '\n');
 }
 
-/* libvirt's escaping, in text and in attributes quoted with ' */
-static char *xml_escape(const char *s)
+char *domain_conf_xml_escape(const char *s)
 {
     GString *out = g_string_sized_new(strlen(s) + 8);
 
@@ -60,7 +60,7 @@ static void put_text(GString *out, int indent, const char *name,
     g_autofree char *esc = NULL;
 
     if (value) {
-        esc = xml_escape(value);
+        esc = domain_conf_xml_escape(value);
         put(out, indent, "<%s>%s</%s>", name, esc, name);
     }
 }
@@ -71,7 +71,7 @@ static void format_chr(GString *out, const DomainChr *c, bool console,
 {
     const char *elem = console ? "console" : "serial";
     const char *type = domain_chr_type_name(c->type);
-    g_autofree char *path = xml_escape(
+    g_autofree char *path = domain_conf_xml_escape(
         c->type == DOMAIN_CHR_PTY ? (pty ? pty : "") : c->path);
 
     if (console && c->type == DOMAIN_CHR_PTY && pty) {
@@ -285,12 +285,14 @@ char *domain_def_format(const DomainDef *def, const DomainLive *live,
 
     put(out, 1, "<devices>");
     put_text(out, 2, "emulator", def->emulator);
+    domain_conf_format_disks(out, def, runtime);
     if (def->trivia.usb_none) {
         put(out, 2, "<controller type='usb' index='0' model='none'/>");
     }
     if (def->trivia.pci_root) {
         put(out, 2, "<controller type='pci' index='0' model='pci-root'/>");
     }
+    domain_conf_format_nets(out, def, live, runtime);
     for (guint i = 0; i < def->serials->len; i++) {
         const DomainChr *c = g_ptr_array_index(def->serials, i);
         g_autofree char *alias = NULL;

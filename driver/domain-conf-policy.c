@@ -61,6 +61,9 @@ static const char ONLY_HOST_CPU[] =
     "write mode='host-passthrough': a kestrel vCPU is the host's CPU";
 static const char NO_USB[] =
     "write <controller type='usb' model='none'/>: kestrel has no USB";
+static const char ONLY_DISKS[] =
+    "write device='disk': kestrel has only virtio disks, no CD-ROM, floppy "
+    "or SCSI LUN";
 static const char PCI_ROOT[] =
     "write <controller type='pci' index='0' model='pci-root'/>: kestrel "
     "has one PCI bus, the root";
@@ -134,7 +137,67 @@ static const PolicyRow policy[] = {
         { "model", "none", NO_USB } } },
     { "domain/devices/controller/alias", NULL, POLICY_LIVE, {
         ANY("name") } },
+    { "domain/devices/disk", NULL, POLICY_HONOURED, {
+        { "type", "file|block", "write type='file' or 'block': kestrel "
+          "opens image files and block devices" },
+        { "device", "disk", ONLY_DISKS } } },
+    { "domain/devices/disk/address", NULL, POLICY_HONOURED, {
+        { "type", "pci", "write type='pci': a virtio disk is a PCI "
+          "device" },
+        ANY("domain"), ANY("bus"), ANY("slot"), ANY("function") } },
+    { "domain/devices/disk/alias", NULL, POLICY_HONOURED, { ANY("name") } },
+    /* Run-time output of libvirt (the image's chain) and what virt-manager
+     * copies from it: kestrel opens the chain from the qcow2 header. */
+    { "domain/devices/disk/backingStore", NULL, POLICY_VERBATIM, {
+        { NULL } } },
+    { "domain/devices/disk/boot", NULL, POLICY_HONOURED, { ANY("order") } },
+    { "domain/devices/disk/driver", NULL, POLICY_HONOURED, {
+        { "name", "qemu", "write name='qemu' (the image driver of QEMU and "
+          "kestrel)" },
+        { "type", "raw|qcow2", "write type='raw' or 'qcow2': the image "
+          "formats kestrel reads and writes" },
+        { "cache", "default|none|writeback|unsafe", "write cache='none', "
+          "'writeback' or 'unsafe': kestrel's virtio-blk always has a "
+          "write cache the guest flushes (no write-through)" },
+        { "discard", "default|unmap|ignore", "write discard='unmap' or "
+          "'ignore'" },
+        { "error_policy", "default|stop|report|ignore|enospc",
+          "write error_policy='stop', 'report', 'ignore' or 'enospc'" },
+        { "rerror_policy", "default|stop|report|ignore",
+          "write rerror_policy='stop', 'report' or 'ignore'" } } },
+    { "domain/devices/disk/readonly", NULL, POLICY_HONOURED, { { NULL } } },
+    { "domain/devices/disk/serial", NULL, POLICY_HONOURED, {
+        ANY("#text") } },
+    { "domain/devices/disk/shareable", NULL, POLICY_HONOURED, {
+        { NULL } } },
+    { "domain/devices/disk/source", NULL, POLICY_HONOURED, {
+        ANY("file"), ANY("dev"), ANY("index") } },
+    { "domain/devices/disk/target", NULL, POLICY_HONOURED, {
+        ANY("dev"),
+        { "bus", "virtio", "write bus='virtio' and target dev='vdX': "
+          "kestrel has only virtio disks" } } },
     { "domain/devices/emulator", NULL, POLICY_HONOURED, { ANY("#text") } },
+    { "domain/devices/interface", NULL, POLICY_HONOURED, {
+        { "type", "ethernet|bridge|network", "write type='bridge', "
+          "'network' or 'ethernet': the daemon opens a tap and, for "
+          "'bridge' and 'network', adds it to the bridge" } } },
+    { "domain/devices/interface/address", NULL, POLICY_HONOURED, {
+        { "type", "pci", "write type='pci': a virtio NIC is a PCI "
+          "device" },
+        ANY("domain"), ANY("bus"), ANY("slot"), ANY("function") } },
+    { "domain/devices/interface/alias", NULL, POLICY_HONOURED, {
+        ANY("name") } },
+    { "domain/devices/interface/boot", NULL, POLICY_HONOURED, {
+        ANY("order") } },
+    { "domain/devices/interface/mac", NULL, POLICY_HONOURED, {
+        ANY("address") } },
+    { "domain/devices/interface/model", NULL, POLICY_HONOURED, {
+        { "type", "virtio", "write <model type='virtio'/>: kestrel's NIC "
+          "is virtio-net-pci" } } },
+    { "domain/devices/interface/source", NULL, POLICY_HONOURED, {
+        ANY("bridge"), ANY("network"), ANY("portid") } },
+    { "domain/devices/interface/target", NULL, POLICY_HONOURED, {
+        ANY("dev") } },
     { "domain/devices/memballoon", NULL, POLICY_HONOURED, {
         { "model", "virtio|none", "write model='virtio' or 'none': "
           "kestrel's balloon is virtio-balloon-pci" },
@@ -232,14 +295,10 @@ static const struct {
     { "domain/devices/controller", "remove it: kestrel's controllers are "
       "the PCI root (type='pci' model='pci-root') and no USB (type='usb' "
       "model='none')" },
-    { "domain/devices/disk", "remove it: kestrel has no disks yet "
-      "(virt-install --disk none)" },
     { "domain/devices/graphics", "remove it: kestrel has no display "
       "(virt-install --graphics none)" },
     { "domain/devices/input", "remove it: kestrel's i8042 has no keyboard "
       "or mouse attached" },
-    { "domain/devices/interface", "remove it: kestrel has no network "
-      "devices yet (virt-install --network none)" },
     { "domain/devices/rng", "remove it: kestrel has no virtio-rng device "
       "yet" },
     { "domain/devices/sound", "remove it: kestrel has no sound device" },

@@ -10,6 +10,8 @@
 #include <glib.h>
 #include <libxml/tree.h>
 
+#include "domain-conf.h"
+
 /* The document name libvirt gives domain XML in parser messages. */
 #define XML_DOC_NAME "(domain_definition)"
 
@@ -39,5 +41,30 @@ bool domain_conf_schema_validate(const Schema *s, xmlDocPtr doc,
  * them all, each with its XPath and what to write instead.
  */
 bool domain_conf_policy_check(xmlNodePtr root, GError **errp);
+
+/*
+ * <disk> and <interface> (domain-conf-devices.c): parsed from @devices
+ * into @def after the balloon, whose PCI slot they must not take, with
+ * the PCI slots of those without an address assigned as libvirt does
+ * (from slot 3: interfaces, then disks).
+ */
+bool domain_conf_parse_devices(DomainDef *def, xmlNodePtr devices,
+                               GError **errp);
+void domain_disk_free(gpointer p);
+void domain_net_free(gpointer p);
+DomainDisk *domain_disk_copy(const DomainDisk *d);
+DomainNet *domain_net_copy(const DomainNet *n);
+bool domain_devices_equal(const DomainDef *a, const DomainDef *b);
+
+/* The <disk> (resp. <interface>) elements of @def, at indent level 2,
+ * where libvirt puts them; @runtime: a running domain's own XML (aliases,
+ * tap names). */
+void domain_conf_format_disks(GString *out, const DomainDef *def,
+                              bool runtime);
+void domain_conf_format_nets(GString *out, const DomainDef *def,
+                             const DomainLive *live, bool runtime);
+
+/* libvirt's escaping, in text and in attributes quoted with ' */
+char *domain_conf_xml_escape(const char *s);
 
 #endif /* DRIVER_DOMAIN_CONF_SCHEMA_H */

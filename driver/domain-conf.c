@@ -765,6 +765,8 @@ static DomainDef *domain_def_new(void)
 
     def->serials = g_ptr_array_new_with_free_func(chr_free);
     def->timers = g_ptr_array_new_with_free_func(timer_free);
+    def->disks = g_ptr_array_new_with_free_func(domain_disk_free);
+    def->nets = g_ptr_array_new_with_free_func(domain_net_free);
     def->on_poweroff = DOMAIN_LIFECYCLE_DESTROY;
     def->on_reboot = DOMAIN_LIFECYCLE_RESTART;
     def->on_crash = DOMAIN_LIFECYCLE_DESTROY;
@@ -844,7 +846,8 @@ static DomainDef *def_from_tree(xmlNodePtr root, GError **errp)
         g_strstrip(def->emulator);
     }
     if (!parse_serials(def, devices, errp) ||
-        !parse_balloon(def, devices, errp)) {
+        !parse_balloon(def, devices, errp) ||
+        !domain_conf_parse_devices(def, devices, errp)) {
         return NULL;
     }
     for (guint i = 0; i < def->serials->len; i++) {
@@ -975,6 +978,16 @@ DomainDef *domain_def_copy(const DomainDef *src)
         g_ptr_array_add(def->timers,
                         timer_copy(g_ptr_array_index(src->timers, i)));
     }
+    def->disks = g_ptr_array_new_with_free_func(domain_disk_free);
+    for (guint i = 0; i < src->disks->len; i++) {
+        g_ptr_array_add(def->disks,
+                        domain_disk_copy(g_ptr_array_index(src->disks, i)));
+    }
+    def->nets = g_ptr_array_new_with_free_func(domain_net_free);
+    for (guint i = 0; i < src->nets->len; i++) {
+        g_ptr_array_add(def->nets,
+                        domain_net_copy(g_ptr_array_index(src->nets, i)));
+    }
     return def;
 }
 
@@ -1032,6 +1045,7 @@ bool domain_def_equal(const DomainDef *a, const DomainDef *b)
                   b->machine ? b->machine : "kestrel") ||
         !cpu_equal(&a->cpu, &b->cpu) ||
         !trivia_equal(&a->trivia, &b->trivia) ||
+        !domain_devices_equal(a, b) ||
         a->timers->len != b->timers->len) {
         return false;
     }
@@ -1071,5 +1085,7 @@ void domain_def_free(DomainDef *def)
     g_free(def->metadata);
     g_free(def->machine);
     g_ptr_array_unref(def->timers);
+    g_clear_pointer(&def->disks, g_ptr_array_unref);
+    g_clear_pointer(&def->nets, g_ptr_array_unref);
     g_free(def);
 }

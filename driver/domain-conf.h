@@ -97,6 +97,56 @@ typedef struct {
     bool seclabel_model_none;   /* ... model='none' */
 } DomainTrivia;
 
+typedef enum {
+    DOMAIN_DISK_FILE,           /* <disk type='file'>: a regular file */
+    DOMAIN_DISK_BLOCK,          /* <disk type='block'>: a block device */
+} DomainDiskType;
+
+typedef enum {
+    DOMAIN_DISK_RAW,            /* the default, as libvirt's QEMU driver */
+    DOMAIN_DISK_QCOW2,
+} DomainDiskFormat;
+
+/*
+ * One <disk device='disk'> on bus virtio: a virtio-blk-pci device.  A
+ * qcow2 image's backing chain is opened by kestrel from the image header;
+ * <backingStore> in the XML is accepted and not kept.
+ */
+typedef struct {
+    DomainDiskType type;
+    DomainDiskFormat format;
+    char *path;                 /* <source file=|dev=>, absolute */
+    char *cache;                /* none, writeback, unsafe, or NULL */
+    char *discard;              /* unmap, ignore, or NULL */
+    char *error_policy;         /* stop, report, ignore, enospc, or NULL */
+    char *rerror_policy;        /* stop, report, ignore, or NULL */
+    bool readonly;
+    bool shareable;             /* raw only */
+    char *serial;               /* <serial>, or NULL */
+    char *target;               /* <target dev>: vda, vdb... */
+    unsigned int boot_order;    /* <boot order>; 0: none (no effect: the
+                                 * kernel is loaded directly) */
+    char *alias;                /* user alias ("ua-..."), or NULL */
+    unsigned int pci_slot;      /* bus 0 function 0; assigned if absent */
+} DomainDisk;
+
+typedef enum {
+    DOMAIN_NET_ETHERNET,        /* a tap, nothing more */
+    DOMAIN_NET_BRIDGE,          /* a tap enslaved to <source bridge> */
+    DOMAIN_NET_NETWORK,         /* the bridge of a libvirt network */
+} DomainNetType;
+
+/* One <interface> with model virtio: a virtio-net-pci on a tap. */
+typedef struct {
+    DomainNetType type;
+    unsigned char mac[6];       /* generated 52:54:00:xx:xx:xx if absent */
+    char *source;               /* bridge or network name; NULL: ethernet */
+    char *ifname;               /* <target dev>, or NULL: vnetN at start */
+    unsigned int boot_order;    /* as for disks: no effect */
+    char *alias;                /* user alias ("ua-..."), or NULL */
+    unsigned int pci_slot;      /* bus 0 function 0; assigned if absent */
+} DomainNet;
+
 typedef struct {
     char *name;
     unsigned char uuid[16];     /* generated when <uuid> is absent */
@@ -123,6 +173,8 @@ typedef struct {
     DomainBalloon balloon;
     DomainCpu cpu;
     GPtrArray *timers;          /* of DomainTimer; never NULL */
+    GPtrArray *disks;           /* of DomainDisk; never NULL */
+    GPtrArray *nets;            /* of DomainNet; never NULL */
     DomainTrivia trivia;
 } DomainDef;
 
@@ -151,6 +203,11 @@ typedef struct {
     int id;                     /* the domain id; <= 0: not written */
     uint64_t current_kib;       /* balloon size now; 0: def->current_kib */
     const char *serial_ptys[DOMAIN_MAX_SERIALS];  /* NULL: not known */
+    /* The tap of interface N (def->nets order) and the bridge it is on;
+     * NULL (or an array shorter than the list): not known. */
+    const char *const *net_ifnames;
+    const char *const *net_bridges;
+    guint n_net_ifnames;
 } DomainLive;
 
 /*
@@ -228,5 +285,26 @@ bool domain_def_set_metadata(DomainDef *def, int type, const char *metadata,
 /* Stable names of the enums, as the XML spells them. */
 const char *domain_lifecycle_action_name(DomainLifecycleAction a);
 const char *domain_chr_type_name(DomainChrType t);
+const char *domain_disk_format_name(DomainDiskFormat f);
+const char *domain_net_type_name(DomainNetType t);
+
+/* "52:54:00:12:34:56" of @mac into @out (18 bytes). */
+void domain_conf_mac_format(const unsigned char mac[6], char out[18]);
+
+/* The index in def->disks of the disk whose target (vda) or source path
+ * is @name, or -1. */
+int domain_def_find_disk(const DomainDef *def, const char *name);
+
+/*
+ * Run-time names, as libvirt's QEMU driver gives them (never rename: they
+ * are kestrel's device ids and block node names, and the aliases dumpxml
+ * shows): the user alias if any, else virtio-disk<N> with N the target's
+ * index (vda 0, vdb 1...) and net<i> for interface i; the format node of
+ * disk i is libvirt-<i+1>-format on libvirt-<i+1>-storage.
+ */
+char *domain_disk_alias(const DomainDisk *d);
+char *domain_net_alias(const DomainNet *n, guint i);
+char *domain_disk_node_name(guint i, bool format);
+
 
 #endif /* DRIVER_DOMAIN_CONF_H */

@@ -14,6 +14,7 @@
 #include <glib/gstdio.h>
 
 #include "domain.h"
+#include "netdev.h"
 #include "drv-error.h"
 #include "virerror.h"
 
@@ -35,6 +36,8 @@ void domain_obj_unref(DomainObj *dom)
     g_free(dom->pid_path);
     g_free(dom->log_path);
     domain_obj_clear_ptys(dom);
+    g_strfreev(dom->net_ifnames);
+    g_strfreev(dom->net_bridges);
     g_clear_handle_id(&dom->guest_stats_timer, g_source_remove);
     g_clear_pointer(&dom->guest_stats, json_object_unref);
     g_free(dom);
@@ -637,6 +640,12 @@ char *domain_format_xml(DomainObj *dom, unsigned int flags, GError **errp)
     live.current_kib = dom->balloon_kib;
     for (unsigned int i = 0; i < DOMAIN_MAX_SERIALS; i++) {
         live.serial_ptys[i] = dom->serial_ptys[i];
+    }
+    (void)netdev_domain_ifname(dom, 0);     /* after a restart: found again */
+    if (dom->net_ifnames) {
+        live.net_ifnames = (const char *const *)dom->net_ifnames;
+        live.net_bridges = (const char *const *)dom->net_bridges;
+        live.n_net_ifnames = g_strv_length(dom->net_ifnames);
     }
     return domain_def_format(def, &live, flags);
 }

@@ -226,6 +226,9 @@ struct DomainObj {
     gint64 start_time;          /* monotonic µs, for cpu time estimates */
     guint64 balloon_kib;        /* guest memory now; 0: not known */
     char *serial_ptys[DOMAIN_MAX_SERIALS];  /* from query-chardev; NULL */
+    char **net_ifnames;         /* the tap of each interface (def->nets
+                                 * order) of the last start, or NULL */
+    char **net_bridges;         /* the bridge it joined, "" for none */
     JsonObject *guest_stats;    /* last guest-stats "stats", NULL: none */
     gint64 guest_stats_update;  /* its "last-update", Unix seconds */
     guint guest_stats_timer;    /* refreshes guest_stats while active */

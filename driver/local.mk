@@ -10,7 +10,7 @@ driver_libkestreldrv_conf_a_SOURCES = \
 	driver/domain-conf.c driver/domain-conf.h \
 	driver/domain-conf-schema.c driver/domain-conf-schema.h \
 	driver/domain-conf-policy.c driver/domain-conf-metadata.c \
-	driver/domain-conf-format.c \
+	driver/domain-conf-format.c driver/domain-conf-devices.c \
 	driver/command.c driver/command.h
 driver_libkestreldrv_conf_a_CFLAGS = $(AM_CFLAGS) $(LIBXML2_CFLAGS)
 
@@ -72,6 +72,9 @@ driver_virtkestreld_SOURCES = \
 	driver/dispatch-migrate.c \
 	driver/dispatch-node.c \
 	driver/dispatch-stats.c \
+	driver/dispatch-devices.c \
+	driver/netdev.c \
+	driver/netdev.h \
 	driver/domain.c \
 	driver/domain.h \
 	driver/libvirt-procs.c \

@@ -22,6 +22,7 @@
 #include "command.h"
 #include "logfile.h"
 #include "monitor.h"
+#include "netdev.h"
 #include "process.h"
 #include "process-ident.h"
 #include "virerror.h"
@@ -803,6 +804,8 @@ void process_start_full(DomainObj *dom, const ProcessStartOptions *o,
     g_auto(GStrv) argv = NULL;
     g_autoptr(GError) err = NULL;
     g_autofree char *cmdline = NULL;
+    g_autoptr(GArray) taps = NULL;      /* closed once kestrel has them */
+    g_autofree int *tap_targets = NULL;
     g_autoptr(LogFile) log = NULL;
     int logfd;
     GPid pid;
@@ -838,6 +841,19 @@ void process_start_full(DomainObj *dom, const ProcessStartOptions *o,
         paths.qtest_socket = qtest_path;
         flags |= DOMAIN_COMMAND_QTEST;
     }
+    /* The taps are the daemon's to open (kestrel needs no privileges for
+     * them): kestrel inherits tap i as fd 3 + i. */
+    taps = netdev_domain_open_taps(dom, &err);
+    if (!taps) {
+        process_op_finish(op, err);
+        return;
+    }
+    tap_targets = g_new0(int, taps->len + 1);
+    for (guint i = 0; i < taps->len; i++) {
+        tap_targets[i] = 3 + (int)i;
+    }
+    paths.net_fds = tap_targets;
+    paths.n_net_fds = taps->len;
     argv = domain_command_build(dom->def, &paths, flags, &err);
     if (!argv) {
         process_op_finish(op, err);
@@ -886,8 +902,12 @@ void process_start_full(DomainObj *dom, const ProcessStartOptions *o,
 
     /* Its own session (kestrel calls setsid): signals to the daemon's
      * process group never reach a VM. */
-    if (!g_spawn_async_with_fds(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
-                                NULL, NULL, &pid, -1, logfd, logfd, &err)) {
+    if (!g_spawn_async_with_pipes_and_fds(NULL, (const char *const *)argv,
+                                          NULL, G_SPAWN_DO_NOT_REAP_CHILD,
+                                          NULL, NULL, -1, logfd, logfd,
+                                          (const int *)taps->data,
+                                          tap_targets, taps->len, &pid,
+                                          NULL, NULL, NULL, &err)) {
         g_autoptr(GError) e = g_error_new(VIR_ERROR, VIR_ERR_INTERNAL_ERROR,
                                           "cannot run '%s': %s", argv[0],
                                           err->message);

@@ -52,6 +52,8 @@ const char *vir_error_prefix(int code)
         return "Operation not supported";
     case VIR_ERR_NO_DOMAIN_METADATA:
         return "metadata not found";
+    case VIR_ERR_OPERATION_UNSAFE:
+        return "Requested operation is not safe";
     case VIR_ERR_OVERFLOW:
         return "numerical overflow";
     case VIR_ERR_XML_INVALID_SCHEMA:

@@ -22,6 +22,8 @@ FUNCTIONAL_TESTS = \
 	tests/functional/test_daemon_console.py \
 	tests/functional/test_daemon_api.py \
 	tests/functional/test_daemon_migrate.py \
+	tests/functional/test_daemon_disks.py \
+	tests/functional/test_daemon_net.py \
 	tests/functional/test_daemon_limits.py \
 	tests/functional/test_daemon_reconnect.py \
 	tests/functional/test_virt_manager.py \

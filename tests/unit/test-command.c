@@ -414,6 +414,62 @@ static void test_pure(void)
                                (const char *const *)b));
 }
 
+/* Disks as libvirt writes them for QEMU 7.2 (-blockdev JSON, no
+ * bootindex), interfaces on the inherited tap fds; before the balloon. */
+static void test_devices(void)
+{
+    static const int fds[] = { 3 };
+    DomainCommandPaths paths = std_paths;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(DomainDef) def = domain_def_parse_string(DEV(
+        "<disk type='file' device='disk'><driver name='qemu' type='qcow2' "
+        "cache='none' discard='unmap' error_policy='stop'/><source "
+        "file='/img/a\"b\".qcow2'/><target dev='vda' bus='virtio'/>"
+        "<boot order='1'/><serial>S1</serial></disk>"
+        "<disk type='block'><source dev='/dev/sdx'/><target dev='vdc' "
+        "bus='virtio'/><readonly/></disk>"
+        "<interface type='ethernet'><mac address='52:54:00:aa:bb:cc'/>"
+        "</interface>"), 0, &err);
+    g_auto(GStrv) argv = NULL;
+    g_autofree char *line = NULL;
+
+    g_assert_no_error(err);
+    /* no fds for the taps: refused */
+    argv = domain_command_build(def, &std_paths, 0, &err);
+    g_assert_null(argv);
+    g_assert_error(err, DRV_ERROR, DRV_ERR_INTERNAL_ERROR);
+    g_clear_error(&err);
+
+    paths.net_fds = fds;
+    paths.n_net_fds = 1;
+    argv = domain_command_build(def, &paths, 0, &err);
+    g_assert_no_error(err);
+    line = argv_join(argv);
+    g_assert_cmpstr(line, ==, A_HEAD A_FIXED
+        " -blockdev {\"driver\":\"file\",\"filename\":\"/img/a\\\"b\\\""
+        ".qcow2\",\"node-name\":\"libvirt-1-storage\",\"auto-read-only\":"
+        "true,\"discard\":\"unmap\",\"cache\":{\"direct\":true,"
+        "\"no-flush\":false}}"
+        " -blockdev {\"node-name\":\"libvirt-1-format\",\"read-only\":false,"
+        "\"discard\":\"unmap\",\"cache\":{\"direct\":true,\"no-flush\":"
+        "false},\"driver\":\"qcow2\",\"file\":\"libvirt-1-storage\"}"
+        " -device {\"driver\":\"virtio-blk-pci\",\"bus\":\"pci.0\",\"addr\":"
+        "\"0x4\",\"drive\":\"libvirt-1-format\",\"id\":\"virtio-disk0\","
+        "\"serial\":\"S1\",\"werror\":\"stop\",\"rerror\":\"stop\"}"
+        " -blockdev {\"driver\":\"host_device\",\"filename\":\"/dev/sdx\","
+        "\"node-name\":\"libvirt-2-storage\",\"read-only\":true,"
+        "\"auto-read-only\":true}"
+        " -blockdev {\"node-name\":\"libvirt-2-format\",\"read-only\":true,"
+        "\"driver\":\"raw\",\"file\":\"libvirt-2-storage\"}"
+        " -device {\"driver\":\"virtio-blk-pci\",\"bus\":\"pci.0\",\"addr\":"
+        "\"0x5\",\"drive\":\"libvirt-2-format\",\"id\":\"virtio-disk2\"}"
+        " -netdev tap,fd=3,id=hostnet0,vnet_hdr=on"
+        " -device {\"driver\":\"virtio-net-pci\",\"netdev\":\"hostnet0\","
+        "\"id\":\"net0\",\"mac\":\"52:54:00:aa:bb:cc\",\"bus\":\"pci.0\","
+        "\"addr\":\"0x3\"}"
+        A_BALLOON A_TAIL);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -431,5 +487,6 @@ int main(int argc, char **argv)
     }
     g_test_add_func("/command/minimal-paths", test_minimal_paths);
     g_test_add_func("/command/pure", test_pure);
+    g_test_add_func("/command/devices", test_devices);
     return g_test_run();
 }

@@ -373,12 +373,64 @@ static const BadCase bad_cases[] = {
     { "namespaced-root", "<x:domain xmlns:x='urn:x'/>", DRV_ERR_XML_ERROR,
       "unexpected root element <domain>, expecting <domain>" },
     /* stage 3: names and values we do not have */
-    { "disk", DEV("<disk type='file' device='disk'><source file='/a.img'/>"
-                  "<target dev='vda' bus='virtio'/></disk>"), UNSUP,
-      "element 'disk'" NS },
-    { "interface", DEV("<interface type='network'><source network='n'/>"
-                        "</interface>"), UNSUP,
-      "element 'interface'" NS },
+    { "disk-cdrom", DEV("<disk type='file' device='cdrom'><source "
+                        "file='/a.iso'/><target dev='hdc' bus='ide'/>"
+                        "</disk>"), UNSUP,
+      "value 'cdrom' of attribute 'device' of element 'disk'" NS
+      "; write device='disk': kestrel has only virtio disks" },
+    { "disk-sata", DEV("<disk type='file' device='disk'><source "
+                       "file='/a.img'/><target dev='sda' bus='sata'/>"
+                       "</disk>"), UNSUP,
+      "value 'sata' of attribute 'bus' of element 'target'" NS
+      "; write bus='virtio' and target dev='vdX': kestrel has only virtio "
+      "disks" },
+    { "disk-format", DEV("<disk type='file' device='disk'><driver "
+                         "name='qemu' type='vmdk'/><source file='/a.img'/>"
+                         "<target dev='vda' bus='virtio'/></disk>"), UNSUP,
+      "value 'vmdk' of attribute 'type' of element 'driver'" NS },
+    { "disk-writethrough", DEV("<disk type='file' device='disk'><driver "
+                               "name='qemu' cache='writethrough'/><source "
+                               "file='/a.img'/><target dev='vda' "
+                               "bus='virtio'/></disk>"), UNSUP,
+      "value 'writethrough' of attribute 'cache'" },
+    { "disk-no-source", DEV("<disk type='file' device='disk'><target "
+                            "dev='vda' bus='virtio'/></disk>"), UNSUP,
+      "disk 'vda' has no source" NS },
+    { "disk-target-name", DEV("<disk type='file' device='disk'><source "
+                              "file='/a.img'/><target dev='sda' "
+                              "bus='virtio'/></disk>"), UNSUP,
+      "disk target 'sda'" NS },
+    { "disk-shareable-qcow2", DEV("<disk type='file' device='disk'><driver "
+                                  "name='qemu' type='qcow2'/><source "
+                                  "file='/a.img'/><target dev='vda' "
+                                  "bus='virtio'/><shareable/></disk>"),
+      UNSUP, "shareable qcow2 disk 'vda'" NS },
+    { "disk-relative", DEV("<disk type='file' device='disk'><source "
+                           "file='a.img'/><target dev='vda' bus='virtio'/>"
+                           "</disk>"), SCHEMA_ERR },
+    { "disk-duplicate", DEV("<disk type='file'><source file='/a'/><target "
+                            "dev='vda' bus='virtio'/></disk><disk "
+                            "type='file'><source file='/b'/><target "
+                            "dev='vda' bus='virtio'/></disk>"),
+      DRV_ERR_XML_ERROR,
+      "target 'vda' duplicated for disk sources '/a' and '/b'" },
+    { "iface-user", DEV("<interface type='user'/>"), UNSUP,
+      "value 'user' of attribute 'type' of element 'interface'" NS },
+    { "iface-e1000", DEV("<interface type='bridge'><source bridge='br0'/>"
+                         "<model type='e1000'/></interface>"), UNSUP,
+      "value 'e1000' of attribute 'type' of element 'model'" NS
+      "; write <model type='virtio'/>" },
+    { "iface-bad-mac", DEV("<interface type='ethernet'><mac "
+                           "address='01:00:00:00:00:01'/></interface>"),
+      SCHEMA_ERR },
+    { "pci-slot-clash", DEV("<disk type='file'><source file='/a'/><target "
+                            "dev='vda' bus='virtio'/><address type='pci' "
+                            "domain='0' bus='0' slot='5' function='0'/>"
+                            "</disk><interface type='ethernet'><address "
+                            "type='pci' domain='0' bus='0' slot='5' "
+                            "function='0'/></interface>"),
+      DRV_ERR_XML_ERROR, "PCI address 0000:00:05.0 of disk 'vda' is in use "
+      "by another device" },
     { "graphics", DEV("<graphics type='vnc'/>"), UNSUP,
       "element 'graphics'" NS },
     { "os-boot-network", HEAD MEM "<os><type>hvm</type><kernel>/k</kernel>"
@@ -1342,6 +1394,96 @@ static void test_threads(void)
         g_test_add_data_func(path, &table[i], func);                       \
     }
 
+/* Disks and interfaces: defaults made explicit, slots assigned as libvirt
+ * does (interfaces first, from slot 3), run-time aliases, round trip. */
+static void test_devices(void)
+{
+    static const char xml[] = DEV(
+        "<disk type='file' device='disk'><driver name='qemu' type='qcow2' "
+        "cache='none' discard='unmap' error_policy='stop'/><source "
+        "file='/img/a.qcow2'/><backingStore type='file'><format "
+        "type='raw'/><source file='/img/base.raw'/><backingStore/>"
+        "</backingStore><target dev='vda' bus='virtio'/><boot order='1'/>"
+        "<serial>S1</serial></disk>"
+        "<disk type='block'><source dev='/dev/x'/><target dev='vdb' "
+        "bus='virtio'/><readonly/></disk>"
+        "<interface type='bridge'><mac address='52:54:00:aa:bb:cc'/>"
+        "<source bridge='br0'/><target dev='vnet7'/><model "
+        "type='virtio'/></interface>"
+        "<interface type='ethernet'><target dev='tap-x'/></interface>");
+    static const char *const want[] = {
+        "    <disk type='file' device='disk'>\n"
+        "      <driver name='qemu' type='qcow2' cache='none' "
+        "error_policy='stop' discard='unmap'/>\n"
+        "      <source file='/img/a.qcow2'/>\n"
+        "      <target dev='vda' bus='virtio'/>\n"
+        "      <boot order='1'/>\n"
+        "      <serial>S1</serial>\n"
+        "      <alias name='virtio-disk0'/>\n"
+        "      <address type='pci' domain='0x0000' bus='0x00' slot='0x05' "
+        "function='0x0'/>\n",
+        "    <disk type='block' device='disk'>\n"
+        "      <driver name='qemu' type='raw'/>\n"
+        "      <source dev='/dev/x'/>\n"
+        "      <target dev='vdb' bus='virtio'/>\n"
+        "      <readonly/>\n"
+        "      <alias name='virtio-disk1'/>\n",
+        "    <interface type='bridge'>\n"
+        "      <mac address='52:54:00:aa:bb:cc'/>\n"
+        "      <source bridge='br0'/>\n"
+        "      <target dev='vnet0'/>\n"
+        "      <model type='virtio'/>\n"
+        "      <alias name='net0'/>\n"
+        "      <address type='pci' domain='0x0000' bus='0x00' slot='0x03' "
+        "function='0x0'/>\n",
+        "      <target dev='tap-x'/>\n",
+        "slot='0x04'",
+    };
+    static const char *const taps[] = { "vnet0", "tap-x" };
+    static const char *const bridges[] = { "br0", "" };
+    g_autoptr(GError) err = NULL;
+    g_autoptr(DomainDef) def = domain_def_parse_string(xml, 0, &err);
+    g_autoptr(DomainDef) again = NULL;
+    g_autofree char *live_xml = NULL;
+    g_autofree char *inactive = NULL;
+    DomainLive live = { .id = 3, .net_ifnames = taps, .net_bridges = bridges,
+                        .n_net_ifnames = 2 };
+    const DomainNet *n;
+
+    g_assert_no_error(err);
+    g_assert_cmpuint(def->disks->len, ==, 2);
+    g_assert_cmpuint(def->nets->len, ==, 2);
+    n = g_ptr_array_index(def->nets, 1);
+    /* generated: 52:54:00 and kept */
+    g_assert_cmpint(n->mac[0], ==, 0x52);
+    g_assert_cmpint(n->mac[1], ==, 0x54);
+    g_assert_cmpint(n->mac[2], ==, 0x00);
+    /* a vnetN name is the daemon's to give, not kept */
+    g_assert_null(((DomainNet *)g_ptr_array_index(def->nets, 0))->ifname);
+    g_assert_cmpint(domain_def_find_disk(def, "vdb"), ==, 1);
+    g_assert_cmpint(domain_def_find_disk(def, "/img/a.qcow2"), ==, 0);
+    g_assert_cmpint(domain_def_find_disk(def, "vdc"), ==, -1);
+
+    live_xml = domain_def_format(def, &live, 0);
+    for (size_t i = 0; i < G_N_ELEMENTS(want); i++) {
+        if (!strstr(live_xml, want[i])) {
+            g_test_message("missing:\n%s\nin:\n%s", want[i], live_xml);
+            g_test_fail();
+        }
+    }
+    inactive = domain_def_format(def, NULL, DOMAIN_DEF_FORMAT_INACTIVE);
+    g_assert_null(strstr(inactive, "alias"));
+    g_assert_null(strstr(inactive, "vnet0"));
+    again = domain_def_parse_string(inactive, DOMAIN_DEF_PARSE_INACTIVE,
+                                    &err);
+    g_assert_no_error(err);
+    g_assert_true(domain_def_equal(def, again));
+    g_clear_pointer(&again, domain_def_free);
+    again = domain_def_parse_string(live_xml, 0, &err);
+    g_assert_no_error(err);
+    g_assert_true(domain_def_equal(def, again));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1366,5 +1508,6 @@ int main(int argc, char **argv)
     g_test_add_func("/domain-conf/metadata/get-set", test_metadata_get_set);
     g_test_add_func("/domain-conf/error-domain", test_error_domain);
     g_test_add_func("/domain-conf/threads", test_threads);
+    g_test_add_func("/domain-conf/devices", test_devices);
     return g_test_run();
 }
