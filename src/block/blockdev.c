@@ -35,6 +35,9 @@ struct BlockGraph {
     GHashTable *names;          /* node-name -> BlockNode*, every named node */
     GHashTable *used;           /* BlockNode* that a parent or backend holds */
     bool inactive;              /* handed to a migration's destination */
+    /* Protocol nodes opened read-write under auto-read-only=on, with
+     * their options: a read-only parent reopens them read-only. */
+    GHashTable *auto_ro;        /* BlockNode* -> JsonObject* */
 };
 
 static void backend_free(BlockBackend *blk)
@@ -145,6 +148,7 @@ typedef struct {
 
 static BlockNode *open_node(BlockGraph *g, JsonObject *o, Inherit inh,
                             GError **errp);
+static void register_names(BlockGraph *g, BlockNode *bs);
 
 /* A child given as a node-name (taken from the graph) or an object
  * (opened here). */
@@ -173,6 +177,25 @@ static BlockNode *open_child(BlockGraph *g, JsonNode *n, const char *what,
         }
         g_hash_table_add(g->used, bs);
         g_ptr_array_remove(g->roots, bs);
+        if (inh.read_only && g_hash_table_contains(g->auto_ro, bs)) {
+            /* Its only parent reads: the file is opened read-only, as
+             * QEMU's auto-read-only does (a read-only disk must not hold
+             * its image open for writing). */
+            g_autoptr(JsonObject) opts = NULL;
+            BlockNode *ro;
+
+            g_hash_table_steal_extended(g->auto_ro, bs, NULL,
+                                        (gpointer *)&opts);
+            g_hash_table_remove(g->used, bs);
+            g_hash_table_remove(g->names, name);
+            block_close(bs);
+            ro = open_node(g, opts, inh, errp);
+            if (ro) {
+                g_hash_table_add(g->used, ro);
+                register_names(g, ro);
+            }
+            return ro;
+        }
         return bs;
     }
     g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
@@ -229,7 +252,7 @@ static BlockNode *open_node(BlockGraph *g, JsonObject *o, Inherit inh,
     const char *driver, *node_name, *discard, *dz;
     JsonNode *cache = json_object_get_member(o, "cache");
     BlockNode *bs;
-    bool protocol, ignored;
+    bool protocol, ignored, auto_ro;
 
     if (!opt_str(o, "driver", &driver, errp) ||
         !opt_str(o, "node-name", &node_name, errp) ||
@@ -300,7 +323,7 @@ static BlockNode *open_node(BlockGraph *g, JsonObject *o, Inherit inh,
     /* auto-read-only: libvirt's way of saying "read-only if you must";
      * kestrel opens what read-only says. */
     if (!opt_bool(o, "read-only", inh.read_only, &inh.read_only, errp) ||
-        !opt_bool(o, "auto-read-only", false, &ignored, errp) ||
+        !opt_bool(o, "auto-read-only", false, &auto_ro, errp) ||
         !opt_bool(o, "force-share", false, &ignored, errp)) {
         return NULL;
     }
@@ -361,7 +384,24 @@ static BlockNode *open_node(BlockGraph *g, JsonObject *o, Inherit inh,
             }
         }
     }
-    bs = block_open(&opts, errp);
+    if (protocol && auto_ro && !opts.read_only) {
+        g_autoptr(GError) rw_err = NULL;
+
+        /* "Read-only if you must": read-write when the file allows (and
+         * a read-only parent reopens it read-only), else read-only. */
+        bs = block_open(&opts, &rw_err);
+        if (bs) {
+            g_hash_table_insert(g->auto_ro, bs, json_object_ref(o));
+        } else {
+            opts.read_only = true;
+            bs = block_open(&opts, NULL);
+            if (!bs) {
+                g_propagate_error(errp, g_steal_pointer(&rw_err));
+            }
+        }
+    } else {
+        bs = block_open(&opts, errp);
+    }
     if (!bs) {
         release_child(g, o, "file", opts.file);
         release_child(g, o, "backing", opts.backing);
@@ -415,6 +455,8 @@ BlockGraph *block_graph_new(const VmConfig *cfg, GError **errp)
         (GDestroyNotify)backend_free);
     g->names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     g->used = g_hash_table_new(NULL, NULL);
+    g->auto_ro = g_hash_table_new_full(NULL, NULL, NULL,
+                                       (GDestroyNotify)json_object_unref);
     for (guint i = 0; i < cfg->blockdevs->len; i++) {
         JsonNode *n = g_ptr_array_index(cfg->blockdevs, i);
         Inherit inh = { 0 };
@@ -464,6 +506,7 @@ void block_graph_free(BlockGraph *g)
     g_ptr_array_unref(g->roots);
     g_hash_table_unref(g->names);
     g_hash_table_unref(g->used);
+    g_hash_table_unref(g->auto_ro);
     g_free(g);
 }
 

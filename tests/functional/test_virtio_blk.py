@@ -174,6 +174,43 @@ class TestRaw(BlkCase):
         self.assertEqual(blk["device"], "")
         self.assertEqual(blk["inserted"]["node-name"], "libvirt-1-format")
 
+    def open_modes(self):
+        """O_ACCMODE of every descriptor kestrel holds on the image."""
+        pid = self.proc.proc.pid
+        modes = []
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                if os.readlink("/proc/%d/fd/%s" % (pid, fd)) != self.img:
+                    continue
+                with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
+                    flags = int(f.read().split("flags:")[1].split()[0], 8)
+            except OSError:
+                continue
+            modes.append(flags & 3)
+        return modes
+
+    def test_auto_read_only_follows_the_format_node(self):
+        # libvirt's read-only disk: the file node says auto-read-only, the
+        # format node read-only: the image must not be open for writing.
+        def start(ro):
+            self.start("-blockdev", json.dumps({
+                "driver": "file", "filename": self.img,
+                "node-name": "libvirt-1-storage", "auto-read-only": True,
+                "discard": "unmap"}),
+                "-blockdev", json.dumps({
+                    "node-name": "libvirt-1-format", "read-only": ro,
+                    "driver": "raw", "file": "libvirt-1-storage"}),
+                "-device", "virtio-blk-pci,drive=libvirt-1-format")
+        start(True)
+        self.assertEqual(self.open_modes(), [os.O_RDONLY])
+        self.assertEqual(self.request(T_OUT, 0, data=b"\1" * 512)[0],
+                         S_IOERR)
+        self.qmp.cmd("quit")
+        self.proc.proc.wait(10)
+        start(False)
+        self.assertEqual(self.open_modes(), [os.O_RDWR])
+        self.assertEqual(self.request(T_OUT, 0, data=b"\1" * 512)[0], S_OK)
+
     def test_write_zeroes_and_discard(self):
         qemu_io(self.img, "raw", "write -P 0x11 0 1M")
         self.start("-drive",
