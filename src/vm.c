@@ -668,8 +668,11 @@ Vm *vm_new(const VmConfig *cfg, GError **errp)
         }
         return g_steal_pointer(&vm);
     }
-    vm->mem = memmap_new(cfg->ram_size, errp);
-    if (!vm->mem || !vm_setup_memory(vm, errp)) {
+    vm->mem = memmap_new_backend(cfg->ram_backend, cfg->ram_size, errp);
+    if (!vm->mem) {
+        return NULL;
+    }
+    if (!vm_setup_memory(vm, errp)) {
         return NULL;
     }
     if (!vm_open_chardevs(vm, errp) || !vm_setup_devices(vm, errp) ||
