@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "acpi.h"
@@ -670,6 +671,15 @@ Vm *vm_new(const VmConfig *cfg, GError **errp)
     }
     vm->mem = memmap_new_backend(cfg->ram_backend, cfg->ram_size, errp);
     if (!vm->mem) {
+        return NULL;
+    }
+    if (cfg->mem_lock && mlockall(MCL_CURRENT | MCL_FUTURE) < 0) {
+        /* -overcommit mem-lock=on: guest RAM (allocated by this) and
+         * everything else stays in memory. */
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_NOMEM,
+                    "-overcommit mem-lock=on: cannot lock memory: %s "
+                    "(RLIMIT_MEMLOCK, or not enough memory)",
+                    g_strerror(errno));
         return NULL;
     }
     if (!vm_setup_memory(vm, errp)) {
