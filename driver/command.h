@@ -21,6 +21,10 @@ typedef struct {
     const char *logfile;        /* -D: kestrel's own log messages */
     const char *qtest_socket;   /* with DOMAIN_COMMAND_QTEST: -qtest
                                  * unix:PATH,server=on,wait=off */
+    const char *hugetlbfs;      /* <hugepages/> with <source type='file'/>:
+                                 * a hugetlbfs mount; NULL: /dev/hugepages */
+    const char *ram_dir;        /* <source type='file'/>: where guest RAM
+                                 * files go; NULL: /dev/shm */
 } DomainCommandPaths;
 
 enum {
