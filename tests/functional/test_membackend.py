@@ -23,6 +23,7 @@ import time
 import unittest
 
 import ktest
+import test_daemon
 from ktest import KESTREL, Qmp, Qtest
 from virtio_qtest import VirtioPciDevice
 
@@ -362,6 +363,54 @@ class Migration(MemCase):
         for b in self.BACKENDS:
             with self.subTest(backend=b):
                 self.check_backend(b.format(tmp=self.tmp))
+
+
+class Daemon(test_daemon.DaemonCase):
+    """<memoryBacking> on the virtkestreld road: the domain's kestrel gets
+    huge pages, preallocated and locked RAM as the XML asks."""
+
+    def start_daemon(self):
+        env = dict(os.environ, KESTREL=os.path.abspath(KESTREL))
+        if not ktest.HAVE_KVM:
+            env["VIRTKESTRELD_ACCEL"] = "qtest"
+        argv = [test_daemon.DAEMON, "--socket", self.sock,
+                "--config-dir", os.path.join(self.tmp, "etc"),
+                "--state-dir", os.path.join(self.tmp, "run"),
+                "--log-dir", os.path.join(self.tmp, "log")]
+        self.daemon = self.spawn(argv, env=env)
+        self.wait_for(lambda: self.listening(self.sock + "-ro"),
+                      "the daemon's sockets")
+
+    def start_with(self, backing):
+        xml = test_daemon.domain_xml("mb").replace(
+            "<vcpu>", "<memoryBacking>%s</memoryBacking><vcpu>" % backing)
+        path = os.path.join(self.tmp, "mb.xml")
+        with open(path, "w") as f:
+            f.write(xml)
+        self.virsh("define", path)
+        self.assertIn("<memoryBacking>", self.virsh("dumpxml", "mb"))
+        self.virsh("start", "mb")
+        with open(os.path.join(self.tmp, "run", "mb.pid")) as f:
+            return int(f.read().strip())
+
+    def test_hugepages(self):
+        huge = HugePages(40)
+        self.addCleanup(huge.close)
+        free = meminfo("HugePages_Free")
+        pid = self.start_with("<hugepages/><allocation mode='immediate'/>")
+        m = guest_mapping(pid, 64 * MiB)
+        self.assertEqual(m["KernelPageSize"], 2 * MiB, m)
+        self.assertEqual(free - meminfo("HugePages_Free"), 32)
+        self.virsh("destroy", "mb")
+
+    def test_locked_immediate_nosharepages(self):
+        pid = self.start_with("<nosharepages/><locked/><source "
+                              "type='memfd'/><access mode='shared'/>"
+                              "<allocation mode='immediate' threads='2'/>")
+        self.assertGreaterEqual(proc_status(pid, "VmLck"), 64 * MiB)
+        m = guest_mapping(pid, 64 * MiB)
+        self.assertIn("memfd:", m["name"])
+        self.virsh("destroy", "mb")
 
 
 if __name__ == "__main__":
