@@ -25,6 +25,7 @@ FUNCTIONAL_TESTS = \
 	tests/functional/test_virt_manager.py \
 	tests/functional/test_migration.py \
 	tests/functional/test_membackend.py \
+	tests/functional/test_quiet.py \
 	tests/functional/test_virtio_blk.py \
 	tests/functional/test_virtio_net.py \
 	tests/functional/test_guest_blk.py \
