@@ -704,9 +704,16 @@ Vm *vm_new(const VmConfig *cfg, GError **errp)
 
     vm->vcpus = g_new0(Vcpu, vm->nr_vcpus);
     priv->reset = g_new0(X86VcpuState, vm->nr_vcpus);
+    /* Every vCPU and its thread first, then one wait for all of them:
+     * the threads come up together instead of one handshake each. */
     for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
-        if (!vcpu_init(&vm->vcpus[i], vm, i, errp) ||
-            !vm_setup_vcpu(vm, &vm->vcpus[i], errp)) {
+        if (!vcpu_init(&vm->vcpus[i], vm, i, errp)) {
+            return NULL;
+        }
+    }
+    for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+        vcpu_init_wait(&vm->vcpus[i]);
+        if (!vm_setup_vcpu(vm, &vm->vcpus[i], errp)) {
             return NULL;
         }
     }
