@@ -39,7 +39,8 @@ EXTRA_DIST += $(FUNCTIONAL_TESTS) tests/functional/ktest.py \
 	tests/functional/data/virt-install-qemu-capabilities.xml \
 	tests/linux/get-kernel.sh tests/libvirt/libvirtd-instance.sh bench/README.md bench/RESULTS.md \
 	bench/benchlib.py bench/startup.py bench/rss.py bench/exits.py \
-	bench/balloon.py bench/daemon.py bench/migration_qtest.py
+	bench/balloon.py bench/daemon.py bench/migration_qtest.py \
+	bench/membackend.py
 
 # House style, as a test: SPDX lines, no tabs, no trailing space, width.
 TESTS += tests/syntax-check.sh
