@@ -19,6 +19,21 @@ static char *kv_escape(const char *s)
     return g_strjoinv(",,", parts);
 }
 
+char *domain_command_name_arg(const char *name)
+{
+    g_autofree char *esc = kv_escape(name);
+
+    return g_strdup_printf("guest=%s,debug-threads=on", esc);
+}
+
+char *domain_command_monitor_arg(const char *qmp_socket)
+{
+    g_autofree char *esc = kv_escape(qmp_socket);
+
+    return g_strdup_printf("socket,id=charmonitor,path=%s,server=on,"
+                           "wait=off", esc);
+}
+
 static void add(GPtrArray *argv, const char *arg)
 {
     g_ptr_array_add(argv, g_strdup(arg));
@@ -235,8 +250,6 @@ GStrv domain_command_build(const DomainDef *def,
                                DOMAIN_COMMAND_INCOMING |
                                DOMAIN_COMMAND_QTEST;
     g_autoptr(GPtrArray) argv = NULL;
-    g_autofree char *name = NULL;
-    g_autofree char *qmp = NULL;
     GString *machine;
     guint machine_at;
     char uuid[37];
@@ -252,12 +265,11 @@ GStrv domain_command_build(const DomainDef *def,
     }
 
     argv = g_ptr_array_new_with_free_func(g_free);
-    name = kv_escape(def->name);
-    qmp = kv_escape(paths->qmp_socket);
     domain_conf_uuid_format(def->uuid, uuid);
 
     add(argv, def->emulator ? def->emulator : paths->emulator);
-    add_fmt(argv, "-name", "guest=%s,debug-threads=on", name);
+    g_ptr_array_add(argv, g_strdup("-name"));
+    g_ptr_array_add(argv, domain_command_name_arg(def->name));
     add2(argv, "-uuid", uuid);
     /* kestrel, pc and pc-i440fx-* are all this one machine */
     machine = g_string_new((flags & DOMAIN_COMMAND_QTEST) ?
@@ -286,8 +298,8 @@ GStrv domain_command_build(const DomainDef *def,
     add(argv, "-nodefaults");
     add(argv, "-no-user-config");
     add2(argv, "-display", "none");
-    add_fmt(argv, "-chardev",
-            "socket,id=charmonitor,path=%s,server=on,wait=off", qmp);
+    g_ptr_array_add(argv, g_strdup("-chardev"));
+    g_ptr_array_add(argv, domain_command_monitor_arg(paths->qmp_socket));
     add2(argv, "-mon", "chardev=charmonitor,id=monitor,mode=control");
     add_clock(argv, def);
     if (def->on_poweroff == DOMAIN_LIFECYCLE_PRESERVE) {

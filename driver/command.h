@@ -55,4 +55,12 @@ GStrv domain_command_build(const DomainDef *def,
                            const DomainCommandPaths *paths,
                            unsigned int flags, GError **errp);
 
+/*
+ * The value of -name for domain @name, and the -chardev of its monitor on
+ * @qmp_socket, exactly as domain_command_build() writes them: the
+ * reconnection looks for them on a process's command line.
+ */
+char *domain_command_name_arg(const char *name);
+char *domain_command_monitor_arg(const char *qmp_socket);
+
 #endif /* DRIVER_COMMAND_H */

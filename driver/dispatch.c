@@ -163,6 +163,7 @@ static RpcResult proc_connect_open(RpcCall *call, void *a, void *r,
     }
     conn->open = true;
     conn->readonly = (args->flags & 1) || rpc_conn_socket_readonly(conn->rpc);
+    rpc_conn_set_opened(conn->rpc);
     return RPC_RESULT_OK;
 }
 

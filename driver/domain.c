@@ -153,16 +153,24 @@ static bool domain_write_file(const char *path, const char *text,
                               GError **errp)
 {
     g_autofree char *dir = g_path_get_dirname(path);
+    g_autoptr(GError) err = NULL;
 
-    if (g_mkdir_with_parents(dir, 0755) < 0) {
+    /* Configs and live state are root's alone, as libvirt has them:
+     * they name images, sockets and secrets. */
+    if (g_mkdir_with_parents(dir, DOMAIN_DIR_MODE) < 0) {
         g_set_error(errp, VIR_ERROR, VIR_ERR_SYSTEM_ERROR,
                     "cannot create directory '%s': %s", dir,
                     g_strerror(errno));
         return false;
     }
-    if (!g_file_set_contents(path, text, -1, NULL)) {
+    /* As g_file_set_contents (a new file renamed over the old one), but
+     * created 0600. */
+    if (!g_file_set_contents_full(path, text, -1,
+                                  G_FILE_SET_CONTENTS_CONSISTENT |
+                                  G_FILE_SET_CONTENTS_ONLY_EXISTING,
+                                  DOMAIN_FILE_MODE, &err)) {
         g_set_error(errp, VIR_ERROR, VIR_ERR_SYSTEM_ERROR,
-                    "cannot write '%s'", path);
+                    "cannot write '%s': %s", path, err->message);
         return false;
     }
     return true;
@@ -357,7 +365,7 @@ bool domain_set_autostart(DomainObj *dom, bool autostart, GError **errp)
         return true;
     }
     if (autostart) {
-        if (g_mkdir_with_parents(dir, 0755) < 0 ||
+        if (g_mkdir_with_parents(dir, DOMAIN_DIR_MODE) < 0 ||
             (symlink(path, autopath) < 0 && errno != EEXIST)) {
             g_set_error(errp, VIR_ERROR, VIR_ERR_SYSTEM_ERROR,
                         "cannot create autostart link '%s': %s", autopath,
@@ -391,6 +399,8 @@ void domain_save_status(DomainObj *dom)
     g_key_file_set_string(kf, "domain", "uuid", dom->uuidstr);
     g_key_file_set_integer(kf, "domain", "id", dom->id);
     g_key_file_set_integer(kf, "domain", "pid", dom->pid);
+    g_key_file_set_uint64(kf, "domain", "pid-start-time",
+                          dom->pid_start_time);
     g_key_file_set_integer(kf, "domain", "state", dom->state);
     g_key_file_set_integer(kf, "domain", "reason", dom->reason);
     g_key_file_set_boolean(kf, "domain", "persistent", dom->persistent);
@@ -640,6 +650,7 @@ void domain_load_configs(Driver *drv)
         g_autofree char *path = NULL;
         g_autofree char *xml = NULL;
         g_autofree char *autopath = NULL;
+        g_autofree char *want = NULL;
         g_autoptr(GError) err = NULL;
         DomainDef *def;
         DomainObj *dom;
@@ -655,6 +666,16 @@ void domain_load_configs(Driver *drv)
         def = domain_def_parse_string(xml, DOMAIN_DEF_PARSE_INACTIVE, &err);
         if (!def) {
             g_warning("ignoring '%s': %s", path, err->message);
+            continue;
+        }
+        /* As libvirt: NAME.xml holds domain NAME, so a stray file cannot
+         * take the place of a domain's real config. */
+        want = g_strdup_printf("%s.xml", def->name);
+        if (!g_str_equal(ent, want)) {
+            g_warning("ignoring '%s': the file name does not match the name "
+                      "of the domain it defines, '%s' (its config is "
+                      "'%s')", path, def->name, want);
+            domain_def_free(def);
             continue;
         }
         dom = domain_check_unique(drv, def, &err);

@@ -177,6 +177,14 @@ typedef void (*DomainEventFunc)(Driver *drv, DomainObj *dom,
                                 DomainEventId id, int event, int detail,
                                 guint64 value);
 
+/*
+ * Modes of what the daemon creates, as libvirt has them: configs, status,
+ * pid files and logs are root's alone (they name images, sockets and
+ * secrets); so are the config, state and log directories.
+ */
+#define DOMAIN_FILE_MODE 0600
+#define DOMAIN_DIR_MODE 0700
+
 struct Driver {
     char *config_dir;           /* NAME.xml, autostart/NAME.xml */
     char *state_dir;            /* NAME.xml (live), NAME.status, NAME.qmp */
@@ -209,6 +217,7 @@ struct DomainObj {
 
     /* Process, valid while active. */
     pid_t pid;
+    guint64 pid_start_time;     /* /proc/PID/stat starttime: proves pid */
     QmpClient *mon;
     char *qmp_path;
     char *pid_path;

@@ -24,6 +24,13 @@ tests_unit_test_domain_conf_CFLAGS = $(AM_CFLAGS) $(LIBXML2_CFLAGS)
 tests_unit_test_domain_conf_LDADD = $(CONF_TEST_LDADD)
 tests_unit_test_command_CPPFLAGS = $(CONF_TEST_CPPFLAGS)
 tests_unit_test_command_LDADD = $(CONF_TEST_LDADD)
+# Who a status file's pid is (process-ident.c), against real processes.
+check_PROGRAMS += tests/unit/test-process-ident
+TESTS += tests/unit/test-process-ident
+tests_unit_test_process_ident_SOURCES = tests/unit/test-process-ident.c \
+	driver/process-ident.c driver/process-ident.h
+tests_unit_test_process_ident_CPPFLAGS = $(CONF_TEST_CPPFLAGS)
+tests_unit_test_process_ident_LDADD = $(CONF_TEST_LDADD)
 # --- end conf ---
 
 # virtkestreld: the libvirt driver daemon.
@@ -76,6 +83,10 @@ driver_virtkestreld_SOURCES = \
 	driver/dispatch-save.c \
 	driver/process.c \
 	driver/process.h \
+	driver/process-ident.c \
+	driver/process-ident.h \
+	src/logfile.c \
+	src/logfile.h \
 	driver/rpc.c \
 	driver/rpc.h \
 	driver/virerror.c \

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <glib-unix.h>
 #include <glib/gstdio.h>
 
@@ -39,6 +40,10 @@ typedef struct {
     bool system;
     bool verbose;
     bool version;
+    int max_clients;                /* -1: not given */
+    int max_anonymous_clients;
+    int max_client_requests;
+    int client_timeout;
 } Options;
 
 static GMainLoop *main_loop;
@@ -158,6 +163,71 @@ static void options_defaults(Options *o, Driver *drv)
                              : env && *env ? env : BINDIR "/kestrel");
 }
 
+/*
+ * Every client holds a descriptor: take all the kernel lets us have (the
+ * soft limit up to the hard one, as libvirt's daemons do) and size the
+ * client limit from it, so that clients alone never exhaust them.
+ */
+static rlim_t raise_nofile(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        return 1024;
+    }
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t old = rl.rlim_cur;
+
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+            g_warning("cannot raise the open files limit from %llu to "
+                      "%llu: %s", (unsigned long long)old,
+                      (unsigned long long)rl.rlim_max, g_strerror(errno));
+            rl.rlim_cur = old;
+        }
+    }
+    return rl.rlim_cur;
+}
+
+/*
+ * libvirt's defaults, except max_clients: a quarter of the descriptors
+ * per socket (two sockets), the other half left for the monitors of the
+ * domains, their logs and our own files.
+ */
+static bool setup_limits(const Options *o, RpcServer *srv)
+{
+    RpcServerLimits limits = RPC_SERVER_LIMITS_DEFAULT;
+    rlim_t nofile = raise_nofile();
+
+    if (nofile != RLIM_INFINITY && nofile / 4 < limits.max_clients) {
+        limits.max_clients = MAX(nofile / 4, 1);
+    }
+    if (o->max_clients >= 0) {
+        limits.max_clients = o->max_clients;
+    }
+    if (o->max_anonymous_clients >= 0) {
+        limits.max_anonymous_clients = o->max_anonymous_clients;
+    }
+    if (o->max_client_requests >= 0) {
+        limits.max_client_requests = o->max_client_requests;
+    }
+    if (o->client_timeout >= 0) {
+        limits.client_timeout = o->client_timeout;
+    }
+    if (limits.max_clients < 1 || limits.max_client_requests < 1 ||
+        limits.client_timeout < 1) {
+        fprintf(stderr, "virtkestreld: --max-clients, --max-client-requests "
+                "and --client-timeout must be at least 1\n");
+        return false;
+    }
+    rpc_server_set_limits(srv, &limits);
+    g_info("open files limit %llu: at most %u clients per socket, %u of "
+           "them anonymous, %u calls in flight per client",
+           (unsigned long long)nofile, limits.max_clients,
+           limits.max_anonymous_clients, limits.max_client_requests);
+    return true;
+}
+
 /* VIRTKESTRELD_ACCEL: kvm (the default) or qtest, a test facility for
  * hosts without /dev/kvm (virtkestreld(8)). */
 static bool setup_accel(Driver *drv)
@@ -191,7 +261,12 @@ static void log_handler(const char *domain, GLogLevelFlags level,
 
 int main(int argc, char **argv)
 {
-    Options o = { 0 };
+    Options o = {
+        .max_clients = -1,
+        .max_anonymous_clients = -1,
+        .max_client_requests = -1,
+        .client_timeout = -1,
+    };
     Driver drv = { 0 };
     g_autoptr(GOptionContext) ctx = NULL;
     g_autoptr(GError) err = NULL;
@@ -215,6 +290,19 @@ int main(int argc, char **argv)
         { "session", 0, 0, G_OPTION_ARG_NONE, &o.session,
           "user session daemon (kestrel:///session; default for users)",
           NULL },
+        { "max-clients", 0, 0, G_OPTION_ARG_INT, &o.max_clients,
+          "clients per socket (default 5000, or a quarter of the open "
+          "files limit)", "N" },
+        { "max-anonymous-clients", 0, 0, G_OPTION_ARG_INT,
+          &o.max_anonymous_clients,
+          "clients per socket that have not opened their connection "
+          "(default 20)", "N" },
+        { "max-client-requests", 0, 0, G_OPTION_ARG_INT,
+          &o.max_client_requests,
+          "calls in flight per client; more wait unread (default 5)", "N" },
+        { "client-timeout", 0, 0, G_OPTION_ARG_INT, &o.client_timeout,
+          "seconds a client has to open its connection, and to finish a "
+          "message it began (default 30)", "SECONDS" },
         { "verbose", 'v', 0, G_OPTION_ARG_NONE, &o.verbose,
           "log more", NULL },
         { "version", 'V', 0, G_OPTION_ARG_NONE, &o.version,
@@ -268,10 +356,13 @@ int main(int argc, char **argv)
                                         (GDestroyNotify)domain_obj_unref);
     drv.next_id = 1;
     dispatch_init(&drv, &srv);
+    if (!setup_limits(&o, srv)) {
+        return 2;
+    }
 
-    if (g_mkdir_with_parents(drv.config_dir, 0755) < 0 ||
-        g_mkdir_with_parents(drv.state_dir, 0755) < 0 ||
-        g_mkdir_with_parents(drv.log_dir, 0755) < 0) {
+    if (g_mkdir_with_parents(drv.config_dir, DOMAIN_DIR_MODE) < 0 ||
+        g_mkdir_with_parents(drv.state_dir, DOMAIN_DIR_MODE) < 0 ||
+        g_mkdir_with_parents(drv.log_dir, DOMAIN_DIR_MODE) < 0) {
         fprintf(stderr, "virtkestreld: cannot create directories: %s\n",
                 g_strerror(errno));
         return 1;
@@ -279,8 +370,8 @@ int main(int argc, char **argv)
 
     n = listen_systemd(srv, &err);
     if (n == 0 &&
-        (!rpc_server_add_unix(srv, o.socket, 0600, false, &err) ||
-         !rpc_server_add_unix(srv, o.socket_ro, 0666, true, &err))) {
+        (!rpc_server_add_unix(srv, o.socket, 0700, false, &err) ||
+         !rpc_server_add_unix(srv, o.socket_ro, 0777, true, &err))) {
         n = -1;
     }
     if (n < 0) {

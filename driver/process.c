@@ -20,8 +20,10 @@
 #include <glib-unix.h>
 
 #include "command.h"
+#include "logfile.h"
 #include "monitor.h"
 #include "process.h"
+#include "process-ident.h"
 #include "virerror.h"
 
 #define PROCESS_QMP_TIMEOUT_MS 10000
@@ -762,6 +764,10 @@ static void process_start_spawned(GPid pid, int status, void *opaque)
         process_start_failed(op, e);
         return;
     }
+    /* With the pid, what proves it later (process-ident.h). */
+    if (!process_ident_start_time(dom->pid, &dom->pid_start_time)) {
+        dom->pid_start_time = 0;
+    }
     if (dom->destroying) {
         /* Destroyed while kestrel was setting up. */
         kill(dom->pid, SIGKILL);
@@ -797,6 +803,7 @@ void process_start_full(DomainObj *dom, const ProcessStartOptions *o,
     g_auto(GStrv) argv = NULL;
     g_autoptr(GError) err = NULL;
     g_autofree char *cmdline = NULL;
+    g_autoptr(LogFile) log = NULL;
     int logfd;
     GPid pid;
 
@@ -837,21 +844,22 @@ void process_start_full(DomainObj *dom, const ProcessStartOptions *o,
         return;
     }
 
-    if (g_mkdir_with_parents(drv->state_dir, 0755) < 0 ||
-        g_mkdir_with_parents(drv->log_dir, 0755) < 0) {
+    if (g_mkdir_with_parents(drv->state_dir, DOMAIN_DIR_MODE) < 0 ||
+        g_mkdir_with_parents(drv->log_dir, DOMAIN_DIR_MODE) < 0) {
         g_set_error(&err, VIR_ERROR, VIR_ERR_SYSTEM_ERROR,
                     "cannot create the state or log directory: %s",
                     g_strerror(errno));
         process_op_finish(op, err);
         return;
     }
-    logfd = open(dom->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                 0644);
-    if (logfd < 0) {
-        g_set_error(&err, VIR_ERROR, VIR_ERR_SYSTEM_ERROR,
-                    "cannot open log file '%s': %s", dom->log_path,
-                    g_strerror(errno));
-        process_op_finish(op, err);
+    /* Capped and rotated as virtlogd does (kestrel -D does the same for
+     * what it writes). */
+    log = logfile_open(dom->log_path, LOGFILE_MAX_SIZE, LOGFILE_MAX_BACKUPS,
+                       &err);
+    if (!log) {
+        g_autoptr(GError) e = g_error_new(VIR_ERROR, VIR_ERR_SYSTEM_ERROR,
+                                          "%s", err->message);
+        process_op_finish(op, e);
         return;
     }
     cmdline = g_strjoinv(" ", argv);
@@ -861,10 +869,17 @@ void process_start_full(DomainObj *dom, const ProcessStartOptions *o,
         g_autofree char *line = g_strdup_printf("%s: starting up\n%s\n",
                                                 stamp, cmdline);
 
-        if (write(logfd, line, strlen(line)) < 0) {
-            /* The log is a courtesy; the start goes on. */
-        }
-        dom->log_start = lseek(logfd, 0, SEEK_END);
+        /* The log is a courtesy; the start goes on. */
+        logfile_write(log, line, strlen(line), NULL);
+        dom->log_start = logfile_get_size(log);
+    }
+    logfd = logfile_get_fd(log);
+    if (logfd < 0) {
+        g_autoptr(GError) e = g_error_new(VIR_ERROR, VIR_ERR_SYSTEM_ERROR,
+                                          "cannot write log file '%s'",
+                                          dom->log_path);
+        process_op_finish(op, e);
+        return;
     }
     unlink(dom->pid_path);
     unlink(dom->qmp_path);
@@ -876,11 +891,9 @@ void process_start_full(DomainObj *dom, const ProcessStartOptions *o,
         g_autoptr(GError) e = g_error_new(VIR_ERROR, VIR_ERR_INTERNAL_ERROR,
                                           "cannot run '%s': %s", argv[0],
                                           err->message);
-        close(logfd);
         process_op_finish(op, e);
         return;
     }
-    close(logfd);
 
     dom->id = drv->next_id++;
     dom->start_time = g_get_monotonic_time();
@@ -1197,24 +1210,199 @@ void process_vcpu_times(DomainObj *dom, guint64 *times, int *cpus,
 
 /* ---- reconnection ------------------------------------------------------ */
 
-/* Is @pid still the VMM of this domain (and not a recycled pid)? */
-static bool process_pid_alive(pid_t pid, const char *qmp_path)
+/*
+ * Is the pid of a status file provably this domain's VMM, and not a
+ * recycled pid or a process a tampered file names?  Only then may the
+ * daemon talk to it or signal it: else dom->pid is -1 on return.  A
+ * status file that fails leaves the VM to kestrel's own pid file, if the
+ * process that names passes the same test.  Logs every mismatch.
+ */
+static bool process_pid_alive(DomainObj *dom)
 {
-    g_autofree char *path = g_strdup_printf("/proc/%d/cmdline", (int)pid);
-    g_autofree char *cmd = NULL;
-    gsize len, i;
+    Driver *drv = dom->drv;
+    g_autofree char *qmp = g_strdup_printf("%s/%s.qmp", drv->state_dir,
+                                           dom->name);
+    ProcessIdent want = {
+        .pid = dom->pid,
+        .start_time = dom->pid_start_time,
+        .emulator = dom->def->emulator ? dom->def->emulator : drv->emulator,
+        .name = dom->name,
+        .qmp_path = qmp,
+    };
+    g_autoptr(GError) err = NULL;
+    g_autofree char *pidtext = NULL;
 
-    if (pid <= 0 || !g_file_get_contents(path, &cmd, &len, NULL)) {
+    if (g_strcmp0(dom->qmp_path, qmp)) {
+        g_warning("domain '%s': its status file names the monitor socket "
+                  "'%s', not '%s': using '%s'", dom->name,
+                  dom->qmp_path ? dom->qmp_path : "", qmp, qmp);
+        g_free(dom->qmp_path);
+        dom->qmp_path = g_strdup(qmp);
+    }
+    if (process_ident_verify(&want, &err)) {
+        return true;
+    }
+    if (!g_error_matches(err, PROCESS_IDENT_ERROR, ESRCH)) {
+        g_warning("domain '%s': process %d of its status file is not its "
+                  "VMM, leaving it alone: %s", dom->name, (int)dom->pid,
+                  err->message);
+    }
+    dom->pid = -1;
+    g_clear_error(&err);
+    if (!g_file_get_contents(dom->pid_path, &pidtext, NULL, NULL)) {
         return false;
     }
-    for (i = 0; i + 1 < len; i++) {
-        if (cmd[i] == '\0') {
-            cmd[i] = ' ';
-        }
+    want.pid = (pid_t)g_ascii_strtoll(pidtext, NULL, 10);
+    want.start_time = 0;
+    if (want.pid <= 0 || !process_ident_verify(&want, &err) ||
+        !process_ident_start_time(want.pid, &dom->pid_start_time)) {
+        return false;
     }
-    return strstr(cmd, qmp_path) != NULL;
+    g_warning("domain '%s': its VMM is process %d, as its pid file says",
+              dom->name, (int)want.pid);
+    dom->pid = want.pid;
+    return true;
 }
 
+/*
+ * Reconnection runs in two steps.  At start-up, before the main loop
+ * serves any client, every domain of the state dir is put back in the
+ * list as its status file left it (running or paused, its id and pid)
+ * with a job "reconnect" held; then, from the main loop, its QMP monitor
+ * is connected and asked for the status.  Until that ends the domain is
+ * active and busy: lists show its last known state, never shut off, and
+ * whatever needs the job (start, undefine, setmem...) waits for the job
+ * and then finds the domain running, so nothing starts a second kestrel
+ * for it.  As in libvirt, destroy needs no job: it kills the verified pid.
+ */
+typedef struct {
+    DomainObj *dom;
+    pid_t pid;                  /* the VMM being reconnected */
+    QmpClient *mon;             /* ours until attached to @dom */
+} ProcessReconnect;
+
+static void process_reconnect_autostart_done(DomainObj *dom,
+                                             const GError *err, void *opaque)
+{
+    domain_job_end(dom);
+    if (err) {
+        g_warning("cannot autostart domain '%s': %s", dom->name,
+                  err->message);
+    }
+}
+
+/* The VMM that would not answer is gone: end the job, or autostart the
+ * domain as start-up would have done, had it known. */
+static void process_reconnect_failed_gone(void *opaque)
+{
+    DomainObj *dom = opaque;
+
+    if (dom->autostart && dom->persistent && !dom->removed &&
+        !domain_obj_is_active(dom)) {
+        process_start(dom, false, process_reconnect_autostart_done, NULL);
+    } else {
+        domain_job_end(dom);
+        if (!dom->persistent && !domain_obj_is_active(dom)) {
+            domain_remove(dom);
+        }
+    }
+    domain_obj_unref(dom);
+}
+
+static void process_reconnect_finish(ProcessReconnect *r, const GError *err)
+{
+    DomainObj *dom = r->dom;
+
+    if (r->mon) {
+        qmp_client_set_closed_handler(r->mon, NULL, NULL);
+        g_idle_add(process_free_monitor, g_steal_pointer(&r->mon));
+    }
+    if (dom->pid != r->pid || !domain_obj_is_active(dom)) {
+        /* Destroyed meanwhile: nothing is left to take back. */
+        g_message("domain '%s' stopped while it was reconnected",
+                  dom->name);
+    } else if (err) {
+        g_message("domain '%s' ended while the daemon was away: %s",
+                  dom->name, err->message);
+        /* The job stays until the VMM is gone: nothing starts another
+         * one meanwhile.  Our reference goes with it. */
+        process_stopped_then(dom, DOMAIN_STATE_SHUTOFF, DOMAIN_SHUTOFF_DAEMON,
+                             DOMAIN_EVENT_STOPPED_FAILED,
+                             process_reconnect_failed_gone, dom);
+        g_free(r);
+        return;
+    }
+    domain_job_end(dom);
+    if (!dom->persistent && !domain_obj_is_active(dom)) {
+        domain_remove(dom);
+    }
+    domain_obj_unref(dom);
+    g_free(r);
+}
+
+static void process_reconnect_status(QmpClient *mon, JsonNode *status,
+                                     const GError *err, void *opaque)
+{
+    ProcessReconnect *r = opaque;
+    DomainObj *dom = r->dom;
+
+    if (err || dom->pid != r->pid || !domain_obj_is_active(dom)) {
+        process_reconnect_finish(r, err);
+        return;
+    }
+    if (JSON_NODE_HOLDS_OBJECT(status)) {
+        JsonObject *o = json_node_get_object(status);
+        bool running = json_object_get_boolean_member_with_default(
+            o, "running", false);
+        const char *st = json_object_get_string_member_with_default(
+            o, "status", "");
+
+        if (running && dom->state != DOMAIN_STATE_RUNNING) {
+            dom->state = DOMAIN_STATE_RUNNING;
+            dom->reason = DOMAIN_RUNNING_UNPAUSED;
+        } else if (!running && dom->state == DOMAIN_STATE_RUNNING) {
+            dom->state = DOMAIN_STATE_PAUSED;
+            dom->reason = DOMAIN_PAUSED_UNKNOWN;
+        }
+        if (g_str_equal(st, "shutdown")) {
+            dom->shutdown_seen = true;
+            qmp_client_execute(mon, "quit", NULL, PROCESS_QMP_TIMEOUT_MS,
+                               process_ignore_reply, NULL);
+        }
+    }
+    qmp_client_set_closed_handler(mon, NULL, NULL);
+    process_monitor_attach(dom, g_steal_pointer(&r->mon));
+    process_query_ptys(dom, dom->mon);
+    process_guest_stats_start(dom);
+    domain_save_status(dom);
+    g_message("domain '%s' (id %d, pid %d) reconnected", dom->name, dom->id,
+              (int)dom->pid);
+    process_reconnect_finish(r, NULL);
+}
+
+static void process_reconnect_closed(QmpClient *mon, const GError *reason,
+                                     void *opaque)
+{
+    /* Between the greeting and the status reply: the reply callback gets
+     * the error too, and finishes. */
+}
+
+static void process_reconnect_ready(QmpClient *mon, const GError *err,
+                                    void *opaque)
+{
+    ProcessReconnect *r = opaque;
+
+    if (err || r->dom->pid != r->pid) {
+        process_reconnect_finish(r, err);
+        return;
+    }
+    qmp_client_set_closed_handler(mon, process_reconnect_closed, r);
+    qmp_client_execute(mon, "query-status", NULL, PROCESS_QMP_TIMEOUT_MS,
+                       process_reconnect_status, r);
+}
+
+/* Step one for one status file: back in the list, job held, monitor
+ * connecting.  Nothing here waits or runs the main loop. */
 static void process_reconnect_one(Driver *drv, const char *status_path)
 {
     g_autoptr(GKeyFile) kf = g_key_file_new();
@@ -1222,8 +1410,7 @@ static void process_reconnect_one(Driver *drv, const char *status_path)
     g_autofree char *name = NULL;
     g_autofree char *xmlpath = NULL;
     g_autofree char *xml = NULL;
-    g_autoptr(QmpClient) mon = NULL;
-    g_autoptr(JsonNode) status = NULL;
+    ProcessReconnect *r;
     DomainDef *def;
     DomainObj *dom;
     bool persistent;
@@ -1252,6 +1439,8 @@ static void process_reconnect_one(Driver *drv, const char *status_path)
     dom->persistent = persistent && dom->newdef;
     dom->id = g_key_file_get_integer(kf, "domain", "id", NULL);
     dom->pid = g_key_file_get_integer(kf, "domain", "pid", NULL);
+    dom->pid_start_time = g_key_file_get_uint64(kf, "domain",
+                                                "pid-start-time", NULL);
     dom->state = g_key_file_get_integer(kf, "domain", "state", NULL);
     dom->reason = g_key_file_get_integer(kf, "domain", "reason", NULL);
     dom->shutdown_requested =
@@ -1262,49 +1451,36 @@ static void process_reconnect_one(Driver *drv, const char *status_path)
     dom->start_time = g_get_monotonic_time();
     dom->balloon_kib = dom->def->current_kib;
     drv->next_id = MAX(drv->next_id, dom->id + 1);
+    if (!domain_obj_is_active(dom)) {
+        dom->id = drv->next_id++;   /* a status file without an id */
+    }
 
-    mon = qmp_client_new();
-    if (!dom->qmp_path || !process_pid_alive(dom->pid, dom->qmp_path) ||
-        !qmp_client_connect_unix_sync(mon, dom->qmp_path,
-                                      PROCESS_QMP_TIMEOUT_MS, &err) ||
-        !(status = qmp_client_execute_sync(mon, "query-status", NULL,
-                                           PROCESS_QMP_TIMEOUT_MS, &err))) {
-        g_message("domain '%s' ended while the daemon was away%s%s", name,
-                  err ? ": " : "", err ? err->message : "");
-        dom->pid = dom->pid > 0 && dom->qmp_path &&
-                   process_pid_alive(dom->pid, dom->qmp_path) ? dom->pid : -1;
-        process_stopped(dom, DOMAIN_STATE_SHUTOFF, DOMAIN_SHUTOFF_DAEMON,
+    /* Only a process proven to be this domain's VMM is reconnected (and,
+     * if it then does not answer, killed); anything else is left alone
+     * and the domain is off for a reason nobody knows. */
+    if (!process_pid_alive(dom)) {
+        g_message("domain '%s' ended while the daemon was away", name);
+        dom->pid = -1;
+        process_stopped(dom, DOMAIN_STATE_SHUTOFF, DOMAIN_SHUTOFF_UNKNOWN,
                         DOMAIN_EVENT_STOPPED_FAILED);
         domain_obj_unref(dom);
         return;
     }
-    if (JSON_NODE_HOLDS_OBJECT(status)) {
-        JsonObject *o = json_node_get_object(status);
-        bool running = json_object_get_boolean_member_with_default(
-            o, "running", false);
-        const char *st = json_object_get_string_member_with_default(
-            o, "status", "");
-
-        if (running && dom->state != DOMAIN_STATE_RUNNING) {
-            dom->state = DOMAIN_STATE_RUNNING;
-            dom->reason = DOMAIN_RUNNING_UNPAUSED;
-        } else if (!running && dom->state == DOMAIN_STATE_RUNNING) {
-            dom->state = DOMAIN_STATE_PAUSED;
-            dom->reason = DOMAIN_PAUSED_UNKNOWN;
-        }
-        if (g_str_equal(st, "shutdown")) {
-            dom->shutdown_seen = true;
-            qmp_client_execute(mon, "quit", NULL, PROCESS_QMP_TIMEOUT_MS,
-                               process_ignore_reply, NULL);
-        }
+    if (!domain_job_begin(dom, "reconnect", &err)) {
+        /* A domain just added: nobody else can hold its job. */
+        g_warning("domain '%s': %s", name, err->message);
+        domain_obj_unref(dom);
+        return;
     }
-    process_monitor_attach(dom, g_steal_pointer(&mon));
-    process_query_ptys(dom, dom->mon);
-    process_guest_stats_start(dom);
-    domain_save_status(dom);
-    g_message("domain '%s' (id %d, pid %d) reconnected", name, dom->id,
-              (int)dom->pid);
-    domain_obj_unref(dom);
+    r = g_new0(ProcessReconnect, 1);
+    r->dom = dom;                       /* our reference */
+    r->pid = dom->pid;
+    r->mon = qmp_client_new();
+    if (!qmp_client_connect_unix(r->mon, dom->qmp_path,
+                                 PROCESS_QMP_TIMEOUT_MS,
+                                 process_reconnect_ready, r, &err)) {
+        process_reconnect_finish(r, err);
+    }
 }
 
 void process_reconnect_all(Driver *drv)

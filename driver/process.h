@@ -89,7 +89,12 @@ void process_vcpu_times(DomainObj *dom, guint64 *times, int *cpus,
 /* Guest CPU time of @dom in nanoseconds (0 if unknown). */
 guint64 process_cpu_time(DomainObj *dom);
 
-/* At start-up: take back the domains the state dir says are running. */
+/*
+ * At start-up, before the main loop runs: take back the domains the state
+ * dir says are running.  Returns at once with each of them listed as its
+ * status file says (never shut off) and holding the job "reconnect" until
+ * the main loop has reached its monitor, or found the VMM gone.
+ */
 void process_reconnect_all(Driver *drv);
 
 #endif /* DRIVER_PROCESS_H */

@@ -4,7 +4,8 @@
  * framing, the keepalive program, and calls that may be answered later and
  * in any order.  Everything runs on the glib main loop of the daemon; a
  * call whose work waits for a VMM (QMP) stays pending while the
- * connection keeps reading, answering keepalive and other calls.
+ * connection keeps reading, answering keepalive and other calls (up to
+ * max_client_requests calls in flight, see RpcServerLimits).
  *
  * What a procedure does is not known here: driver/dispatch.c gives the
  * table of procedures (see RpcProc).
@@ -72,6 +73,25 @@ void rpc_server_free(RpcServer *srv);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(RpcServer, rpc_server_free)
 
 /*
+ * What one client, or many, may hold of the daemon (libvirt's daemon
+ * settings of the same names, with its defaults).  Each listening socket
+ * counts its own clients, so a flood of the world-accessible read-only
+ * socket does not lock root out of the read-write one.  A client over a
+ * limit is accepted and closed at once.
+ */
+typedef struct {
+    unsigned int max_clients;           /* per socket */
+    unsigned int max_anonymous_clients; /* per socket, before CONNECT_OPEN */
+    unsigned int max_client_requests;   /* calls in flight per client */
+    unsigned int client_timeout;        /* s to send CONNECT_OPEN, and to
+                                         * finish a message begun */
+} RpcServerLimits;
+
+#define RPC_SERVER_LIMITS_DEFAULT { 5000, 20, 5, 30 }
+
+void rpc_server_set_limits(RpcServer *srv, const RpcServerLimits *limits);
+
+/*
  * Listen on the UNIX socket @path (replacing a stale socket file) with
  * permissions @mode; connections accepted there are read-only if
  * @readonly.
@@ -93,6 +113,10 @@ void *rpc_conn_get_data(RpcConn *conn);
 
 /* Connection came through a read-only socket. */
 bool rpc_conn_socket_readonly(RpcConn *conn);
+
+/* The client has opened its connection (CONNECT_OPEN): it no longer
+ * counts as anonymous and has no deadline to do so. */
+void rpc_conn_set_opened(RpcConn *conn);
 
 /* The client asked for keepalive: ping it when it goes silent. */
 void rpc_conn_start_keepalive(RpcConn *conn);

@@ -169,7 +169,21 @@ static int utf8_decode(const unsigned char *s, const unsigned char *end,
     return len;
 }
 
-/* A string token (with its quotes) to UTF-8; NULL on error. */
+/*
+ * Append code point @cp; U+0000 as the overlong C0 80 ("modified UTF-8",
+ * as QEMU does), so a string with an escaped NUL stays whole as a C string
+ * instead of ending there.  json-stream.h: JSON_STRING_NUL.
+ */
+static void append_cp(GString *out, gunichar cp)
+{
+    if (!cp) {
+        g_string_append_len(out, JSON_STRING_NUL, 2);
+        return;
+    }
+    g_string_append_unichar(out, cp);
+}
+
+/* A string token (with its quotes) to modified UTF-8; NULL on error. */
 static char *parse_string(Parser *p, const char *s, size_t len)
 {
     g_autoptr(GString) out = g_string_sized_new(len);
@@ -185,7 +199,7 @@ static char *parse_string(Parser *p, const char *s, size_t len)
                 parser_error(p, "invalid UTF-8 sequence in string");
                 return NULL;
             }
-            g_string_append_unichar(out, cp);
+            append_cp(out, cp);
             s += n;
             continue;
         }
@@ -240,7 +254,7 @@ static char *parse_string(Parser *p, const char *s, size_t len)
                              avail, esc + 2);
                 return NULL;
             }
-            g_string_append_unichar(out, cp);
+            append_cp(out, cp);
             break;
         }
         default:

@@ -27,15 +27,21 @@
  * Top-level scalars are values too (the dispatcher rejects them); a number
  * or keyword ends only at the next byte, like QEMU (needs lookahead).
  *
- * Known differences from QEMU: integers above INT64_MAX become doubles
- * (json-glib has no unsigned integers) and a U+0000 inside a string ends
- * the string (json-glib strings are C strings).
+ * Strings are "modified UTF-8", as in QEMU: U+0000 (\u0000 in the input)
+ * is held as the two bytes C0 80, so json-glib's C strings keep it and
+ * nothing is cut at an embedded NUL; the writer prints it back as \u0000.
+ * Where a string must become a real C string for the system (a path, a
+ * command), check json_string_has_nul() and refuse it.
+ *
+ * Known difference from QEMU: integers above INT64_MAX become doubles
+ * (json-glib has no unsigned integers).
  */
 #ifndef QMP_JSON_STREAM_H
 #define QMP_JSON_STREAM_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
@@ -52,6 +58,15 @@ typedef enum {
 } JsonStreamError;
 
 typedef struct JsonStream JsonStream;
+
+/* How a parsed string holds U+0000 (modified UTF-8's overlong form). */
+#define JSON_STRING_NUL "\xC0\x80"
+
+/* True if @s (a string from the parser) holds a U+0000. */
+static inline bool json_string_has_nul(const char *s)
+{
+    return s && strstr(s, JSON_STRING_NUL) != NULL;
+}
 
 /*
  * Called once per complete top-level value: exactly one of @value (owned

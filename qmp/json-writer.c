@@ -120,12 +120,17 @@ static void write_string(GString *out, const char *s)
             p++;
             continue;
         }
-        cp = g_utf8_get_char_validated((const char *)p, -1);
-        if (cp == (gunichar)-1 || cp == (gunichar)-2) {
-            cp = 0xFFFD;                /* like QEMU: one per bad byte */
-            p++;
+        if (c == 0xC0 && p[1] == 0x80) {
+            cp = 0;                     /* modified UTF-8's U+0000 */
+            p += 2;
         } else {
-            p = (const unsigned char *)g_utf8_next_char(p);
+            cp = g_utf8_get_char_validated((const char *)p, -1);
+            if (cp == (gunichar)-1 || cp == (gunichar)-2) {
+                cp = 0xFFFD;            /* like QEMU: one per bad byte */
+                p++;
+            } else {
+                p = (const unsigned char *)g_utf8_next_char(p);
+            }
         }
         if (cp >= 0x10000) {
             cp -= 0x10000;

@@ -7,6 +7,7 @@ src_libkestrel_a_SOURCES = \
 	src/bytes.h \
 	src/layout.h \
 	src/vmconfig.c src/vmconfig.h \
+	src/logfile.c src/logfile.h \
 	src/keyval.c src/keyval.h \
 	src/cmdline.c src/cmdline.h src/cmdline-internal.h \
 	src/cmdline-chardev.c src/cmdline-devices.c src/cmdline-machine.c \
@@ -47,10 +48,11 @@ src_libkestrel_a_SOURCES = \
 	src/migration/describe.c src/migration/describe.h \
 	src/migration/multifd.c src/migration/multifd.h \
 	src/block/block.c src/block/block.h src/block/block-int.h \
-	src/block/file.c src/block/raw.c src/block/qcow2.c
-src_libkestrel_a_CFLAGS = $(AM_CFLAGS) $(JSONGLIB_CFLAGS) $(ZSTD_CFLAGS) $(ZLIB_CFLAGS)
+	src/block/file.c src/block/raw.c \
+	src/block/qcow2.c src/block/qcow2-int.h src/block/qcow2-refcount.c
+src_libkestrel_a_CFLAGS = $(AM_CFLAGS) $(JSONGLIB_CFLAGS) $(ZSTD_CFLAGS) $(ZLIB_CFLAGS) $(URING_CFLAGS)
 
 bin_PROGRAMS += src/kestrel
 src_kestrel_SOURCES = src/main.c
 src_kestrel_CFLAGS = $(AM_CFLAGS) $(JSONGLIB_CFLAGS)
-src_kestrel_LDADD = src/libkestrel.a qmp/libqmp.a $(JSONGLIB_LIBS) $(GLIB_LIBS) $(ZSTD_LIBS) $(ZLIB_LIBS) -lutil -lpthread
+src_kestrel_LDADD = src/libkestrel.a qmp/libqmp.a $(JSONGLIB_LIBS) $(GLIB_LIBS) $(ZSTD_LIBS) $(ZLIB_LIBS) $(URING_LIBS) -lutil -lpthread

@@ -19,6 +19,7 @@
 #include "chardev.h"
 #include "cmdline.h"
 #include "error.h"
+#include "logfile.h"
 #include "migration/migration.h"
 #include "monitor.h"
 #include "qtest.h"
@@ -106,7 +107,7 @@ static void daemonize_finish(bool keep_stderr)
 static bool write_pidfile(const char *path, GError **errp)
 {
     g_autofree char *pid = g_strdup_printf("%d\n", (int)getpid());
-    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);  /* QEMU's */
 
     if (fd < 0) {
         g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
@@ -130,21 +131,6 @@ static bool write_pidfile(const char *path, GError **errp)
         return false;
     }
     return true;                /* fd stays open: the lock with it */
-}
-
-static bool open_logfile(const char *path, GError **errp)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-
-    if (fd < 0) {
-        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
-                    "cannot open log file '%s': %s", path, g_strerror(errno));
-        return false;
-    }
-    /* -D: our diagnostics go there from now on. */
-    dup2(fd, STDERR_FILENO);
-    close(fd);
-    return true;
 }
 
 typedef struct {
@@ -195,12 +181,15 @@ int main(int argc, char **argv)
         return 0;
     }
     msg_timestamp = cfg->msg_timestamp;
-    if (cfg->logfile && !open_logfile(cfg->logfile, &err)) {
+    /* -D: our diagnostics go there from now on, through a copier that
+     * rotates the file (a guest must not fill the disk with them). */
+    if (cfg->logfile && !logfile_redirect_stderr(cfg->logfile, &err)) {
         die(err->message);
     }
     if (cfg->daemonize) {
         daemonize_begin();
     }
+    logfile_start_copier();             /* in the process that goes on */
     vcpu_signals_init();
 
     vm = vm_new(cfg, &err);

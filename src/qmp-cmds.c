@@ -841,6 +841,14 @@ static bool qmp_object_add(void *ctx, JsonObject *args, JsonNode **ret,
     };
     GBytes *value;
 
+    /* QEMU's rule and words; also refuses an id holding a NUL */
+    if (!g_ascii_isalpha(id[0]) ||
+        id[strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                  "0123456789-._")]) {
+        g_set_error(errp, QMP_ERROR, QMP_ERROR_GENERIC,
+                    "Parameter 'id' expects an identifier");
+        return false;
+    }
     if (g_hash_table_contains(vm->secrets, id)) {
         g_set_error(errp, QMP_ERROR, QMP_ERROR_GENERIC,
                     "attempt to add duplicate property '%s' to object "

@@ -765,6 +765,11 @@ bool vm_start(Vm *vm, GError **errp)
     if (!vm_check_run_state(vm, RUN_STATE_RUNNING, errp)) {
         return false;
     }
+    /* Continuing after an outgoing migration: the disks are ours again,
+     * as the destination may have left them. */
+    if (!block_graph_activate_all(vm->blocks, errp)) {
+        return false;
+    }
     if (priv->clock_valid) {
         /* The clock as it was at the stop (or as migrated): no flags, so
          * KVM does not add the time spent stopped. */

@@ -2,11 +2,16 @@
 /*
  * VmConfig: defaults, ownership and look-ups. cmdline.c fills it.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <json-glib/json-glib.h>
 
 #include "error.h"
+#include "json-stream.h"
 #include "vmconfig.h"
 
 void vm_config_chardev_free(ChardevConfig *chr)
@@ -112,16 +117,79 @@ void vm_config_secret_free(SecretConfig *sec)
     g_free(sec);
 }
 
+/*
+ * Read secret file @path on the main loop without letting it stall or
+ * swell the process: open never waits (O_NONBLOCK: a FIFO without a
+ * writer), only a regular file is read (not a FIFO, /dev/zero or a
+ * terminal) and at most SECRET_FILE_MAX bytes of it.
+ */
+static char *secret_read_file(const char *path, gsize *len, GError **errp)
+{
+    g_autofree char *buf = NULL;
+    struct stat st;
+    gsize got = 0;
+    int fd;
+
+    if (json_string_has_nul(path)) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "Unable to read %s: the file name contains a NUL "
+                    "character", path);
+        return NULL;
+    }
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "Unable to read %s: Failed to open file \u201c%s\u201d: "
+                    "%s", path, path, g_strerror(errno));
+        return NULL;
+    }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "Unable to read %s: not a regular file (a secret is "
+                    "read only from a regular file)", path);
+        return NULL;
+    }
+    buf = g_malloc(SECRET_FILE_MAX + 2);
+    while (got <= SECRET_FILE_MAX) {
+        ssize_t n = read(fd, buf + got, SECRET_FILE_MAX + 1 - got);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            int e = errno;
+
+            close(fd);
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                        "Unable to read %s: %s", path, g_strerror(e));
+            return NULL;
+        }
+        if (n == 0) {
+            break;
+        }
+        got += n;
+    }
+    close(fd);
+    if (got > SECRET_FILE_MAX) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "Unable to read %s: a secret file may hold at most "
+                    "%u KiB", path, SECRET_FILE_MAX / 1024);
+        return NULL;
+    }
+    buf[got] = '\0';
+    *len = got;
+    return g_steal_pointer(&buf);
+}
+
 GBytes *vm_config_secret_load(const SecretConfig *sec, GError **errp)
 {
-    g_autoptr(GError) local = NULL;
     g_autofree char *text = NULL;
     gsize len;
 
     if (sec->file) {
-        if (!g_file_get_contents(sec->file, &text, &len, &local)) {
-            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
-                        "Unable to read %s: %s", sec->file, local->message);
+        text = secret_read_file(sec->file, &len, errp);
+        if (!text) {
             return NULL;
         }
     } else {

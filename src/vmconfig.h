@@ -202,8 +202,16 @@ MemBackendConfig *vm_config_mem_backend_copy(const MemBackendConfig *mb);
 const char *vm_config_mem_backend_type_name(MemBackendType type);
 
 /*
+ * A secret file may hold this much (QEMU's secrets are keys and passwords:
+ * a few bytes); more is refused rather than read on the main loop.
+ */
+#define SECRET_FILE_MAX (64u * 1024)
+
+/*
  * vm_config_secret_load: the value of secret @sec, decoded (format=base64)
- * and read from its file if it has one. Returns NULL with @errp set.
+ * and read from its file if it has one: a regular file of at most
+ * SECRET_FILE_MAX bytes, opened without blocking.  Returns NULL with @errp
+ * set (naming the file).
  */
 GBytes *vm_config_secret_load(const SecretConfig *sec, GError **errp);
 

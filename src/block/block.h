@@ -110,6 +110,29 @@ int block_write_zeroes(BlockNode *bs, uint64_t offset, uint64_t len,
 /* A hint: the range's contents are no longer needed (may read back as
  * anything, in practice zeroes or the old data). */
 int block_discard(BlockNode *bs, uint64_t offset, uint64_t len);
+/*
+ * block_invalidate_cache: forget every cached piece of metadata and read
+ * it again from the file (header, tables): another process wrote the
+ * image meanwhile (a migration's source, on shared storage). The node
+ * and its children (file, backing) alike.
+ */
+int block_invalidate_cache(BlockNode *bs);
+/*
+ * block_handover: flush, and write back and give back what the node
+ * holds in this process (a qcow2's reserved clusters): the image is
+ * complete for another process to open (a migration's switch-over). The
+ * node stays usable.
+ */
+int block_handover(BlockNode *bs);
+
+/*
+ * block_inactivate: this process hands the image to another one (a
+ * migration completed): it writes nothing to it any more, closing
+ * included, until block_activate (the source continued after all:
+ * `cont`), which must be followed by block_invalidate_cache. Recursive.
+ */
+void block_inactivate(BlockNode *bs);
+int block_activate(BlockNode *bs);
 /* Grow (or shrink) the virtual size: block_resize. qcow2 may refuse to
  * shrink (-ENOTSUP). */
 int block_truncate(BlockNode *bs, uint64_t new_size);

@@ -34,6 +34,7 @@ struct BlockGraph {
     GPtrArray *backends;        /* BlockBackend*, -drive first */
     GHashTable *names;          /* node-name -> BlockNode*, every named node */
     GHashTable *used;           /* BlockNode* that a parent or backend holds */
+    bool inactive;              /* handed to a migration's destination */
 };
 
 static void backend_free(BlockBackend *blk)
@@ -571,6 +572,62 @@ void blk_set_io_status(BlockBackend *blk, int err)
     g_mutex_lock(&blk->lock);
     blk->io_error = err;
     g_mutex_unlock(&blk->lock);
+}
+
+/* --- migration ----------------------------------------------------------- */
+
+bool block_graph_flush_all(BlockGraph *g, GError **errp)
+{
+    for (guint i = 0; g && i < g->roots->len; i++) {
+        BlockNode *bs = g_ptr_array_index(g->roots, i);
+        int rc = block_handover(bs);
+
+        if (rc < 0) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_FAILED,
+                        "flushing disk '%s' failed: %s", block_filename(bs),
+                        g_strerror(-rc));
+            return false;
+        }
+    }
+    return true;
+}
+
+bool block_graph_invalidate_all(BlockGraph *g, GError **errp)
+{
+    for (guint i = 0; g && i < g->roots->len; i++) {
+        BlockNode *bs = g_ptr_array_index(g->roots, i);
+        int rc = block_invalidate_cache(bs);
+
+        if (rc < 0) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_FAILED,
+                        "re-reading disk '%s' after the migration failed: "
+                        "%s", block_filename(bs), g_strerror(-rc));
+            return false;
+        }
+    }
+    return true;
+}
+
+void block_graph_inactivate_all(BlockGraph *g)
+{
+    for (guint i = 0; g && i < g->roots->len; i++) {
+        block_inactivate(g_ptr_array_index(g->roots, i));
+    }
+    if (g) {
+        g->inactive = true;
+    }
+}
+
+bool block_graph_activate_all(BlockGraph *g, GError **errp)
+{
+    if (!g || !g->inactive) {
+        return true;
+    }
+    g->inactive = false;
+    for (guint i = 0; i < g->roots->len; i++) {
+        block_activate(g_ptr_array_index(g->roots, i));
+    }
+    return block_graph_invalidate_all(g, errp);
 }
 
 /* --- queries ------------------------------------------------------------- */

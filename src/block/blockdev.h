@@ -69,6 +69,17 @@ void blk_account_invalid(BlockBackend *blk, BlockAcctType type);
 /* io-status, as query-block shows it: "ok", "failed" or "nospace". */
 void blk_set_io_status(BlockBackend *blk, int err);
 
+/* Migration on shared storage: the source flushes every node when it
+ * stops for good; the destination, which opened the images before the
+ * source stopped writing, reads their metadata again before it runs. */
+bool block_graph_flush_all(BlockGraph *g, GError **errp);
+bool block_graph_invalidate_all(BlockGraph *g, GError **errp);
+/* The source, once the destination runs: it never writes the images
+ * again (closing included) unless the VM continues here (`cont` after a
+ * migration), which activates them and re-reads their metadata. */
+void block_graph_inactivate_all(BlockGraph *g);
+bool block_graph_activate_all(BlockGraph *g, GError **errp);
+
 /* QMP: query-block, query-blockstats, query-named-block-nodes. */
 JsonArray *block_graph_query_block(BlockGraph *g);
 JsonArray *block_graph_query_blockstats(BlockGraph *g);

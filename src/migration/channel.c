@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "json-stream.h"
 #include "migration/channel.h"
 #include "qmp-error.h"
 
@@ -65,6 +66,13 @@ bad:
 bool mig_uri_parse(const char *uri, MigUri *u, GError **errp)
 {
     memset(u, 0, sizeof(*u));
+    /* a path, host or command cut at a NUL would be another one */
+    if (json_string_has_nul(uri)) {
+        g_set_error(errp, QMP_ERROR, QMP_ERROR_GENERIC,
+                    "Migration URI '%s' must not contain a NUL character",
+                    uri);
+        return false;
+    }
     if (g_str_has_prefix(uri, "tcp:")) {
         u->kind = MIG_URI_TCP;
         return parse_inet(uri + 4, u, errp);

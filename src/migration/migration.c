@@ -18,6 +18,7 @@
 
 #include <glib-unix.h>
 
+#include "block/blockdev.h"
 #include "bytes.h"
 #include "device.h"
 #include "error.h"
@@ -698,7 +699,10 @@ static void save_state(Migration *m)
     Vm *vm = m->vm;
     g_autoptr(GError) err = NULL;
     GByteArray *dev = g_byte_array_new(), *cpu = g_byte_array_new();
-    bool ok = devices_save_state(vm, dev, &err) &&
+    /* The disks are final on the shared storage before the destination
+     * hears of the devices that use them. */
+    bool ok = block_graph_flush_all(vm->blocks, &err) &&
+              devices_save_state(vm, dev, &err) &&
               vm_save_cpus(vm, cpu, &err);
 
     g_mutex_lock(&m->lock);
@@ -1178,6 +1182,9 @@ static gboolean source_done_cb(gpointer opaque)
 
     if (d->ok) {
         m->downtime = m->t_stop ? (m->t_end - m->t_stop) / 1000 : 0;
+        /* The destination owns the disks now: not a byte more from us,
+         * not even when this process quits. */
+        block_graph_inactivate_all(vm->blocks);
         vm_set_run_state(vm, RUN_STATE_POSTMIGRATE, NULL);
         set_status(m, get_status(m), MIG_STATUS_COMPLETED);
     } else {
@@ -1694,7 +1701,8 @@ static gboolean incoming_done_cb(gpointer opaque)
         goto out;
     }
     if (!devices_load_state(vm, m->in_dev->data, m->in_dev->len, &err) ||
-        !vm_load_cpus(vm, m->in_cpu->data, m->in_cpu->len, &err)) {
+        !vm_load_cpus(vm, m->in_cpu->data, m->in_cpu->len, &err) ||
+        !block_graph_invalidate_all(vm->blocks, &err)) {
         if (m->in_ack) {
             send_verdict(m->in_fd, err->message);
         }

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include <liburing.h>
+
 #include "block/blockdev.h"
 #include "bytes.h"
 #include "error.h"
@@ -80,6 +82,13 @@ struct VirtioBlk {
     uint32_t epoch;                     /* bumped by every reset */
     GQueue retry;                       /* BlkReq* stopped by werror=stop */
     bool stopped_for_error;
+    /* io_uring, for raw images (aio=io_uring in QEMU's words). */
+    bool uring;
+    bool no_uring;                      /* property x-uring=off */
+    struct io_uring ring;
+    int uring_fd;
+    unsigned int uring_pending;         /* prepared, not yet submitted */
+    GThread *uring_thread;
 
     void (*emit_event)(void *opaque, const char *name, JsonObject *data);
     void (*io_error_stop)(void *opaque);
@@ -220,16 +229,13 @@ static int req_do_io(VirtioBlk *b, BlkReq *r)
     }
 }
 
-/* I/O thread: carry out one request. */
-static void req_run(gpointer data, gpointer user_data)
+/* A request is done with @rc (0 or -errno): any thread. */
+static void req_finish(BlkReq *r, int rc)
 {
-    BlkReq *r = data;
     VirtioBlk *b = r->blk;
-    int rc = req_do_io(b, r);
     int64_t ns = (g_get_monotonic_time() * 1000) - r->start_ns;
     BlockAcctType acct = req_acct_type(r->type);
 
-    (void)user_data;
     if (r->type == VIRTIO_BLK_T_IN) {
         for (unsigned int i = 0; i < r->n_in; i++) {
             memmap_mark_dirty(b->vdev.mem, r->in[i].gpa, r->in[i].len);
@@ -268,6 +274,146 @@ static void req_run(gpointer data, gpointer user_data)
     g_cond_broadcast(&b->drained);
     g_mutex_unlock(&b->vdev.lock);
     req_free(r);
+}
+
+/* I/O thread of the pool: carry out one request synchronously. */
+static void req_run(gpointer data, gpointer user_data)
+{
+    BlkReq *r = data;
+
+    (void)user_data;
+    req_finish(r, req_do_io(r->blk, r));
+}
+
+/* --- io_uring (raw images) ------------------------------------------------ */
+
+/*
+ * A raw image on a file or block device takes its reads, writes and
+ * flushes through one io_uring per disk: submitted where the request is
+ * taken (no thread hop), completed by the disk's completion thread. The
+ * formats, and discard and write-zeroes, go to the pool.
+ */
+static void uring_finish_short(BlkReq *r, int64_t done)
+{
+    uint64_t left = r->len - (uint64_t)done;
+    struct iovec *iov = r->iov;
+    int niov = (int)r->niov;
+    uint64_t skip = (uint64_t)done;
+    int rc;
+
+    /* Short transfers only happen at the end of the file: what is left
+     * goes through the block layer, which reads zeroes past the end. */
+    while (niov && skip >= iov->iov_len) {
+        skip -= iov->iov_len;
+        iov++;
+        niov--;
+    }
+    if (niov) {
+        struct iovec first = *iov;
+        g_autofree struct iovec *copy = g_new(struct iovec, niov);
+
+        memcpy(copy, iov, sizeof(*copy) * (size_t)niov);
+        first.iov_base = (char *)first.iov_base + skip;
+        first.iov_len -= skip;
+        copy[0] = first;
+        rc = r->type == VIRTIO_BLK_T_IN
+            ? block_preadv(r->blk->bs, r->offset + (uint64_t)done, copy, niov)
+            : block_pwritev(r->blk->bs, r->offset + (uint64_t)done, copy,
+                            niov);
+    } else {
+        rc = -EIO;
+    }
+    (void)left;
+    req_finish(r, rc);
+}
+
+static gpointer uring_thread(gpointer opaque)
+{
+    VirtioBlk *b = opaque;
+
+    for (;;) {
+        struct io_uring_cqe *cqe;
+        BlkReq *r;
+        int res;
+
+        if (io_uring_wait_cqe(&b->ring, &cqe) < 0) {
+            continue;
+        }
+        r = io_uring_cqe_get_data(cqe);
+        res = cqe->res;
+        io_uring_cqe_seen(&b->ring, cqe);
+        if (!r) {
+            return NULL;                /* the stop marker */
+        }
+        if (res >= 0 && (r->type == VIRTIO_BLK_T_IN ||
+                         r->type == VIRTIO_BLK_T_OUT) &&
+            (uint64_t)res < r->len) {
+            uring_finish_short(r, res);
+        } else {
+            req_finish(r, res < 0 ? res : 0);
+        }
+    }
+}
+
+static bool uring_setup(VirtioBlk *b)
+{
+    if (block_raw_fd(b->bs) < 0 ||
+        io_uring_queue_init(BLK_QUEUE_SIZE * 2, &b->ring, 0) < 0) {
+        return false;
+    }
+    b->uring_fd = block_raw_fd(b->bs);
+    b->uring = true;
+    b->uring_thread = g_thread_new("blk-uring", uring_thread, b);
+    return true;
+}
+
+static void uring_teardown(VirtioBlk *b)
+{
+    struct io_uring_sqe *sqe;
+
+    if (!b->uring) {
+        return;
+    }
+    sqe = io_uring_get_sqe(&b->ring);
+    if (sqe) {
+        io_uring_prep_nop(sqe);
+        io_uring_sqe_set_data(sqe, NULL);
+        io_uring_submit(&b->ring);
+        g_thread_join(b->uring_thread);
+    }
+    io_uring_queue_exit(&b->ring);
+    b->uring = false;
+}
+
+/* Submit @r on the ring; false: not a ring request (device lock held). */
+static bool uring_submit_locked(VirtioBlk *b, BlkReq *r)
+{
+    struct io_uring_sqe *sqe;
+
+    /* Flushes go to the pool too: the block layer knows cache modes
+     * (cache=unsafe does not flush) and they are rare. */
+    if (!b->uring || (r->type != VIRTIO_BLK_T_IN &&
+                      r->type != VIRTIO_BLK_T_OUT)) {
+        return false;
+    }
+    sqe = io_uring_get_sqe(&b->ring);
+    if (!sqe) {
+        io_uring_submit(&b->ring);
+        sqe = io_uring_get_sqe(&b->ring);
+        if (!sqe) {
+            return false;
+        }
+    }
+    switch (r->type) {
+    case VIRTIO_BLK_T_IN:
+        io_uring_prep_readv(sqe, b->uring_fd, r->iov, r->niov, r->offset);
+        break;
+    default:
+        io_uring_prep_writev(sqe, b->uring_fd, r->iov, r->niov, r->offset);
+        break;
+    }
+    io_uring_sqe_set_data(sqe, r);
+    return true;
 }
 
 /* Answer at once, without I/O (device lock held). */
@@ -417,7 +563,20 @@ static BlkReq *req_prepare(VirtioBlk *b, unsigned int q,
 static void blk_submit_locked(VirtioBlk *b, BlkReq *r)
 {
     b->inflight++;
+    if (uring_submit_locked(b, r)) {
+        b->uring_pending++;
+        return;
+    }
     g_thread_pool_push(b->pool, r, NULL);
+}
+
+/* One io_uring_enter for everything one kick brought (lock held). */
+static void blk_submit_flush_locked(VirtioBlk *b)
+{
+    if (b->uring_pending) {
+        io_uring_submit(&b->ring);
+        b->uring_pending = 0;
+    }
 }
 
 /* --- virtio device ops (device lock held) ------------------------------ */
@@ -428,7 +587,7 @@ static void blk_queue_notify(VirtioDevice *vdev, unsigned int q)
     VirtQueue *vq = &vdev->vq[q];
     VirtqElem *elem = vdev->elem;
 
-    for (;;) {
+    while (!vdev->broken) {
         g_autoptr(GError) err = NULL;
         VirtqPop rc = virtqueue_pop(vq, elem, &err);
         BlkReq *r;
@@ -441,16 +600,15 @@ static void blk_queue_notify(VirtioDevice *vdev, unsigned int q)
                                                    err->message);
 
             virtio_set_broken(vdev, why);
-            return;
+            break;
         }
         r = req_prepare(b, q, elem);
-        if (vdev->broken) {
-            return;
-        }
         if (r) {
             blk_submit_locked(b, r);
         }
     }
+    /* What was taken runs, even when a later chain broke the device. */
+    blk_submit_flush_locked(b);
 }
 
 static uint32_t blk_config_size(VirtioDevice *vdev)
@@ -638,6 +796,9 @@ static bool blk_realize(Device *dev, const DeviceContext *ctx, GError **errp)
     g_cond_init(&b->drained);
     g_queue_init(&b->retry);
     b->pool = g_thread_pool_new(req_run, NULL, BLK_IO_THREADS, FALSE, NULL);
+    if (!b->no_uring) {
+        uring_setup(b);
+    }
     virtio_init(&b->vdev, &blk_ops, dev->id, ctx->mem, b->num_queues,
                 features);
     pc.devfn = (uint8_t)devfn;
@@ -665,6 +826,7 @@ static void blk_unrealize(Device *dev)
         g_mutex_unlock(&b->vdev.lock);
         g_thread_pool_free(b->pool, FALSE, TRUE);
         b->pool = NULL;
+        uring_teardown(b);
         while (!g_queue_is_empty(&b->retry)) {
             req_free(g_queue_pop_head(&b->retry));
         }
@@ -717,6 +879,7 @@ static void blk_resume(Device *dev)
             req_free(r);
         }
     }
+    blk_submit_flush_locked(b);
     g_mutex_unlock(&b->vdev.lock);
     virtio_pci_resume(b->pci);
 }
@@ -770,6 +933,8 @@ static const DeviceProp blk_props[] = {
     { "werror", DEVICE_PROP_STR, offsetof(VirtioBlk, werror_prop) },
     { "write-zeroes", DEVICE_PROP_BOOL_NEG,
       offsetof(VirtioBlk, no_write_zeroes) },
+    /* off: every request through the thread pool (for comparison) */
+    { "x-uring", DEVICE_PROP_BOOL_NEG, offsetof(VirtioBlk, no_uring) },
     { NULL },
 };
 

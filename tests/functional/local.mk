@@ -22,6 +22,8 @@ FUNCTIONAL_TESTS = \
 	tests/functional/test_daemon_console.py \
 	tests/functional/test_daemon_api.py \
 	tests/functional/test_daemon_migrate.py \
+	tests/functional/test_daemon_limits.py \
+	tests/functional/test_daemon_reconnect.py \
 	tests/functional/test_virt_manager.py \
 	tests/functional/test_migration.py \
 	tests/functional/test_membackend.py \
@@ -29,7 +31,11 @@ FUNCTIONAL_TESTS = \
 	tests/functional/test_virtio_blk.py \
 	tests/functional/test_virtio_net.py \
 	tests/functional/test_guest_blk.py \
-	tests/functional/test_guest_net.py
+	tests/functional/test_guest_net.py \
+	tests/functional/test_hardening.py \
+	tests/functional/test_daemon_hardening.py \
+	tests/functional/test_block_images.py \
+	tests/functional/test_migration_devices.py
 
 TESTS += $(FUNCTIONAL_TESTS)
 EXTRA_DIST += $(FUNCTIONAL_TESTS) tests/functional/ktest.py \

@@ -125,6 +125,18 @@ class TestRaw(BlkCase):
         self.assertEqual(stats["flush_operations"], 1)
         self.assertEqual(stats["wr_highest_offset"], 100 * 512 + len(data))
 
+    def test_thread_pool_path(self):
+        # x-uring=off: every request through the I/O threads, as a format
+        # other than raw goes.
+        self.start("-drive", "file=%s,if=none,id=d0,format=raw" % self.img,
+                   "-device", "virtio-blk-pci,drive=d0,x-uring=off")
+        data = pattern(7, 9, 5)
+        self.assertEqual(self.request(T_OUT, 7, data=data)[0], S_OK)
+        self.assertEqual(self.request(T_IN, 7, read_len=len(data))[2], data)
+        with open(self.img, "rb") as f:
+            f.seek(7 * 512)
+            self.assertEqual(f.read(len(data)), data)
+
     def test_host_data_reads_in_guest(self):
         qemu_io(self.img, "raw", "write -P 0x5a 1M 64k")
         self.start("-drive", "file=%s,if=none,id=d0,format=raw" % self.img,

@@ -72,13 +72,13 @@ if [ "$target" = vmstate ]; then
         -Wmissing-prototypes -Wvla -Wno-null-pointer-subtraction -Werror \
         -I$srcdir/src -I$srcdir/qmp \
         -I${KESTREL_BUILDDIR:-$srcdir} \
-        -I$srcdir $(pkg-config --cflags glib-2.0 json-glib-1.0 libzstd)"
+        -I$srcdir $(pkg-config --cflags glib-2.0 json-glib-1.0 libzstd zlib liburing)"
     export CC CFLAGS_ALL
     xargs -r -n 2 -P "$(nproc)" sh -c \
         'exec $CC $CFLAGS_ALL -MMD -MF "$2.d" -c "$1" -o "$2"' sh \
         < "$obj/todo"
     $CC $FUZZ_CFLAGS $objs \
-        $(pkg-config --libs glib-2.0 json-glib-1.0 libzstd) -lutil \
+        $(pkg-config --libs glib-2.0 json-glib-1.0 libzstd zlib liburing) -lutil \
         -lpthread -o "$out/fuzz-vmstate.new"
     mv "$out/fuzz-vmstate.new" "$out/fuzz-vmstate"
 

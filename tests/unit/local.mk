@@ -18,12 +18,14 @@ UNIT_TESTS = \
 	tests/unit/test-vcpu \
 	tests/unit/test-vcpu-kvm \
 	tests/unit/test-vmstate-frozen \
-	tests/unit/test-migration
+	tests/unit/test-migration \
+	tests/unit/test-logfile \
+	tests/unit/test-block
 
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 
-UNIT_LDADD = src/libkestrel.a qmp/libqmp.a $(JSONGLIB_LIBS) $(GLIB_LIBS) $(ZSTD_LIBS) $(ZLIB_LIBS) -lutil -lpthread
+UNIT_LDADD = src/libkestrel.a qmp/libqmp.a $(JSONGLIB_LIBS) $(GLIB_LIBS) $(ZSTD_LIBS) $(ZLIB_LIBS) $(URING_LIBS) -lutil -lpthread
 tests_unit_test_keyval_LDADD = $(UNIT_LDADD)
 tests_unit_test_cmdline_LDADD = $(UNIT_LDADD)
 tests_unit_test_memmap_LDADD = $(UNIT_LDADD)
@@ -39,6 +41,8 @@ tests_unit_test_qmp_cmds_LDADD = $(UNIT_LDADD)
 tests_unit_test_vmstate_LDADD = $(UNIT_LDADD)
 tests_unit_test_vmstate_frozen_LDADD = $(UNIT_LDADD)
 tests_unit_test_migration_LDADD = $(UNIT_LDADD)
+tests_unit_test_logfile_LDADD = $(UNIT_LDADD)
+tests_unit_test_block_LDADD = $(UNIT_LDADD)
 tests_unit_test_vcpu_kvm_LDADD = $(UNIT_LDADD)
 tests_unit_test_vcpu_SOURCES = tests/unit/test-vcpu.c tests/unit/fake-kvm.h
 tests_unit_test_vcpu_LDADD = $(UNIT_LDADD)

@@ -61,6 +61,13 @@ static const FrameCase frame_cases[] = {
     { "[\"\\/\\b\\f\\n\\r\\t\\\"\\\\\"]",
       "[\"/\\b\\f\\n\\r\\t\\\"\\\\\"]" },
     { "[\"\x7f\\u001f\"]", "[\"\\u007F\\u001F\"]" },
+    /* U+0000 keeps the string whole (QEMU: modified UTF-8, C0 80) */
+    { "{\"execute\": \"quit\\u0000-not-quit\"}",
+      "{\"execute\": \"quit\\u0000-not-quit\"}" },
+    { "{\"execute\": \"quit\xc0\x80-not-quit\"}",
+      "{\"execute\": \"quit\\u0000-not-quit\"}" },
+    { "{\"a\\u0000b\": \"\\u0000\", \"a\": 1}",        /* QEMU's order */
+      "{\"a\": 1, \"a\\u0000b\": \"\\u0000\"}" },
     /* grammar errors */
     { "{\"execute\":\"query-kvm\",}", "ERR:JSON parse error, expecting value" },
     { "{\"a\":1,\"a\":2}", "ERR:JSON parse error, duplicate key" },

@@ -98,6 +98,14 @@ static void test_requests(void)
         { "{\"execute\": \"nope\", \"id\": \"x\"}",
           "{\"id\": \"x\", \"error\": {\"class\": \"CommandNotFound\", "
           "\"desc\": \"The command nope has not been found\"}}" },
+        /* QEMU 7.2: an escaped NUL does not cut the name short */
+        { "{\"execute\": \"quit\\u0000-not-quit\"}",
+          "{\"error\": {\"class\": \"CommandNotFound\", \"desc\": "
+          "\"The command quit\\u0000-not-quit has not been found\"}}" },
+        { "{\"execute\": \"qom-get\", \"arguments\": {\"path\": "
+          "\"/machine\\u0000x\", \"property\": \"type\"}}",
+          "{\"error\": {\"class\": \"DeviceNotFound\", \"desc\": "
+          "\"Device '/machine\\u0000x' not found\"}}" },
         { "[1]", "{\"error\": {\"class\": \"GenericError\", \"desc\": "
           "\"QMP input must be a JSON object\"}}" },
         { "\"abc\"", "{\"error\": {\"class\": \"GenericError\", \"desc\": "
