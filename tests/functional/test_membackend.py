@@ -364,6 +364,12 @@ class Migration(MemCase):
             with self.subTest(backend=b):
                 self.check_backend(b.format(tmp=self.tmp))
 
+    def test_migration_hugetlbfs(self):
+        huge = HugePages(2 * 128 + 8)
+        self.addCleanup(huge.close)
+        self.check_backend("memory-backend-file,mem-path=%s,share=on"
+                           % huge.mnt, mem=256)
+
 
 class Daemon(test_daemon.DaemonCase):
     """<memoryBacking> on the virtkestreld road: the domain's kestrel gets
