@@ -307,6 +307,72 @@ static void add_clock(GPtrArray *argv, const DomainDef *def)
     }
 }
 
+/*
+ * <memoryBacking> as memory backends (man/kestrel.1), libvirt's mapping
+ * with one difference: <hugepages/> alone is a hugetlb memfd (the same
+ * huge pages, with no hugetlbfs mount to find), and hugetlbfs only with
+ * <source type='file'/>. Guest RAM is the object "pc.ram", as libvirt
+ * names it, and -machine memory-backend= points at it.
+ */
+static void add_memory(GPtrArray *argv, const DomainDef *def,
+                       const DomainCommandPaths *paths, GString *machine)
+{
+    const DomainMemBacking *m = &def->mem_backing;
+    GString *obj;
+
+    add_fmt(argv, "-m", "size=%" PRIu64 "k", def->memory_kib);
+    if (!m->given) {
+        return;
+    }
+    obj = g_string_new(NULL);
+    if (m->source == DOMAIN_MEM_SOURCE_FILE) {
+        g_autofree char *dir = kv_escape(
+            m->hugepages ? (paths->hugetlbfs ? paths->hugetlbfs
+                                             : "/dev/hugepages")
+                         : (paths->ram_dir ? paths->ram_dir : "/dev/shm"));
+
+        g_string_append_printf(obj, "memory-backend-file,id=pc.ram,"
+                               "size=%" PRIu64 "k,mem-path=%s",
+                               def->memory_kib, dir);
+        if (m->discard) {
+            g_string_append(obj, ",discard-data=on");
+        }
+    } else if (m->source == DOMAIN_MEM_SOURCE_MEMFD || m->hugepages) {
+        g_string_append_printf(obj, "memory-backend-memfd,id=pc.ram,"
+                               "size=%" PRIu64 "k", def->memory_kib);
+        if (m->hugepages) {
+            g_string_append(obj, ",hugetlb=on");
+        }
+        if (m->hugepage_kib) {
+            g_string_append_printf(obj, ",hugetlbsize=%" PRIu64 "k",
+                                   m->hugepage_kib);
+        }
+    } else {
+        g_string_append_printf(obj, "memory-backend-ram,id=pc.ram,"
+                               "size=%" PRIu64 "k", def->memory_kib);
+    }
+    if (m->access != DOMAIN_MEM_ACCESS_DEFAULT) {
+        g_string_append_printf(obj, ",share=%s",
+                               m->access == DOMAIN_MEM_ACCESS_SHARED ? "on"
+                                                                    : "off");
+    }
+    if (m->immediate) {
+        g_string_append(obj, ",prealloc=on");
+        if (m->threads) {
+            g_string_append_printf(obj, ",prealloc-threads=%u", m->threads);
+        }
+    }
+    add(argv, "-object");
+    g_ptr_array_add(argv, g_string_free(obj, FALSE));
+    g_string_append(machine, ",memory-backend=pc.ram");
+    if (m->nosharepages) {
+        g_string_append(machine, ",mem-merge=off");
+    }
+    if (m->locked) {
+        add2(argv, "-overcommit", "mem-lock=on");
+    }
+}
+
 GStrv domain_command_build(const DomainDef *def,
                            const DomainCommandPaths *paths,
                            unsigned int flags, GError **errp)
@@ -316,6 +382,8 @@ GStrv domain_command_build(const DomainDef *def,
                                DOMAIN_COMMAND_INCOMING |
                                DOMAIN_COMMAND_QTEST;
     g_autoptr(GPtrArray) argv = NULL;
+    GString *machine;
+    guint machine_at;
     char uuid[37];
 
     if (flags & ~known) {
@@ -336,10 +404,15 @@ GStrv domain_command_build(const DomainDef *def,
     g_ptr_array_add(argv, domain_command_name_arg(def->name));
     add2(argv, "-uuid", uuid);
     /* kestrel, pc and pc-i440fx-* are all this one machine */
-    add2(argv, "-machine", (flags & DOMAIN_COMMAND_QTEST) ?
+    machine = g_string_new((flags & DOMAIN_COMMAND_QTEST) ?
                            "kestrel,accel=qtest" : "kestrel,accel=kvm");
+    add(argv, "-machine");
+    machine_at = argv->len;
+    add(argv, "");
     add2(argv, "-cpu", "host");
-    add_fmt(argv, "-m", "size=%" PRIu64 "k", def->memory_kib);
+    add_memory(argv, def, paths, machine);
+    g_free(argv->pdata[machine_at]);
+    argv->pdata[machine_at] = g_string_free(machine, FALSE);
     if (def->cpu.sockets) {
         add_fmt(argv, "-smp", "%u,sockets=%u,dies=%u,cores=%u,threads=%u",
                 def->vcpus, def->cpu.sockets, def->cpu.dies, def->cpu.cores,

@@ -25,6 +25,10 @@ typedef struct {
      * -netdev tap,fd=net_fds[i]; one per interface. */
     const int *net_fds;
     unsigned int n_net_fds;
+    const char *hugetlbfs;      /* <hugepages/> with <source type='file'/>:
+                                 * a hugetlbfs mount; NULL: /dev/hugepages */
+    const char *ram_dir;        /* <source type='file'/>: where guest RAM
+                                 * files go; NULL: /dev/shm */
 } DomainCommandPaths;
 
 enum {

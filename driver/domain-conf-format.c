@@ -216,6 +216,58 @@ static void format_pm(GString *out, const DomainTrivia *t)
     put(out, 1, "</pm>");
 }
 
+/* <memoryBacking>, in libvirt's element order. */
+static void format_mem_backing(GString *out, const DomainMemBacking *m)
+{
+    static const char *const sources[] = {
+        [DOMAIN_MEM_SOURCE_ANONYMOUS] = "anonymous",
+        [DOMAIN_MEM_SOURCE_MEMFD] = "memfd",
+        [DOMAIN_MEM_SOURCE_FILE] = "file",
+    };
+
+    if (!m->given) {
+        return;
+    }
+    put(out, 1, "<memoryBacking>");
+    if (m->hugepages && m->hugepage_kib) {
+        put(out, 2, "<hugepages>");
+        put(out, 3, "<page size='%" PRIu64 "' unit='KiB'/>", m->hugepage_kib);
+        put(out, 2, "</hugepages>");
+    } else if (m->hugepages) {
+        put(out, 2, "<hugepages/>");
+    }
+    if (m->nosharepages) {
+        put(out, 2, "<nosharepages/>");
+    }
+    if (m->locked) {
+        put(out, 2, "<locked/>");
+    }
+    if (m->source != DOMAIN_MEM_SOURCE_DEFAULT) {
+        put(out, 2, "<source type='%s'/>", sources[m->source]);
+    }
+    if (m->access != DOMAIN_MEM_ACCESS_DEFAULT) {
+        put(out, 2, "<access mode='%s'/>",
+            m->access == DOMAIN_MEM_ACCESS_SHARED ? "shared" : "private");
+    }
+    if (m->immediate || m->ondemand || m->threads) {
+        GString *a = g_string_new("<allocation");
+
+        if (m->immediate || m->ondemand) {
+            g_string_append_printf(a, " mode='%s'",
+                                   m->immediate ? "immediate" : "ondemand");
+        }
+        if (m->threads) {
+            g_string_append_printf(a, " threads='%u'", m->threads);
+        }
+        put(out, 2, "%s/>", a->str);
+        g_string_free(a, TRUE);
+    }
+    if (m->discard) {
+        put(out, 2, "<discard/>");
+    }
+    put(out, 1, "</memoryBacking>");
+}
+
 char *domain_def_format(const DomainDef *def, const DomainLive *live,
                         unsigned int flags)
 {
@@ -246,6 +298,7 @@ char *domain_def_format(const DomainDef *def, const DomainLive *live,
     put(out, 1, "<memory unit='KiB'>%" PRIu64 "</memory>", def->memory_kib);
     put(out, 1, "<currentMemory unit='KiB'>%" PRIu64 "</currentMemory>",
         current);
+    format_mem_backing(out, &def->mem_backing);
     put(out, 1, "<vcpu placement='static'>%u</vcpu>", def->vcpus);
 
     put(out, 1, "<os>");

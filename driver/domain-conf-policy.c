@@ -238,6 +238,20 @@ static const PolicyRow policy[] = {
         { "state", "off", "write state='off' or leave it out: kestrel has "
           "no VMware I/O port" } } },
     { "domain/memory", NULL, POLICY_HONOURED, { ANY("unit") } },
+    { "domain/memoryBacking", NULL, POLICY_HONOURED, { { NULL } } },
+    { "domain/memoryBacking/access", NULL, POLICY_HONOURED, {
+        { "mode", "shared|private", NULL } } },
+    { "domain/memoryBacking/allocation", NULL, POLICY_HONOURED, {
+        { "mode", "immediate|ondemand", NULL }, ANY("threads") } },
+    { "domain/memoryBacking/discard", NULL, POLICY_HONOURED, { { NULL } } },
+    { "domain/memoryBacking/hugepages", NULL, POLICY_HONOURED, { { NULL } } },
+    { "domain/memoryBacking/hugepages/page", NULL, POLICY_HONOURED, {
+        ANY("size"), ANY("unit") } },
+    { "domain/memoryBacking/locked", NULL, POLICY_HONOURED, { { NULL } } },
+    { "domain/memoryBacking/nosharepages", NULL, POLICY_HONOURED, {
+        { NULL } } },
+    { "domain/memoryBacking/source", NULL, POLICY_HONOURED, {
+        { "type", "anonymous|memfd|file", NULL } } },
     { "domain/metadata", NULL, POLICY_VERBATIM, { { NULL } } },
     { "domain/name", NULL, POLICY_HONOURED, { ANY("#text") } },
     { "domain/on_crash", NULL, POLICY_HONOURED, {

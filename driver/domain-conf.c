@@ -139,6 +139,82 @@ static bool parse_memory(xmlNodePtr node, uint64_t *kib, GError **errp)
     return true;
 }
 
+/* <memoryBacking>, as the policy table let it through. */
+static bool parse_mem_backing(DomainDef *def, xmlNodePtr mb, GError **errp)
+{
+    DomainMemBacking *m = &def->mem_backing;
+    xmlNodePtr huge = child(mb, "hugepages");
+    xmlNodePtr page = child(huge, "page");
+    g_autofree char *source = attr(child(mb, "source"), "type");
+    g_autofree char *access = attr(child(mb, "access"), "mode");
+    g_autofree char *alloc = attr(child(mb, "allocation"), "mode");
+    g_autofree char *threads = attr(child(mb, "allocation"), "threads");
+
+    if (!mb) {
+        return true;
+    }
+    m->given = true;
+    m->hugepages = huge != NULL;
+    if (page) {
+        g_autofree char *size = attr(page, "size");
+        g_autofree char *unit = attr(page, "unit");
+        uint64_t n, scale;
+
+        if (!size || !parse_uint(size, UINT64_MAX / 1024, &n,
+                                 "hugepage size", errp)) {
+            if (!size) {
+                g_set_error(errp, DRV_ERROR, DRV_ERR_XML_ERROR,
+                            "missing hugepage size");
+            }
+            return false;
+        }
+        if (!unit_scale(unit, &scale) || n > UINT64_MAX / scale) {
+            g_set_error(errp, DRV_ERROR, DRV_ERR_XML_ERROR,
+                        "unknown unit '%s' for element 'page'", unit);
+            return false;
+        }
+        m->hugepage_kib = n * scale / 1024;
+        if (m->hugepage_kib != 2048 && m->hugepage_kib != 1048576) {
+            g_set_error(errp, DRV_ERROR, DRV_ERR_CONFIG_UNSUPPORTED,
+                        "hugepage size %" PRIu64 " KiB of domain '%s' is "
+                        "not supported: x86-64 huge pages are 2048 KiB or "
+                        "1048576 KiB", m->hugepage_kib, def->name);
+            return false;
+        }
+    }
+    if (source) {
+        m->source = g_str_equal(source, "memfd") ? DOMAIN_MEM_SOURCE_MEMFD
+                    : g_str_equal(source, "file") ? DOMAIN_MEM_SOURCE_FILE
+                    : DOMAIN_MEM_SOURCE_ANONYMOUS;
+    }
+    if (access) {
+        m->access = g_str_equal(access, "shared") ? DOMAIN_MEM_ACCESS_SHARED
+                                                  : DOMAIN_MEM_ACCESS_PRIVATE;
+    }
+    m->immediate = alloc && g_str_equal(alloc, "immediate");
+    m->ondemand = alloc && g_str_equal(alloc, "ondemand");
+    if (threads) {
+        uint64_t n;
+
+        if (!parse_uint(threads, 1024, &n, "allocation threads", errp)) {
+            return false;
+        }
+        m->threads = (unsigned int)n;
+    }
+    m->locked = child(mb, "locked") != NULL;
+    m->nosharepages = child(mb, "nosharepages") != NULL;
+    m->discard = child(mb, "discard") != NULL;
+    if (m->hugepages && m->source == DOMAIN_MEM_SOURCE_ANONYMOUS) {
+        g_set_error(errp, DRV_ERROR, DRV_ERR_CONFIG_UNSUPPORTED,
+                    "domain '%s': <hugepages/> with <source "
+                    "type='anonymous'/> is not supported: huge pages come "
+                    "from hugetlbfs or a hugetlb memfd (write <source "
+                    "type='memfd'/> or 'file', or no <source>)", def->name);
+        return false;
+    }
+    return true;
+}
+
 static bool parse_uuid(const char *str, unsigned char uuid[16],
                        GError **errp)
 {
@@ -827,6 +903,10 @@ static DomainDef *def_from_tree(xmlNodePtr root, GError **errp)
         def->current_kib = def->memory_kib;
     }
 
+    if (!parse_mem_backing(def, child(root, "memoryBacking"), errp)) {
+        return NULL;
+    }
+
     if (!parse_vcpu(def, child(root, "vcpu"), errp) ||
         !parse_os(def, child(root, "os"), errp) ||
         !parse_cpu(def, child(root, "cpu"), errp) ||
@@ -1007,6 +1087,17 @@ static bool balloon_equal(const DomainBalloon *a, const DomainBalloon *b)
            (!a->has_address || a->pci_slot == b->pci_slot);
 }
 
+static bool mem_backing_equal(const DomainMemBacking *a,
+                              const DomainMemBacking *b)
+{
+    return a->given == b->given && a->hugepages == b->hugepages &&
+           a->hugepage_kib == b->hugepage_kib && a->source == b->source &&
+           a->access == b->access && a->immediate == b->immediate &&
+           a->ondemand == b->ondemand && a->threads == b->threads &&
+           a->locked == b->locked && a->nosharepages == b->nosharepages &&
+           a->discard == b->discard;
+}
+
 static bool cpu_equal(const DomainCpu *a, const DomainCpu *b)
 {
     return a->given == b->given && a->passthrough == b->passthrough &&
@@ -1032,6 +1123,7 @@ bool domain_def_equal(const DomainDef *a, const DomainDef *b)
         g_strcmp0(a->title, b->title) ||
         g_strcmp0(a->description, b->description) ||
         a->memory_kib != b->memory_kib || a->current_kib != b->current_kib ||
+        !mem_backing_equal(&a->mem_backing, &b->mem_backing) ||
         a->vcpus != b->vcpus || g_strcmp0(a->os.kernel, b->os.kernel) ||
         g_strcmp0(a->os.initrd, b->os.initrd) ||
         g_strcmp0(a->os.cmdline, b->os.cmdline) || a->acpi != b->acpi ||

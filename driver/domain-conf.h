@@ -147,6 +147,35 @@ typedef struct {
     unsigned int pci_slot;      /* bus 0 function 0; assigned if absent */
 } DomainNet;
 
+typedef enum {
+    DOMAIN_MEM_SOURCE_DEFAULT,  /* no <source>: anonymous */
+    DOMAIN_MEM_SOURCE_ANONYMOUS,
+    DOMAIN_MEM_SOURCE_MEMFD,
+    DOMAIN_MEM_SOURCE_FILE,
+} DomainMemSource;
+
+typedef enum {
+    DOMAIN_MEM_ACCESS_DEFAULT,
+    DOMAIN_MEM_ACCESS_SHARED,
+    DOMAIN_MEM_ACCESS_PRIVATE,
+} DomainMemAccess;
+
+/* <memoryBacking>: what guest RAM is made of (plain data, copied by
+ * value). */
+typedef struct {
+    bool given;                 /* a <memoryBacking> element was written */
+    bool hugepages;             /* <hugepages> */
+    uint64_t hugepage_kib;      /* <hugepages><page size=>; 0: default */
+    DomainMemSource source;
+    DomainMemAccess access;
+    bool immediate;             /* <allocation mode='immediate'> */
+    bool ondemand;              /* <allocation mode='ondemand'> (written) */
+    unsigned int threads;       /* <allocation threads=>; 0: not given */
+    bool locked;                /* <locked/> */
+    bool nosharepages;          /* <nosharepages/> */
+    bool discard;               /* <discard/> */
+} DomainMemBacking;
+
 typedef struct {
     char *name;
     unsigned char uuid[16];     /* generated when <uuid> is absent */
@@ -157,6 +186,7 @@ typedef struct {
                                  * written (formatted as 'kestrel') */
     uint64_t memory_kib;        /* <memory>: the guest's RAM */
     uint64_t current_kib;       /* <currentMemory>: balloon target, <= memory */
+    DomainMemBacking mem_backing;
     unsigned int vcpus;         /* 1..DOMAIN_MAX_VCPUS */
     struct {
         char *kernel;           /* required: kestrel boots kernels directly */

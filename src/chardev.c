@@ -6,10 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <limits.h>
 #include <netdb.h>
+#include <poll.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -26,6 +29,8 @@ struct Chardev {
     char *pty_path;
     guint in_watch;             /* g_unix_fd_add source for input */
     guint listen_watch;
+    int pty_inotify;            /* pty: IN_OPEN of the slave, -1 if none */
+    guint pty_open_watch;       /* pty: waiting for a client to open it */
 
     GMutex lock;                /* protects out_fd for writers */
     uint8_t pending[CHARDEV_BUF];   /* input read but not yet taken */
@@ -183,6 +188,55 @@ static gboolean chardev_pty_retry_cb(gpointer opaque)
     return G_SOURCE_REMOVE;
 }
 
+static gboolean chardev_pty_open_cb(gint fd, GIOCondition cond,
+                                    gpointer opaque)
+{
+    Chardev *chr = opaque;
+    char ev[sizeof(struct inotify_event) + NAME_MAX + 1];
+
+    while (read(fd, ev, sizeof(ev)) > 0) {
+        /* drain: any open of the slave is news */
+    }
+    chr->pty_open_watch = 0;
+    chardev_watch_input(chr);
+    return G_SOURCE_REMOVE;
+}
+
+/*
+ * The pty has no slave open (the client left, or none came yet): the
+ * master reports HUP until one does, so it cannot be polled. Wait for
+ * the slave's device node to be opened (inotify IN_OPEN) instead of
+ * re-polling every 200 ms: an idle console costs no wake-ups. If inotify
+ * is not available, poll as before.
+ */
+static void chardev_pty_wait_client(Chardev *chr)
+{
+    struct pollfd pfd = { .fd = chr->in_fd, .events = POLLIN };
+
+    if (chr->pty_inotify < 0) {
+        chr->pty_inotify = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (chr->pty_inotify >= 0 &&
+            inotify_add_watch(chr->pty_inotify, chr->pty_path, IN_OPEN) < 0) {
+            close(chr->pty_inotify);
+            chr->pty_inotify = -1;
+        }
+    }
+    if (chr->pty_inotify < 0) {
+        g_timeout_add(200, chardev_pty_retry_cb, chr);
+        return;
+    }
+    /* A client that opened the slave before the watch existed: it has no
+     * event, but the master no longer reports HUP. */
+    if (poll(&pfd, 1, 0) == 1 && !(pfd.revents & POLLHUP)) {
+        chardev_watch_input(chr);
+        return;
+    }
+    if (!chr->pty_open_watch) {
+        chr->pty_open_watch = g_unix_fd_add(chr->pty_inotify, G_IO_IN,
+                                            chardev_pty_open_cb, chr);
+    }
+}
+
 static gboolean chardev_input_cb(gint fd, GIOCondition cond, gpointer opaque)
 {
     Chardev *chr = opaque;
@@ -201,8 +255,7 @@ static gboolean chardev_input_cb(gint fd, GIOCondition cond, gpointer opaque)
         if (chr->cfg->backend == CHARDEV_SOCKET) {
             chardev_disconnect(chr);
         } else if (chr->cfg->backend == CHARDEV_PTY) {
-            /* No slave open: poll again later instead of spinning. */
-            g_timeout_add(200, chardev_pty_retry_cb, chr);
+            chardev_pty_wait_client(chr);
         }
         return G_SOURCE_REMOVE;
     }
@@ -511,6 +564,7 @@ Chardev *chardev_new(const ChardevConfig *cfg, GError **errp)
 
     chr->cfg = chardev_config_copy(cfg);
     chr->in_fd = chr->out_fd = chr->listen_fd = -1;
+    chr->pty_inotify = -1;
     g_mutex_init(&chr->lock);
 
     switch (cfg->backend) {
@@ -556,6 +610,12 @@ void chardev_free(Chardev *chr)
     }
     if (chr->listen_watch) {
         g_source_remove(chr->listen_watch);
+    }
+    if (chr->pty_open_watch) {
+        g_source_remove(chr->pty_open_watch);
+    }
+    if (chr->pty_inotify >= 0) {
+        close(chr->pty_inotify);
     }
     if (chr->out_fd > STDERR_FILENO) {
         close(chr->out_fd);

@@ -226,7 +226,9 @@ bool cmdline_opt_object(CmdlineState *s, const char *arg, GError **errp)
     }
     type = keyval_get_str(kv, "qom-type");
     if (keyval_is_help(type)) {
-        fprintf(s->out, "List of user creatable objects:\n  secret\n");
+        fprintf(s->out, "List of user creatable objects:\n"
+                "  memory-backend-file\n  memory-backend-memfd\n"
+                "  memory-backend-ram\n  secret\n");
         s->exit = true;
         return true;
     }
@@ -235,10 +237,12 @@ bool cmdline_opt_object(CmdlineState *s, const char *arg, GError **errp)
                     "Parameter 'qom-type' is missing");
         return false;
     }
-    if (!g_str_equal(type, "secret")) {
+    if (!g_str_equal(type, "secret") &&
+        !g_str_has_prefix(type, "memory-backend-")) {
         g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_UNSUPPORTED,
                     "object type '%s' is not supported by kestrel: -object "
-                    "takes only 'secret'", type);
+                    "takes 'secret', 'memory-backend-ram', "
+                    "'memory-backend-memfd' and 'memory-backend-file'", type);
         return false;
     }
     id = keyval_get_str(kv, "id");
@@ -250,6 +254,7 @@ bool cmdline_opt_object(CmdlineState *s, const char *arg, GError **errp)
     if (!cmdline_check_id(id, errp)) {
         return false;
     }
+    /* One name space for every object, as QEMU's /objects container. */
     for (guint i = 0; i < s->cfg->secrets->len; i++) {
         SecretConfig *other = g_ptr_array_index(s->cfg->secrets, i);
 
@@ -259,6 +264,19 @@ bool cmdline_opt_object(CmdlineState *s, const char *arg, GError **errp)
                         "(type 'container')", id);
             return false;
         }
+    }
+    for (guint i = 0; i < s->cfg->mem_backends->len; i++) {
+        MemBackendConfig *other = g_ptr_array_index(s->cfg->mem_backends, i);
+
+        if (g_str_equal(other->id, id)) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                        "attempt to add duplicate property '%s' to object "
+                        "(type 'container')", id);
+            return false;
+        }
+    }
+    if (!g_str_equal(type, "secret")) {
+        return cmdline_object_memory_backend(s, kv, type, id, errp);
     }
     if (keyval_has(kv, "keyid") || keyval_has(kv, "iv")) {
         g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_UNSUPPORTED,

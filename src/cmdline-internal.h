@@ -40,6 +40,7 @@ typedef struct {
     const char *loc;            /* the option being handled: "-m 1G" */
     bool exit;                  /* a help or version text was printed */
     uint64_t smp[SMP__MAX];
+    bool ram_size_given;        /* -m: must agree with memory-backend= */
     bool serial_given;          /* -serial or -device isa-serial: no default */
     unsigned compat_monitors;   /* -qmp/-monitor count, for chardev ids */
     GPtrArray *refs;            /* CmdlineRef, serials then monitors */
@@ -82,7 +83,15 @@ bool cmdline_finish_drives(CmdlineState *s, GError **errp);
 /* cmdline-net.c: -netdev */
 bool cmdline_opt_netdev(CmdlineState *s, const char *arg, GError **errp);
 
-/* cmdline-machine.c: -machine, -accel, -cpu, -m, -smp */
+/* cmdline-machine.c: -machine, -accel, -cpu, -m, -smp, guest RAM */
+bool cmdline_object_memory_backend(CmdlineState *s, KeyvalList *kv,
+                                   const char *type, const char *id,
+                                   GError **errp);
+bool cmdline_opt_mem_path(CmdlineState *s, const char *arg, GError **errp);
+bool cmdline_opt_mem_prealloc(CmdlineState *s, const char *arg,
+                              GError **errp);
+bool cmdline_opt_overcommit(CmdlineState *s, const char *arg, GError **errp);
+bool cmdline_finish_memory(CmdlineState *s, GError **errp);
 bool cmdline_opt_accel(CmdlineState *s, const char *arg, GError **errp);
 bool cmdline_opt_cpu(CmdlineState *s, const char *arg, GError **errp);
 bool cmdline_opt_enable_kvm(CmdlineState *s, const char *arg,

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * cmdline-machine: the machine, accelerator, CPU model, RAM size and CPU
- * topology (-machine, -accel, -enable-kvm, -cpu, -m, -smp).
+ * topology (-machine, -accel, -enable-kvm, -cpu, -m, -smp), and what
+ * guest RAM is made of (-object memory-backend-*, -machine memory-backend=,
+ * -mem-path, -mem-prealloc, -overcommit mem-lock).
  */
 #include "config.h"
 
@@ -173,6 +175,7 @@ bool cmdline_opt_m(CmdlineState *s, const char *arg, GError **errp)
                     "Value '%s' is out of range for parameter 'size'", size);
         return false;
     }
+    s->ram_size_given = true;
     /* QEMU rounds RAM up to 8 KiB */
     s->cfg->ram_size = (bytes + CMDLINE_RAM_ALIGN - 1) &
                        ~(CMDLINE_RAM_ALIGN - 1);
@@ -184,6 +187,8 @@ bool cmdline_opt_machine(CmdlineState *s, const char *arg, GError **errp)
     g_autoptr(KeyvalList) kv = keyval_parse(arg, "type", errp);
     const char *type;
     const char *accel;
+    const char *memdev;
+    bool merge;
 
     if (!kv) {
         return false;
@@ -225,6 +230,10 @@ bool cmdline_opt_machine(CmdlineState *s, const char *arg, GError **errp)
                            errp)) {
         return false;
     }
+    if (!keyval_get_bool(kv, "mem-merge", s->cfg->mem_merge, &merge, errp)) {
+        return false;
+    }
+    memdev = keyval_get_str(kv, "memory-backend");
     accel = keyval_get_str(kv, "accel");
     if (accel) {
         g_auto(GStrv) list = g_strsplit(accel, ":", -1);
@@ -249,6 +258,11 @@ bool cmdline_opt_machine(CmdlineState *s, const char *arg, GError **errp)
     if (accel && !s->cfg->qtest_accel) {
         s->cfg->kvm_requested = true;
     }
+    if (memdev) {
+        g_free(s->cfg->ram_memdev);
+        s->cfg->ram_memdev = g_strdup(memdev);
+    }
+    s->cfg->mem_merge = merge;
     return true;
 }
 
@@ -370,5 +384,237 @@ bool cmdline_finish_smp(CmdlineState *s, GError **errp)
     cfg->dies = (unsigned int)dies;
     cfg->cores = (unsigned int)cores;
     cfg->threads = (unsigned int)threads;
+    return true;
+}
+
+/* --- guest RAM -------------------------------------------------------------- */
+
+static const struct {
+    const char *name;
+    MemBackendType type;
+} cmdline_mem_backends[] = {
+    { "memory-backend-file", MEM_BACKEND_FILE },
+    { "memory-backend-memfd", MEM_BACKEND_MEMFD },
+    { "memory-backend-ram", MEM_BACKEND_RAM },
+};
+
+/* The properties of the three types that kestrel takes with one value
+ * only, and why. */
+static bool cmdline_mem_backend_fixed(KeyvalList *kv, GError **errp)
+{
+    static const char *const policy[] = { "default", NULL };
+
+    if (keyval_has(kv, "host-nodes")) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_UNSUPPORTED,
+                    "Parameter 'host-nodes' is not supported by kestrel: "
+                    "guest RAM is not bound to host NUMA nodes");
+        return false;
+    }
+    return cmdline_only_str(kv, "policy", policy,
+                            "guest RAM follows the host's NUMA policy",
+                            errp) &&
+           cmdline_only_bool(kv, "dump", false,
+                             "guest RAM is never in a core dump", errp) &&
+           cmdline_only_bool(kv, "reserve", true,
+                             "huge pages are reserved when mapped", errp) &&
+           cmdline_only_bool(kv, "readonly", false,
+                             "guest RAM is writable", errp) &&
+           cmdline_only_bool(kv, "pmem", false,
+                             "guest RAM is not persistent memory", errp);
+}
+
+bool cmdline_object_memory_backend(CmdlineState *s, KeyvalList *kv,
+                                   const char *type, const char *id,
+                                   GError **errp)
+{
+    g_autoptr(MemBackendConfig) mb = g_new0(MemBackendConfig, 1);
+    uint64_t threads;
+    bool canonical;
+    guint i;
+
+    for (i = 0; i < G_N_ELEMENTS(cmdline_mem_backends); i++) {
+        if (g_str_equal(cmdline_mem_backends[i].name, type)) {
+            break;
+        }
+    }
+    if (i == G_N_ELEMENTS(cmdline_mem_backends)) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_UNSUPPORTED,
+                    "object type '%s' is not supported by kestrel: memory "
+                    "backends are 'memory-backend-ram', "
+                    "'memory-backend-memfd' and 'memory-backend-file'", type);
+        return false;
+    }
+    mb->type = cmdline_mem_backends[i].type;
+    mb->id = g_strdup(id);
+    if (!keyval_has(kv, "size")) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "memory backend '%s': Parameter 'size' is missing", id);
+        return false;
+    }
+    mb->merge_given = keyval_has(kv, "merge");
+    if (!keyval_get_size(kv, "size", 0, &mb->size, errp) ||
+        !keyval_get_bool(kv, "share", mb->type == MEM_BACKEND_MEMFD,
+                         &mb->share, errp) ||
+        !keyval_get_bool(kv, "prealloc", false, &mb->prealloc, errp) ||
+        !keyval_get_uint(kv, "prealloc-threads", 1, 1024, &threads, errp) ||
+        !keyval_get_bool(kv, "merge", true, &mb->merge, errp) ||
+        /* Only names QEMU's RAM blocks in its migration stream; kestrel's
+         * stream has none, so either value is what kestrel does. */
+        !keyval_get_bool(kv, "x-use-canonical-path-for-ramblock-id", false,
+                         &canonical, errp) ||
+        !cmdline_mem_backend_fixed(kv, errp)) {
+        return false;
+    }
+    if (mb->size == 0) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "memory backend '%s': can't create backend with size 0",
+                    id);
+        return false;
+    }
+    if (threads == 0) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "memory backend '%s': Parameter 'prealloc-threads' must "
+                    "be at least 1", id);
+        return false;
+    }
+    mb->prealloc_threads = (unsigned int)threads;
+    if (mb->type == MEM_BACKEND_MEMFD) {
+        if (!keyval_get_bool(kv, "hugetlb", false, &mb->hugetlb, errp) ||
+            !keyval_get_size(kv, "hugetlbsize", 0, &mb->hugetlbsize, errp) ||
+            !keyval_get_bool(kv, "seal", true, &mb->seal, errp)) {
+            return false;
+        }
+        if (mb->hugetlbsize && !mb->hugetlb) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                        "memory backend '%s': hugetlbsize needs hugetlb=on",
+                        id);
+            return false;
+        }
+        if (mb->hugetlbsize && (mb->hugetlbsize & (mb->hugetlbsize - 1) ||
+                                mb->hugetlbsize < 2 * CMDLINE_MIB)) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                        "memory backend '%s': hugetlbsize %" G_GUINT64_FORMAT
+                        " is not a huge page size (2M, 1G)", id,
+                        mb->hugetlbsize);
+            return false;
+        }
+    }
+    if (mb->type == MEM_BACKEND_FILE) {
+        const char *path = keyval_get_str(kv, "mem-path");
+
+        if (!path || !*path) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                        "memory backend '%s': mem-path property not set",
+                        id);
+            return false;
+        }
+        mb->mem_path = g_strdup(path);
+        if (!keyval_get_bool(kv, "discard-data", false, &mb->discard_data,
+                             errp)) {
+            return false;
+        }
+        if (keyval_has(kv, "align")) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_UNSUPPORTED,
+                        "Parameter 'align' is not supported by kestrel: "
+                        "guest RAM is aligned to its page size");
+            return false;
+        }
+    }
+    if (!keyval_check_unused(kv, errp)) {
+        return false;
+    }
+    g_ptr_array_add(s->cfg->mem_backends, g_steal_pointer(&mb));
+    return true;
+}
+
+bool cmdline_opt_mem_path(CmdlineState *s, const char *arg, GError **errp)
+{
+    g_free(s->cfg->mem_path);
+    s->cfg->mem_path = g_strdup(arg);
+    return true;
+}
+
+bool cmdline_opt_mem_prealloc(CmdlineState *s, const char *arg,
+                              GError **errp)
+{
+    s->cfg->mem_prealloc = true;
+    return true;
+}
+
+bool cmdline_opt_overcommit(CmdlineState *s, const char *arg, GError **errp)
+{
+    g_autoptr(KeyvalList) kv = keyval_parse(arg, NULL, errp);
+
+    if (!kv) {
+        return false;
+    }
+    /* CPU power management stays with the host: only cpu-pm=off. */
+    return keyval_get_bool(kv, "mem-lock", s->cfg->mem_lock,
+                           &s->cfg->mem_lock, errp) &&
+           cmdline_only_bool(kv, "cpu-pm", false,
+                             "CPU power management stays with the host",
+                             errp) &&
+           keyval_check_unused(kv, errp);
+}
+
+/*
+ * What guest RAM is made of, once every option is in: the backend
+ * -machine memory-backend= names (whose size -m must agree with), else
+ * -mem-path's file, else anonymous memory. A backend nothing uses is
+ * refused rather than created for nothing.
+ */
+bool cmdline_finish_memory(CmdlineState *s, GError **errp)
+{
+    VmConfig *cfg = s->cfg;
+    MemBackendConfig *mb = NULL;
+
+    for (guint i = 0; i < cfg->mem_backends->len; i++) {
+        MemBackendConfig *b = g_ptr_array_index(cfg->mem_backends, i);
+
+        if (g_strcmp0(b->id, cfg->ram_memdev) == 0) {
+            mb = b;
+            continue;
+        }
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_UNSUPPORTED,
+                    "memory backend '%s' is not used: kestrel takes a memory "
+                    "backend only as the machine's RAM (-machine "
+                    "memory-backend=%s)", b->id, b->id);
+        return false;
+    }
+    if (cfg->ram_memdev && !mb) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "Memory backend '%s' not found", cfg->ram_memdev);
+        return false;
+    }
+    if (mb && cfg->mem_path) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "'-mem-path' can't be used together with "
+                    "'-machine memory-backend'");
+        return false;
+    }
+    if (mb && s->ram_size_given && mb->size != cfg->ram_size) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                    "Size specified by -m option must match size of "
+                    "explicitly specified 'memory-backend' property");
+        return false;
+    }
+    vm_config_mem_backend_free(cfg->ram_backend);
+    if (mb) {
+        cfg->ram_backend = vm_config_mem_backend_copy(mb);
+        cfg->ram_size = mb->size;
+    } else {
+        cfg->ram_backend = g_new0(MemBackendConfig, 1);
+        cfg->ram_backend->size = cfg->ram_size;
+        cfg->ram_backend->prealloc_threads = 1;
+        if (cfg->mem_path) {
+            cfg->ram_backend->type = MEM_BACKEND_FILE;
+            cfg->ram_backend->mem_path = g_strdup(cfg->mem_path);
+        }
+    }
+    if (!cfg->ram_backend->merge_given) {
+        cfg->ram_backend->merge = cfg->mem_merge;
+    }
+    /* -mem-prealloc: QEMU's machine-wide switch, whatever the backend. */
+    cfg->ram_backend->prealloc |= cfg->mem_prealloc;
     return true;
 }

@@ -342,24 +342,6 @@ static bool opt_nographic(CmdlineState *s, const char *arg, GError **errp)
     return true;
 }
 
-static bool opt_overcommit(CmdlineState *s, const char *arg, GError **errp)
-{
-    static const char *const mem_lock[] = { "off", "false", "no", NULL };
-    g_autoptr(KeyvalList) kv = keyval_parse(arg, NULL, errp);
-
-    if (!kv) {
-        return false;
-    }
-    /* kestrel neither locks guest RAM nor passes CPU power management
-     * through: only the "off" of both is what it does. */
-    return cmdline_only_str(kv, "mem-lock", mem_lock,
-                            "kestrel does not lock guest RAM", errp) &&
-           cmdline_only_bool(kv, "cpu-pm", false,
-                             "CPU power management stays with the host",
-                             errp) &&
-           keyval_check_unused(kv, errp);
-}
-
 static bool opt_pidfile(CmdlineState *s, const char *arg, GError **errp)
 {
     g_free(s->cfg->pidfile);
@@ -551,8 +533,10 @@ static const CmdlineOption cmdline_options[] = {
     { "machine", true, cmdline_opt_machine,
       "[type=]kestrel|pc|none[,accel=kvm]",
       "machine type; -machine help lists them" },
-    { "mem-path", true, NULL, NULL, NULL },
-    { "mem-prealloc", false, NULL, NULL, NULL },
+    { "mem-path", true, cmdline_opt_mem_path, "DIR|FILE",
+      "guest RAM in a file (a temporary one if DIR), hugetlbfs included" },
+    { "mem-prealloc", false, cmdline_opt_mem_prealloc, NULL,
+      "allocate all guest RAM before the guest starts" },
     { "mon", true, cmdline_opt_mon, "[chardev=]ID[,mode=control|readline]"
       "[,pretty=on]", "monitor on chardev ID" },
     { "monitor", true, cmdline_opt_monitor, "DEV", "HMP monitor on DEV" },
@@ -583,12 +567,13 @@ static const CmdlineOption cmdline_options[] = {
       "no display; the default serial port is on stdio" },
     { "numa", true, NULL, NULL, NULL },
     { "object", true, cmdline_opt_object,
-      "secret,id=ID,data=D|file=F[,format=raw|base64]|JSON",
-      "a secret (the only object type)" },
+      "secret,id=ID,...|memory-backend-{ram,memfd,file},id=ID,size=S,...|JSON",
+      "a secret, or a memory backend for -machine memory-backend=ID" },
     { "only-migratable", false, NULL, NULL, NULL },
     { "option-rom", true, NULL, NULL, NULL },
-    { "overcommit", true, opt_overcommit, "mem-lock=off[,cpu-pm=off]",
-      "accepted: kestrel locks no RAM" },
+    { "overcommit", true, cmdline_opt_overcommit,
+      "mem-lock=on|off[,cpu-pm=off]",
+      "mem-lock=on locks all memory, guest RAM included (mlockall)" },
     { "parallel", true, NULL, NULL, NULL },
     { "pflash", true, NULL, NULL, NULL },
     { "pidfile", true, opt_pidfile, "FILE", "write the process id to FILE" },
@@ -728,7 +713,8 @@ static bool cmdline_finish(CmdlineState *s, GError **errp)
            cmdline_finish_default_serial(s, errp) &&
            cmdline_finish_chardevs(s, errp) &&
            cmdline_finish_boot(s, errp) &&
-           cmdline_finish_drives(s, errp);
+           cmdline_finish_drives(s, errp) &&
+           cmdline_finish_memory(s, errp);
 }
 
 static bool cmdline_run(CmdlineState *s, int argc, char **argv,

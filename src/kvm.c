@@ -76,7 +76,6 @@ static struct kvm_msr_list *kvm_msr_index_list(int fd, GError **errp)
 Kvm *kvm_open(const char *path, GError **errp)
 {
     g_autoptr(Kvm) kvm = g_new0(Kvm, 1);
-    struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
     uint64_t identity = LAYOUT_KVM_IDENTITY_MAP;
     int version;
 
@@ -142,19 +141,26 @@ Kvm *kvm_open(const char *path, GError **errp)
                     g_strerror(errno));
         return NULL;
     }
+    return g_steal_pointer(&kvm);
+}
+
+bool kvm_create_irqchip(Kvm *kvm, GError **errp)
+{
+    struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+
     if (ioctl(kvm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
         g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_KVM,
                     "failed to create the in-kernel irqchip: %s",
                     g_strerror(errno));
-        return NULL;
+        return false;
     }
     if (ioctl(kvm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
         g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_KVM,
                     "failed to create the in-kernel PIT: %s",
                     g_strerror(errno));
-        return NULL;
+        return false;
     }
-    return g_steal_pointer(&kvm);
+    return true;
 }
 
 void kvm_close(Kvm *kvm)

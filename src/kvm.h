@@ -30,12 +30,14 @@ typedef struct {
 } KvmVcpu;
 
 /*
- * kvm_open: open @path (normally /dev/kvm), create a VM with the in-kernel
- * irqchip and PIT and check every capability kestrel relies on. Errors say
+ * kvm_open: open @path (normally /dev/kvm), create a VM and check every
+ * capability kestrel relies on; kvm_create_irqchip() adds the in-kernel
+ * irqchip and PIT, after the memory slots (vm.c says why). Errors say
  * which step failed, worded like QEMU's ("Could not access KVM kernel
  * module: ...").
  */
 Kvm *kvm_open(const char *path, GError **errp);
+bool kvm_create_irqchip(Kvm *kvm, GError **errp);
 void kvm_close(Kvm *kvm);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Kvm, kvm_close)
 

@@ -196,9 +196,10 @@ static bool qmp_query_cpus_fast(void *ctx, JsonObject *args, JsonNode **ret,
 /*
  * One machine, under the name libvirt lays out a PCI machine for ("pc":
  * devices on the root bus pci.0, ISA serial ports); -machine takes it
- * as "kestrel" too (the alias). No default-ram-id: guest RAM is not a
- * memory-backend object. The default CPU is "host", which libvirt turns
- * into host-passthrough.
+ * as "kestrel" too (the alias). default-ram-id "pc.ram": libvirt then
+ * writes guest RAM as -object memory-backend-*,id=pc.ram and -machine
+ * memory-backend=pc.ram, which is how its <memoryBacking> reaches us.
+ * The default CPU is "host", which libvirt turns into host-passthrough.
  */
 static bool qmp_query_machines(void *ctx, JsonObject *args, JsonNode **ret,
                                GError **errp)
@@ -214,6 +215,7 @@ static bool qmp_query_machines(void *ctx, JsonObject *args, JsonNode **ret,
     json_object_set_boolean_member(o, "numa-mem-supported", FALSE);
     json_object_set_boolean_member(o, "deprecated", FALSE);
     json_object_set_string_member(o, "default-cpu-type", "host-x86_64-cpu");
+    json_object_set_string_member(o, "default-ram-id", "pc.ram");
     json_array_add_object_element(a, o);
     o = json_object_new();
     json_object_set_string_member(o, "name", "none");
@@ -591,6 +593,10 @@ static const struct {
     { "kestrel-machine", "machine", false },
     { "kvm-accel", "accel", false },
     { "max-x86_64-cpu", "x86_64-cpu", false },
+    { "memory-backend", "object", true },
+    { "memory-backend-file", "memory-backend", false },
+    { "memory-backend-memfd", "memory-backend", false },
+    { "memory-backend-ram", "memory-backend", false },
     { "none-machine", "machine", false },
     { "secret", "object", false },
     { "virtio-balloon-pci", "virtio-pci", false },
@@ -741,6 +747,23 @@ static bool qmp_qom_list_properties(void *ctx, JsonObject *args,
         prop_list_add(a, "format", "QCryptoSecretFormat", NULL);
         prop_list_add(a, "data", "string", NULL);
         prop_list_add(a, "file", "string", NULL);
+    } else if (g_str_has_prefix(typename, "memory-backend-")) {
+        /* What -object takes for each (cmdline-machine.c); libvirt reads
+         * hugetlb, discard-data and prealloc-threads from here. */
+        prop_list_add(a, "size", "int", NULL);
+        prop_list_add(a, "share", "bool", NULL);
+        prop_list_add(a, "merge", "bool", NULL);
+        prop_list_add(a, "dump", "bool", NULL);
+        prop_list_add(a, "prealloc", "bool", NULL);
+        prop_list_add(a, "prealloc-threads", "int", NULL);
+        if (!strcmp(typename, "memory-backend-memfd")) {
+            prop_list_add(a, "hugetlb", "bool", NULL);
+            prop_list_add(a, "hugetlbsize", "int", NULL);
+            prop_list_add(a, "seal", "bool", NULL);
+        } else if (!strcmp(typename, "memory-backend-file")) {
+            prop_list_add(a, "mem-path", "string", NULL);
+            prop_list_add(a, "discard-data", "bool", NULL);
+        }
     } else if (g_str_has_suffix(typename, "-machine")) {
         prop_list_add(a, "kernel", "string", "Linux kernel image file");
         prop_list_add(a, "initrd", "string", "Linux initial ramdisk file");
@@ -748,6 +771,8 @@ static bool qmp_qom_list_properties(void *ctx, JsonObject *args,
         prop_list_add(a, "accel", "string", NULL);
         prop_list_add(a, "usb", "bool", NULL);
         prop_list_add(a, "dump-guest-core", "bool", NULL);
+        prop_list_add(a, "memory-backend", "link<memory-backend>", NULL);
+        prop_list_add(a, "mem-merge", "bool", NULL);
     }
     *ret = node_array(a);
     return true;

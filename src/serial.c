@@ -61,6 +61,8 @@
 #define MSR_DCD  0x80
 
 #define RX_FIFO 16
+#define TX_BATCH 256    /* output bytes sent to the chardev in one write */
+#define TX_DELAY_MS 5   /* a line without its newline waits this long */
 
 struct Serial {
     Device dev;                 /* first: a Device* is a Serial* */
@@ -74,6 +76,17 @@ struct Serial {
     unsigned int gsi;
     bool irq_level;             /* what set_irq was last told */
     bool paused;                /* no input taken, line not driven */
+    /*
+     * Output batching (not guest-visible: THR is always empty). Bytes go
+     * to the chardev at a newline, when the batch is full, or from the
+     * main loop TX_DELAY_MS after the first unsent byte (tx_idle), not
+     * one write() per byte. tx_lock is taken before lock and orders the
+     * writes.
+     */
+    GMutex tx_lock;
+    uint8_t tx[TX_BATCH];       /* under lock */
+    size_t tx_len;              /* under lock */
+    guint tx_idle;              /* under lock: main-loop flush queued */
 
     /* Guest-visible state (serial_vmsd). */
     uint8_t ier, lcr, mcr, lsr, msr, scr, fcr;
@@ -159,6 +172,35 @@ static void serial_receive(void *opaque, const uint8_t *buf, size_t len)
     g_mutex_unlock(&s->lock);
 }
 
+/* Send what the guest wrote so far. Any thread; not with s->lock held. */
+static void serial_tx_flush(Serial *s)
+{
+    uint8_t buf[TX_BATCH];
+    size_t n;
+
+    g_mutex_lock(&s->tx_lock);
+    g_mutex_lock(&s->lock);
+    n = s->tx_len;
+    memcpy(buf, s->tx, n);
+    s->tx_len = 0;
+    g_mutex_unlock(&s->lock);
+    if (n && s->chr) {
+        chardev_write(s->chr, buf, n);
+    }
+    g_mutex_unlock(&s->tx_lock);
+}
+
+static gboolean serial_tx_idle_cb(gpointer opaque)
+{
+    Serial *s = opaque;
+
+    g_mutex_lock(&s->lock);
+    s->tx_idle = 0;
+    g_mutex_unlock(&s->lock);
+    serial_tx_flush(s);
+    return G_SOURCE_REMOVE;
+}
+
 void serial_reset(Serial *s)
 {
     g_mutex_lock(&s->lock);
@@ -180,6 +222,7 @@ static void serial_init(Serial *s, Chardev *chr, SerialSetIrq set_irq,
                         void *irq_opaque)
 {
     g_mutex_init(&s->lock);
+    g_mutex_init(&s->tx_lock);
     s->chr = chr;
     s->set_irq = set_irq;
     s->irq_opaque = irq_opaque;
@@ -205,10 +248,20 @@ static void serial_unrealize(Device *dev)
     if (!s->set_irq) {
         return;                 /* realize failed before serial_init */
     }
+    /* The main thread, where the queued flush would run: it goes, and
+     * what it would have sent goes now. */
+    g_mutex_lock(&s->lock);
+    if (s->tx_idle) {
+        g_source_remove(s->tx_idle);
+        s->tx_idle = 0;
+    }
+    g_mutex_unlock(&s->lock);
+    serial_tx_flush(s);
     if (s->chr) {
         chardev_set_frontend(s->chr, NULL, NULL, NULL, NULL);
     }
     g_mutex_clear(&s->lock);
+    g_mutex_clear(&s->tx_lock);
 }
 
 void serial_free(Serial *s)
@@ -230,10 +283,24 @@ static void serial_write_reg(Serial *s, unsigned int reg, uint8_t v)
         if (s->mcr & MCR_LOOP) {
             serial_rx_push(s, v);
         } else if (s->chr) {
-            /* Drop the lock while writing: output may block briefly. */
-            g_mutex_unlock(&s->lock);
-            chardev_write(s->chr, &v, 1);
-            g_mutex_lock(&s->lock);
+            while (s->tx_len == sizeof(s->tx)) {
+                /* Full, another vCPU's flush under way: wait for it. */
+                g_mutex_unlock(&s->lock);
+                serial_tx_flush(s);
+                g_mutex_lock(&s->lock);
+            }
+            s->tx[s->tx_len++] = v;
+            if (v == '\n' || s->tx_len == sizeof(s->tx)) {
+                /* Drop the lock while writing: output may block briefly. */
+                g_mutex_unlock(&s->lock);
+                serial_tx_flush(s);
+                g_mutex_lock(&s->lock);
+            } else if (!s->tx_idle) {
+                /* Not g_idle_add: an idle main loop would run it after
+                 * every byte. */
+                s->tx_idle = g_timeout_add(TX_DELAY_MS, serial_tx_idle_cb,
+                                           s);
+            }
         }
         s->thr_int = true;
         break;

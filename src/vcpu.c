@@ -355,15 +355,22 @@ bool vcpu_init(Vcpu *cpu, Vm *vm, unsigned int index, GError **errp)
     }
     name = g_strdup_printf("CPU %u/KVM", index);
     cpu->thread = g_thread_try_new(name, vcpu_thread, cpu, errp);
-    if (!cpu->thread) {
-        return false;
+    return cpu->thread != NULL;
+}
+
+void vcpu_init_wait(Vcpu *cpu)
+{
+    if (cpu->ready || !cpu->thread) {
+        return;
     }
+    /* Nothing is posted before this returns, so the first state the
+     * thread acknowledges is PAUSED. */
     g_mutex_lock(&cpu->lock);
     while (cpu->state != VCPU_PAUSED) {
         g_cond_wait(&cpu->cond, &cpu->lock);
     }
     g_mutex_unlock(&cpu->lock);
-    return true;
+    cpu->ready = true;
 }
 
 static VcpuState vcpu_target(VcpuRequest req)
@@ -501,6 +508,7 @@ void vcpu_throttle(Vcpu *cpu, gint64 sleep_ns)
 void vcpu_destroy(Vcpu *cpu)
 {
     if (cpu->thread) {
+        vcpu_init_wait(cpu);        /* an EXIT before hello would be lost */
         vcpu_request(cpu, VCPU_REQ_EXIT);
         g_thread_join(cpu->thread);
         cpu->thread = NULL;

@@ -72,10 +72,19 @@ typedef struct Vcpu {
     /* Atomic, outside the mailbox: nanoseconds to sleep before entering
      * the guest again (vcpu_throttle); 0 when none is pending. */
     gint64 throttle_ns;
+
+    bool ready;                 /* the thread said hello (vcpu_init_wait) */
 } Vcpu;
 
-/* Create the KVM vCPU and its (paused) thread. */
+/*
+ * vcpu_init: create the KVM vCPU and start its thread, without waiting
+ * for it: vcpu_init_wait() does, so that a VM's vCPU threads start
+ * together rather than one handshake each. vcpu_destroy() waits too.
+ */
 bool vcpu_init(Vcpu *cpu, Vm *vm, unsigned int index, GError **errp);
+
+/* Wait until @cpu's thread is up and paused (once; then immediate). */
+void vcpu_init_wait(Vcpu *cpu);
 
 /*
  * vcpu_post: post @req (RUN, PAUSE or EXIT) and kick the thread out of

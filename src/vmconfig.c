@@ -72,6 +72,37 @@ void vm_config_netdev_free(NetdevConfig *nd)
     g_free(nd);
 }
 
+void vm_config_mem_backend_free(MemBackendConfig *mb)
+{
+    if (!mb) {
+        return;
+    }
+    g_free(mb->id);
+    g_free(mb->mem_path);
+    g_free(mb);
+}
+
+MemBackendConfig *vm_config_mem_backend_copy(const MemBackendConfig *mb)
+{
+    MemBackendConfig *copy = g_memdup2(mb, sizeof(*mb));
+
+    copy->id = g_strdup(mb->id);
+    copy->mem_path = g_strdup(mb->mem_path);
+    return copy;
+}
+
+const char *vm_config_mem_backend_type_name(MemBackendType type)
+{
+    switch (type) {
+    case MEM_BACKEND_MEMFD:
+        return "memory-backend-memfd";
+    case MEM_BACKEND_FILE:
+        return "memory-backend-file";
+    default:
+        return "memory-backend-ram";
+    }
+}
+
 void vm_config_secret_free(SecretConfig *sec)
 {
     if (!sec) {
@@ -199,6 +230,9 @@ VmConfig *vm_config_new(void)
     cfg->serials = g_ptr_array_new_with_free_func(g_free);
     cfg->secrets =
         g_ptr_array_new_with_free_func((GDestroyNotify)vm_config_secret_free);
+    cfg->mem_backends = g_ptr_array_new_with_free_func(
+        (GDestroyNotify)vm_config_mem_backend_free);
+    cfg->mem_merge = true;
     cfg->monitors =
         g_ptr_array_new_with_free_func((GDestroyNotify)vm_config_monitor_free);
     cfg->devices =
@@ -232,6 +266,10 @@ void vm_config_free(VmConfig *cfg)
     g_ptr_array_unref(cfg->netdevs);
     g_ptr_array_unref(cfg->blockdevs);
     g_ptr_array_unref(cfg->secrets);
+    g_ptr_array_unref(cfg->mem_backends);
+    g_free(cfg->ram_memdev);
+    g_free(cfg->mem_path);
+    vm_config_mem_backend_free(cfg->ram_backend);
     g_free(cfg->pidfile);
     g_free(cfg->logfile);
     g_free(cfg->incoming_uri);

@@ -82,6 +82,29 @@ typedef struct {
     char *file;                 /* file=, or NULL: exactly one is set */
 } SecretConfig;
 
+/* Where guest RAM comes from (-object memory-backend-*, -mem-path). */
+typedef enum {
+    MEM_BACKEND_RAM,            /* anonymous memory (share=on: a memfd) */
+    MEM_BACKEND_MEMFD,          /* a memfd, hugetlb optionally */
+    MEM_BACKEND_FILE,           /* a file, or a temporary file in a dir */
+} MemBackendType;
+
+typedef struct {
+    char *id;                   /* NULL for -mem-path's and the default */
+    MemBackendType type;
+    uint64_t size;              /* bytes */
+    bool share;                 /* MAP_SHARED: another process may map it */
+    bool hugetlb;               /* memfd: hugetlb=on */
+    uint64_t hugetlbsize;       /* memfd: 0 is the host's default */
+    bool seal;                  /* memfd: no grow/shrink once sized */
+    char *mem_path;             /* file: a file, or a directory */
+    bool prealloc;              /* every page allocated before start */
+    unsigned int prealloc_threads;
+    bool discard_data;          /* file: its data is dropped at exit */
+    bool merge;                 /* KSM may merge its pages */
+    bool merge_given;           /* else the machine's mem-merge decides */
+} MemBackendConfig;
+
 typedef struct {
     /* -machine / -M / -accel / -enable-kvm */
     char *machine;              /* "kestrel" (the default; "none" for probing) */
@@ -127,6 +150,17 @@ typedef struct {
 
     GPtrArray *secrets;         /* owns SecretConfig, -object secret */
 
+    /* guest RAM: every -object memory-backend-*, and the machine's */
+    GPtrArray *mem_backends;    /* owns MemBackendConfig */
+    char *ram_memdev;           /* -machine memory-backend=ID, or NULL */
+    char *mem_path;             /* -mem-path */
+    bool mem_prealloc;          /* -mem-prealloc */
+    bool mem_merge;             /* -machine mem-merge (default on) */
+    bool mem_lock;              /* -overcommit mem-lock=on: mlockall */
+    /* What guest RAM is made of, resolved by cmdline_finish() from the
+     * above (always set after a successful parse; size = ram_size). */
+    MemBackendConfig *ram_backend;
+
     /* run control */
     bool start_paused;          /* -S */
     bool incoming_defer;        /* -incoming defer: wait in inmigrate */
@@ -160,6 +194,12 @@ void vm_config_device_free(DeviceConfig *dev);
 void vm_config_secret_free(SecretConfig *sec);
 void vm_config_drive_free(DriveConfig *drv);
 void vm_config_netdev_free(NetdevConfig *nd);
+void vm_config_mem_backend_free(MemBackendConfig *mb);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MemBackendConfig, vm_config_mem_backend_free)
+MemBackendConfig *vm_config_mem_backend_copy(const MemBackendConfig *mb);
+
+/* The type's -object name ("memory-backend-ram", ...). Never rename. */
+const char *vm_config_mem_backend_type_name(MemBackendType type);
 
 /*
  * A secret file may hold this much (QEMU's secrets are keys and passwords:

@@ -56,13 +56,6 @@ void ram_sender_free(RamSender *s)
     g_free(s);
 }
 
-static void set_range(unsigned long *bm, uint64_t first, uint64_t n)
-{
-    for (uint64_t p = first; p < first + n; p++) {
-        bm[p / BITS_PER_LONG] |= 1UL << (p % BITS_PER_LONG);
-    }
-}
-
 static uint64_t count_bits(const unsigned long *bm, uint64_t words)
 {
     uint64_t n = 0;
@@ -73,40 +66,13 @@ static uint64_t count_bits(const unsigned long *bm, uint64_t words)
     return n;
 }
 
-/* Mark the memfd's data extents of region @i pending: holes (never
- * touched, or ballooned out) read as zeros on the destination already. */
+/* Mark the pages of region @i that hold data pending: the rest (never
+ * touched, or ballooned out) reads as zeros on the destination already,
+ * and reading it here would allocate it. Every backend says which in its
+ * own way (memmap_populated). */
 static void mark_data_extents(RamSender *s, unsigned int i)
 {
-    const MemRegion *r = &s->mem->regions[i];
-    off_t off = (off_t)r->fd_offset, end = (off_t)(r->fd_offset + r->size);
-
-    if (s->mem->fd < 0) {
-        set_range(s->pending[i], 0, r->size >> PAGE_SHIFT);
-        return;
-    }
-    while (off < end) {
-        off_t data = lseek(s->mem->fd, off, SEEK_DATA), hole;
-
-        if (data < 0 || data >= end) {
-            if (data < 0 && errno != ENXIO) {
-                /* No SEEK_DATA: send everything from here on. */
-                set_range(s->pending[i],
-                          (uint64_t)(off - (off_t)r->fd_offset) >> PAGE_SHIFT,
-                          (uint64_t)(end - off) >> PAGE_SHIFT);
-            }
-            return;
-        }
-        hole = lseek(s->mem->fd, data, SEEK_HOLE);
-        if (hole < 0 || hole > end) {
-            hole = end;
-        }
-        data &= ~(off_t)((1 << PAGE_SHIFT) - 1);
-        set_range(s->pending[i],
-                  (uint64_t)(data - (off_t)r->fd_offset) >> PAGE_SHIFT,
-                  (uint64_t)(hole - data + (1 << PAGE_SHIFT) - 1) >>
-                  PAGE_SHIFT);
-        off = hole;
-    }
+    memmap_populated(s->mem, i, s->pending[i]);
 }
 
 static bool set_logging(RamSender *s, bool on, GError **errp)
@@ -351,8 +317,9 @@ bool ram_receive(MemMap *mem, MigReader *r, uint32_t type, uint32_t len,
         if (!mig_read_record_tail(r, type, sum, errp)) {
             return false;
         }
-        /* A hole, not a page of zeros: RSS stays what the source had. */
-        memmap_discard(mem, gpa, bytes);
+        /* A hole, not a page of zeros: RSS stays what the source had
+         * (and a page that reads zeros already is left as it is). */
+        memmap_clear(mem, gpa, bytes);
         stats->duplicate += bytes >> PAGE_SHIFT;
         return true;
     }

@@ -28,6 +28,8 @@ FUNCTIONAL_TESTS = \
 	tests/functional/test_daemon_reconnect.py \
 	tests/functional/test_virt_manager.py \
 	tests/functional/test_migration.py \
+	tests/functional/test_membackend.py \
+	tests/functional/test_quiet.py \
 	tests/functional/test_virtio_blk.py \
 	tests/functional/test_virtio_net.py \
 	tests/functional/test_guest_blk.py \
@@ -46,7 +48,8 @@ EXTRA_DIST += $(FUNCTIONAL_TESTS) tests/functional/ktest.py \
 	tests/functional/data/virt-install-qemu-capabilities.xml \
 	tests/linux/get-kernel.sh tests/libvirt/libvirtd-instance.sh bench/README.md bench/RESULTS.md \
 	bench/benchlib.py bench/startup.py bench/rss.py bench/exits.py \
-	bench/balloon.py bench/daemon.py bench/migration_qtest.py
+	bench/balloon.py bench/daemon.py bench/migration_qtest.py \
+	bench/membackend.py
 
 # House style, as a test: SPDX lines, no tabs, no trailing space, width.
 TESTS += tests/syntax-check.sh

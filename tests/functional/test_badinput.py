@@ -54,11 +54,23 @@ CASES = [
      "-rtc base=utc,driftfix=slew: Parameter 'driftfix' does not take value "
      "'slew' in kestrel: the RTC does not make up for lost ticks (in "
      "libvirt: drop <timer name='rtc' tickpolicy='catchup'/>)"),
-    ("object_memory_backend", K + ["-object", '{"qom-type":"memory-backend-'
-                                   'ram","id":"pc.ram","size":268435456}'],
-     "-object {\"qom-type\":\"memory-backend-ram\",\"id\":\"pc.ram\","
-     "\"size\":268435456}: object type 'memory-backend-ram' is not "
-     "supported by kestrel: -object takes only 'secret'"),
+    ("object_memory_backend", K + ["-m", "512", "-object",
+                                   '{"qom-type":"memory-backend-ram","id":'
+                                   '"pc.ram","size":268435456}', "-machine",
+                                   "memory-backend=pc.ram"],
+     "Size specified by -m option must match size of explicitly specified "
+     "'memory-backend' property"),
+    ("object_memory_backend_unused", K + ["-object", "memory-backend-ram,"
+                                          "id=pc.ram,size=256M"],
+     "memory backend 'pc.ram' is not used: kestrel takes a memory backend "
+     "only as the machine's RAM (-machine memory-backend=pc.ram)"),
+    ("object_memory_backend_huge", K + ["-m", "64", "-object",
+                                        "memory-backend-memfd,id=r,size=64M,"
+                                        "hugetlb=on,hugetlbsize=3M",
+                                        "-machine", "memory-backend=r"],
+     "-object memory-backend-memfd,id=r,size=64M,hugetlb=on,hugetlbsize=3M: "
+     "memory backend 'r': hugetlbsize 3145728 is not a huge page size (2M, "
+     "1G)"),
     ("object_secret_unreadable", K + ["-object", "secret,id=s,file=/nonexist"],
      "-object secret,id=s: Unable to read /nonexist: Failed to open file "
      "\u201c/nonexist\u201d: No such file or directory"),

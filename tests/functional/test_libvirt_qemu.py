@@ -182,10 +182,11 @@ class Probe(ktest.TestCase):
                              {"enabled": True, "present": True})
             types = {t["name"] for t in q.cmd("qom-list-types")}
             self.assertTrue({"virtio-balloon-pci", "isa-serial", "secret",
-                             "kvm-accel"} <= types)
+                             "kvm-accel", "memory-backend-ram",
+                             "memory-backend-memfd",
+                             "memory-backend-file"} <= types)
             self.assertFalse(types & {"tcg-accel", "piix3-usb-uhci",
-                                      "virtio-blk-pci", "memory-backend-ram",
-                                      "iothread"})
+                                      "virtio-blk-pci", "iothread"})
             props = {p["name"] for p in q.cmd(
                 "device-list-properties", {"typename": "virtio-balloon-pci"})}
             self.assertTrue({"deflate-on-oom", "free-page-reporting"} <=
@@ -193,13 +194,21 @@ class Probe(ktest.TestCase):
             r = q.execute("device-list-properties",
                           {"typename": "virtio-blk-pci"})
             self.assertEqual(r["error"]["class"], "DeviceNotFound")
-            self.assertEqual(q.cmd("qom-list-properties",
-                                   {"typename": "memory-backend-file"}), [])
+            # what libvirt looks for to write <memoryBacking>
+            props = {p["name"] for p in q.cmd(
+                "qom-list-properties", {"typename": "memory-backend-file"})}
+            self.assertTrue({"mem-path", "share", "prealloc",
+                             "discard-data"} <= props)
+            self.assertNotIn("align", props)
+            props = {p["name"] for p in q.cmd(
+                "qom-list-properties", {"typename": "memory-backend-memfd"})}
+            self.assertTrue({"hugetlb", "hugetlbsize", "seal"} <= props)
             machines = q.cmd("query-machines")
             pc = [m for m in machines if m["name"] == "pc"][0]
             self.assertEqual(pc["alias"], "kestrel")
             self.assertTrue(pc["is-default"])
-            self.assertNotIn("default-ram-id", pc)
+            # so libvirt writes -machine memory-backend=pc.ram
+            self.assertEqual(pc["default-ram-id"], "pc.ram")
             cpus = q.cmd("query-cpu-definitions")
             self.assertEqual(
                 {(c["name"], c["typename"]) for c in cpus},

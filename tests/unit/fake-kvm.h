@@ -201,6 +201,9 @@ static Vm *fake_vm_new(unsigned int n, const VmConfig *cfg)
     for (unsigned int i = 0; i < n; i++) {
         g_assert_true(vcpu_init(&vm->vcpus[i], vm, i, NULL));
     }
+    for (unsigned int i = 0; i < n; i++) {
+        vcpu_init_wait(&vm->vcpus[i]);      /* as vm_new() does */
+    }
     return vm;
 }
 

@@ -166,6 +166,21 @@ static char *config_dump(const VmConfig *cfg)
                                sec->file ? "file" : "data",
                                sec->file ? sec->file : sec->data);
     }
+    if (cfg->ram_backend) {
+        const MemBackendConfig *mb = cfg->ram_backend;
+
+        g_string_append_printf(s, "ram-backend %s id=%s size=%" PRIu64
+                               " share=%d prealloc=%d threads=%u "
+                               "hugetlb=%d hugetlbsize=%" PRIu64 " seal=%d "
+                               "path=%s discard=%d merge=%d\n",
+                               vm_config_mem_backend_type_name(mb->type),
+                               mb->id ? mb->id : "-", mb->size, mb->share,
+                               mb->prealloc, mb->prealloc_threads,
+                               mb->hugetlb, mb->hugetlbsize, mb->seal,
+                               mb->mem_path ? mb->mem_path : "-",
+                               mb->discard_data, mb->merge);
+    }
+    g_string_append_printf(s, "mem-lock=%d\n", cfg->mem_lock);
     g_string_append_printf(s, "incoming-defer=%d\nmsg-timestamp=%d\n",
                            cfg->incoming_defer, cfg->msg_timestamp);
     if (cfg->incoming_uri) {
@@ -464,6 +479,39 @@ static const OkCase ok_cases[] = {
       { "machine=pc", "cpu=host", "serials=charserial0", "devices=1",
         "secret masterKey0 raw file=/var/lib/libvirt/qemu/domain-1-lq/"
         "master-key.aes", "msg-timestamp=1", "incoming-defer=0" } },
+    /* guest RAM: the default, and each backend as QEMU spells it */
+    { K "-m 256", { "ram-backend memory-backend-ram id=- size=268435456 "
+                    "share=0 prealloc=0 threads=1 hugetlb=0 hugetlbsize=0 "
+                    "seal=0 path=- discard=0 merge=1", "mem-lock=0" } },
+    { K "-object memory-backend-ram,id=pc.ram,size=1G,prealloc=on,"
+        "prealloc-threads=4,merge=off -machine pc,memory-backend=pc.ram",
+      { "ram=1073741824", "ram-backend memory-backend-ram id=pc.ram "
+        "size=1073741824 share=0 prealloc=1 threads=4 hugetlb=0 "
+        "hugetlbsize=0 seal=0 path=- discard=0 merge=0" } },
+    { K "-m 1G -object memory-backend-memfd,id=r,size=1G,hugetlb=on,"
+        "hugetlbsize=2M -machine memory-backend=r -overcommit mem-lock=on",
+      { "ram-backend memory-backend-memfd id=r size=1073741824 share=1 "
+        "prealloc=0 threads=1 hugetlb=1 hugetlbsize=2097152 seal=1 path=- "
+        "discard=0 merge=1", "mem-lock=1" } },
+    { K "-object memory-backend-file,id=r,size=512M,mem-path=/dev/hugepages,"
+        "share=on,discard-data=on -machine memory-backend=r,mem-merge=off",
+      { "ram=536870912", "ram-backend memory-backend-file id=r "
+        "size=536870912 share=1 prealloc=0 threads=1 hugetlb=0 "
+        "hugetlbsize=0 seal=0 path=/dev/hugepages discard=1 merge=0" } },
+    { K "-m 64 -mem-path /dev/hugepages -mem-prealloc",
+      { "ram-backend memory-backend-file id=- size=67108864 share=0 "
+        "prealloc=1 threads=1 hugetlb=0 hugetlbsize=0 seal=0 "
+        "path=/dev/hugepages discard=0 merge=1" } },
+    /* libvirt 9's JSON, for a machine that reports default-ram-id */
+    { K "-machine pc,usb=off,dump-guest-core=off,memory-backend=pc.ram "
+        "-m 256 -object '{\"qom-type\":\"memory-backend-file\","
+        "\"id\":\"pc.ram\",\"mem-path\":\"/dev/hugepages/libvirt/qemu/"
+        "1-lq\",\"share\":true,\"prealloc\":true,\"prealloc-threads\":2,"
+        "\"size\":268435456}' -overcommit mem-lock=off",
+      { "ram-backend memory-backend-file id=pc.ram size=268435456 share=1 "
+        "prealloc=1 threads=2 hugetlb=0 hugetlbsize=0 seal=0 "
+        "path=/dev/hugepages/libvirt/qemu/1-lq discard=0 merge=1",
+        "mem-lock=0" } },
     /* the other spellings of the same, and -incoming defer */
     { K "-object secret,id=sec0,format=base64,data=aGk= -incoming defer "
         "-global kvm-pit.lost_tick_policy=delay -no-hpet -sandbox off "
@@ -588,10 +636,69 @@ static const ErrCase err_cases[] = {
     { K "-object secret,id=s", INV,
       "-object secret,id=s: secret 's' needs exactly one of 'data' and "
       "'file'" },
-    { K "-object memory-backend-ram,id=pc.ram,size=1G", UNS,
-      "-object memory-backend-ram,id=pc.ram,size=1G: object type "
-      "'memory-backend-ram' is not supported by kestrel: -object takes only "
-      "'secret'" },
+    /* memory backends */
+    { K "-object memory-backend-epc,id=m,size=1G", UNS,
+      "-object memory-backend-epc,id=m,size=1G: object type "
+      "'memory-backend-epc' is not supported by kestrel: memory backends are "
+      "'memory-backend-ram', 'memory-backend-memfd' and "
+      "'memory-backend-file'" },
+    { K "-object iothread,id=io0", UNS, "-object iothread,id=io0: object "
+      "type 'iothread' is not supported by kestrel: -object takes 'secret', "
+      "'memory-backend-ram', 'memory-backend-memfd' and "
+      "'memory-backend-file'" },
+    { K "-object memory-backend-ram,id=m -machine memory-backend=m", INV,
+      "-object memory-backend-ram,id=m: memory backend 'm': Parameter 'size' "
+      "is missing" },
+    { K "-object memory-backend-ram,id=m,size=0", INV,
+      "-object memory-backend-ram,id=m,size=0: memory backend 'm': can't "
+      "create backend with size 0" },
+    { K "-object memory-backend-ram,id=m,size=1Q", INV, "-object "
+      "memory-backend-ram,id=m,size=1Q: Parameter 'size' expects a "
+      "non-negative number below 2^64, optionally suffixed with k, M, G, T, "
+      "P or E" },
+    { K "-object memory-backend-file,id=m,size=1G", INV,
+      "-object memory-backend-file,id=m,size=1G: memory backend 'm': "
+      "mem-path property not set" },
+    { K "-object memory-backend-memfd,id=m,size=1G,hugetlbsize=2M", INV,
+      "-object memory-backend-memfd,id=m,size=1G,hugetlbsize=2M: memory "
+      "backend 'm': hugetlbsize needs hugetlb=on" },
+    { K "-object memory-backend-memfd,id=m,size=1G,hugetlb=on,hugetlbsize=3M",
+      INV, "-object memory-backend-memfd,id=m,size=1G,hugetlb=on,"
+      "hugetlbsize=3M: memory backend 'm': hugetlbsize 3145728 is not a huge "
+      "page size (2M, 1G)" },
+    { K "-object memory-backend-ram,id=m,size=1G,prealloc-threads=0", INV,
+      "-object memory-backend-ram,id=m,size=1G,prealloc-threads=0: memory "
+      "backend 'm': Parameter 'prealloc-threads' must be at least 1" },
+    { K "-object memory-backend-ram,id=m,size=1G,host-nodes=0,policy=bind",
+      UNS, "-object memory-backend-ram,id=m,size=1G,host-nodes=0,policy=bind: "
+      "Parameter 'host-nodes' is not supported by kestrel: guest RAM is not "
+      "bound to host NUMA nodes" },
+    { K "-object memory-backend-ram,id=m,size=1G,hugetlb=on", INV,
+      "-object memory-backend-ram,id=m,size=1G,hugetlb=on: Invalid "
+      "parameter 'hugetlb'" },
+    { K "-object memory-backend-file,id=m,size=1G,mem-path=/d,readonly=on",
+      UNS, "-object memory-backend-file,id=m,size=1G,mem-path=/d,readonly=on: "
+      "Parameter 'readonly' only takes 'off' in kestrel: guest RAM is "
+      "writable" },
+    { K "-object memory-backend-ram,id=m,size=1G,share=maybe", INV,
+      "-object memory-backend-ram,id=m,size=1G,share=maybe: Parameter "
+      "'share' expects 'on' or 'off'" },
+    { K "-object secret,id=m,data=x -object memory-backend-ram,id=m,size=1G",
+      INV, "-object memory-backend-ram,id=m,size=1G: attempt to add "
+      "duplicate property 'm' to object (type 'container')" },
+    { K "-object memory-backend-ram,id=m,size=1G", UNS,
+      "memory backend 'm' is not used: kestrel takes a memory backend only "
+      "as the machine's RAM (-machine memory-backend=m)" },
+    { K "-machine memory-backend=pc.ram", INV,
+      "Memory backend 'pc.ram' not found" },
+    { K "-m 512 -object memory-backend-ram,id=r,size=1G "
+      "-machine memory-backend=r", INV, "Size specified by -m option must "
+      "match size of explicitly specified 'memory-backend' property" },
+    { K "-mem-path /dev/hugepages -object memory-backend-ram,id=r,size=1G "
+      "-machine memory-backend=r", INV, "'-mem-path' can't be used together "
+      "with '-machine memory-backend'" },
+    { K "-overcommit mem-lock=sometimes", INV, "-overcommit "
+      "mem-lock=sometimes: Parameter 'mem-lock' expects 'on' or 'off'" },
     { K "-object secret,id=s,data=x,keyid=k", UNS,
       "-object secret,id=s,data=x,keyid=k: secret 's': encrypted secrets "
       "(keyid, iv) are not supported by kestrel" },
@@ -615,9 +722,6 @@ static const ErrCase err_cases[] = {
     { K "-boot order=c", UNS, "-boot order=c: Parameter 'order' is not "
       "supported by kestrel: it has no firmware and boots the -kernel "
       "directly" },
-    { K "-overcommit mem-lock=on", UNS, "-overcommit mem-lock=on: Parameter "
-      "'mem-lock' does not take value 'on' in kestrel: kestrel does not lock "
-      "guest RAM" },
     { K "-sandbox on,obsolete=deny", UNS, "-sandbox on,obsolete=deny: "
       "kestrel has no seccomp sandbox: only -sandbox off is accepted" },
     { K "-audiodev pa,id=a", UNS, "-audiodev pa,id=a: Parameter 'driver' "
@@ -669,8 +773,10 @@ static const ErrCase err_cases[] = {
     { K "-machine pc,acpi=off", UNS,
       "-machine pc,acpi=off: Parameter 'acpi' only takes 'on' in kestrel: its "
       "machine always has ACPI" },
-    { K "-machine pc,mem-merge=off", INV,
-      "-machine pc,mem-merge=off: Invalid parameter 'mem-merge'" },
+    { K "-machine pc,mem-merge=maybe", INV, "-machine pc,mem-merge=maybe: "
+      "Parameter 'mem-merge' expects 'on' or 'off'" },
+    { K "-machine pc,nvdimm=on", INV,
+      "-machine pc,nvdimm=on: Invalid parameter 'nvdimm'" },
     { K "-accel tcg", UNS, "-accel tcg: accelerator 'tcg' is not supported by "
       "kestrel: use -accel kvm" },
     { K "-accel kvm,foo=1", INV, "-accel kvm,foo=1: Invalid parameter 'foo'" },

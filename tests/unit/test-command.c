@@ -113,6 +113,46 @@ static const Case cases[] = {
       "/opt/kestrel -name guest=vm1,debug-threads=on -uuid " UUID
       " -machine kestrel,accel=kvm -cpu host -m size=1048576k -smp 1 "
       "-kernel /boot/vmlinuz" A_FIXED A_BALLOON A_TAIL },
+    /* <memoryBacking>: guest RAM as the memory backend "pc.ram" */
+    { "memory-backing-ram", DOM("<memoryBacking><allocation "
+                                "mode='immediate' threads='2'/><locked/>"
+                                "<nosharepages/></memoryBacking>"), 0,
+      "/usr/bin/kestrel -name guest=vm1,debug-threads=on -uuid " UUID
+      " -machine kestrel,accel=kvm,memory-backend=pc.ram,mem-merge=off "
+      "-cpu host -m size=1048576k -object memory-backend-ram,id=pc.ram,"
+      "size=1048576k,prealloc=on,prealloc-threads=2 -overcommit mem-lock=on "
+      "-smp 1 -kernel /boot/vmlinuz" A_FIXED A_BALLOON A_TAIL },
+    { "memory-backing-hugepages", DOM("<memoryBacking><hugepages/>"
+                                      "</memoryBacking>"), 0,
+      "/usr/bin/kestrel -name guest=vm1,debug-threads=on -uuid " UUID
+      " -machine kestrel,accel=kvm,memory-backend=pc.ram -cpu host -m "
+      "size=1048576k -object memory-backend-memfd,id=pc.ram,size=1048576k,"
+      "hugetlb=on -smp 1 -kernel /boot/vmlinuz" A_FIXED A_BALLOON A_TAIL },
+    { "memory-backing-memfd-1g", DOM("<memoryBacking><hugepages><page "
+                                     "size='1' unit='G'/></hugepages>"
+                                     "<source type='memfd'/><access "
+                                     "mode='shared'/></memoryBacking>"), 0,
+      "/usr/bin/kestrel -name guest=vm1,debug-threads=on -uuid " UUID
+      " -machine kestrel,accel=kvm,memory-backend=pc.ram -cpu host -m "
+      "size=1048576k -object memory-backend-memfd,id=pc.ram,size=1048576k,"
+      "hugetlb=on,hugetlbsize=1048576k,share=on -smp 1 -kernel "
+      "/boot/vmlinuz" A_FIXED A_BALLOON A_TAIL },
+    { "memory-backing-file-hugetlbfs", DOM("<memoryBacking><hugepages/>"
+                                           "<source type='file'/><access "
+                                           "mode='private'/><discard/>"
+                                           "</memoryBacking>"), 0,
+      "/usr/bin/kestrel -name guest=vm1,debug-threads=on -uuid " UUID
+      " -machine kestrel,accel=kvm,memory-backend=pc.ram -cpu host -m "
+      "size=1048576k -object memory-backend-file,id=pc.ram,size=1048576k,"
+      "mem-path=/dev/hugepages,discard-data=on,share=off -smp 1 -kernel "
+      "/boot/vmlinuz" A_FIXED A_BALLOON A_TAIL },
+    { "memory-backing-file", DOM("<memoryBacking><source type='file'/>"
+                                 "<access mode='shared'/></memoryBacking>"),
+      0, "/usr/bin/kestrel -name guest=vm1,debug-threads=on -uuid " UUID
+      " -machine kestrel,accel=kvm,memory-backend=pc.ram -cpu host -m "
+      "size=1048576k -object memory-backend-file,id=pc.ram,size=1048576k,"
+      "mem-path=/dev/shm,share=on -smp 1 -kernel /boot/vmlinuz" A_FIXED
+      A_BALLOON A_TAIL },
     { "on-poweroff-preserve", DOM("<on_poweroff>preserve</on_poweroff>"), 0,
       A_HEAD A_FIXED " -no-shutdown" A_BALLOON A_TAIL },
     { "on-reboot-destroy", DOM("<on_reboot>destroy</on_reboot>"), 0,

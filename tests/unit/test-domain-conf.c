@@ -448,6 +448,19 @@ static const BadCase bad_cases[] = {
       "attribute 'firmware' of element 'os'" NS },
     { "os-dtb", HEAD MEM "<os><type>hvm</type><kernel>/k</kernel>"
       "<dtb>/d</dtb></os></domain>", UNSUP, "element 'dtb'" NS },
+    { "hugepages-nodeset", DOM("<memoryBacking><hugepages><page size='2' "
+                               "unit='MiB' nodeset='0'/></hugepages>"
+                               "</memoryBacking>"), UNSUP,
+      "attribute 'nodeset' of element 'page'" NS },
+    { "hugepages-4k", DOM("<memoryBacking><hugepages><page size='4' "
+                          "unit='KiB'/></hugepages></memoryBacking>"), UNSUP,
+      "hugepage size 4 KiB of domain 'vm1' is not supported: x86-64 huge "
+      "pages are 2048 KiB or 1048576 KiB" },
+    { "hugepages-anonymous", DOM("<memoryBacking><hugepages/><source "
+                                 "type='anonymous'/></memoryBacking>"),
+      UNSUP, "domain 'vm1': <hugepages/> with <source type='anonymous'/> is "
+      "not supported: huge pages come from hugetlbfs or a hugetlb memfd "
+      "(write <source type='memfd'/> or 'file', or no <source>)" },
     { "max-memory", DOM("<maxMemory slots='16' unit='KiB'>4194304"
                         "</maxMemory>"), UNSUP, "element 'maxMemory'" NS },
     { "memory-dumpcore", HEAD "<memory dumpCore='on'>1024</memory>" OS
@@ -935,6 +948,54 @@ static void test_format_migratable(void)
     g_assert_nonnull(strstr(xml, "<currentMemory unit='KiB'>262144<"));
     g_assert_null(strstr(xml, "/dev/pts"));
     g_assert_null(strstr(xml, "<alias"));
+}
+
+/* <memoryBacking>: parsed, formatted in libvirt's order, and the same
+ * definition when parsed again. */
+static void test_format_mem_backing(void)
+{
+    static const char in[] = DOM(
+        "<memoryBacking><discard/><allocation mode='immediate' threads='4'/>"
+        "<access mode='shared'/><source type='file'/><locked/>"
+        "<nosharepages/><hugepages><page size='2' unit='MiB'/></hugepages>"
+        "</memoryBacking>");
+    static const char expect[] =
+        "  <memoryBacking>\n"
+        "    <hugepages>\n"
+        "      <page size='2048' unit='KiB'/>\n"
+        "    </hugepages>\n"
+        "    <nosharepages/>\n"
+        "    <locked/>\n"
+        "    <source type='file'/>\n"
+        "    <access mode='shared'/>\n"
+        "    <allocation mode='immediate' threads='4'/>\n"
+        "    <discard/>\n"
+        "  </memoryBacking>\n";
+    g_autoptr(GError) err = NULL;
+    g_autoptr(DomainDef) def = domain_def_parse_string(in, 0, &err);
+    g_autoptr(DomainDef) again = NULL;
+    g_autoptr(DomainDef) plain = NULL;
+    g_autofree char *xml = NULL;
+
+    g_assert_no_error(err);
+    g_assert_true(def->mem_backing.given);
+    g_assert_cmpuint(def->mem_backing.hugepage_kib, ==, 2048);
+    g_assert_cmpuint(def->mem_backing.threads, ==, 4);
+    xml = domain_def_format(def, NULL, DOMAIN_DEF_FORMAT_INACTIVE);
+    if (!strstr(xml, expect)) {
+        g_error("no <memoryBacking> as expected in:\n%s", xml);
+    }
+    again = domain_def_parse_string(xml, 0, &err);
+    g_assert_no_error(err);
+    g_assert_true(domain_def_equal(def, again));
+    plain = domain_def_parse_string(DOM("<memoryBacking><hugepages/>"
+                                        "</memoryBacking>"), 0, &err);
+    g_assert_no_error(err);
+    g_assert_false(domain_def_equal(def, plain));
+    g_free(xml);
+    xml = domain_def_format(plain, NULL, DOMAIN_DEF_FORMAT_INACTIVE);
+    g_assert_nonnull(strstr(xml, "  <memoryBacking>\n    <hugepages/>\n"
+                                 "  </memoryBacking>\n"));
 }
 
 static void test_format_minimal(void)
@@ -1494,6 +1555,8 @@ int main(int argc, char **argv)
     g_test_add_func("/domain-conf/format/migratable",
                     test_format_migratable);
     g_test_add_func("/domain-conf/format/minimal", test_format_minimal);
+    g_test_add_func("/domain-conf/format/memory-backing",
+                    test_format_mem_backing);
     g_test_add_func("/domain-conf/format/escaping", test_format_escaping);
     g_test_add_func("/domain-conf/uuid-generated", test_uuid_generated);
     g_test_add_func("/domain-conf/flags", test_flags);

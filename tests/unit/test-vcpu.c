@@ -65,6 +65,32 @@ static void test_pause_all_at_once(void)
     fake_vm_free(vm);
 }
 
+/* vcpu_init() does not wait for the thread; vcpu_init_wait() does, and
+ * a vCPU destroyed before its thread said hello still goes (vm_new's
+ * error path): an EXIT posted too early would be lost and hang the
+ * join. */
+static void test_init_then_wait(void)
+{
+    for (int round = 0; round < 50; round++) {
+        Vm *vm = g_new0(Vm, 1);
+
+        vm->cfg = &test_cfg;
+        vm->nr_vcpus = 4;
+        vm->vcpus = g_new0(Vcpu, 4);
+        for (unsigned int i = 0; i < 4; i++) {
+            g_assert_true(vcpu_init(&vm->vcpus[i], vm, i, NULL));
+        }
+        if (round % 2) {
+            for (unsigned int i = 0; i < 4; i++) {
+                vcpu_init_wait(&vm->vcpus[i]);
+                g_assert_true(vm->vcpus[i].ready);
+                g_assert_cmpint(vm->vcpus[i].state, ==, VCPU_PAUSED);
+            }
+        }
+        fake_vm_free(vm);
+    }
+}
+
 /* RUN then PAUSE back to back, many times: a kick lost in the window
  * before KVM_RUN would hang here (the vCPU "runs" until kicked). */
 static void test_kick_never_lost(void)
@@ -150,6 +176,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     vcpu_signals_init();
     g_test_add_func("/vcpu/pause-completes-io", test_pause_completes_io);
+    g_test_add_func("/vcpu/init-then-wait", test_init_then_wait);
     g_test_add_func("/vcpu/pause-all-at-once", test_pause_all_at_once);
     g_test_add_func("/vcpu/kick-never-lost", test_kick_never_lost);
     g_test_add_func("/vcpu/save-restore-paused-only",

@@ -121,6 +121,12 @@ static void test_kick_and_interrupt(gconstpointer ioeventfd)
     dir = g_dir_make_tmp("kestrel-kvm-XXXXXX", NULL);
     cfg->kernel = write_kernel(dir, bar + VIRTIO_PCI_NOTIFY_OFF);
     cfg->ram_size = 64 * MiB;
+    /* A shared memfd, whose allocated blocks fstat counts (the balloon
+     * on every backend: tests/functional/test_membackend.py). */
+    cfg->ram_backend = g_new0(MemBackendConfig, 1);
+    cfg->ram_backend->type = MEM_BACKEND_MEMFD;
+    cfg->ram_backend->share = true;
+    cfg->ram_backend->size = cfg->ram_size;
     dc = g_new0(DeviceConfig, 1);
     dc->driver = g_strdup("virtio-balloon-pci");
     dc->id = g_strdup("balloon0");
