@@ -211,6 +211,34 @@ bool cmdline_opt_global(CmdlineState *s, const char *arg, GError **errp)
     return false;
 }
 
+/*
+ * -object rng-random,id=ID[,filename=/dev/urandom|/dev/random] and
+ * rng-builtin,id=ID: a virtio-rng's source. Both are the host kernel's
+ * random generator, which kestrel reads with getrandom(); another file
+ * (a hardware RNG device) is refused rather than silently replaced.
+ */
+static bool cmdline_object_rng(CmdlineState *s, KeyvalList *kv,
+                               const char *type, const char *id,
+                               GError **errp)
+{
+    const char *file = g_str_equal(type, "rng-random")
+        ? keyval_get_str(kv, "filename") : NULL;
+
+    if (file && !g_str_equal(file, "/dev/urandom") &&
+        !g_str_equal(file, "/dev/random")) {
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_UNSUPPORTED,
+                    "rng-random '%s': filename '%s' is not supported: kestrel "
+                    "takes its random bytes from the kernel (/dev/urandom, "
+                    "/dev/random)", id, file);
+        return false;
+    }
+    if (!keyval_check_unused(kv, errp)) {
+        return false;
+    }
+    g_ptr_array_add(s->cfg->rngs, g_strdup(id));
+    return true;
+}
+
 bool cmdline_opt_object(CmdlineState *s, const char *arg, GError **errp)
 {
     static const char *const formats[] = { "raw", "base64", NULL };
@@ -228,7 +256,8 @@ bool cmdline_opt_object(CmdlineState *s, const char *arg, GError **errp)
     if (keyval_is_help(type)) {
         fprintf(s->out, "List of user creatable objects:\n"
                 "  memory-backend-file\n  memory-backend-memfd\n"
-                "  memory-backend-ram\n  secret\n");
+                "  memory-backend-ram\n  rng-builtin\n  rng-random\n"
+                "  secret\n");
         s->exit = true;
         return true;
     }
@@ -238,11 +267,13 @@ bool cmdline_opt_object(CmdlineState *s, const char *arg, GError **errp)
         return false;
     }
     if (!g_str_equal(type, "secret") &&
-        !g_str_has_prefix(type, "memory-backend-")) {
+        !g_str_has_prefix(type, "memory-backend-") &&
+        !g_str_equal(type, "rng-random") && !g_str_equal(type, "rng-builtin")) {
         g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_UNSUPPORTED,
                     "object type '%s' is not supported by kestrel: -object "
                     "takes 'secret', 'memory-backend-ram', "
-                    "'memory-backend-memfd' and 'memory-backend-file'", type);
+                    "'memory-backend-memfd', 'memory-backend-file', "
+                    "'rng-random' and 'rng-builtin'", type);
         return false;
     }
     id = keyval_get_str(kv, "id");
@@ -274,6 +305,17 @@ bool cmdline_opt_object(CmdlineState *s, const char *arg, GError **errp)
                         "(type 'container')", id);
             return false;
         }
+    }
+    for (guint i = 0; i < s->cfg->rngs->len; i++) {
+        if (g_str_equal(g_ptr_array_index(s->cfg->rngs, i), id)) {
+            g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_INVALID,
+                        "attempt to add duplicate property '%s' to object "
+                        "(type 'container')", id);
+            return false;
+        }
+    }
+    if (g_str_has_prefix(type, "rng-")) {
+        return cmdline_object_rng(s, kv, type, id, errp);
     }
     if (!g_str_equal(type, "secret")) {
         return cmdline_object_memory_backend(s, kv, type, id, errp);

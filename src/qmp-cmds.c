@@ -598,6 +598,9 @@ static const struct {
     { "memory-backend-memfd", "memory-backend", false },
     { "memory-backend-ram", "memory-backend", false },
     { "none-machine", "machine", false },
+    { "rng", "object", true },
+    { "rng-builtin", "rng", false },
+    { "rng-random", "rng", false },
     { "secret", "object", false },
     { "virtio-balloon-pci", "virtio-pci", false },
     { "virtio-blk-pci", "virtio-pci", false },
@@ -747,6 +750,8 @@ static bool qmp_qom_list_properties(void *ctx, JsonObject *args,
         prop_list_add(a, "format", "QCryptoSecretFormat", NULL);
         prop_list_add(a, "data", "string", NULL);
         prop_list_add(a, "file", "string", NULL);
+    } else if (!strcmp(typename, "rng-random")) {
+        prop_list_add(a, "filename", "string", NULL);
     } else if (g_str_has_prefix(typename, "memory-backend-")) {
         /* What -object takes for each (cmdline-machine.c); libvirt reads
          * hugetlb, discard-data and prealloc-threads from here. */

@@ -381,6 +381,18 @@ static void vm_device_event(void *opaque, const char *name,
     g_idle_add(vm_device_event_cb, ev);
 }
 
+static bool vm_rng_exists(void *opaque, const char *id)
+{
+    Vm *vm = opaque;
+
+    for (guint i = 0; i < vm->cfg->rngs->len; i++) {
+        if (g_str_equal(g_ptr_array_index(vm->cfg->rngs, i), id)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static gboolean vm_io_error_stop_cb(gpointer opaque)
 {
     Vm *vm = opaque;
@@ -492,7 +504,8 @@ static bool vm_setup_devices(Vm *vm, GError **errp)
         .mem = vm->mem, .pio = vm->pio, .mmio = vm->mmio, .kvm = vm->kvm,
         .set_irq = vm_board_set_irq, .guest_reset = vm_guest_reset,
         .guest_poweroff = vm_pm_poweroff, .emit_event = vm_device_event,
-        .io_error_stop = vm_io_error_stop, .opaque = vm,
+        .io_error_stop = vm_io_error_stop, .rng_exists = vm_rng_exists,
+        .opaque = vm,
     };
 
     vm->blocks = block_graph_new(cfg, errp);

@@ -239,6 +239,7 @@ VmConfig *vm_config_new(void)
         g_ptr_array_new_with_free_func((GDestroyNotify)vm_config_device_free);
     cfg->drives =
         g_ptr_array_new_with_free_func((GDestroyNotify)vm_config_drive_free);
+    cfg->rngs = g_ptr_array_new_with_free_func(g_free);
     cfg->netdevs =
         g_ptr_array_new_with_free_func((GDestroyNotify)vm_config_netdev_free);
     cfg->blockdevs =
@@ -264,6 +265,7 @@ void vm_config_free(VmConfig *cfg)
     g_ptr_array_unref(cfg->devices);
     g_ptr_array_unref(cfg->drives);
     g_ptr_array_unref(cfg->netdevs);
+    g_ptr_array_unref(cfg->rngs);
     g_ptr_array_unref(cfg->blockdevs);
     g_ptr_array_unref(cfg->secrets);
     g_ptr_array_unref(cfg->mem_backends);

@@ -152,6 +152,7 @@ typedef struct {
 
     /* guest RAM: every -object memory-backend-*, and the machine's */
     GPtrArray *mem_backends;    /* owns MemBackendConfig */
+    GPtrArray *rngs;            /* -object rng-random/rng-builtin ids */
     char *ram_memdev;           /* -machine memory-backend=ID, or NULL */
     char *mem_path;             /* -mem-path */
     bool mem_prealloc;          /* -mem-prealloc */

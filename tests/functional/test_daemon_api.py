@@ -294,6 +294,22 @@ class Node(DaemonCase):
         out = self.virsh("nodecpustats", "--percent")
         self.assertRegex(out, r"usage:\s+[\d.]+%")
 
+    def test_domcapabilities_says_what_kestrel_has(self):
+        import xml.etree.ElementTree as ET
+        caps = ET.fromstring(self.virsh("domcapabilities"))
+        disk = caps.find("devices/disk")
+        self.assertEqual(disk.get("supported"), "yes")
+        self.assertEqual([v.text for v in
+                          disk.findall("enum[@name='bus']/value")],
+                         ["virtio"])
+        self.assertEqual([v.text for v in
+                          disk.findall("enum[@name='diskDevice']/value")],
+                         ["disk"])
+        mb = caps.find("memoryBacking")
+        self.assertEqual(mb.get("supported"), "yes")
+        self.assertIn("memfd", [v.text for v in mb.findall("enum/value")])
+        self.assertEqual(caps.find("os/loader").get("supported"), "no")
+
     def test_memory_stats(self):
         libvirt, conn = self.conn()
         st = conn.getMemoryStats(libvirt.VIR_NODE_MEMORY_STATS_ALL_CELLS)

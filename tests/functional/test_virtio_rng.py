@@ -70,6 +70,29 @@ class RngCase(ktest.TestCase):
         self.assertEqual(self.qt.read(BUF, 512), b"\x5a" * 512)
         self.assertEqual(self.qmp.cmd("query-status")["status"], "running")
 
+    def test_libvirt_spelling(self):
+        # What libvirt writes for <rng model='virtio'><backend
+        # model='random'>/dev/urandom</backend></rng>.
+        self.start_args = None
+        qmp = os.path.join(self.tmp, "k.qmp")
+        qt = os.path.join(self.tmp, "k.qtest")
+        self.spawn([KESTREL, "-nodefaults", "-display", "none", "-m", "64",
+                    "-accel", "qtest", "-qtest",
+                    "unix:%s,server=on,wait=off" % qt,
+                    "-qmp", "unix:%s,server=on,wait=off" % qmp,
+                    "-object", '{"qom-type":"rng-random","id":"objrng0",'
+                    '"filename":"/dev/urandom"}',
+                    "-device", '{"driver":"virtio-rng-pci","rng":"objrng0",'
+                    '"id":"rng0","bus":"pci.0","addr":"0x6"}'])
+        Qmp(qmp)
+        t = Qtest(qt)
+        dev = VirtioPciDevice(t, RNG_ID)
+        self.assertEqual(dev.devfn, 6 << 3)
+        dev.init(0)
+        dev.queues[0].post([(BUF, 64, True)])
+        dev.queues[0].kick()
+        self.assertEqual(dev.queues[0].wait_used()[1], 64)
+
     def test_unknown_rng_object(self):
         p = self.spawn([KESTREL, "-nodefaults", "-display", "none",
                         "-accel", "qtest", "-qtest", "unix:%s,server=on,"
@@ -79,6 +102,12 @@ class RngCase(ktest.TestCase):
         p.drain()
         self.assertIn("Property 'virtio-rng-pci.rng' can't find value "
                       "'nope'", p.text())
+        p = self.spawn([KESTREL, "-nodefaults", "-display", "none",
+                        "-accel", "qtest", "-object",
+                        "rng-random,id=r,filename=/dev/hwrng"])
+        self.assertEqual(p.proc.wait(20), 1)
+        p.drain()
+        self.assertIn("filename '/dev/hwrng' is not supported", p.text())
 
 
 if __name__ == "__main__":

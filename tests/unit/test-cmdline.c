@@ -644,8 +644,8 @@ static const ErrCase err_cases[] = {
       "'memory-backend-file'" },
     { K "-object iothread,id=io0", UNS, "-object iothread,id=io0: object "
       "type 'iothread' is not supported by kestrel: -object takes 'secret', "
-      "'memory-backend-ram', 'memory-backend-memfd' and "
-      "'memory-backend-file'" },
+      "'memory-backend-ram', 'memory-backend-memfd', 'memory-backend-file', "
+      "'rng-random' and 'rng-builtin'" },
     { K "-object memory-backend-ram,id=m -machine memory-backend=m", INV,
       "-object memory-backend-ram,id=m: memory backend 'm': Parameter 'size' "
       "is missing" },
