@@ -185,6 +185,10 @@ bool cmdline_opt_global(CmdlineState *s, const char *arg, GError **errp)
     } accepted[] = {
         /* the in-kernel PIT reinjects lost ticks: QEMU's "delay" */
         { "kvm-pit.lost_tick_policy", "delay" },
+        /* libvirt's <pm> with S3/S4 off: the machine has neither (its
+         * DSDT describes _S5 only), so "disabled" is what it is */
+        { "PIIX4_PM.disable_s3", "1" },
+        { "PIIX4_PM.disable_s4", "1" },
     };
     const char *eq = strchr(arg, '=');
     g_autofree char *name = NULL;

@@ -515,6 +515,7 @@ static const OkCase ok_cases[] = {
     /* the other spellings of the same, and -incoming defer */
     { K "-object secret,id=sec0,format=base64,data=aGk= -incoming defer "
         "-global kvm-pit.lost_tick_policy=delay -no-hpet -sandbox off "
+        "-global PIIX4_PM.disable_s3=1 -global PIIX4_PM.disable_s4=1 "
         "-machine hpet=off,vmport=off,acpi=on -rtc base=utc,clock=host,"
         "driftfix=none -overcommit mem-lock=off,cpu-pm=off "
         "-audiodev none,id=a -boot strict=off -msg timestamp=off",
@@ -726,8 +727,10 @@ static const ErrCase err_cases[] = {
       "kestrel has no seccomp sandbox: only -sandbox off is accepted" },
     { K "-audiodev pa,id=a", UNS, "-audiodev pa,id=a: Parameter 'driver' "
       "does not take value 'pa' in kestrel: kestrel has no sound device" },
-    { K "-global PIIX4_PM.disable_s3=1", UNS, "-global PIIX4_PM.disable_s3=1: "
-      "global property 'PIIX4_PM.disable_s3' is not supported by kestrel" },
+    { K "-global PIIX4_PM.disable_s3=0", UNS, "-global PIIX4_PM.disable_s3=0: "
+      "global property 'PIIX4_PM.disable_s3' only takes '1' in kestrel" },
+    { K "-global PIIX4_PM.noreboot=1", UNS, "-global PIIX4_PM.noreboot=1: "
+      "global property 'PIIX4_PM.noreboot' is not supported by kestrel" },
     { K "-global kvm-pit.lost_tick_policy=discard", UNS,
       "-global kvm-pit.lost_tick_policy=discard: global property "
       "'kvm-pit.lost_tick_policy' only takes 'delay' in kestrel" },
