@@ -406,6 +406,7 @@ static RpcResult proc_set_memory_stats_period(RpcCall *call, void *a,
         g_autofree char *path = process_balloon_path(dom);
 
         domain_obj_edit_live(dom)->balloon.stats_period = args->period;
+        process_guest_stats_update(dom);
         json_object_set_string_member(qargs, "path", path);
         json_object_set_string_member(qargs, "property",
                                       "guest-stats-polling-interval");

@@ -677,8 +677,11 @@ static gboolean process_guest_stats_tick(gpointer opaque)
 
 static void process_guest_stats_start(DomainObj *dom)
 {
+    /* Only a domain whose guest reports (a stats period is set) is asked:
+     * the others would answer nothing, and an idle daemon with many
+     * domains would wake for each of them every period. */
     if (dom->def->balloon.model == DOMAIN_BALLOON_VIRTIO &&
-        !dom->guest_stats_timer) {
+        dom->def->balloon.stats_period && !dom->guest_stats_timer) {
         dom->guest_stats_timer = g_timeout_add_seconds(
             PROCESS_GUEST_STATS_PERIOD_S, process_guest_stats_tick, dom);
     }
@@ -689,6 +692,15 @@ static void process_guest_stats_stop(DomainObj *dom)
     g_clear_handle_id(&dom->guest_stats_timer, g_source_remove);
     g_clear_pointer(&dom->guest_stats, json_object_unref);
     dom->guest_stats_update = 0;
+}
+
+void process_guest_stats_update(DomainObj *dom)
+{
+    if (dom->def->balloon.stats_period) {
+        process_guest_stats_start(dom);
+    } else {
+        process_guest_stats_stop(dom);
+    }
 }
 
 static void process_start_monitor_ready(QmpClient *mon, const GError *err,

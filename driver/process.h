@@ -68,6 +68,10 @@ typedef void (*ProcessReplyFunc)(DomainObj *dom, JsonNode *ret,
                                  const GError *err, void *opaque);
 
 /* Run @command with @args (borrowed, may be NULL) on @dom's monitor. */
+/* Poll the guest's balloon statistics for domstats while a stats period
+ * is set (the live definition's), and not otherwise. */
+void process_guest_stats_update(DomainObj *dom);
+
 void process_qmp_call(DomainObj *dom, const char *command, JsonObject *args,
                       ProcessReplyFunc func, void *opaque);
 
