@@ -21,6 +21,7 @@ import struct
 import time
 
 import ktest
+import test_virtio_net
 from ktest import KESTREL, Qmp, Qtest
 from test_virtio_blk import (BlkCase, T_FLUSH, T_IN, T_OUT, S_OK, pattern,
                              qemu_img)
@@ -227,6 +228,25 @@ class Disks(BlkCase):
         self.proc.wait_exit(20)
         r = qemu_img("check", img)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+
+class Net(test_virtio_net.NetCase):
+    """test_virtio_net's tap cases, on a kestrel under libvirt's sandbox
+    that also runs as nobody: the tap was opened before the drop."""
+
+    def in_ns(self, *argv):
+        if argv and argv[0] == KESTREL:
+            argv += ("-sandbox", LIBVIRT, "-runas", "nobody")
+        return super().in_ns(*argv)
+
+    def test_tap_both_ways(self):
+        test_virtio_net.TestTap.test_host_to_guest_and_back(self)
+        st = proc_status(self.proc.proc.pid)
+        self.assertEqual(st["Seccomp"], "2")
+        self.assertEqual(st["Uid"].split()[0], str(nobody().pw_uid))
+
+    def test_announce_self(self):
+        test_virtio_net.TestTap.test_announce_self_sends_rarp(self)
 
 
 class Migration(SandboxCase):
