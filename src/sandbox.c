@@ -262,6 +262,7 @@ static void on_sigsys(int signo, siginfo_t *si, void *uctx)
     char num[16];
     int nr = si->si_syscall;
     unsigned int n = 0, v = nr < 0 ? 0 : (unsigned int)nr;
+    struct sigaction dfl = { .sa_handler = SIG_DFL };
     sigset_t set;
 
     for (unsigned int i = 0; i < trap_count; i++) {
@@ -287,7 +288,8 @@ static void on_sigsys(int signo, siginfo_t *si, void *uctx)
 
     /* Die of the signal itself, as QEMU's kill would: the parent sees
      * WTERMSIG == SIGSYS. No core file (main() set RLIMIT_CORE to 0). */
-    signal(SIGSYS, SIG_DFL);
+    sigemptyset(&dfl.sa_mask);
+    sigaction(SIGSYS, &dfl, NULL);
     sigemptyset(&set);
     sigaddset(&set, SIGSYS);
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
