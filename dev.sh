@@ -18,7 +18,8 @@ cd "$here"
 PACKAGES=(
     build-essential autoconf automake pkg-config
     libglib2.0-dev libjson-glib-dev
-    libxml2-dev libtirpc-dev rpcsvc-proto libzstd-dev zlib1g-dev liburing-dev iproute2
+    libxml2-dev libtirpc-dev rpcsvc-proto libzstd-dev zlib1g-dev liburing-dev libseccomp-dev
+    iproute2
     python3 python3-libvirt libvirt-clients libvirt-daemon-system
     qemu-system-x86 qemu-utils
     clang

@@ -452,6 +452,11 @@ GStrv domain_command_build(const DomainDef *def,
     if (def->balloon.model == DOMAIN_BALLOON_VIRTIO) {
         add_balloon(argv, &def->balloon);
     }
+    /* libvirt's default for QEMU (qemu.conf seccomp_sandbox = 1): kestrel
+     * gives up every group QEMU's seccomp filter knows once it is set up.
+     * Nothing the daemon asks of a running kestrel spawns a process:
+     * save goes to file: and migration over tcp:. */
+    add2(argv, "-sandbox", DOMAIN_COMMAND_SANDBOX);
     if (paths->pidfile) {
         add2(argv, "-pidfile", paths->pidfile);
     }

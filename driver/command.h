@@ -42,6 +42,10 @@ enum {
                                          * without /dev/kvm) */
 };
 
+/* The seccomp groups every kestrel runs with: QEMU's libvirt default. */
+#define DOMAIN_COMMAND_SANDBOX \
+    "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
+
 /*
  * The argv (argv[0] = the binary) that runs @def: @def->emulator, or
  * @paths->emulator when the XML names none.  @flags: DOMAIN_COMMAND_*.
@@ -52,6 +56,7 @@ enum {
  *
  * Lifecycle actions: on_poweroff 'preserve' adds -no-shutdown, on_reboot
  * 'destroy' adds -no-reboot; on_crash needs nothing (no panic device).
+ * Every kestrel gets -sandbox DOMAIN_COMMAND_SANDBOX.
  * Disks are -blockdev file (host_device) and format nodes with a
  * virtio-blk-pci -device, in the JSON form libvirt writes for QEMU 7.2;
  * a qcow2's backing chain is left to kestrel (no "backing": it opens the

@@ -30,6 +30,7 @@
 #include "keyval.h"
 #include "migration/channel.h"
 #include "migration/describe.h"
+#include "sandbox.h"
 
 /* The QEMU release whose command line and QMP kestrel follows. */
 #define CMDLINE_QEMU_VERSION "7.2.0"
@@ -381,22 +382,40 @@ static bool opt_S(CmdlineState *s, const char *arg, GError **errp)
 
 static bool opt_sandbox(CmdlineState *s, const char *arg, GError **errp)
 {
-    g_autoptr(KeyvalList) kv = keyval_parse(arg, "enable", errp);
-    bool on;
+    return sandbox_parse(arg, &s->cfg->sandbox, errp);
+}
 
-    if (!kv) {
+static bool opt_runas(CmdlineState *s, const char *arg, GError **errp)
+{
+    return sandbox_parse_user(arg, s->cfg, errp);
+}
+
+static bool opt_chroot(CmdlineState *s, const char *arg, GError **errp)
+{
+    if (!sandbox_check_chroot(arg, errp)) {
         return false;
     }
-    if (!keyval_get_bool(kv, "enable", false, &on, errp)) {
-        return false;
-    }
-    if (on || keyval_first_unused(kv)) {
-        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_UNSUPPORTED,
-                    "kestrel has no seccomp sandbox: only -sandbox off is "
-                    "accepted");
-        return false;
-    }
+    g_free(s->cfg->chroot_dir);
+    s->cfg->chroot_dir = g_strdup(arg);
     return true;
+}
+
+/* QEMU 8.1's spelling of -runas and -chroot, which libvirt may move to. */
+static bool opt_run_with(CmdlineState *s, const char *arg, GError **errp)
+{
+    g_autoptr(KeyvalList) kv = keyval_parse(arg, NULL, errp);
+    const char *user, *dir;
+
+    if (!kv || !cmdline_only_bool(kv, "async-teardown", false,
+                                  "kestrel tears the guest down itself",
+                                  errp)) {
+        return false;
+    }
+    user = keyval_get_str(kv, "user");
+    dir = keyval_get_str(kv, "chroot");
+    return keyval_check_unused(kv, errp) &&
+           (!user || opt_runas(s, user, errp)) &&
+           (!dir || opt_chroot(s, dir, errp));
 }
 
 static bool opt_uuid(CmdlineState *s, const char *arg, GError **errp)
@@ -481,7 +500,8 @@ static const CmdlineOption cmdline_options[] = {
     { "cdrom", true, NULL, NULL, NULL },
     { "chardev", true, cmdline_opt_chardev, "BACKEND,id=ID[,...]",
       "character device: null, stdio, file, pty or socket" },
-    { "chroot", true, NULL, NULL, NULL },
+    { "chroot", true, opt_chroot, "DIR",
+      "chroot to DIR once the VM is set up" },
     { "compat", true, NULL, NULL, NULL },
     { "cpu", true, cmdline_opt_cpu, "host|max", "CPU model (default host)" },
     { "ctrl-grab", false, NULL, NULL, NULL },
@@ -589,11 +609,15 @@ static const CmdlineOption cmdline_options[] = {
     { "rotate", true, NULL, NULL, NULL },
     { "rtc", true, opt_rtc, "base=utc[,clock=host][,driftfix=none]",
       "the RTC: host time in UTC (the only choice)" },
-    { "run-with", true, NULL, NULL, NULL },
-    { "runas", true, NULL, NULL, NULL },
+    { "run-with", true, opt_run_with, "[user=USER][,chroot=DIR]",
+      "same as -runas USER and -chroot DIR" },
+    { "runas", true, opt_runas, "USER|UID:GID",
+      "run as USER once the VM is set up" },
     { "s", false, NULL, NULL, NULL },
-    { "sandbox", true, opt_sandbox, "off",
-      "accepted: there is no seccomp sandbox" },
+    { "sandbox", true, opt_sandbox,
+      "on|off[,obsolete=allow|deny][,elevateprivileges=allow|deny|children]"
+      "[,spawn=allow|deny][,resourcecontrol=allow|deny]",
+      "seccomp filter once the VM is set up (QEMU's)" },
     { "sd", true, NULL, NULL, NULL },
     { "sdl", false, NULL, NULL, NULL },
     { "seed", true, NULL, NULL, NULL },

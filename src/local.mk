@@ -31,6 +31,7 @@ src_libkestrel_a_SOURCES = \
 	src/net/net.c src/net/net.h src/net/tap.c src/net/tap.h \
 	src/monitor.c src/monitor.h \
 	src/qtest.c src/qtest.h \
+	src/sandbox.c src/sandbox.h \
 	src/qmp-cmds.c src/qmp-cmds.h \
 	src/qmp-block.c src/qmp-net.c \
 	src/virtio/virtqueue.c src/virtio/virtqueue.h \
@@ -51,9 +52,9 @@ src_libkestrel_a_SOURCES = \
 	src/block/block.c src/block/block.h src/block/block-int.h \
 	src/block/file.c src/block/raw.c \
 	src/block/qcow2.c src/block/qcow2-int.h src/block/qcow2-refcount.c
-src_libkestrel_a_CFLAGS = $(AM_CFLAGS) $(JSONGLIB_CFLAGS) $(ZSTD_CFLAGS) $(ZLIB_CFLAGS) $(URING_CFLAGS)
+src_libkestrel_a_CFLAGS = $(AM_CFLAGS) $(JSONGLIB_CFLAGS) $(ZSTD_CFLAGS) $(ZLIB_CFLAGS) $(URING_CFLAGS) $(SECCOMP_CFLAGS)
 
 bin_PROGRAMS += src/kestrel
 src_kestrel_SOURCES = src/main.c
 src_kestrel_CFLAGS = $(AM_CFLAGS) $(JSONGLIB_CFLAGS)
-src_kestrel_LDADD = src/libkestrel.a qmp/libqmp.a $(JSONGLIB_LIBS) $(GLIB_LIBS) $(ZSTD_LIBS) $(ZLIB_LIBS) $(URING_LIBS) -lutil -lpthread
+src_kestrel_LDADD = src/libkestrel.a qmp/libqmp.a $(JSONGLIB_LIBS) $(GLIB_LIBS) $(ZSTD_LIBS) $(ZLIB_LIBS) $(URING_LIBS) $(SECCOMP_LIBS) -lutil -lpthread

@@ -23,9 +23,11 @@
 #include "migration/migration.h"
 #include "monitor.h"
 #include "qtest.h"
+#include "sandbox.h"
 #include "vm.h"
 
 static int daemon_pipe = -1;
+static int daemon_null = -1;   /* opened before -chroot hides /dev */
 static bool msg_timestamp;      /* -msg timestamp=on */
 
 /* One diagnostic line on stderr, "kestrel: ...", after the time (UTC,
@@ -77,18 +79,19 @@ static void daemonize_begin(void)
     }
     close(fds[0]);
     daemon_pipe = fds[1];
+    daemon_null = open("/dev/null", O_RDWR | O_CLOEXEC);
     setsid();
 }
 
 static void daemonize_finish(bool keep_stderr)
 {
     char ok = 0;
-    int null;
+    int null = daemon_null;
 
     if (daemon_pipe < 0) {
         return;
     }
-    null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    daemon_null = -1;
     if (null >= 0) {
         dup2(null, STDIN_FILENO);
         dup2(null, STDOUT_FILENO);
@@ -231,6 +234,12 @@ int main(int argc, char **argv)
                                                err->message);
 
         die(msg);
+    }
+    /* Everything is open and listening: give up what a running VM does
+     * not need (-chroot, -runas, -sandbox) before vCPUs run and before
+     * the main loop serves the first client. */
+    if (!sandbox_enter(cfg, &err)) {
+        die(err->message);
     }
     /* -incoming: the VM runs once the migration is in, not before. */
     if (!cfg->start_paused && !cfg->incoming_defer && !cfg->incoming_uri &&

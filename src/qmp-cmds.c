@@ -800,6 +800,10 @@ static const struct {
     { "overcommit", { "mem-lock", "cpu-pm" }, { "string", "boolean" } },
     { "rtc", { "base", "clock", "driftfix" },
       { "string", "string", "string" } },
+    /* listed, so libvirt adds its -sandbox on,...=deny (sandbox.c) */
+    { "sandbox", { "enable", "obsolete", "elevateprivileges", "spawn",
+                   "resourcecontrol" },
+      { "boolean", "string", "string", "string", "string" } },
     { "smp", { "cpus", "maxcpus", "sockets", "dies", "clusters", "cores",
                "threads" },
       { "number", "number", "number", "number", "number", "number",

@@ -16,6 +16,7 @@
 
 #include "error.h"
 #include "qtest.h"
+#include "sandbox.h"
 #include "vm.h"
 
 #define QTEST_MAX_LINE (64u << 20)      /* "write" of 32 MiB in hex */
@@ -218,6 +219,10 @@ char *qtest_execute(Vm *vm, const char *line)
     words = w;
     if (!n) {
         return g_strdup("FAIL empty command\n");
+    }
+    /* kestrel's own: make a system call of a -sandbox group */
+    if (!strcmp(words[0], "sandbox-probe") && (n == 2 || n == 3)) {
+        return sandbox_probe(words[1], n == 3 && !strcmp(words[2], "thread"));
     }
     if (!vm->mem && strcmp(words[0], "inb") && strcmp(words[0], "outb")) {
         return g_strdup("FAIL this machine has no memory\n");

@@ -273,6 +273,9 @@ void vm_config_free(VmConfig *cfg)
     g_free(cfg->mem_path);
     vm_config_mem_backend_free(cfg->ram_backend);
     g_free(cfg->pidfile);
+    g_free(cfg->runas);
+    g_free(cfg->runas_user);
+    g_free(cfg->chroot_dir);
     g_free(cfg->logfile);
     g_free(cfg->incoming_uri);
     g_free(cfg->qtest);

@@ -105,6 +105,21 @@ typedef struct {
     bool merge_given;           /* else the machine's mem-merge decides */
 } MemBackendConfig;
 
+/* -sandbox: which of QEMU's groups of system calls the filter denies. */
+typedef enum {
+    SANDBOX_PRIV_ALLOW,
+    SANDBOX_PRIV_DENY,
+    SANDBOX_PRIV_CHILDREN,      /* as deny (QEMU's meaning), no_new_privs */
+} SandboxPriv;
+
+typedef struct {
+    bool enable;                /* -sandbox on */
+    bool obsolete;              /* obsolete=deny (the default when on) */
+    SandboxPriv elevate;        /* elevateprivileges= */
+    bool spawn;                 /* spawn=deny */
+    bool resourcecontrol;       /* resourcecontrol=deny */
+} SandboxConfig;
+
 typedef struct {
     /* -machine / -M / -accel / -enable-kvm */
     char *machine;              /* "kestrel" (the default; "none" for probing) */
@@ -175,6 +190,14 @@ typedef struct {
     bool nodefaults;
     char *pidfile;
     char *logfile;              /* -D */
+
+    /* confinement after set-up (sandbox.c) */
+    SandboxConfig sandbox;
+    char *runas;                /* -runas as given, NULL if none */
+    char *runas_user;           /* its user name, NULL for UID:GID */
+    unsigned int runas_uid;
+    unsigned int runas_gid;
+    char *chroot_dir;           /* -chroot */
 } VmConfig;
 
 /* What the caller does after parsing. */

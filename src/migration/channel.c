@@ -21,6 +21,7 @@
 #include "json-stream.h"
 #include "migration/channel.h"
 #include "qmp-error.h"
+#include "sandbox.h"
 
 void mig_uri_clear(MigUri *u)
 {
@@ -103,6 +104,14 @@ bool mig_uri_parse(const char *uri, MigUri *u, GError **errp)
         if (!*g_strstrip(u->command)) {
             g_set_error(errp, QMP_ERROR, QMP_ERROR_GENERIC,
                         "exec: needs a command to run");
+            return false;
+        }
+        /* Refused here, so the QMP command fails and the VM runs on,
+         * rather than the filter killing us at fork. */
+        if (sandbox_spawn_denied()) {
+            g_set_error(errp, QMP_ERROR, QMP_ERROR_GENERIC,
+                        "exec: migration needs to start a process, which "
+                        "-sandbox spawn=deny forbids");
             return false;
         }
         return true;
@@ -252,6 +261,11 @@ static int spawn(const char *cmd, bool we_write, pid_t *child, GError **errp)
     int p[2];
     pid_t pid;
 
+    if (sandbox_spawn_denied()) {       /* mig_uri_parse refused it first */
+        g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_FAILED,
+                    "cannot start exec:%s: -sandbox spawn=deny", cmd);
+        return -1;
+    }
     if (pipe2(p, O_CLOEXEC) < 0) {
         g_set_error(errp, KESTREL_ERROR, KESTREL_ERROR_FAILED,
                     "cannot create a pipe for exec:%s: %s", cmd,

@@ -5,6 +5,7 @@
 FUNCTIONAL_TESTS = \
 	tests/functional/test_boot.py \
 	tests/functional/test_badinput.py \
+	tests/functional/test_sandbox.py \
 	tests/functional/test_errors.py \
 	tests/functional/test_devices.py \
 	tests/functional/test_pvh.py \

@@ -78,9 +78,8 @@ CASES = [
      "-incoming tcp:0:4444: incoming migration from 'tcp:0:4444' is not "
      "supported by kestrel: only -incoming defer is accepted, and kestrel "
      "has no migrate-incoming yet"),
-    ("sandbox_on", K + ["-sandbox", "on"],
-     "-sandbox on: kestrel has no seccomp sandbox: only -sandbox off is "
-     "accepted"),
+    ("sandbox_spawn", K + ["-sandbox", "on,spawn=maybe"],
+     "-sandbox on,spawn=maybe: invalid argument for spawn"),
     ("machine_usb_on", K + ["-machine", "pc,usb=on"],
      "-machine pc,usb=on: Parameter 'usb' only takes 'off' in kestrel: it "
      "has no USB"),

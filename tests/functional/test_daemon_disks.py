@@ -201,6 +201,13 @@ class Disks(DiskCase):
         self.virsh("define", self.define_xml("dk", self.disks_xml()))
         self.virsh("start", "dk")
         self.wait_state("dk", "running (booted)")
+        # every kestrel the daemon starts is under libvirt's -sandbox
+        with open(os.path.join(self.tmp, "run", "dk.pid")) as f:
+            pid = int(f.read())
+        with open("/proc/%d/status" % pid) as f:
+            status = f.read()
+        self.assertIn("\nSeccomp:\t2\n", status)
+        self.assertIn("\nNoNewPrivs:\t1\n", status)
         qt = ktest.Qtest(os.path.join(self.tmp, "run", "dk.qtest"))
         self.addCleanup(qt.close)
         dev = VirtioPciDevice(qt, 2)            # the first disk: vda

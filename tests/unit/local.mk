@@ -25,7 +25,7 @@ UNIT_TESTS = \
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 
-UNIT_LDADD = src/libkestrel.a qmp/libqmp.a $(JSONGLIB_LIBS) $(GLIB_LIBS) $(ZSTD_LIBS) $(ZLIB_LIBS) $(URING_LIBS) -lutil -lpthread
+UNIT_LDADD = src/libkestrel.a qmp/libqmp.a $(JSONGLIB_LIBS) $(GLIB_LIBS) $(ZSTD_LIBS) $(ZLIB_LIBS) $(URING_LIBS) $(SECCOMP_LIBS) -lutil -lpthread
 tests_unit_test_keyval_LDADD = $(UNIT_LDADD)
 tests_unit_test_cmdline_LDADD = $(UNIT_LDADD)
 tests_unit_test_memmap_LDADD = $(UNIT_LDADD)

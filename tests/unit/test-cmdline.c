@@ -186,6 +186,21 @@ static char *config_dump(const VmConfig *cfg)
     if (cfg->incoming_uri) {
         g_string_append_printf(s, "incoming=%s\n", cfg->incoming_uri);
     }
+    if (cfg->sandbox.enable) {
+        g_string_append_printf(s, "sandbox obsolete=%d elevate=%d spawn=%d "
+                               "resourcecontrol=%d\n", cfg->sandbox.obsolete,
+                               cfg->sandbox.elevate, cfg->sandbox.spawn,
+                               cfg->sandbox.resourcecontrol);
+    }
+    if (cfg->runas) {
+        g_string_append_printf(s, "runas %s user=%s uid=%u gid=%u\n",
+                               cfg->runas,
+                               cfg->runas_user ? cfg->runas_user : "-",
+                               cfg->runas_uid, cfg->runas_gid);
+    }
+    if (cfg->chroot_dir) {
+        g_string_append_printf(s, "chroot %s\n", cfg->chroot_dir);
+    }
     return g_string_free(s, FALSE);
 }
 
@@ -527,6 +542,19 @@ static const OkCase ok_cases[] = {
     { K "-incoming unix:/run/m.sock", { "incoming=unix:/run/m.sock" } },
     { K "-incoming file:/var/lib/vm.save,offset=4096",
       { "incoming=file:/var/lib/vm.save,offset=4096" } },
+    /* confinement: libvirt's -sandbox, QEMU's defaults, -runas, -chroot */
+    { K "-sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,"
+        "resourcecontrol=deny",
+      { "sandbox obsolete=1 elevate=1 spawn=1 resourcecontrol=1" } },
+    { K "-sandbox on", { "sandbox obsolete=1 elevate=0 spawn=0 "
+                         "resourcecontrol=0" } },
+    { K "-sandbox enable=on,obsolete=allow,elevateprivileges=children",
+      { "sandbox obsolete=0 elevate=2 spawn=0 resourcecontrol=0" } },
+    { K "-runas nobody -chroot /", { "runas nobody user=nobody uid=65534 "
+                                     "gid=65534", "chroot /" } },
+    { K "-runas 1234:5678", { "runas 1234:5678 user=- uid=1234 gid=5678" } },
+    { K "-run-with user=nobody,chroot=/tmp",
+      { "runas nobody user=nobody uid=65534 gid=65534", "chroot /tmp" } },
 };
 
 static void test_ok(gconstpointer data)
@@ -723,8 +751,29 @@ static const ErrCase err_cases[] = {
     { K "-boot order=c", UNS, "-boot order=c: Parameter 'order' is not "
       "supported by kestrel: it has no firmware and boots the -kernel "
       "directly" },
-    { K "-sandbox on,obsolete=deny", UNS, "-sandbox on,obsolete=deny: "
-      "kestrel has no seccomp sandbox: only -sandbox off is accepted" },
+    { K "-sandbox on,obsolete=maybe", INV, "-sandbox on,obsolete=maybe: "
+      "invalid argument for obsolete" },
+    { K "-sandbox on,elevateprivileges=root", INV,
+      "-sandbox on,elevateprivileges=root: invalid argument for "
+      "elevateprivileges" },
+    { K "-sandbox on,spawn=1", INV, "-sandbox on,spawn=1: invalid argument "
+      "for spawn" },
+    { K "-sandbox on,resourcecontrol=", INV, "-sandbox on,resourcecontrol=: "
+      "invalid argument for resourcecontrol" },
+    { K "-sandbox on,foo=1", INV, "-sandbox on,foo=1: Invalid parameter "
+      "'foo'" },
+    { K "-sandbox maybe", INV, "-sandbox maybe: Parameter 'enable' expects "
+      "'on' or 'off'" },
+    { K "-runas no-such-user", INV, "-runas no-such-user: User "
+      "\"no-such-user\" doesn't exist" },
+    { K "-runas 12:x", INV, "-runas 12:x: User \"12:x\" doesn't exist" },
+    { K "-chroot /no/such/dir", INV, "-chroot /no/such/dir: cannot chroot to "
+      "'/no/such/dir': No such file or directory" },
+    { K "-chroot /etc/passwd", INV, "-chroot /etc/passwd: cannot chroot to "
+      "'/etc/passwd': not a directory" },
+    { K "-run-with async-teardown=on", UNS, "-run-with async-teardown=on: "
+      "Parameter 'async-teardown' only takes 'off' in kestrel: kestrel tears "
+      "the guest down itself" },
     { K "-audiodev pa,id=a", UNS, "-audiodev pa,id=a: Parameter 'driver' "
       "does not take value 'pa' in kestrel: kestrel has no sound device" },
     { K "-global PIIX4_PM.disable_s3=0", UNS, "-global PIIX4_PM.disable_s3=0: "

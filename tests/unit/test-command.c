@@ -28,7 +28,9 @@
     "socket,id=charmonitor,path=/run/k/vm1.qmp,server=on,wait=off -mon " \
     "chardev=charmonitor,id=monitor,mode=control"
 #define A_BALLOON " -device virtio-balloon-pci,id=balloon0"
-#define A_TAIL " -pidfile /run/k/vm1.pid -D /var/log/k/vm1.log"
+#define A_SANDBOX " -sandbox on,obsolete=deny,elevateprivileges=deny," \
+    "spawn=deny,resourcecontrol=deny"
+#define A_TAIL A_SANDBOX " -pidfile /run/k/vm1.pid -D /var/log/k/vm1.log"
 
 static const DomainCommandPaths std_paths = {
     .emulator = "/usr/bin/kestrel",
@@ -300,8 +302,9 @@ static void test_minimal_paths(void)
                     "-no-user-config -display none -chardev "
                     "'socket,id=charmonitor,path=/tmp/a b,,c.qmp,server=on,"
                     "wait=off' -mon chardev=charmonitor,id=monitor,"
-                    "mode=control -device virtio-balloon-pci,id=balloon0");
-    g_assert_cmpuint(g_strv_length(argv), ==, 25);
+                    "mode=control -device virtio-balloon-pci,id=balloon0"
+                    A_SANDBOX);
+    g_assert_cmpuint(g_strv_length(argv), ==, 27);
 }
 
 /* ---- errors ------------------------------------------------------------ */
