@@ -8,9 +8,10 @@
 #   fuzz-vmstate: the migration destination (device and CPU state, the
 #     stream reader)
 #   fuzz-keyval: keyval strings, JSON options, the command line
+#   fuzz-virtqueue: the split virtqueue walker
 # The instrumented objects of all but qmp are kept in the build tree
 # (tests/fuzz/obj-lib), shared, so a second run only links.
-targets="qmp vmstate keyval"
+targets="qmp vmstate keyval virtqueue"
 echo "1..$(echo $targets | wc -w)"
 n=0
 for target in $targets; do
