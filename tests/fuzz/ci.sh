@@ -9,9 +9,10 @@
 #     stream reader)
 #   fuzz-keyval: keyval strings, JSON options, the command line
 #   fuzz-virtqueue: the split virtqueue walker
+#   fuzz-qcow2: the qcow2 reader and writer on a hostile image
 # The instrumented objects of all but qmp are kept in the build tree
 # (tests/fuzz/obj-lib), shared, so a second run only links.
-targets="qmp vmstate keyval virtqueue"
+targets="qmp vmstate keyval virtqueue qcow2"
 echo "1..$(echo $targets | wc -w)"
 n=0
 for target in $targets; do
