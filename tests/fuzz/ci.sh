@@ -10,9 +10,10 @@
 #   fuzz-keyval: keyval strings, JSON options, the command line
 #   fuzz-virtqueue: the split virtqueue walker
 #   fuzz-qcow2: the qcow2 reader and writer on a hostile image
+#   fuzz-domxml: the daemon's domain XML, its round trip and command line
 # The instrumented objects of all but qmp are kept in the build tree
 # (tests/fuzz/obj-lib), shared, so a second run only links.
-targets="qmp vmstate keyval virtqueue qcow2"
+targets="qmp vmstate keyval virtqueue qcow2 domxml"
 echo "1..$(echo $targets | wc -w)"
 n=0
 for target in $targets; do

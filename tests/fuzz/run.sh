@@ -129,14 +129,18 @@ vmstate|qcow2|virtqueue|keyval)
     KESTREL_FUZZ_SEEDS="$out/corpus" "$out/fuzz-$target" >/dev/null 2>&1
     ;;
 domxml)
-    # driver/local.mk's libkestreldrv-conf.a, instrumented
+    # driver/local.mk's libkestreldrv-conf.a, and libkestrel for the
+    # command-line parser, instrumented
     # shellcheck disable=SC2046
     build $(cd "$srcdir" &&
             sed -n '/^driver_libkestreldrv_conf_a_SOURCES *=/,/^$/p' \
                 driver/local.mk | tr ' \\\t' '\n\n\n' |
             grep -E '^driver/.*\.c$') \
-          "tests/fuzz/fuzz-$target.c" tests/fuzz/fuzz-glib.c
-    KESTREL_FUZZ_SEEDS="$out/corpus" "$out/fuzz-$target" >/dev/null 2>&1
+          $(mk_sources src src/local.mk | grep -v '^src/main\.c$') \
+          $(mk_sources qmp qmp/local.mk | grep -v 'qmp-schema-data\.c$') \
+          "tests/fuzz/fuzz-$target.c" tests/fuzz/fuzz-glib.c \
+          "$out/qmp-schema-data.c"
+    KESTREL_FUZZ_SEEDS="$out/corpus" "$out/fuzz-$target" >/dev/null
     ;;
 *)
     echo "run.sh: unknown target '$target'" >&2
