@@ -63,7 +63,7 @@ EXTRA_DIST += tests/fuzz/ci.sh tests/fuzz/run.sh tests/fuzz/fuzz-qmp.c \
 	tests/fuzz/fuzz-vmstate.c tests/fuzz/mkseed-stream.py \
 	tests/fuzz/fuzz-glib.c tests/fuzz/fuzz-keyval.c \
 	tests/fuzz/fuzz-virtqueue.c tests/fuzz/fuzz-qcow2.c \
-	tests/fuzz/mkseed-qcow2.sh tests/fuzz/fuzz-domxml.c \
+	tests/fuzz/mkseed-qcow2.sh tests/fuzz/fuzz-domxml.c tests/fuzz/fuzz-rpc.c \
 	tests/fuzz/regress
 clean-local: clean-fuzz
 clean-fuzz:

@@ -11,9 +11,10 @@
 #   fuzz-virtqueue: the split virtqueue walker
 #   fuzz-qcow2: the qcow2 reader and writer on a hostile image
 #   fuzz-domxml: the daemon's domain XML, its round trip and command line
+#   fuzz-rpc: the daemon's RPC server, the XDR of what it serves
 # The instrumented objects of all but qmp are kept in the build tree
 # (tests/fuzz/obj-lib), shared, so a second run only links.
-targets="qmp vmstate keyval virtqueue qcow2 domxml"
+targets="qmp vmstate keyval virtqueue qcow2 domxml rpc"
 echo "1..$(echo $targets | wc -w)"
 n=0
 for target in $targets; do

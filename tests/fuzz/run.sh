@@ -10,6 +10,7 @@
 #   virtqueue  the split virtqueue walker on hostile rings
 #   keyval     keyval strings, JSON options and the whole command line
 #   domxml     the daemon's domain XML: schema, policy, format, re-parse
+#   rpc        the daemon's RPC server and the XDR of what it serves
 # Crashes land in BUILDDIR/crashes, the corpus grows in BUILDDIR/corpus.
 # Inputs under tests/fuzz/regress/TARGET (crashes found before) are run
 # first. Every target but qmp keeps its instrumented objects in
@@ -85,13 +86,14 @@ build()
             echo "$s $o" >> "$obj/todo.$target"
         fi
     done
-    pkgs="glib-2.0 json-glib-1.0 libzstd zlib liburing libxml-2.0"
+    pkgs="glib-2.0 gio-2.0 gio-unix-2.0 json-glib-1.0 libzstd zlib liburing \
+        libxml-2.0 libtirpc"
     CFLAGS_ALL="$FUZZ_CFLAGS -Wall -Wextra -Wno-unused-parameter \
         -Wno-missing-field-initializers -Wformat=2 -Wstrict-prototypes \
         -Wmissing-prototypes -Wvla -Wno-null-pointer-subtraction -Werror \
         -I$srcdir/src -I$srcdir/qmp -I$srcdir/driver \
         -I${KESTREL_BUILDDIR:-$srcdir} \
-        -I$srcdir $(pkg-config --cflags $pkgs)"
+        -I$srcdir $(pkg-config --cflags $pkgs) ${FUZZ_CFLAGS_EXTRA:-}"
     export CC CFLAGS_ALL
     xargs -r -n 2 -P "$(nproc)" sh -c \
         'exec $CC $CFLAGS_ALL -MMD -MF "$2.d" -c "$1" -o "$2"' sh \
@@ -142,6 +144,31 @@ domxml)
           "$out/qmp-schema-data.c"
     KESTREL_FUZZ_SEEDS="$out/corpus" "$out/fuzz-$target" >/dev/null
     ;;
+rpc)
+    # virtkestreld without main.c (driver/local.mk), its conf library,
+    # libqmp and rpcgen's code from the build tree, instrumented
+    bdir=${KESTREL_BUILDDIR:-$srcdir}
+    if [ ! -f "$bdir/driver/remote_protocol.c" ]; then
+        echo "run.sh: build kestrel first (no $bdir/driver/remote_protocol.c)" >&2
+        exit 2
+    fi
+    # rpcgen's code declares variables it does not always use
+    # (word-split, not quote-removed: the values reach cc as "...")
+    FUZZ_CFLAGS_EXTRA="-Wno-unused-variable -I$bdir/driver \
+        -DBINDIR=\"/usr/local/bin\" -DSYSCONFDIR=\"/usr/local/etc\" \
+        -DLOCALSTATEDIR=\"/usr/local/var\""
+    # shellcheck disable=SC2046
+    build $(cd "$srcdir" &&
+            sed -n -e '/^driver_libkestreldrv_conf_a_SOURCES *=/,/^$/p' \
+                -e '/^driver_virtkestreld_SOURCES *=/,/^$/p' \
+                driver/local.mk | tr ' \\\t' '\n\n\n' |
+            grep -E '^(driver|src)/.*\.c$' | grep -v '^driver/main\.c$') \
+          $(mk_sources qmp qmp/local.mk | grep -v 'qmp-schema-data\.c$') \
+          "$bdir/driver/remote_protocol.c" \
+          "tests/fuzz/fuzz-$target.c" tests/fuzz/fuzz-glib.c \
+          "$out/qmp-schema-data.c"
+    KESTREL_FUZZ_SEEDS="$out/corpus" "$out/fuzz-$target" >/dev/null
+    ;;
 *)
     echo "run.sh: unknown target '$target'" >&2
     exit 2
@@ -173,6 +200,9 @@ keyval)
     ;;
 domxml)
     run -max_len=16384 -rss_limit_mb=2048
+    ;;
+rpc)
+    run -max_len=65536 -rss_limit_mb=2048
     ;;
 esac
 
