@@ -199,7 +199,17 @@ keyval)
     run -max_len=4096
     ;;
 domxml)
-    run -max_len=16384 -rss_limit_mb=2048
+    # a dictionary: the elements and attributes our policy knows
+    policy="$srcdir/driver/domain-conf-policy.c"
+    {
+        grep -o '{ "domain[a-zA-Z/_-]*"' "$policy" |
+            sed 's|^{ "||; s|"$||; s|.*/||' | sort -u |
+            sed 's|.*|"<&>"\n"</&>"|'
+        grep -o -e 'ANY("[a-zA-Z_-]*")' -e '{ "[a-zA-Z_-]*", "' "$policy" |
+            sed 's/^ANY("//; s/^{ "//; s/".*//' | sort -u |
+            sed "s/.*/\" &='\"/"
+    } > "$out/domxml.dict"
+    run -max_len=16384 -rss_limit_mb=2048 -dict="$out/domxml.dict"
     ;;
 rpc)
     run -max_len=65536 -rss_limit_mb=2048
