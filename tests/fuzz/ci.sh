@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
 # `make check`: the fuzz targets, briefly (CI runs qmp and vmstate for
-# FUZZ_SECONDS, default 20, the others for FUZZ_SECONDS_SHORT, default 10;
+# FUZZ_SECONDS, default 20, the others for FUZZ_SECONDS_SHORT, default 6;
 # tests/fuzz/run.sh runs them longer). Each replays its regression inputs
 # (tests/fuzz/regress/TARGET) first. TAP output.
 #   fuzz-qmp: the QMP framer and dispatcher
@@ -21,7 +21,7 @@ for target in $targets; do
     n=$((n + 1))
     case $target in
     qmp|vmstate) secs=${FUZZ_SECONDS:-20} ;;
-    *) secs=${FUZZ_SECONDS_SHORT:-10} ;;
+    *) secs=${FUZZ_SECONDS_SHORT:-6} ;;
     esac
     out=$(mktemp -d "${TMPDIR:-/tmp}/kestrel-fuzz.XXXXXX")
     log="$out/fuzz.log"
