@@ -56,7 +56,7 @@ TESTS += tests/syntax-check.sh
 EXTRA_DIST += tests/syntax-check.sh
 
 # The fuzz targets, briefly (tests/fuzz/run.sh runs them longer; what
-# each covers: tests/fuzz/README). Their instrumented objects stay in
+# each covers: tests/fuzz/README.md). Their instrumented objects stay in
 # tests/fuzz/obj-lib between runs.
 TESTS += tests/fuzz/ci.sh
 EXTRA_DIST += tests/fuzz/ci.sh tests/fuzz/run.sh tests/fuzz/fuzz-qmp.c \
@@ -64,7 +64,7 @@ EXTRA_DIST += tests/fuzz/ci.sh tests/fuzz/run.sh tests/fuzz/fuzz-qmp.c \
 	tests/fuzz/fuzz-glib.c tests/fuzz/fuzz-keyval.c \
 	tests/fuzz/fuzz-virtqueue.c tests/fuzz/fuzz-qcow2.c \
 	tests/fuzz/mkseed-qcow2.sh tests/fuzz/fuzz-domxml.c tests/fuzz/fuzz-rpc.c \
-	tests/fuzz/regress
+	tests/fuzz/regress tests/fuzz/README.md
 clean-local: clean-fuzz
 clean-fuzz:
 	-rm -rf tests/fuzz/obj-lib tests/fuzz/obj-vmstate
