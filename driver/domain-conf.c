@@ -489,7 +489,6 @@ static bool parse_serials(DomainDef *def, xmlNodePtr devices, GError **errp)
 static bool parse_pci_number(const char *str, const char *name,
                              uint64_t *out, GError **errp)
 {
-    g_autofree char *what = NULL;
     g_autoptr(GError) local = NULL;
     g_autofree char *t = g_strstrip(g_strdup(str));
     bool hex = g_str_has_prefix(t, "0x");

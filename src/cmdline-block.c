@@ -272,7 +272,8 @@ static JsonNode *blockdev_from_keyval(const char *arg, GError **errp)
         return NULL;
     }
     kv = keyval_take_unused(list);
-    root = json_node_init_object(json_node_alloc(), json_object_new());
+    root = json_node_new(JSON_NODE_OBJECT);
+    json_node_take_object(root, json_object_new());
     keys = (const char **)g_hash_table_get_keys_as_array(kv, &n);
     /* Sorted: the same option gives the same object, member for member. */
     qsort(keys, n, sizeof(*keys), blockdev_cmp_str);

@@ -56,13 +56,17 @@ EXTRA_DIST += $(FUNCTIONAL_TESTS) tests/functional/ktest.py \
 TESTS += tests/syntax-check.sh
 EXTRA_DIST += tests/syntax-check.sh
 
-# The fuzz targets (QMP; the migration destination), briefly
-# (tests/fuzz/run.sh runs them longer). fuzz-vmstate's instrumented
-# objects stay in tests/fuzz/obj-vmstate between runs.
+# The fuzz targets, briefly (tests/fuzz/run.sh runs them longer; what
+# each covers: tests/fuzz/README.md). Their instrumented objects stay in
+# tests/fuzz/obj-lib between runs.
 TESTS += tests/fuzz/ci.sh
 EXTRA_DIST += tests/fuzz/ci.sh tests/fuzz/run.sh tests/fuzz/fuzz-qmp.c \
-	tests/fuzz/fuzz-vmstate.c tests/fuzz/mkseed-stream.py
+	tests/fuzz/fuzz-vmstate.c tests/fuzz/mkseed-stream.py \
+	tests/fuzz/fuzz-glib.c tests/fuzz/fuzz-keyval.c \
+	tests/fuzz/fuzz-virtqueue.c tests/fuzz/fuzz-qcow2.c \
+	tests/fuzz/mkseed-qcow2.sh tests/fuzz/fuzz-domxml.c tests/fuzz/fuzz-rpc.c \
+	tests/fuzz/regress tests/fuzz/README.md
 clean-local: clean-fuzz
 clean-fuzz:
-	-rm -rf tests/fuzz/obj-vmstate
+	-rm -rf tests/fuzz/obj-lib tests/fuzz/obj-vmstate
 .PHONY: clean-fuzz
