@@ -86,7 +86,7 @@ build()
             echo "$s $o" >> "$obj/todo.$target"
         fi
     done
-    pkgs="glib-2.0 gio-2.0 gio-unix-2.0 json-glib-1.0 libzstd zlib liburing \
+    pkgs="glib-2.0 gio-2.0 gio-unix-2.0 json-glib-1.0 libzstd zlib liburing libseccomp \
         libxml-2.0 libtirpc"
     CFLAGS_ALL="$FUZZ_CFLAGS -Wall -Wextra -Wno-unused-parameter \
         -Wno-missing-field-initializers -Wformat=2 -Wstrict-prototypes \
