@@ -71,6 +71,26 @@ const DeviceClass *devices_find_driver(const char *name)
     return NULL;
 }
 
+char *device_context_qom_path(const DeviceContext *ctx, Device *dev,
+                              const char *suffix)
+{
+    unsigned int n = 0;
+
+    if (dev->id) {
+        return g_strdup_printf("/machine/peripheral/%s%s", dev->id, suffix);
+    }
+    /* The board's devices are not -device entries: not counted. */
+    for (guint i = 0; ctx->devices && i < ctx->devices->len; i++) {
+        Device *d = g_ptr_array_index(ctx->devices, i);
+
+        if (d != dev && !d->id && devices_find_driver(d->cls->name)) {
+            n++;
+        }
+    }
+    return g_strdup_printf("/machine/peripheral-anon/device[%u]%s", n,
+                           suffix);
+}
+
 uint64_t devices_pci_window(unsigned int devfn)
 {
     return LAYOUT_PCI_MMIO_START + (uint64_t)devfn * MiB;

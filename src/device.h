@@ -184,6 +184,12 @@ Device *devices_find_class(Vm *vm, const DeviceClass *cls);
 Device *devices_find_board(Vm *vm, const DeviceClass *cls,
                            unsigned int index);
 
+/* In a realize: the QOM path of -device @dev, QEMU's: /machine/peripheral/ID,
+ * or /machine/peripheral-anon/device[N] (N counts the -device entries
+ * without an id realized before), followed by @suffix. */
+char *device_context_qom_path(const DeviceContext *ctx, Device *dev,
+                              const char *suffix);
+
 /* In a realize: the first device of class @cls realized before, or NULL. */
 Device *device_context_find_class(const DeviceContext *ctx,
                                   const DeviceClass *cls);

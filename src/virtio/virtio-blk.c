@@ -683,22 +683,6 @@ static void blk_resized(void *opaque)
     g_mutex_unlock(&b->vdev.lock);
 }
 
-static unsigned int blk_anon_index(const DeviceContext *ctx, Device *self)
-{
-    unsigned int n = 0;
-
-    /* QEMU numbers the -device entries without an id in creation order;
-     * the board's devices are not -device entries. */
-    for (guint i = 0; ctx->devices && i < ctx->devices->len; i++) {
-        Device *d = g_ptr_array_index(ctx->devices, i);
-
-        if (d != self && !d->id && devices_find_driver(d->cls->name)) {
-            n++;
-        }
-    }
-    return n;
-}
-
 static bool blk_realize(Device *dev, const DeviceContext *ctx, GError **errp)
 {
     VirtioBlk *b = (VirtioBlk *)dev;
@@ -745,10 +729,7 @@ static bool blk_realize(Device *dev, const DeviceContext *ctx, GError **errp)
                     "'%s' invalid read error action", b->rerror_prop);
         return false;
     }
-    b->qdev = dev->id ?
-        g_strdup_printf("/machine/peripheral/%s/virtio-backend", dev->id) :
-        g_strdup_printf("/machine/peripheral-anon/device[%u]/virtio-backend",
-                        blk_anon_index(ctx, dev));
+    b->qdev = device_context_qom_path(ctx, dev, "/virtio-backend");
     b->blk = block_graph_attach(ctx->blocks, b->drive, b->qdev, errp);
     if (!b->blk) {
         return false;

@@ -754,20 +754,6 @@ static bool net_parse_mac(const char *s, uint8_t mac[6])
     return true;
 }
 
-static unsigned int net_anon_index(const DeviceContext *ctx, Device *self)
-{
-    unsigned int k = 0;
-
-    for (guint i = 0; ctx->devices && i < ctx->devices->len; i++) {
-        Device *d = g_ptr_array_index(ctx->devices, i);
-
-        if (d != self && !d->id && devices_find_driver(d->cls->name)) {
-            k++;
-        }
-    }
-    return k;
-}
-
 static bool net_realize(Device *dev, const DeviceContext *ctx, GError **errp)
 {
     VirtioNet *n = (VirtioNet *)dev;
@@ -814,10 +800,7 @@ static bool net_realize(Device *dev, const DeviceContext *ctx, GError **errp)
     if (!n->nc) {
         return false;
     }
-    n->qdev = dev->id ?
-        g_strdup_printf("/machine/peripheral/%s/virtio-backend", dev->id) :
-        g_strdup_printf("/machine/peripheral-anon/device[%u]/virtio-backend",
-                        net_anon_index(ctx, dev));
+    n->qdev = device_context_qom_path(ctx, dev, "/virtio-backend");
     n->emit_event = ctx->emit_event;
     n->ctx_opaque = ctx->opaque;
     n->rxbuf = g_malloc(NET_RXBUF);
