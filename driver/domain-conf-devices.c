@@ -24,33 +24,13 @@
  * between the two roads sees the same addresses. */
 #define PCI_FIRST_AUTO_SLOT 3
 
-static xmlNodePtr child(xmlNodePtr node, const char *name)
-{
-    for (xmlNodePtr c = node ? node->children : NULL; c; c = c->next) {
-        if (c->type == XML_ELEMENT_NODE &&
-            g_str_equal((const char *)c->name, name)) {
-            return c;
-        }
-    }
-    return NULL;
-}
-
+/* Device attributes are taken with surrounding blanks removed (paths,
+ * names), as libvirt does for these. */
 static char *attr(xmlNodePtr node, const char *name)
 {
-    xmlChar *x = node ? xmlGetNoNsProp(node, BAD_CAST name) : NULL;
-    char *s = x ? g_strstrip(g_strdup((const char *)x)) : NULL;
+    char *s = domain_conf_attr(node, name);
 
-    xmlFree(x);
-    return s;
-}
-
-static char *text(xmlNodePtr node)
-{
-    xmlChar *x = node ? xmlNodeGetContent(node) : NULL;
-    char *s = x ? g_strdup((const char *)x) : NULL;
-
-    xmlFree(x);
-    return s;
+    return s ? g_strstrip(s) : NULL;
 }
 
 static const char *const disk_format_names[] = {
@@ -250,7 +230,7 @@ static bool parse_address(xmlNodePtr dev, const char *what,
 {
     static const char *const keys[] = { "domain", "bus", "slot",
                                         "function" };
-    xmlNodePtr addr = child(dev, "address");
+    xmlNodePtr addr = domain_conf_child(dev, "address");
     uint64_t a[4] = { 0, 0, 0, 0 };
 
     *slot = 0;
@@ -282,7 +262,7 @@ static bool parse_address(xmlNodePtr dev, const char *what,
 static bool parse_boot(xmlNodePtr dev, const char *what, unsigned int *order,
                        GError **errp)
 {
-    g_autofree char *s = attr(child(dev, "boot"), "order");
+    g_autofree char *s = attr(domain_conf_child(dev, "boot"), "order");
     uint64_t v;
 
     *order = 0;
@@ -299,20 +279,12 @@ static bool parse_boot(xmlNodePtr dev, const char *what, unsigned int *order,
     return true;
 }
 
-static char *parse_user_alias(xmlNodePtr dev)
-{
-    g_autofree char *name = attr(child(dev, "alias"), "name");
-
-    return name && g_str_has_prefix(name, "ua-") ? g_steal_pointer(&name)
-                                                 : NULL;
-}
-
 static DomainDisk *parse_disk(xmlNodePtr node, GError **errp)
 {
     g_autoptr(GPtrArray) hold = g_ptr_array_new_with_free_func(
         domain_disk_free);
     DomainDisk *d = g_new0(DomainDisk, 1);
-    xmlNodePtr drv = child(node, "driver");
+    xmlNodePtr drv = domain_conf_child(node, "driver");
     g_autofree char *type = attr(node, "type");
     g_autofree char *fmt = attr(drv, "type");
     g_autofree char *what = NULL;
@@ -320,8 +292,8 @@ static DomainDisk *parse_disk(xmlNodePtr node, GError **errp)
     g_ptr_array_add(hold, d);
     d->type = g_strcmp0(type, "block") ? DOMAIN_DISK_FILE : DOMAIN_DISK_BLOCK;
     d->format = g_strcmp0(fmt, "qcow2") ? DOMAIN_DISK_RAW : DOMAIN_DISK_QCOW2;
-    d->target = attr(child(node, "target"), "dev");
-    d->path = attr(child(node, "source"),
+    d->target = attr(domain_conf_child(node, "target"), "dev");
+    d->path = attr(domain_conf_child(node, "source"),
                    d->type == DOMAIN_DISK_FILE ? "file" : "dev");
     what = g_strdup_printf("disk '%s'", d->target);
     if (disk_target_index(d->target) < 0) {
@@ -360,8 +332,8 @@ static DomainDisk *parse_disk(xmlNodePtr node, GError **errp)
     if (d->rerror_policy && g_str_equal(d->rerror_policy, "default")) {
         g_clear_pointer(&d->rerror_policy, g_free);
     }
-    d->readonly = child(node, "readonly") != NULL;
-    d->shareable = child(node, "shareable") != NULL;
+    d->readonly = domain_conf_child(node, "readonly") != NULL;
+    d->shareable = domain_conf_child(node, "shareable") != NULL;
     if (d->shareable && d->format == DOMAIN_DISK_QCOW2) {
         g_set_error(errp, DRV_ERROR, DRV_ERR_CONFIG_UNSUPPORTED,
                     "shareable qcow2 disk '%s' " NOT_SUPPORTED ": two "
@@ -369,8 +341,8 @@ static DomainDisk *parse_disk(xmlNodePtr node, GError **errp)
                     "raw image", d->target);
         return NULL;
     }
-    d->serial = text(child(node, "serial"));
-    d->alias = parse_user_alias(node);
+    d->serial = domain_conf_text(domain_conf_child(node, "serial"));
+    d->alias = domain_conf_user_alias(node);
     if (!parse_boot(node, what, &d->boot_order, errp) ||
         !parse_address(node, what, &d->pci_slot, errp)) {
         return NULL;
@@ -426,8 +398,8 @@ static DomainNet *parse_net(xmlNodePtr node, guint index, GError **errp)
         domain_net_free);
     DomainNet *n = g_new0(DomainNet, 1);
     g_autofree char *type = attr(node, "type");
-    g_autofree char *mac = attr(child(node, "mac"), "address");
-    xmlNodePtr source = child(node, "source");
+    g_autofree char *mac = attr(domain_conf_child(node, "mac"), "address");
+    xmlNodePtr source = domain_conf_child(node, "source");
     g_autofree char *what = g_strdup_printf("interface %u", index);
 
     g_ptr_array_add(hold, n);
@@ -473,7 +445,7 @@ static DomainNet *parse_net(xmlNodePtr node, guint index, GError **errp)
     case DOMAIN_NET_ETHERNET:
         break;
     }
-    n->ifname = attr(child(node, "target"), "dev");
+    n->ifname = attr(domain_conf_child(node, "target"), "dev");
     if (n->ifname && !ifname_valid(n->ifname)) {
         g_set_error(errp, DRV_ERROR, DRV_ERR_XML_ERROR,
                     "target dev '%s' of %s is not a valid interface name "
@@ -485,7 +457,7 @@ static DomainNet *parse_net(xmlNodePtr node, guint index, GError **errp)
     if (n->ifname && g_str_has_prefix(n->ifname, "vnet")) {
         g_clear_pointer(&n->ifname, g_free);
     }
-    n->alias = parse_user_alias(node);
+    n->alias = domain_conf_user_alias(node);
     if (!parse_boot(node, what, &n->boot_order, errp) ||
         !parse_address(node, what, &n->pci_slot, errp)) {
         return NULL;

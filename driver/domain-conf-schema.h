@@ -42,6 +42,15 @@ bool domain_conf_schema_validate(const Schema *s, xmlDocPtr doc,
  */
 bool domain_conf_policy_check(xmlNodePtr root, GError **errp);
 
+/* XML helpers of the parser (domain-conf.c), for its other files: the
+ * first child element named @name; an attribute's or a node's text
+ * (newly allocated, NULL if absent); a device's user alias ("ua-...")
+ * from its <alias name>, or NULL. */
+xmlNodePtr domain_conf_child(xmlNodePtr node, const char *name);
+char *domain_conf_attr(xmlNodePtr node, const char *name);
+char *domain_conf_text(xmlNodePtr node);
+char *domain_conf_user_alias(xmlNodePtr dev);
+
 /*
  * <disk> and <interface> (domain-conf-devices.c): parsed from @devices
  * into @def after the balloon, whose PCI slot they must not take, with

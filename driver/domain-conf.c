@@ -320,6 +320,27 @@ static char *parse_user_alias(xmlNodePtr dev)
     return NULL;
 }
 
+/* The same, for the parser's other files (domain-conf-schema.h). */
+xmlNodePtr domain_conf_child(xmlNodePtr node, const char *name)
+{
+    return child(node, name);
+}
+
+char *domain_conf_attr(xmlNodePtr node, const char *name)
+{
+    return attr(node, name);
+}
+
+char *domain_conf_text(xmlNodePtr node)
+{
+    return text(node);
+}
+
+char *domain_conf_user_alias(xmlNodePtr dev)
+{
+    return parse_user_alias(dev);
+}
+
 static void chr_free(gpointer p)
 {
     DomainChr *c = p;
